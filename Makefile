@@ -1,0 +1,50 @@
+# Steward: the two commands are `make demo` and `make test`; everything else is a step of theirs.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8080
+PYTEST_ARGS ?=
+# Node 20 is what these machines ship; jsii (the CDK's bridge) warns on every call.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: install demo test lint unit integration infra e2e bench synth openapi clean
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+demo: install
+	$(BIN)/steward demo --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check layers functions infra tests bench
+	$(BIN)/ruff format --check layers functions infra tests bench
+	$(BIN)/mypy layers/steward/steward functions infra
+
+test: install lint
+	$(BIN)/python -m steward.api.openapi --check
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit integration infra e2e: install
+	$(BIN)/pytest tests/$@ $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench
+
+synth: install
+	npx cdk synth --quiet
+
+openapi: install
+	$(BIN)/python -m steward.api.openapi --write
+
+clean:
+	rm -rf cdk.out .cache .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,47 @@
+"""CDK entry point: ``cdk synth`` runs ``python -m infra.app``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+
+from infra.stack import StewardStack
+
+STACK_NAME = "Steward"
+CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The feature flags of ``cdk.json``, so that tests and the local platform synthesize
+    exactly what ``cdk synth`` does."""
+    context: dict[str, Any] = json.loads(CDK_JSON.read_text()).get("context", {})
+    return context
+
+
+def build_app(
+    *, outdir: str | None = None, context: dict[str, Any] | None = None, nag: bool = True
+) -> tuple[cdk.App, StewardStack]:
+    app = cdk.App(outdir=outdir, context={**cdk_json_context(), **(context or {})})
+    stack = StewardStack(
+        app,
+        STACK_NAME,
+        object_lock_days=int(app.node.try_get_context("steward:objectLockDays") or 30),
+        auth_mode=str(app.node.try_get_context("steward:authMode") or "iam"),
+        description="Steward: serverless ModelOps",
+    )
+    if nag:
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    return app, stack
+
+
+def main() -> None:
+    app, _ = build_app()
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

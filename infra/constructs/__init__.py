@@ -1,0 +1,1 @@
+"""One Construct per capability."""

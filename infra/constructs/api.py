@@ -1,0 +1,85 @@
+"""Api: the REST API in front of the API function, IAM-authorized, logged and traced."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.constructs.nag import acknowledge
+
+
+class Api(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, handler: lambda_.IFunction) -> None:
+        super().__init__(scope, construct_id)
+        access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "Rest",
+            description="Steward REST API",
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.DESTROY,
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            deploy_options=apigw.StageOptions(
+                stage_name="v1",
+                tracing_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                metrics_enabled=True,
+                throttling_rate_limit=200,
+                throttling_burst_limit=400,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+            default_method_options=apigw.MethodOptions(
+                authorization_type=apigw.AuthorizationType.IAM
+            ),
+        )
+        self.validator = self.rest_api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        integration = apigw.LambdaIntegration(handler, proxy=True)
+        self.rest_api.root.add_method("ANY", integration, request_validator=self.validator)
+        self.rest_api.root.add_proxy(
+            default_integration=integration,
+            any_method=True,
+            default_method_options=apigw.MethodOptions(request_validator=self.validator),
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG3",
+            "WAF is an account-level choice; attach a WebACL to the v1 stage where needed.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-COG4",
+            "Methods use IAM authorization (SigV4); Cognito is an optional front door.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+            "service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            "The account-level API Gateway logging role uses the AWS-managed policy "
+            "made for exactly that purpose.",
+        )
+
+    @property
+    def url(self) -> str:
+        return self.rest_api.url

@@ -1,0 +1,97 @@
+"""A Steward Lambda function: its own role, log group, tracing, bounded memory and timeout."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.constructs.bundling import function_code
+from infra.constructs.nag import acknowledge
+
+RUNTIME = lambda_.Runtime.PYTHON_3_11
+SOURCE_TAG = "steward:source"
+
+
+class StewardFunction(Construct):
+    """One Lambda per folder of ``functions/``; the tag ``steward:source`` names the folder.
+
+    The role starts empty: each capability grants exactly the actions it needs.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        source: str,
+        description: str,
+        layers: Sequence[lambda_.ILayerVersion],
+        environment: dict[str, str] | None = None,
+        memory_size: int = 512,
+        timeout: cdk.Duration | None = None,
+        reserved_concurrency: int | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Steward {source} function",
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler="handler.handler",
+            code=function_code(source),
+            layers=list(layers),
+            role=self.role,
+            description=description,
+            memory_size=memory_size,
+            timeout=timeout or cdk.Duration.seconds(30),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            reserved_concurrent_executions=reserved_concurrency,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": f"steward-{source}",
+                "POWERTOOLS_METRICS_NAMESPACE": "Steward",
+                **(environment or {}),
+            },
+        )
+        self.log_group.grant_write(self.role)
+        cdk.Tags.of(self.function).add(SOURCE_TAG, source)
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level "
+            "permissions; every other statement of this role names its resources.",
+        )
+        for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
+            acknowledge(
+                self.function,
+                rule,
+                "Pinned to python3.11, the build interpreter, so that the shipped .pyc files "
+                "match the runtime and cold starts never recompile; raise both together.",
+            )
+        acknowledge(
+            self.function,
+            "Serverless-LambdaDLQ",
+            "Invoked synchronously (API Gateway, Step Functions) where the caller sees the "
+            "error; asynchronous sources (EventBridge targets) carry their own DLQ.",
+        )
+
+    def add_environment(self, key: str, value: str) -> None:
+        self.function.add_environment(key, value)

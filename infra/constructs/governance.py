@@ -1,0 +1,49 @@
+"""Governance: the scheduled integrity check of every model's audit chain."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constructs.nag import acknowledge
+
+AUDIT_VERIFY_SCHEDULE = "rate(1 hour)"
+
+
+class Governance(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, tasks_fn: lambda_.IFunction) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letters = sqs.Queue(
+            self,
+            "ScheduleDlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letters, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue."
+        )
+        acknowledge(
+            self.dead_letters,
+            "Serverless-SQSRedrivePolicy",
+            "This queue is itself the dead-letter queue of the schedule targets.",
+        )
+        self.verify_audit = events.Rule(
+            self,
+            "VerifyAudit",
+            description="Verify every model's audit hash chain",
+            schedule=events.Schedule.expression(AUDIT_VERIFY_SCHEDULE),
+            targets=[
+                targets.LambdaFunction(
+                    tasks_fn,
+                    event=events.RuleTargetInput.from_object({"task": "verify_audit"}),
+                    dead_letter_queue=self.dead_letters,
+                    retry_attempts=2,
+                    max_event_age=cdk.Duration.hours(1),
+                )
+            ],
+        )

@@ -1,0 +1,98 @@
+"""Registry: the model/version table, the append-only audit table and the artifact bucket."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.constructs.nag import acknowledge, arn_token
+from infra.constructs.storage import secure_bucket, secure_table
+
+REGISTRY_INDEX = "gsi1"  # model listing and versions by status
+AUDIT_DAY_INDEX = "by-day"
+
+
+class Registry(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        access_logs: s3.IBucket,
+        object_lock_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.table = secure_table(self, "Table", partition_key="pk", sort_key="sk")
+        self.table.add_global_secondary_index(
+            index_name=REGISTRY_INDEX,
+            partition_key=dynamodb.Attribute(name="gsi1pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="gsi1sk", type=dynamodb.AttributeType.STRING),
+        )
+        self.audit = secure_table(
+            self,
+            "Audit",
+            partition_key="stream",
+            sort_key="seq",
+            sort_key_type=dynamodb.AttributeType.NUMBER,
+        )
+        self.audit.add_global_secondary_index(
+            index_name=AUDIT_DAY_INDEX,
+            partition_key=dynamodb.Attribute(name="day", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="at", type=dynamodb.AttributeType.STRING),
+        )
+        self.artifacts = secure_bucket(
+            self, "Artifacts", access_logs=access_logs, object_lock_days=object_lock_days
+        )
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "STEWARD_REGISTRY_TABLE": self.table.table_name,
+            "STEWARD_AUDIT_TABLE": self.audit.table_name,
+            "STEWARD_ARTIFACTS_BUCKET": self.artifacts.bucket_name,
+        }
+
+    def grant_read(self, grantee: iam.IGrantable) -> None:
+        self.table.grant(grantee, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
+        self.audit.grant(grantee, "dynamodb:GetItem", "dynamodb:Query")
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[self.artifacts.arn_for_objects("models/*")],
+            )
+        )
+        self._acknowledge_scoped(grantee)
+
+    def grant_write(self, grantee: iam.IGrantable) -> None:
+        """Read and write models and versions, append to the audit trail, upload artifacts.
+
+        Audit events can only be put (never updated or deleted): append-only by IAM too.
+        """
+        self.grant_read(grantee)
+        self.table.grant(
+            grantee,
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:ConditionCheckItem",
+        )
+        self.audit.grant(grantee, "dynamodb:PutItem")
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[self.artifacts.arn_for_objects("models/*")]
+            )
+        )
+
+    def _acknowledge_scoped(self, grantee: iam.IGrantable) -> None:
+        assert isinstance(grantee, Construct)
+        for table in (self.table, self.audit):
+            acknowledge(
+                grantee,
+                f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn_token(table)}/index/*]",
+                "Queries use the table's own secondary indexes (approvals inbox, audit by day).",
+            )
+        acknowledge(
+            grantee,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn_token(self.artifacts)}/models/*]",
+            "Artifacts live under models/<name>/<version>/; that prefix is the resource.",
+        )

@@ -1,0 +1,61 @@
+"""Secure defaults for the stateful resources every capability creates."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+
+def secure_bucket(
+    scope: Construct,
+    construct_id: str,
+    *,
+    access_logs: s3.IBucket | None,
+    object_lock_days: int | None = None,
+) -> s3.Bucket:
+    """Versioned, encrypted, SSL-only, no public access, access-logged, retained on delete."""
+    lock = (
+        s3.ObjectLockRetention.governance(cdk.Duration.days(object_lock_days))
+        if object_lock_days
+        else None
+    )
+    return s3.Bucket(
+        scope,
+        construct_id,
+        versioned=True,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix=f"{construct_id.lower()}/" if access_logs else None,
+        object_lock_enabled=bool(object_lock_days) or None,
+        object_lock_default_retention=lock,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+
+
+def secure_table(
+    scope: Construct,
+    construct_id: str,
+    *,
+    partition_key: str,
+    sort_key: str | None = None,
+    sort_key_type: dynamodb.AttributeType = dynamodb.AttributeType.STRING,
+) -> dynamodb.Table:
+    """On-demand, encrypted, point-in-time recovery, deletion-protected, retained."""
+    return dynamodb.Table(
+        scope,
+        construct_id,
+        partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+        sort_key=dynamodb.Attribute(name=sort_key, type=sort_key_type) if sort_key else None,
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        deletion_protection=True,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )

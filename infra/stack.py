@@ -1,0 +1,75 @@
+"""The Steward stack: composes the capabilities and tags them; no resources of its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from infra.constructs.api import Api
+from infra.constructs.function import StewardFunction
+from infra.constructs.governance import Governance
+from infra.constructs.layers import Layers
+from infra.constructs.nag import acknowledge
+from infra.constructs.registry import Registry
+from infra.constructs.storage import secure_bucket
+from infra.constructs.workflows import Workflows
+
+
+class StewardStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        object_lock_days: int = 30,
+        auth_mode: str = "iam",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        access_logs = secure_bucket(self, "AccessLogs", access_logs=None)
+        acknowledge(
+            access_logs,
+            "AwsSolutions-S1",
+            "This is the access-log bucket; logging it into itself would loop.",
+        )
+        layers = Layers(self, "Layers")
+        registry = Registry(
+            self, "Registry", access_logs=access_logs, object_lock_days=object_lock_days
+        )
+        common_env = {"STEWARD_AUTH_MODE": auth_mode, **registry.environment()}
+
+        api_fn = StewardFunction(
+            self,
+            "ApiFunction",
+            source="api",
+            description="Steward REST API: registry, approvals, aliases, audit",
+            layers=[layers.steward, layers.core, layers.numpy, layers.arrow],
+            environment=common_env,
+            memory_size=1024,
+        )
+        tasks_fn = StewardFunction(
+            self,
+            "TasksFunction",
+            source="workflow",
+            description="Steward workflow tasks and scheduled jobs",
+            layers=[layers.steward, layers.core, layers.numpy, layers.onnx],
+            environment=common_env,
+            memory_size=1024,
+            timeout=cdk.Duration.minutes(5),
+        )
+        registry.grant_write(api_fn.role)
+        registry.grant_write(tasks_fn.role)
+
+        workflows = Workflows(self, "Workflows", tasks_fn=tasks_fn.function)
+        api_fn.add_environment(
+            "STEWARD_APPROVAL_STATE_MACHINE_ARN", workflows.approval.state_machine_arn
+        )
+        workflows.approval.grant_start_execution(api_fn.role)
+        workflows.approval.grant_task_response(api_fn.role)
+        Governance(self, "Governance", tasks_fn=tasks_fn.function)
+        api = Api(self, "Api", handler=api_fn.function)
+        cdk.CfnOutput(self, "ApiUrl", value=api.url)
+        cdk.CfnOutput(self, "ArtifactsBucket", value=registry.artifacts.bucket_name)
+        cdk.Tags.of(self).add("app", "steward")

@@ -1,0 +1,3 @@
+"""Steward: serverless ModelOps for AWS."""
+
+__version__ = "0.1.0"

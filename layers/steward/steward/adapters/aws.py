@@ -1,0 +1,424 @@
+"""boto3 adapters of the ports: DynamoDB, S3, Step Functions.
+
+Items keep the record as one JSON document (``doc``) next to the few attributes that keys,
+indexes and conditions need; conditional writes give compare-and-set semantics.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from steward.domain.audit import AuditEvent
+from steward.domain.errors import AlreadyExists, Conflict, NotFound
+from steward.domain.models import Model, ModelVersion, Page, Status
+from steward.ports import ArtifactStore, AuditLog, ModelStore, WorkflowEngine
+
+INDEX = "gsi1"
+AUDIT_DAY_INDEX = "by-day"
+MODEL_KIND = "MODEL"
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _encode_token(key: dict[str, Any] | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
+
+
+def _decode_token(token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        key: dict[str, Any] = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return key
+    except (ValueError, TypeError):
+        from steward.domain.errors import BadRequest
+
+        raise BadRequest("next_token is not valid") from None
+
+
+def _pk(name: str) -> dict[str, str]:
+    return {"S": f"MODEL#{name}"}
+
+
+def _vsk(version: int) -> dict[str, str]:
+    return {"S": f"V#{version:010d}"}
+
+
+class DynamoModelStore(ModelStore):
+    """:class:`~steward.ports.ModelStore` on one DynamoDB table (pk/sk, GSI ``gsi1``)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    # models
+    def create_model(self, model: Model) -> None:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": _pk(model.name),
+                    "sk": {"S": "META"},
+                    "doc": {"S": model.model_dump_json()},
+                    "rev": {"N": str(model.rev)},
+                    "latest_version": {"N": "0"},
+                    "gsi1pk": {"S": MODEL_KIND},
+                    "gsi1sk": {"S": model.name},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise AlreadyExists(f"model {model.name} exists") from None
+            raise
+
+    @staticmethod
+    def _model(item: dict[str, Any]) -> Model:
+        model = Model.model_validate_json(item["doc"]["S"])
+        model.rev = int(item["rev"]["N"])
+        model.latest_version = int(item["latest_version"]["N"])
+        return model
+
+    def get_model(self, name: str) -> Model:
+        item = self._db.get_item(
+            TableName=self._table, Key={"pk": _pk(name), "sk": {"S": "META"}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            raise NotFound(f"no model {name}")
+        return self._model(item)
+
+    def list_models(self, limit: int, token: str | None) -> Page[Model]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": INDEX,
+            "KeyConditionExpression": "gsi1pk = :k",
+            "ExpressionAttributeValues": {":k": {"S": MODEL_KIND}},
+            "Limit": limit,
+        }
+        if start := _decode_token(token):
+            kwargs["ExclusiveStartKey"] = start
+        page = self._db.query(**kwargs)
+        return Page(
+            items=[self._model(i) for i in page.get("Items", [])],
+            next_token=_encode_token(page.get("LastEvaluatedKey")),
+        )
+
+    def save_model(self, model: Model, expected_rev: int) -> Model:
+        saved = model.model_copy(update={"rev": expected_rev + 1})
+        try:
+            result = self._db.update_item(
+                TableName=self._table,
+                Key={"pk": _pk(model.name), "sk": {"S": "META"}},
+                UpdateExpression="SET doc = :doc, rev = :next",
+                ConditionExpression="rev = :rev",
+                ExpressionAttributeValues={
+                    ":doc": {"S": saved.model_dump_json()},
+                    ":next": {"N": str(expected_rev + 1)},
+                    ":rev": {"N": str(expected_rev)},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise Conflict(f"model {model.name} changed meanwhile; retry") from None
+            raise
+        return self._model(result["Attributes"])
+
+    # versions
+    def _version_item(self, version: ModelVersion) -> dict[str, Any]:
+        return {
+            "pk": _pk(version.name),
+            "sk": _vsk(version.version),
+            "doc": {"S": version.model_dump_json()},
+            "status": {"S": version.status.value},
+            "gsi1pk": {"S": f"STATUS#{version.status.value}"},
+            "gsi1sk": {
+                "S": f"{version.created_at.isoformat()}#{version.name}#{version.version:010d}"
+            },
+        }
+
+    def add_version(self, version: ModelVersion) -> None:
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": _pk(version.name), "sk": {"S": "META"}},
+                            "UpdateExpression": "SET latest_version = :n",
+                            "ConditionExpression": "latest_version = :prev",
+                            "ExpressionAttributeValues": {
+                                ":n": {"N": str(version.version)},
+                                ":prev": {"N": str(version.version - 1)},
+                            },
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": self._version_item(version),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if _code(exc) in ("TransactionCanceledException", "ConditionalCheckFailedException"):
+                raise Conflict(f"version {version.version} of {version.name} was taken") from None
+            raise
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        item = self._db.get_item(
+            TableName=self._table, Key={"pk": _pk(name), "sk": _vsk(version)}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            raise NotFound(f"no version {version} of {name}")
+        return ModelVersion.model_validate_json(item["doc"]["S"])
+
+    def list_versions(self, name: str, limit: int, token: str | None) -> Page[ModelVersion]:
+        self.get_model(name)
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :v)",
+            "ExpressionAttributeValues": {":pk": _pk(name), ":v": {"S": "V#"}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start := _decode_token(token):
+            kwargs["ExclusiveStartKey"] = start
+        page = self._db.query(**kwargs)
+        return Page(
+            items=[ModelVersion.model_validate_json(i["doc"]["S"]) for i in page.get("Items", [])],
+            next_token=_encode_token(page.get("LastEvaluatedKey")),
+        )
+
+    def save_version(self, version: ModelVersion, expected_status: Status) -> None:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=self._version_item(version),
+                ConditionExpression="#s = :expected",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":expected": {"S": expected_status.value}},
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise Conflict(
+                    f"version {version.version} of {version.name} changed meanwhile"
+                ) from None
+            raise
+
+    def versions_by_status(
+        self, status: Status, limit: int, token: str | None
+    ) -> Page[ModelVersion]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": INDEX,
+            "KeyConditionExpression": "gsi1pk = :k",
+            "ExpressionAttributeValues": {":k": {"S": f"STATUS#{status.value}"}},
+            "Limit": limit,
+        }
+        if start := _decode_token(token):
+            kwargs["ExclusiveStartKey"] = start
+        page = self._db.query(**kwargs)
+        return Page(
+            items=[ModelVersion.model_validate_json(i["doc"]["S"]) for i in page.get("Items", [])],
+            next_token=_encode_token(page.get("LastEvaluatedKey")),
+        )
+
+    # task tokens: their own items, never part of a version document
+    def put_task_token(self, name: str, version: int, token: str) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item={"pk": _pk(name), "sk": {"S": f"TOKEN#{version:010d}"}, "token": {"S": token}},
+        )
+
+    def take_task_token(self, name: str, version: int) -> str | None:
+        try:
+            result = self._db.delete_item(
+                TableName=self._table,
+                Key={"pk": _pk(name), "sk": {"S": f"TOKEN#{version:010d}"}},
+                ConditionExpression="attribute_exists(pk)",
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return str(result["Attributes"]["token"]["S"])
+
+
+class DynamoAuditLog(AuditLog):
+    """:class:`~steward.ports.AuditLog` on a table keyed (stream, seq); put-only."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    @staticmethod
+    def _event(item: dict[str, Any]) -> AuditEvent:
+        return AuditEvent.model_validate_json(item["doc"]["S"])
+
+    def head(self, stream: str) -> AuditEvent | None:
+        page = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="#s = :s",
+            ExpressionAttributeNames={"#s": "stream"},
+            ExpressionAttributeValues={":s": {"S": stream}},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = page.get("Items", [])
+        return self._event(items[0]) if items else None
+
+    def put(self, event: AuditEvent) -> None:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "stream": {"S": event.stream},
+                    "seq": {"N": str(event.seq)},
+                    "doc": {"S": event.model_dump_json()},
+                    "day": {"S": event.at.date().isoformat()},
+                    "at": {"S": f"{event.at.isoformat()}#{event.stream}#{event.seq:012d}"},
+                },
+                ConditionExpression="attribute_not_exists(#s)",
+                ExpressionAttributeNames={"#s": "stream"},
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise Conflict(f"audit event {event.stream}#{event.seq} exists") from None
+            raise
+
+    def events(self, stream: str, limit: int, token: str | None) -> Page[AuditEvent]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#s = :s",
+            "ExpressionAttributeNames": {"#s": "stream"},
+            "ExpressionAttributeValues": {":s": {"S": stream}},
+            "Limit": limit,
+            "ConsistentRead": True,
+        }
+        if start := _decode_token(token):
+            kwargs["ExclusiveStartKey"] = start
+        page = self._db.query(**kwargs)
+        return Page(
+            items=[self._event(i) for i in page.get("Items", [])],
+            next_token=_encode_token(page.get("LastEvaluatedKey")),
+        )
+
+    def recent(self, limit: int, token: str | None) -> Page[AuditEvent]:
+        """Newest first, across streams: a scan sorted in memory for small trails; the
+        by-day index serves large ones day by day."""
+        events: list[AuditEvent] = []
+        kwargs: dict[str, Any] = {"TableName": self._table}
+        while True:
+            page = self._db.scan(**kwargs)
+            events += [self._event(i) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        events.sort(key=lambda e: (e.at, e.stream, e.seq), reverse=True)
+        start = int(token or 0)
+        chunk = events[start : start + limit]
+        more = start + limit < len(events)
+        return Page(items=chunk, next_token=str(start + limit) if more else None)
+
+    def streams(self) -> list[str]:
+        names: set[str] = set()
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "ProjectionExpression": "#s",
+            "ExpressionAttributeNames": {"#s": "stream"},
+        }
+        while True:
+            page = self._db.scan(**kwargs)
+            names.update(i["stream"]["S"] for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return sorted(names)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        from steward.domain.errors import ValidationFailed
+
+        raise ValidationFailed(f"not an s3:// URI: {uri}")
+    bucket, key = uri[5:].split("/", 1)
+    return bucket, key
+
+
+class S3ArtifactStore(ArtifactStore):
+    """:class:`~steward.ports.ArtifactStore` on a versioned S3 bucket."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def put(self, key: str, data: bytes) -> tuple[str, str | None]:
+        import hashlib
+
+        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        result = self._s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=data,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=checksum,
+        )
+        return f"s3://{self._bucket}/{key}", result.get("VersionId")
+
+    def get(self, uri: str, version_id: str | None = None) -> bytes:
+        bucket, key = _split_s3(uri)
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        try:
+            body: bytes = self._s3.get_object(**kwargs)["Body"].read()
+        except ClientError as exc:
+            if _code(exc) in ("NoSuchKey", "NoSuchVersion", "404", "NoSuchBucket"):
+                raise NotFound(f"no object at {uri}") from None
+            if _code(exc) in ("AccessDenied", "403"):
+                from steward.domain.errors import Forbidden
+
+                raise Forbidden(f"Steward may not read {uri}") from None
+            raise
+        return body
+
+
+class StepFunctionsEngine(WorkflowEngine):
+    """:class:`~steward.ports.WorkflowEngine` on Step Functions."""
+
+    def __init__(self, client: Any, approval_arn: str) -> None:
+        self._sfn = client
+        self._approval_arn = approval_arn
+
+    def start_approval(self, name: str, version: int) -> str:
+        execution_name = f"{name}-v{version}"  # one execution per version: idempotent
+        try:
+            result = self._sfn.start_execution(
+                stateMachineArn=self._approval_arn,
+                name=execution_name,
+                input=json.dumps({"name": name, "version": version}),
+            )
+            return str(result["executionArn"])
+        except ClientError as exc:
+            if _code(exc) == "ExecutionAlreadyExists":
+                arn = self._approval_arn.replace(":stateMachine:", ":execution:")
+                return f"{arn}:{execution_name}"
+            raise
+
+    def resume(self, token: str, output: dict[str, Any]) -> None:
+        try:
+            self._sfn.send_task_success(taskToken=token, output=json.dumps(output))
+        except ClientError as exc:
+            if _code(exc) in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+                return  # the workflow already moved on (expired or ended): nothing to resume
+            raise

@@ -1,0 +1,184 @@
+"""In-memory fakes of every port, for unit tests and the contract suite."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any, TypeVar
+
+from steward.domain.audit import AuditEvent
+from steward.domain.errors import AlreadyExists, Conflict, NotFound
+from steward.domain.models import Model, ModelVersion, Page, Status
+from steward.ports import ArtifactStore, AuditLog, ModelStore, WorkflowEngine
+
+T = TypeVar("T")
+
+
+def _page(items: list[T], limit: int, token: str | None) -> Page[T]:
+    start = int(token or 0)
+    chunk = items[start : start + limit]
+    more = start + limit < len(items)
+    return Page(items=chunk, next_token=str(start + limit) if more else None)
+
+
+class MemoryModelStore(ModelStore):
+    def __init__(self) -> None:
+        self._models: dict[str, Model] = {}
+        self._versions: dict[tuple[str, int], ModelVersion] = {}
+        self._tokens: dict[tuple[str, int], str] = {}
+        self._lock = threading.Lock()
+
+    def create_model(self, model: Model) -> None:
+        with self._lock:
+            if model.name in self._models:
+                raise AlreadyExists(f"model {model.name} exists")
+            self._models[model.name] = model.model_copy(deep=True)
+
+    def get_model(self, name: str) -> Model:
+        try:
+            return self._models[name].model_copy(deep=True)
+        except KeyError:
+            raise NotFound(f"no model {name}") from None
+
+    def list_models(self, limit: int, token: str | None) -> Page[Model]:
+        models = [self._models[k].model_copy(deep=True) for k in sorted(self._models)]
+        return _page(models, limit, token)
+
+    def save_model(self, model: Model, expected_rev: int) -> Model:
+        with self._lock:
+            current = self._models.get(model.name)
+            if current is None:
+                raise NotFound(f"no model {model.name}")
+            if current.rev != expected_rev:
+                raise Conflict(f"model {model.name} changed meanwhile; retry")
+            saved = model.model_copy(
+                update={"rev": expected_rev + 1, "latest_version": current.latest_version},
+                deep=True,
+            )
+            self._models[model.name] = saved
+            return saved.model_copy(deep=True)
+
+    def add_version(self, version: ModelVersion) -> None:
+        with self._lock:
+            model = self._models.get(version.name)
+            if model is None:
+                raise NotFound(f"no model {version.name}")
+            key = (version.name, version.version)
+            if model.latest_version != version.version - 1 or key in self._versions:
+                raise Conflict(f"version {version.version} of {version.name} was taken")
+            self._versions[key] = version.model_copy(deep=True)
+            model.latest_version = version.version
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        try:
+            return self._versions[(name, version)].model_copy(deep=True)
+        except KeyError:
+            raise NotFound(f"no version {version} of {name}") from None
+
+    def list_versions(self, name: str, limit: int, token: str | None) -> Page[ModelVersion]:
+        self.get_model(name)
+        items = sorted(
+            (v for (n, _), v in self._versions.items() if n == name),
+            key=lambda v: v.version,
+            reverse=True,
+        )
+        return _page([v.model_copy(deep=True) for v in items], limit, token)
+
+    def save_version(self, version: ModelVersion, expected_status: Status) -> None:
+        with self._lock:
+            key = (version.name, version.version)
+            current = self._versions.get(key)
+            if current is None:
+                raise NotFound(f"no version {version.version} of {version.name}")
+            if current.status is not expected_status:
+                raise Conflict(f"version {version.version} is {current.status.value} now")
+            self._versions[key] = version.model_copy(deep=True)
+
+    def versions_by_status(
+        self, status: Status, limit: int, token: str | None
+    ) -> Page[ModelVersion]:
+        items = sorted(
+            (v for v in self._versions.values() if v.status is status),
+            key=lambda v: (v.created_at, v.name, v.version),
+        )
+        return _page([v.model_copy(deep=True) for v in items], limit, token)
+
+    def put_task_token(self, name: str, version: int, token: str) -> None:
+        self._tokens[(name, version)] = token
+
+    def take_task_token(self, name: str, version: int) -> str | None:
+        with self._lock:
+            return self._tokens.pop((name, version), None)
+
+
+class MemoryAuditLog(AuditLog):
+    def __init__(self) -> None:
+        self._events: dict[str, list[AuditEvent]] = {}
+        self._lock = threading.Lock()
+
+    def head(self, stream: str) -> AuditEvent | None:
+        events = self._events.get(stream)
+        return events[-1] if events else None
+
+    def put(self, event: AuditEvent) -> None:
+        with self._lock:
+            events = self._events.setdefault(event.stream, [])
+            if len(events) >= event.seq:
+                raise Conflict(f"audit event {event.stream}#{event.seq} exists")
+            if len(events) != event.seq - 1:
+                raise Conflict("audit events must be appended in sequence")
+            events.append(event)
+
+    def events(self, stream: str, limit: int, token: str | None) -> Page[AuditEvent]:
+        return _page(list(self._events.get(stream, [])), limit, token)
+
+    def recent(self, limit: int, token: str | None) -> Page[AuditEvent]:
+        everything = [e for events in self._events.values() for e in events]
+        everything.sort(key=lambda e: (e.at, e.stream, e.seq), reverse=True)
+        return _page(everything, limit, token)
+
+    def streams(self) -> list[str]:
+        return sorted(self._events)
+
+    def tamper(self, stream: str, seq: int, **changes: Any) -> None:
+        """Test helper: what an attacker with storage access could do."""
+        events = self._events[stream]
+        events[seq - 1] = events[seq - 1].model_copy(update=changes)
+
+
+class MemoryArtifactStore(ArtifactStore):
+    def __init__(self, bucket: str = "artifacts") -> None:
+        self.bucket = bucket
+        self._objects: dict[tuple[str, str], bytes] = {}
+        self._latest: dict[str, str] = {}
+
+    def put(self, key: str, data: bytes) -> tuple[str, str | None]:
+        version_id = hashlib.sha256(data + key.encode() + str(len(self._objects)).encode())
+        vid = version_id.hexdigest()[:32]
+        uri = f"s3://{self.bucket}/{key}"
+        self._objects[(uri, vid)] = bytes(data)
+        self._latest[uri] = vid
+        return uri, vid
+
+    def get(self, uri: str, version_id: str | None = None) -> bytes:
+        vid = version_id or self._latest.get(uri)
+        try:
+            return self._objects[(uri, vid or "")]
+        except KeyError:
+            raise NotFound(f"no object at {uri}") from None
+
+    def overwrite(self, uri: str, version_id: str, data: bytes) -> None:
+        """Test helper: corrupt a stored version in place."""
+        self._objects[(uri, version_id)] = data
+
+
+class MemoryWorkflowEngine(WorkflowEngine):
+    def __init__(self) -> None:
+        self.started: dict[tuple[str, int], str] = {}
+        self.resumed: list[tuple[str, dict[str, Any]]] = []
+
+    def start_approval(self, name: str, version: int) -> str:
+        return self.started.setdefault((name, version), f"execution:{name}:{version}")
+
+    def resume(self, token: str, output: dict[str, Any]) -> None:
+        self.resumed.append((token, output))

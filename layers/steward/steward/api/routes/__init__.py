@@ -1,0 +1,1 @@
+"""Routers, one module per resource of the REST contract."""

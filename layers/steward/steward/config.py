@@ -1,0 +1,57 @@
+"""Runtime settings, read once from the environment and validated like any other input."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PREFIX = "STEWARD_"
+
+
+class Settings(BaseModel):
+    """Every ``STEWARD_*`` environment variable a handler may read.
+
+    Resource names are optional so that a function only needs the ones its role uses;
+    the adapter that needs a missing one fails at wiring time with a clear message.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    stage: str = "dev"
+    auth_mode: Literal["iam", "cognito", "local"] = "iam"
+    users: dict[str, list[str]] | None = None
+    registry_table: str | None = None
+    audit_table: str | None = None
+    artifacts_bucket: str | None = None
+    approval_state_machine_arn: str | None = None
+    event_bus: str = "default"
+    max_artifact_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+
+    @field_validator("users", mode="before")
+    @classmethod
+    def _parse_users(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else None
+        return value
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values = {k[len(PREFIX) :].lower(): v for k, v in env.items() if k.startswith(PREFIX)}
+        return cls.model_validate(values)
+
+    def need(self, field: str) -> str:
+        """The value of a resource setting this code path cannot run without."""
+        value = getattr(self, field)
+        if not value:
+            raise RuntimeError(f"environment variable {PREFIX}{field.upper()} is not set")
+        return str(value)
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()

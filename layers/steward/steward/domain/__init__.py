@@ -1,0 +1,1 @@
+"""Pure domain logic: no AWS imports allowed below this package."""

@@ -1,0 +1,245 @@
+"""The registry's records: models, versions, signatures, policies, lineage, approvals.
+
+These are the shapes the REST contract speaks; requests are validated against them at the
+boundary and stored as they are.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from steward.domain.schedule import parse_schedule
+
+MODEL_NAME = r"^[a-z][a-z0-9-]{2,62}$"
+ALIAS_NAME = r"^[a-z][a-z0-9-]{0,62}$"
+PRODUCTION = "production"
+
+ModelName = Annotated[str, Field(pattern=MODEL_NAME)]
+AliasName = Annotated[str, Field(pattern=ALIAS_NAME)]
+VersionNumber = Annotated[int, Field(ge=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Task(StrEnum):
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+    DECISION = "decision"
+
+
+class RiskTier(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Flavor(StrEnum):
+    ONNX = "onnx"
+    SKLEARN = "sklearn"
+    LINEAR = "linear"
+    LOGISTIC = "logistic"
+    SCORECARD = "scorecard"
+    RULES = "rules"
+
+
+class Status(StrEnum):
+    REGISTERED = "REGISTERED"
+    VALIDATING = "VALIDATING"
+    PENDING_APPROVAL = "PENDING_APPROVAL"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    ARCHIVED = "ARCHIVED"
+
+
+class MonitoringPolicy(Strict):
+    schedule: str = "rate(1 day)"
+    window_hours: int = Field(default=24, ge=1, le=24 * 90)
+    protected_attributes: list[str] = Field(default_factory=list)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    feature_thresholds: dict[str, dict[str, float]] = Field(default_factory=dict)
+    drift_share: float = Field(default=0.3, gt=0, le=1)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        parse_schedule(value)
+        return value
+
+
+class DeploymentPolicy(Strict):
+    canary_percent: int = Field(default=10, ge=0, le=100)
+    bake_seconds: int = Field(default=600, ge=0, le=7 * 86400)
+    auto_approve_low_risk: bool = False
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+    max_latency_ms: float = Field(default=500, gt=0)
+    gates: dict[str, float] = Field(default_factory=dict)
+
+
+class RetrainPolicy(Strict):
+    on_drift: bool = False
+    schedule: str | None = None
+    cooldown_hours: int = Field(default=24, ge=0)
+    min_labels: int = Field(default=1000, ge=0)
+    trainer: str = "builtin"
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_schedule(value)
+        return value
+
+
+class ModelSpec(Strict):
+    """What a caller sends to create a model."""
+
+    name: ModelName
+    description: str = Field(default="", max_length=4000)
+    owner: str = Field(default="", max_length=200)
+    use_case: str = Field(default="", max_length=400)
+    task: Task
+    risk_tier: RiskTier = RiskTier.MEDIUM
+    tags: dict[str, str] = Field(default_factory=dict)
+    monitoring: MonitoringPolicy = Field(default_factory=MonitoringPolicy)
+    deployment: DeploymentPolicy = Field(default_factory=DeploymentPolicy)
+    retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)
+
+
+class TrafficPolicy(Strict):
+    champion: VersionNumber | None = None
+    challenger: VersionNumber | None = None
+    challenger_percent: int = Field(default=0, ge=0, le=100)
+    mode: Literal["canary", "shadow"] = "canary"
+
+    @model_validator(mode="after")
+    def _coherent(self) -> TrafficPolicy:
+        if self.challenger is not None and self.champion is None:
+            raise ValueError("a challenger needs a champion")
+        if self.challenger is not None and self.challenger == self.champion:
+            raise ValueError("the challenger must differ from the champion")
+        if self.challenger is None and self.challenger_percent:
+            raise ValueError("challenger_percent needs a challenger")
+        return self
+
+
+class Model(ModelSpec):
+    model_config = ConfigDict(extra="ignore")
+
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    latest_version: int = 0
+    aliases: dict[str, int] = Field(default_factory=dict)
+    production_history: list[int] = Field(default_factory=list)
+    traffic: TrafficPolicy = Field(default_factory=TrafficPolicy)
+    latest_drift: dict[str, Any] | None = None
+    rev: int = 0
+
+
+FeatureType = Literal["double", "float", "integer", "boolean", "string"]
+
+
+class FeatureSpec(Strict):
+    name: str = Field(min_length=1, max_length=128)
+    type: FeatureType = "double"
+    min: float | None = None
+    max: float | None = None
+    categories: list[str] | None = None
+    nullable: bool = False
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in ("double", "float", "integer", "boolean")
+
+
+class OutputSpec(Strict):
+    name: str = Field(min_length=1, max_length=128)
+    type: FeatureType = "double"
+
+
+class Signature(Strict):
+    inputs: list[FeatureSpec] = Field(min_length=1, max_length=2000)
+    outputs: list[OutputSpec] = Field(default_factory=list)
+
+    @field_validator("inputs")
+    @classmethod
+    def _unique(cls, inputs: list[FeatureSpec]) -> list[FeatureSpec]:
+        names = [f.name for f in inputs]
+        if len(set(names)) != len(names):
+            raise ValueError("input names must be unique")
+        return inputs
+
+    def feature(self, name: str) -> FeatureSpec | None:
+        return next((f for f in self.inputs if f.name == name), None)
+
+
+class TrainingDataRef(Strict):
+    uri: str = Field(default="", max_length=2048)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    rows: int | None = Field(default=None, ge=0)
+
+
+class Lineage(Strict):
+    parent_version: int | None = None
+    code_ref: str | None = None
+    trainer_run: str | None = None
+    trigger: str = "manual"  # manual | drift:<report id> | schedule
+    training_data: TrainingDataRef | None = None
+    data_window: dict[str, str] | None = None
+
+
+class Artifact(Strict):
+    uri: str
+    sha256: str
+    size: int
+    s3_version_id: str | None = None
+
+
+class Approval(Strict):
+    actor: str
+    decision: Literal["approve", "reject"]
+    comment: str
+    at: datetime
+
+
+class Validation(Strict):
+    ok: bool
+    checks: dict[str, str] = Field(default_factory=dict)
+    at: datetime | None = None
+
+
+class ModelVersion(Strict):
+    model_config = ConfigDict(extra="ignore")
+
+    name: ModelName
+    version: VersionNumber
+    status: Status
+    flavor: Flavor
+    task: Task
+    sha256: str
+    artifact: Artifact
+    signature: Signature
+    metrics: dict[str, float] = Field(default_factory=dict)
+    lineage: Lineage = Field(default_factory=Lineage)
+    profile: dict[str, Any] | None = None
+    validation: Validation | None = None
+    approvals: list[Approval] = Field(default_factory=list)
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    execution_arn: str | None = None
+    description: str = ""
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_token: str | None = None

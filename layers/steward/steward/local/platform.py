@@ -1,0 +1,165 @@
+"""`steward local up`: emulator, provisioned stack, in-process Lambda, scheduler, gateway."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from steward.local.emulator import Emulator
+from steward.local.gateway import Gateway
+from steward.local.paths import repo_root
+from steward.local.provision import Deployment, deploy
+from steward.local.runtime import LocalRuntime
+from steward.local.scheduler import Scheduler
+from steward.local.synth import local_template
+
+log = logging.getLogger("steward_local")
+
+# Set by the platform for every function, whatever the template says.
+LOCAL_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "false"}
+
+
+@dataclass
+class LocalPlatform:
+    port: int = 8080
+    host: str = "127.0.0.1"
+    data_dir: Path = field(default_factory=lambda: Path(".steward"))
+    tick_s: float = 1.0
+    emulator: Emulator = field(default_factory=Emulator)
+    deployment: Deployment | None = None
+    runtime: LocalRuntime | None = None
+    scheduler: Scheduler | None = None
+    _server: BaseWSGIServer | None = None
+    _thread: threading.Thread | None = None
+    _saved_env: dict[str, str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> LocalPlatform:
+        started = time.perf_counter()
+        self._saved_env = dict(os.environ)
+        for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        template = local_template(self.data_dir / "cache")
+        self.emulator.start()
+        self.deployment = deploy(template)
+        self.runtime = LocalRuntime(repo_root() / "functions")
+        self._export_environment(self.deployment)
+        for spec in self.deployment.functions:
+            self.runtime.register(spec)
+        self.runtime.install_moto_hook()
+        self.scheduler = Scheduler(self.runtime, tick_s=self.tick_s)
+        self.scheduler.start()
+        gateway = Gateway(self.runtime, self.deployment.routes, extra=[self._local_routes])
+        self._server = make_server(self.host, self.port, gateway, threaded=True)
+        self.port = int(self._server.server_port)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="steward-gateway", daemon=True
+        )
+        self._thread.start()
+        log.info("local platform up in %.1f s at %s", time.perf_counter() - started, self.url)
+        return self
+
+    def _export_environment(self, deployment: Deployment) -> None:
+        """One process hosts every function: export the union of their environments.
+
+        Values that differ between functions (service names) stay per function in powertools'
+        defaults; resource names are the same for all, so a union is exact.
+        """
+        merged: dict[str, str] = {}
+        for spec in deployment.functions:
+            for key, value in spec.environment.items():
+                if key.startswith("STEWARD_"):
+                    merged[key] = value
+        os.environ.update({**merged, **LOCAL_ENV})
+        _reset_caches()
+
+    def _local_routes(self, request: Request) -> Response | None:
+        if not request.path.startswith("/_local/"):
+            return None
+        assert self.scheduler is not None and self.deployment is not None
+        if request.path == "/_local/info" and request.method == "GET":
+            info = {
+                "emulator": self.emulator.endpoint,
+                "state": "in memory: everything is lost when the platform stops",
+                "functions": [f.source for f in self.deployment.functions],
+                "state_machines": self.deployment.state_machines,
+                "routes": [
+                    {"path": r.path, "methods": sorted(r.methods)} for r in self.deployment.routes
+                ],
+                "schedules": [
+                    {"name": r["Name"], "expression": r["ScheduleExpression"]}
+                    for r in self.scheduler.rules()
+                ],
+            }
+            return _json(200, info)
+        prefix = "/_local/schedules/"
+        if request.path.startswith(prefix) and request.path.endswith("/fire"):
+            if request.method != "POST":
+                return _json(405, {"error": "method_not_allowed", "message": "use POST"})
+            name = request.path[len(prefix) : -len("/fire")]
+            if name not in {r["Name"] for r in self.scheduler.rules()}:
+                return _json(404, {"error": "not_found", "message": "no such schedule"})
+            return _json(202, {"schedule": name, "targets": self.scheduler.fire(name)})
+        return _json(404, {"error": "not_found", "message": "no such route"})
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        self.emulator.stop()
+        if self._saved_env is not None:  # leave the process as we found it
+            os.environ.clear()
+            os.environ.update(self._saved_env)
+        _reset_caches()
+        log.info("local platform stopped")
+
+    def __enter__(self) -> LocalPlatform:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        """Block until SIGINT or SIGTERM, then stop everything."""
+        done = threading.Event()
+
+        def _stop(signum: int, _: FrameType | None) -> None:
+            done.set()
+
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+        try:
+            done.wait()
+        finally:
+            self.stop()
+
+
+def _json(status: int, payload: Any) -> Response:
+    return Response(json.dumps(payload), status=status, content_type="application/json")
+
+
+def _reset_caches() -> None:
+    """Settings and services are built once per cold start; a new platform is a new start."""
+    from steward import config, wiring
+
+    config.settings.cache_clear()
+    wiring.registry.cache_clear()

@@ -1,0 +1,209 @@
+"""Provision the synthesized stack into the emulator through CloudFormation, as `cdk deploy` would.
+
+Three gaps of the emulator are bridged here, and only here:
+
+* asset zips: the bootstrap bucket gets a placeholder object per asset key (moto never runs
+  Lambda code; the handlers run in-process from ``functions/``);
+* state machines: those created by CloudFormation are not seen by moto's executing Step
+  Functions backend, so each is created again through the API with its resolved definition;
+* API Gateway stages are skipped by moto's CloudFormation; the local gateway reads the
+  resources and integrations of the deployed REST API instead;
+* bucket settings (versioning, Object Lock, encryption, public access block) are not applied
+  by moto's CloudFormation: they are applied here from the template's own properties.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from steward.local.emulator import ACCOUNT, REGION
+from steward.local.runtime import FunctionSpec
+
+BOOTSTRAP_QUALIFIER = "hnb659fds"
+SOURCE_TAG = "steward:source"
+
+
+@dataclass
+class Route:
+    path: str  # API Gateway resource path, e.g. /models/{name}/predict or /{proxy+}
+    methods: frozenset[str]
+    function: str
+    pattern: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        regex = re.escape(self.path)
+        regex = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", regex)
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
+        self.pattern = re.compile(f"^{regex}$")
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        greedy = "+}" in self.path
+        return (0 if greedy else 1, self.path.count("/") - self.path.count("{"))
+
+
+@dataclass
+class Deployment:
+    stack_name: str
+    outputs: dict[str, str]
+    functions: list[FunctionSpec]
+    state_machines: dict[str, str]  # logical id -> ARN
+    routes: list[Route]
+    physical: dict[str, str]  # logical id -> physical id
+
+
+def _placeholder_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("README.txt", "Steward local: handlers run in-process from functions/\n")
+    return buf.getvalue()
+
+
+def _bootstrap(template: dict[str, Any]) -> None:
+    s3 = boto3.client("s3")
+    bucket = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT}-{REGION}"
+    s3.create_bucket(Bucket=bucket)
+    boto3.client("ssm").put_parameter(
+        Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version", Value="30", Type="String"
+    )
+    body = _placeholder_zip()
+    for key in sorted(set(re.findall(r'"([0-9a-f]{64}\.zip)"', json.dumps(template)))):
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def _wait(cfn: Any, stack_name: str, timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stack: dict[str, Any] = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        status = stack["StackStatus"]
+        if status.endswith("_COMPLETE") or status.endswith("_FAILED"):
+            if status != "CREATE_COMPLETE":
+                reason = stack.get("StackStatusReason", "")
+                raise RuntimeError(f"local stack {status}: {reason}")
+            return stack
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"local stack still {status}")
+        time.sleep(0.2)
+
+
+def _functions(template: dict[str, Any], physical: dict[str, str]) -> list[FunctionSpec]:
+    lam = boto3.client("lambda")
+    specs = []
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        props = resource["Properties"]
+        tags = {t["Key"]: t["Value"] for t in props.get("Tags", [])}
+        if SOURCE_TAG not in tags:
+            continue
+        config = lam.get_function_configuration(FunctionName=physical[logical])
+        specs.append(
+            FunctionSpec(
+                name=config["FunctionName"],
+                arn=config["FunctionArn"],
+                source=tags[SOURCE_TAG],
+                handler=config["Handler"],
+                memory_mb=int(config.get("MemorySize", 128)),
+                timeout_s=int(config.get("Timeout", 3)),
+                environment=dict(config.get("Environment", {}).get("Variables", {})),
+            )
+        )
+    return specs
+
+
+def _recreate_state_machines(template: dict[str, Any], physical: dict[str, str]) -> dict[str, str]:
+    from moto.stepfunctions.models import stepfunctions_backends
+
+    deployed = stepfunctions_backends[ACCOUNT][REGION]
+    sfn = boto3.client("stepfunctions")
+    arns = {}
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::StepFunctions::StateMachine":
+            continue
+        machine = deployed.describe_state_machine(physical[logical])
+        created = sfn.create_state_machine(
+            name=machine.name,
+            definition=machine.definition,
+            roleArn=machine.roleArn,
+            type="STANDARD",
+        )
+        arns[logical] = created["stateMachineArn"]
+    return arns
+
+
+def _routes() -> list[Route]:
+    apigw = boto3.client("apigateway")
+    routes = []
+    for api in apigw.get_rest_apis()["items"]:
+        for resource in apigw.get_resources(restApiId=api["id"], limit=500)["items"]:
+            by_function: dict[str, set[str]] = {}
+            for method in resource.get("resourceMethods", {}):
+                detail = apigw.get_method(
+                    restApiId=api["id"], resourceId=resource["id"], httpMethod=method
+                )
+                uri = detail.get("methodIntegration", {}).get("uri", "")
+                match = re.search(r"functions/(arn:[^/]+)/invocations", uri)
+                if match:
+                    by_function.setdefault(match.group(1), set()).add(method)
+            for function, methods in by_function.items():
+                routes.append(Route(resource["path"], frozenset(methods), function))
+    return sorted(routes, key=lambda r: r.specificity, reverse=True)
+
+
+def _apply_bucket_settings(template: dict[str, Any], physical: dict[str, str]) -> None:
+    s3 = boto3.client("s3")
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::S3::Bucket" or logical not in physical:
+            continue
+        props, bucket = resource.get("Properties", {}), physical[logical]
+        if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        if "BucketEncryption" in props:
+            rules = [  # CloudFormation and the S3 API spell this rule differently
+                {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
+                for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            ]
+            encryption: Any = {"Rules": rules}
+            s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=encryption)
+        if "PublicAccessBlockConfiguration" in props:
+            s3.put_public_access_block(
+                Bucket=bucket,
+                PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"],
+            )
+        lock = props.get("ObjectLockConfiguration")
+        if props.get("ObjectLockEnabled") and lock:
+            s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=lock)
+
+
+def deploy(template: dict[str, Any], stack_name: str = "Steward") -> Deployment:
+    _bootstrap(template)
+    cfn = boto3.client("cloudformation")
+    cfn.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(template),
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+    )
+    stack = _wait(cfn, stack_name)
+    summaries = cfn.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+    physical = {
+        s["LogicalResourceId"]: s["PhysicalResourceId"]
+        for s in summaries
+        if s.get("LogicalResourceId") and s.get("PhysicalResourceId")
+    }
+    _apply_bucket_settings(template, physical)
+    return Deployment(
+        stack_name=stack_name,
+        outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
+        functions=_functions(template, physical),
+        state_machines=_recreate_state_machines(template, physical),
+        routes=_routes(),
+        physical=physical,
+    )

@@ -1,0 +1,57 @@
+"""ModelStore: models, versions and the pending task tokens."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from steward.domain.models import Model, ModelVersion, Page, Status
+
+
+class ModelStore(ABC):
+    @abstractmethod
+    def create_model(self, model: Model) -> None:
+        """Insert; :class:`AlreadyExists` if the name is taken."""
+
+    @abstractmethod
+    def get_model(self, name: str) -> Model:
+        """:class:`NotFound` if absent."""
+
+    @abstractmethod
+    def list_models(self, limit: int, token: str | None) -> Page[Model]: ...
+
+    @abstractmethod
+    def save_model(self, model: Model, expected_rev: int) -> Model:
+        """Replace the model if its stored revision is still ``expected_rev`` (else
+        :class:`Conflict`); returns it with the next revision."""
+
+    @abstractmethod
+    def add_version(self, version: ModelVersion) -> None:
+        """Insert version N atomically with the model's latest version moving N-1 -> N.
+
+        :class:`Conflict` when another registration took N first: no gap, no duplicate.
+        """
+
+    @abstractmethod
+    def get_version(self, name: str, version: int) -> ModelVersion: ...
+
+    @abstractmethod
+    def list_versions(self, name: str, limit: int, token: str | None) -> Page[ModelVersion]:
+        """Newest first."""
+
+    @abstractmethod
+    def save_version(self, version: ModelVersion, expected_status: Status) -> None:
+        """Replace a version whose stored status is still ``expected_status`` (else
+        :class:`Conflict`): status transitions are compare-and-set."""
+
+    @abstractmethod
+    def versions_by_status(
+        self, status: Status, limit: int, token: str | None
+    ) -> Page[ModelVersion]: ...
+
+    @abstractmethod
+    def put_task_token(self, name: str, version: int, token: str) -> None:
+        """Keep a workflow task token; it is never part of a version record or response."""
+
+    @abstractmethod
+    def take_task_token(self, name: str, version: int) -> str | None:
+        """Remove and return the token, at most once (concurrent callers: one wins)."""

@@ -1,0 +1,17 @@
+"""WorkflowEngine: start the approval workflow and resume its human task."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+
+class WorkflowEngine(ABC):
+    @abstractmethod
+    def start_approval(self, name: str, version: int) -> str:
+        """Start the approval workflow for a version; returns the execution id.
+        Idempotent per (name, version)."""
+
+    @abstractmethod
+    def resume(self, token: str, output: dict[str, Any]) -> None:
+        """Complete a waiting task (the human decision)."""

@@ -1,0 +1,1 @@
+"""The registry service: governance rules applied through the ports."""

@@ -1,0 +1,84 @@
+"""Request bodies of the registry API (validated at the boundary)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from steward.domain.models import Flavor, Signature, TrafficPolicy, TrainingDataRef
+
+MAX_ROWS = 100_000
+
+
+class DataframeSplit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    columns: list[str] = Field(min_length=1)
+    data: list[list[Any]]
+
+
+class TabularData(BaseModel):
+    """Rows inline (``instances`` or ``dataframe_split``) or an ``s3://`` Parquet/CSV URI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instances: list[dict[str, Any]] | None = Field(default=None, max_length=MAX_ROWS)
+    dataframe_split: DataframeSplit | None = None
+    uri: str | None = Field(default=None, pattern=r"^s3://[^/]+/.+")
+    labels: list[Any] | None = Field(default=None, max_length=MAX_ROWS)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TabularData:
+        given = [x for x in (self.instances, self.dataframe_split, self.uri) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of instances, dataframe_split or uri")
+        return self
+
+
+class RegisterVersion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    flavor: Flavor
+    artifact_b64: str | None = None
+    artifact_uri: str | None = Field(default=None, pattern=r"^s3://[^/]+/.+")
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    signature: Signature | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    training_data: TrainingDataRef | None = None
+    reference_data: TabularData | None = None
+    holdout_data: TabularData | None = None
+    parent_version: int | None = Field(default=None, ge=1)
+    code_ref: str | None = Field(default=None, max_length=400)
+    trainer_run: str | None = Field(default=None, max_length=400)
+    trigger: str = Field(default="manual", max_length=200)
+    description: str = Field(default="", max_length=4000)
+
+    @model_validator(mode="after")
+    def _one_artifact(self) -> RegisterVersion:
+        if (self.artifact_b64 is None) == (self.artifact_uri is None):
+            raise ValueError("give exactly one of artifact_b64 or artifact_uri")
+        return self
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject"]
+    comment: str = Field(min_length=1, max_length=4000)
+
+
+class AliasUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+
+
+class TrafficUpdate(TrafficPolicy):
+    pass
+
+
+class Rollback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="rollback", max_length=4000)

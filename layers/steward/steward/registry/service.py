@@ -1,0 +1,499 @@
+"""Registry and governance: every rule about models, versions, approvals and aliases.
+
+The service talks to storage only through the ports, so the same code runs on DynamoDB/S3/
+Step Functions in AWS, on the local emulator, and on in-memory fakes in unit tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from steward.domain.audit import ChainReport, verify_chain
+from steward.domain.errors import (
+    BadRequest,
+    Conflict,
+    IntegrityError,
+    NotFound,
+    PayloadTooLarge,
+    RuntimeUnavailable,
+    ValidationFailed,
+)
+from steward.domain.frames import columns_from_records, infer_signature
+from steward.domain.identity import Identity, Role
+from steward.domain.models import (
+    PRODUCTION,
+    Approval,
+    Artifact,
+    Lineage,
+    Model,
+    ModelSpec,
+    ModelVersion,
+    Page,
+    Status,
+    TrafficPolicy,
+    Validation,
+)
+from steward.domain.profile import build_profile
+from steward.domain.status import check_decision, check_deployable, check_transition
+from steward.ports import ArtifactStore, AuditLog, ModelStore, WorkflowEngine
+from steward.registry.requests import Decision, RegisterVersion
+from steward.registry.tabular import decode_sample, encode_sample, rows_of
+from steward.runtimes.loader import ValidationResult, validate_artifact
+from steward.runtimes.safety import refuse_pickle
+
+Clock = Callable[[], datetime]
+REGISTER_ATTEMPTS = 5
+EXTENSIONS = {"onnx": "onnx", "sklearn": "skops"}
+REFERENCE_SAMPLE = 5_000
+REFERENCE_FILE = "reference.jsonl.gz"
+HOLDOUT_FILE = "holdout.jsonl.gz"
+DEFERRED = "deferred: this function has no runtime for the flavor; the approval workflow validates"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Registry:
+    def __init__(
+        self,
+        store: ModelStore,
+        artifacts: ArtifactStore,
+        audit: AuditLog,
+        workflows: WorkflowEngine,
+        *,
+        clock: Clock = utcnow,
+        max_artifact_bytes: int = 5 * 1024 * 1024,
+    ) -> None:
+        self.store = store
+        self.artifacts = artifacts
+        self.audit_log = audit
+        self.workflows = workflows
+        self.clock = clock
+        self.max_artifact_bytes = max_artifact_bytes
+
+    # -- audit ---------------------------------------------------------------------------
+
+    def _audit(
+        self,
+        stream: str,
+        actor: str,
+        action: str,
+        target: str,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        reason: str = "",
+    ) -> None:
+        self.audit_log.append(
+            stream=stream,
+            actor=actor,
+            action=action,
+            target=target,
+            clock=self.clock,
+            before=before,
+            after=after,
+            reason=reason,
+        )
+
+    def verify_audit(self, name: str) -> ChainReport:
+        return verify_chain(name, self.audit_log.all_events(name))
+
+    def verify_all(self) -> list[ChainReport]:
+        return [self.verify_audit(stream) for stream in self.audit_log.streams()]
+
+    # -- models --------------------------------------------------------------------------
+
+    def create_model(self, spec: ModelSpec, caller: Identity) -> Model:
+        caller.require(Role.DATA_SCIENTIST)
+        now = self.clock()
+        model = Model(**spec.model_dump(), created_by=caller.user, created_at=now, updated_at=now)
+        self.store.create_model(model)
+        self._audit(
+            spec.name, caller.user, "model.created", spec.name, after=spec.model_dump(mode="json")
+        )
+        return model
+
+    def get_model(self, name: str) -> Model:
+        return self.store.get_model(name)
+
+    def list_models(self, limit: int = 50, token: str | None = None) -> Page[Model]:
+        return self.store.list_models(limit, token)
+
+    # -- versions ------------------------------------------------------------------------
+
+    def _artifact_bytes(self, request: RegisterVersion) -> bytes:
+        if request.artifact_b64 is not None:
+            if len(request.artifact_b64) > self.max_artifact_bytes * 4 // 3 + 4:
+                raise PayloadTooLarge(
+                    f"artifact over {self.max_artifact_bytes} bytes: upload it to S3 and "
+                    "pass artifact_uri"
+                )
+            try:
+                return base64.b64decode(request.artifact_b64, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValidationFailed("artifact_b64 is not valid base64") from None
+        assert request.artifact_uri is not None
+        return self.artifacts.get(request.artifact_uri)
+
+    def register_version(
+        self, name: str, request: RegisterVersion, caller: Identity
+    ) -> ModelVersion:
+        caller.require(Role.DATA_SCIENTIST)
+        model = self.store.get_model(name)
+        data = self._artifact_bytes(request)
+        digest = sha256_hex(data)
+        if request.sha256 is not None and request.sha256 != digest:
+            raise ValidationFailed("sha256 does not match the artifact's content")
+        refuse_pickle(data)
+        if request.parent_version is not None:
+            self.store.get_version(name, request.parent_version)
+
+        rows = rows_of(request.reference_data, self.artifacts) if request.reference_data else []
+        signature = request.signature or (infer_signature(rows) if rows else None)
+        if signature is None:
+            raise ValidationFailed("give a signature, or reference_data to infer one from")
+        reference = columns_from_records(rows, signature) if rows else None
+        try:
+            result = validate_artifact(request.flavor, data, signature, model.task, reference)
+            checks, predictions = result.checks, _prediction_column(result)
+        except RuntimeUnavailable:
+            checks, predictions = {"loads": DEFERRED}, None
+        profile = None
+        if reference is not None:
+            profile = build_profile(reference, predictions).model_dump(mode="json")
+
+        holdout = None
+        if request.holdout_data is not None:
+            holdout_rows = rows_of(request.holdout_data, self.artifacts)
+            holdout = (holdout_rows, request.holdout_data.labels)
+
+        for _ in range(REGISTER_ATTEMPTS):
+            number = self.store.get_model(name).latest_version + 1
+            version = self._stage_version(
+                model, number, request, data, digest, signature, rows, holdout, caller
+            )
+            version.profile = profile
+            version.validation = Validation(ok=True, checks=checks, at=self.clock())
+            try:
+                self.store.add_version(version)
+                break
+            except Conflict:
+                continue  # a concurrent registration took the number: take the next one
+        else:
+            raise Conflict("too many concurrent registrations; retry")
+
+        self._audit(
+            name,
+            caller.user,
+            "version.registered",
+            f"{name}/{version.version}",
+            after={"status": version.status.value, "sha256": digest, "flavor": request.flavor},
+        )
+        execution = self.workflows.start_approval(name, version.version)
+        updated = version.model_copy(update={"execution_arn": execution})
+        self.store.save_version(updated, Status.REGISTERED)
+        return updated
+
+    def _stage_version(
+        self,
+        model: Model,
+        number: int,
+        request: RegisterVersion,
+        data: bytes,
+        digest: str,
+        signature: Any,
+        rows: list[dict[str, Any]],
+        holdout: tuple[list[dict[str, Any]], list[Any] | None] | None,
+        caller: Identity,
+    ) -> ModelVersion:
+        """Upload the artifact (and reference/holdout samples) for version ``number``.
+
+        Objects are pinned by S3 version id: if this number is lost to a concurrent
+        registration, the winner's record still points at its own object versions.
+        """
+        prefix = f"models/{model.name}/{number}"
+        ext = EXTENSIONS.get(request.flavor.value, "json")
+        uri, version_id = self.artifacts.put(f"{prefix}/model.{ext}", data)
+        if rows:
+            sample = encode_sample(rows[:REFERENCE_SAMPLE])
+            self.artifacts.put(f"{prefix}/{REFERENCE_FILE}", sample)
+        if holdout is not None:
+            self.artifacts.put(f"{prefix}/{HOLDOUT_FILE}", encode_sample(*holdout))
+        now = self.clock()
+        return ModelVersion(
+            name=model.name,
+            version=number,
+            status=Status.REGISTERED,
+            flavor=request.flavor,
+            task=model.task,
+            sha256=digest,
+            artifact=Artifact(uri=uri, sha256=digest, size=len(data), s3_version_id=version_id),
+            signature=signature,
+            metrics=request.metrics,
+            lineage=Lineage(
+                parent_version=request.parent_version,
+                code_ref=request.code_ref,
+                trainer_run=request.trainer_run,
+                trigger=request.trigger,
+                training_data=request.training_data,
+            ),
+            created_by=caller.user,
+            created_at=now,
+            updated_at=now,
+            description=request.description,
+        )
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        return self.store.get_version(name, version)
+
+    def list_versions(
+        self, name: str, limit: int = 50, token: str | None = None
+    ) -> Page[ModelVersion]:
+        return self.store.list_versions(name, limit, token)
+
+    def load_artifact(self, version: ModelVersion) -> bytes:
+        """The artifact bytes, refused unless they still hash to the registered sha256."""
+        data = self.artifacts.get(version.artifact.uri, version.artifact.s3_version_id)
+        if sha256_hex(data) != version.sha256:
+            raise IntegrityError(
+                f"artifact of {version.name}/{version.version} does not match its sha256"
+            )
+        return data
+
+    def reference_rows(self, version: ModelVersion) -> list[dict[str, Any]]:
+        uri = f"{version.artifact.uri.rsplit('/', 1)[0]}/{REFERENCE_FILE}"
+        try:
+            rows, _ = decode_sample(self.artifacts.get(uri))
+        except NotFound:
+            return []
+        return rows
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def transition(
+        self, version: ModelVersion, target: Status, actor: str, reason: str = "", **changes: Any
+    ) -> ModelVersion:
+        check_transition(version.status, target)
+        updated = version.model_copy(
+            update={"status": target, "updated_at": self.clock(), **changes}
+        )
+        self.store.save_version(updated, version.status)
+        self._audit(
+            version.name,
+            actor,
+            f"version.{target.value.lower()}",
+            f"{version.name}/{version.version}",
+            before={"status": version.status.value},
+            after={"status": target.value},
+            reason=reason,
+        )
+        return updated
+
+    def validate(self, name: str, number: int, actor: str = "workflow") -> Validation:
+        """The workflow's gate: integrity, loads, scores the reference rows, matches the task."""
+        version = self.store.get_version(name, number)
+        if version.status is not Status.REGISTERED:
+            return version.validation or Validation(ok=version.status is not Status.REJECTED)
+        version = self.transition(version, Status.VALIDATING, actor)
+        checks: dict[str, str] = {}
+        try:
+            data = self.load_artifact(version)
+            checks["integrity"] = "sha256 and S3 version verified"
+            rows = self.reference_rows(version)
+            reference = columns_from_records(rows, version.signature) if rows else None
+            result = validate_artifact(
+                version.flavor, data, version.signature, version.task, reference
+            )
+            checks.update(result.checks)
+            profile = version.profile
+            if reference is not None and (profile or {}).get("prediction") is None:
+                profile = build_profile(reference, _prediction_column(result)).model_dump(
+                    mode="json"
+                )
+        except (ValidationFailed, IntegrityError) as exc:
+            checks["failure"] = exc.message
+            validation = Validation(ok=False, checks=checks, at=self.clock())
+            self.transition(version, Status.REJECTED, actor, exc.message, validation=validation)
+            return validation
+        validation = Validation(ok=True, checks=checks, at=self.clock())
+        self.transition(
+            version, Status.PENDING_APPROVAL, actor, validation=validation, profile=profile
+        )
+        return validation
+
+    def await_decision(self, name: str, number: int, token: str) -> dict[str, Any] | None:
+        """Keep the workflow's task token until a human decides.
+
+        If the decision was recorded before the workflow reached this step, the decision
+        is returned at once so the caller can resume the workflow itself.
+        """
+        version = self.store.get_version(name, number)
+        if version.status is Status.PENDING_APPROVAL:
+            self.store.put_task_token(name, number, token)
+            self._audit(name, "workflow", "approval.requested", f"{name}/{number}")
+            # The decision may have landed between the read and the write: check again.
+            version = self.store.get_version(name, number)
+            if version.status is Status.PENDING_APPROVAL:
+                return None
+            self.store.take_task_token(name, number)
+        if version.status in (Status.APPROVED, Status.REJECTED) and version.approvals:
+            return _decision_output(version)
+        raise Conflict(f"version {number} is {version.status.value}: nothing to approve")
+
+    def decide(self, name: str, number: int, decision: Decision, caller: Identity) -> ModelVersion:
+        version = self.store.get_version(name, number)
+        check_decision(version, caller)
+        approval = Approval(
+            actor=caller.user, decision=decision.decision, comment=decision.comment, at=self.clock()
+        )
+        target = Status.APPROVED if decision.decision == "approve" else Status.REJECTED
+        updated = self.transition(
+            version,
+            target,
+            caller.user,
+            decision.comment,
+            approvals=[*version.approvals, approval],
+        )
+        token = self.store.take_task_token(name, number)
+        if token is not None:
+            self.workflows.resume(token, _decision_output(updated))
+        return updated
+
+    def expire(self, name: str, number: int) -> None:
+        version = self.store.get_version(name, number)
+        self.store.take_task_token(name, number)
+        if version.status is Status.PENDING_APPROVAL:
+            self.transition(version, Status.REJECTED, "workflow", "approval expired")
+
+    def fail(self, name: str, number: int, reason: str) -> None:
+        """The workflow failed: audit it, and reject a version stuck before approval."""
+        version = self.store.get_version(name, number)
+        self._audit(name, "workflow", "workflow.failed", f"{name}/{number}", reason=reason)
+        if version.status in (Status.REGISTERED, Status.VALIDATING):
+            if version.status is Status.REGISTERED:
+                version = self.transition(version, Status.VALIDATING, "workflow")
+            self.transition(version, Status.REJECTED, "workflow", reason)
+
+    def archive(self, name: str, number: int, caller: Identity, reason: str) -> ModelVersion:
+        caller.require(Role.DATA_SCIENTIST, Role.APPROVER)
+        model = self.store.get_model(name)
+        if number in model.aliases.values() or number in (
+            model.traffic.champion,
+            model.traffic.challenger,
+        ):
+            raise Conflict(f"version {number} is serving: move its aliases and traffic first")
+        return self.transition(
+            self.store.get_version(name, number), Status.ARCHIVED, caller.user, reason
+        )
+
+    def pending_approvals(self, limit: int = 50, token: str | None = None) -> Page[ModelVersion]:
+        return self.store.versions_by_status(Status.PENDING_APPROVAL, limit, token)
+
+    # -- aliases and traffic -------------------------------------------------------------
+
+    def _update_model(
+        self,
+        model: Model,
+        actor: str,
+        action: str,
+        before: dict[str, Any],
+        reason: str,
+        **changes: Any,
+    ) -> Model:
+        updated = model.model_copy(update={**changes, "updated_at": self.clock()})
+        saved = self.store.save_model(updated, model.rev)
+        after = {
+            k: (v.model_dump(mode="json") if hasattr(v, "model_dump") else v)
+            for k, v in changes.items()
+        }
+        self._audit(
+            model.name, actor, action, model.name, before=before, after=after, reason=reason
+        )
+        return saved
+
+    def set_alias(
+        self, name: str, alias: str, number: int, caller: Identity, reason: str = ""
+    ) -> Model:
+        caller.require(Role.DATA_SCIENTIST, Role.APPROVER)
+        model = self.store.get_model(name)
+        version = self.store.get_version(name, number)
+        if alias == PRODUCTION:
+            check_deployable(version, alias)
+        elif version.status in (Status.REJECTED, Status.ARCHIVED):
+            raise Conflict(f"version {number} is {version.status.value}")
+        previous = model.aliases.get(alias)
+        aliases = {**model.aliases, alias: number}
+        changes: dict[str, Any] = {"aliases": aliases}
+        if alias == PRODUCTION:
+            if previous is not None and previous != number:
+                changes["production_history"] = [*model.production_history, previous]
+            changes["traffic"] = TrafficPolicy(champion=number)
+        return self._update_model(
+            model, caller.user, "alias.set", {"aliases": model.aliases}, reason, **changes
+        )
+
+    def set_traffic(self, name: str, policy: TrafficPolicy, caller: Identity) -> Model:
+        caller.require(Role.DATA_SCIENTIST, Role.APPROVER)
+        model = self.store.get_model(name)
+        for number in (policy.champion, policy.challenger):
+            if number is not None:
+                check_deployable(self.store.get_version(name, number), "live traffic")
+        if policy.champion is None:
+            raise BadRequest("a traffic policy needs a champion")
+        changes: dict[str, Any] = {"traffic": policy}
+        if model.aliases.get(PRODUCTION) != policy.champion:
+            changes["aliases"] = {**model.aliases, PRODUCTION: policy.champion}
+            if PRODUCTION in model.aliases:
+                changes["production_history"] = [
+                    *model.production_history,
+                    model.aliases[PRODUCTION],
+                ]
+        return self._update_model(
+            model,
+            caller.user,
+            "traffic.set",
+            {"traffic": model.traffic.model_dump(mode="json")},
+            "",
+            **changes,
+        )
+
+    def rollback(self, name: str, caller: Identity, reason: str) -> Model:
+        caller.require(Role.DATA_SCIENTIST, Role.APPROVER)
+        model = self.store.get_model(name)
+        history = list(model.production_history)
+        while history:
+            candidate = history.pop()
+            version = self.store.get_version(name, candidate)
+            if version.status is Status.APPROVED:
+                return self._update_model(
+                    model,
+                    caller.user,
+                    "production.rollback",
+                    {"aliases": model.aliases},
+                    reason,
+                    aliases={**model.aliases, PRODUCTION: candidate},
+                    production_history=history,
+                    traffic=TrafficPolicy(champion=candidate),
+                )
+        raise Conflict(f"{name} has no previous approved production version")
+
+
+def _prediction_column(result: ValidationResult) -> Any:
+    if result.prediction is None:
+        return None
+    prediction = result.prediction
+    return prediction.scores if prediction.scores is not None else prediction.values
+
+
+def _decision_output(version: ModelVersion) -> dict[str, Any]:
+    last = version.approvals[-1]
+    return {"decision": last.decision, "actor": last.actor, "status": version.status.value}

@@ -1,0 +1,1 @@
+"""Model runtimes, one per flavor, behind the :class:`~steward.runtimes.base.Runtime` interface."""

@@ -1,0 +1,48 @@
+"""scikit-learn models stored with skops: a zip of JSON and arrays, loaded type by type.
+
+Only the types skops trusts by default (scikit-learn, numpy, scipy internals) may appear;
+an artifact naming any other type is refused with the list of those types.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from steward.domain.errors import RuntimeUnavailable, ValidationFailed
+from steward.domain.frames import Columns
+from steward.domain.models import Signature, Task
+from steward.runtimes.base import Prediction, Runtime
+from steward.runtimes.safety import ZIP_MAGIC, refuse_pickle
+
+
+class SklearnRuntime(Runtime):
+    flavor = "sklearn"
+
+    def __init__(self, data: bytes, signature: Signature, task: Task) -> None:
+        super().__init__(signature, task)
+        refuse_pickle(data)
+        if not data.startswith(ZIP_MAGIC):
+            raise ValidationFailed("a sklearn artifact must be a skops file (skops.io.dump)")
+        try:
+            import skops.io as sio
+        except ImportError:
+            raise RuntimeUnavailable("scikit-learn and skops are not installed here") from None
+        try:
+            untrusted = sio.get_untrusted_types(data=data)
+        except Exception:
+            raise ValidationFailed("the artifact is not a readable skops file") from None
+        if untrusted:
+            raise ValidationFailed(f"the skops file names untrusted types: {untrusted[:10]}")
+        try:
+            self.model = sio.loads(data)
+        except Exception:
+            raise ValidationFailed("the skops file could not be loaded") from None
+
+    def predict(self, columns: Columns) -> Prediction:
+        x = self.feature_matrix(columns, np.float64)
+        if self.task is Task.CLASSIFICATION and hasattr(self.model, "predict_proba"):
+            probs = np.asarray(self.model.predict_proba(x))
+            labels = np.asarray(self.model.classes_)[probs.argmax(axis=1)]
+            score = probs[:, -1] if probs.shape[1] == 2 else probs.max(axis=1)
+            return Prediction(values=labels, scores=score)
+        return Prediction(values=np.asarray(self.model.predict(x)))

@@ -1,0 +1,39 @@
+"""Build the services from settings: boto3 adapters, created once per cold start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from steward.config import Settings, settings
+from steward.registry.service import Registry
+
+
+def _client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3)
+    return boto3.client(service, config=config)  # type: ignore[call-overload]
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    from steward.adapters.aws import (
+        DynamoAuditLog,
+        DynamoModelStore,
+        S3ArtifactStore,
+        StepFunctionsEngine,
+    )
+
+    cfg: Settings = settings()
+    dynamodb = _client("dynamodb")
+    return Registry(
+        store=DynamoModelStore(dynamodb, cfg.need("registry_table")),
+        artifacts=S3ArtifactStore(_client("s3"), cfg.need("artifacts_bucket")),
+        audit=DynamoAuditLog(dynamodb, cfg.need("audit_table")),
+        workflows=StepFunctionsEngine(
+            _client("stepfunctions"), cfg.approval_state_machine_arn or ""
+        ),
+        max_artifact_bytes=cfg.max_artifact_bytes,
+    )

@@ -1,0 +1,1 @@
+"""Workflow tasks: the Lambda side of the Step Functions state machines."""

@@ -1,0 +1,135 @@
+"""The local platform over HTTP: gateway -> handler, CDK state machine -> real Lambda code,
+schedules fired locally, clean shutdown on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+
+from steward.client import ApiError, Client
+from steward.local.platform import LocalPlatform
+from steward.local.scheduler import Scheduler
+from tests.factories import model_spec, register_body
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[LocalPlatform]:
+    with LocalPlatform(port=0, data_dir=ROOT / ".cache" / "local-e2e") as running:
+        yield running
+
+
+def _wait(predicate, timeout_s: float = 20.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_health_over_http(platform: LocalPlatform) -> None:
+    health = Client(url=platform.url).get("/health")
+    assert health["status"] == "ok" and health["version"]
+
+
+def test_lifecycle_runs_the_cdk_state_machine_with_real_handlers(platform: LocalPlatform) -> None:
+    alice = Client(url=platform.url, user="alice")
+    bob = alice.as_user("bob")
+    alice.post("/models", model_spec("e2e-churn"))
+    version = alice.post("/models/e2e-churn/versions", register_body())
+    assert version["execution_arn"].startswith("arn:aws:states:")
+    _wait(lambda: alice.get("/models/e2e-churn/versions/1")["status"] == "PENDING_APPROVAL")
+    assert platform.runtime is not None and platform.runtime.invocations["workflow"] >= 2
+    with pytest.raises(ApiError) as denied:
+        alice.post("/models/e2e-churn/versions/1/decision", {"decision": "approve", "comment": "x"})
+    assert denied.value.status == 403
+    bob.post("/models/e2e-churn/versions/1/decision", {"decision": "approve", "comment": "ok"})
+    sfn = boto3.client("stepfunctions")  # the emulator, through AWS_ENDPOINT_URL
+    execution = _wait(
+        lambda: (
+            (e := sfn.describe_execution(executionArn=version["execution_arn"]))["status"]
+            != "RUNNING"
+            and e
+        )
+    )
+    assert execution["status"] == "SUCCEEDED"
+    model = alice.put("/models/e2e-churn/aliases/production", {"version": 1})
+    assert model["aliases"] == {"production": 1}
+
+
+def test_schedules_fire_locally(platform: LocalPlatform) -> None:
+    assert platform.runtime is not None
+    now = [datetime(2026, 11, 27, 12, 0, tzinfo=UTC)]
+    scheduler = Scheduler(platform.runtime, clock=lambda: now[0])
+    rules = scheduler.rules()
+    assert any(r["ScheduleExpression"] == "rate(1 hour)" for r in rules)
+    before = platform.runtime.invocations["workflow"]
+    scheduler.tick()  # anchors the schedule
+    assert scheduler.fired == []
+    now[0] += timedelta(hours=1, seconds=1)
+    scheduler.tick()
+    assert [name for name, _ in scheduler.fired] == [rules[0]["Name"]]
+    _wait(lambda: platform.runtime.invocations["workflow"] > before)  # type: ignore[union-attr]
+    info = Client(url=platform.url).get("/_local/info")
+    assert "in memory" in info["state"] and info["schedules"]
+    fired = Client(url=platform.url).post(f"/_local/schedules/{rules[0]['Name']}/fire", {})
+    assert fired["targets"] == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_steward_local_up_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "steward.cli.main",
+            "local",
+            "up",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(ROOT / ".cache" / "local-e2e"),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        _wait(lambda: _health(port), timeout_s=120)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "in memory" in output
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def _health(port: int) -> bool:
+    try:
+        return bool(Client(url=f"http://127.0.0.1:{port}", timeout_s=2).get("/health"))
+    except (OSError, ApiError):
+        return False

@@ -1,0 +1,99 @@
+"""Test data: models, versions and artifacts of every flavor, built here, not downloaded."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import numpy as np
+
+TENURE_PLAN_SIGNATURE = {
+    "inputs": [
+        {"name": "tenure", "type": "double", "min": 0},
+        {"name": "charges", "type": "double", "min": 0},
+        {"name": "plan", "type": "string", "categories": ["basic", "pro"]},
+    ],
+    "outputs": [{"name": "probability", "type": "double"}],
+}
+
+
+def reference_rows(n: int = 200, seed: int = 7) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    return [
+        {
+            "tenure": float(rng.integers(0, 72)),
+            "charges": float(np.round(rng.normal(70, 20), 2)),
+            "plan": str(rng.choice(["basic", "pro"])),
+        }
+        for _ in range(n)
+    ]
+
+
+def logistic_artifact() -> bytes:
+    spec = {"intercept": -1.0, "coefficients": {"tenure": -0.04, "charges": 0.02}}
+    return json.dumps(spec).encode()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def model_spec(name: str = "churn", **overrides: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "name": name,
+        "description": "Monthly churn risk",
+        "owner": "alice",
+        "use_case": "retention",
+        "task": "classification",
+        "risk_tier": "medium",
+        "tags": {"team": "crm"},
+        "monitoring": {"schedule": "rate(1 hour)", "window_hours": 24, "thresholds": {"psi": 0.2}},
+        "deployment": {"canary_percent": 10, "bake_seconds": 600},
+        "retrain": {"on_drift": True, "cooldown_hours": 24, "min_labels": 1000},
+    }
+    spec.update(overrides)
+    return spec
+
+
+def register_body(artifact: bytes | None = None, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "flavor": "logistic",
+        "artifact_b64": b64(artifact if artifact is not None else logistic_artifact()),
+        "signature": TENURE_PLAN_SIGNATURE,
+        "metrics": {"auc": 0.81},
+        "training_data": {"uri": "s3://data/churn.parquet", "rows": 120000},
+        "reference_data": {"instances": reference_rows()},
+        "code_ref": "git:abc123",
+    }
+    body.update(overrides)
+    return body
+
+
+def onnx_logistic(n_features: int = 2, stacked: bool = True) -> bytes:
+    """A logistic-regression ONNX graph built by hand: one 2-D float input, probabilities out."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    weights = np.array([[-0.04], [0.02]][:n_features], dtype=np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["X", "W"], ["Z0"]),
+            helper.make_node("Add", ["Z0", "B"], ["Z"]),
+            helper.make_node("Sigmoid", ["Z"], ["P1"]),
+            helper.make_node("Sub", ["One", "P1"], ["P0"]),
+            helper.make_node("Concat", ["P0", "P1"], ["probabilities"], axis=1),
+        ],
+        "logreg",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, n_features])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 2])],
+        [
+            helper.make_tensor("W", TensorProto.FLOAT, weights.shape, weights.flatten()),
+            helper.make_tensor("B", TensorProto.FLOAT, [1], [-1.0]),
+            helper.make_tensor("One", TensorProto.FLOAT, [1], [1.0]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    return model.SerializeToString()

@@ -1,0 +1,153 @@
+"""The real `cdk synth` (pinned CLI, local bundling, no Docker) and what it ships:
+every zip function with its layers under 250 MB unzipped, byte-compiled, and importable."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / ".cache" / "cdk.out"
+LIMIT = 250 * 1024 * 1024
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+@pytest.fixture(scope="module")
+def cloud_assembly() -> dict[str, Any]:
+    cdk = ROOT / "node_modules" / ".bin" / "cdk"
+    if not cdk.exists():
+        pytest.fail("the pinned CDK CLI is missing: run `make install`")
+    env = {
+        **os.environ,
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "CDK_DISABLE_VERSION_CHECK": "1",
+    }
+    env.pop("DOCKER_HOST", None)
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(cdk), "synth", "--quiet", "--no-notices", "-o", str(OUT)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    print(f"cdk synth took {elapsed:.1f} s")
+    template: dict[str, Any] = json.loads((OUT / "Steward.template.json").read_text())
+    return template
+
+
+def _asset_dir(resource: dict[str, Any]) -> Path:
+    return OUT / resource["Metadata"]["aws:asset:path"]
+
+
+def _bundles(template: dict[str, Any]) -> dict[str, tuple[Path, list[Path]]]:
+    resources = template["Resources"]
+    bundles = {}
+    for name, fn in resources.items():
+        if fn["Type"] != "AWS::Lambda::Function" or "ImageUri" in fn["Properties"]["Code"]:
+            continue
+        layers = [_asset_dir(resources[ref["Ref"]]) for ref in fn["Properties"].get("Layers", [])]
+        bundles[name] = (_asset_dir(fn), layers)
+    return bundles
+
+
+def test_every_zip_function_with_its_layers_is_under_250_mb(cloud_assembly: dict[str, Any]) -> None:
+    bundles = _bundles(cloud_assembly)
+    assert bundles
+    for name, (code, layers) in bundles.items():
+        total = _size(code) + sum(_size(layer) for layer in layers)
+        print(f"{name}: {total / 2**20:.1f} MB unzipped")
+        assert total < LIMIT, f"{name} is {total / 2**20:.0f} MB"
+
+
+def test_bundles_ship_bytecode_for_the_lambda_python(cloud_assembly: dict[str, Any]) -> None:
+    for code, layers in _bundles(cloud_assembly).values():
+        for root in [code, *layers]:
+            sources = [p for p in root.rglob("*.py") if "dist-info" not in str(p)]
+            compiled = {p.name.split(".")[0] for p in root.rglob("*.cpython-311.pyc")}
+            missing = [p for p in sources if p.stem not in compiled]
+            assert not missing, missing[:5]
+
+
+def _runtime_site(tmp_path: Path) -> Path:
+    """Only what the Lambda Python runtime itself provides (boto3 and its dependencies)."""
+    site = next(Path(p) for p in sys.path if p.endswith("site-packages"))
+    provided = tmp_path / "runtime"
+    provided.mkdir()
+    for name in RUNTIME_PROVIDED:
+        if (site / name).exists():
+            (provided / name).symlink_to(site / name)
+    return provided
+
+
+def test_handlers_import_and_answer_from_their_bundles(
+    cloud_assembly: dict[str, Any], tmp_path: Path
+) -> None:
+    provided = _runtime_site(tmp_path)
+    probe = (
+        "import json, time, importlib\n"
+        "t = time.perf_counter()\n"
+        "import handler\n"
+        "print(json.dumps({'import_ms': (time.perf_counter() - t) * 1000}))\n"
+    )
+    health = {"path": "/health", "httpMethod": "GET", "headers": {}, "requestContext": {}}
+    for name, (code, layers) in _bundles(cloud_assembly).items():
+        path = os.pathsep.join(
+            [str(code), *(str(layer / "python") for layer in layers), str(provided)]
+        )
+        packages = sorted(
+            d.name
+            for layer in layers
+            for d in (layer / "python").iterdir()
+            if (d / "__init__.py").exists()
+        )
+        script = probe + "".join(f"import {p}\n" for p in packages)
+        if "pyarrow" in packages:
+            script += "import pyarrow.parquet, pyarrow.dataset, pyarrow.compute, pyarrow.csv\n"
+        if "Api" in name:
+            script += (
+                "from types import SimpleNamespace as C\n"
+                "ctx = C(function_name='api', memory_limit_in_mb=1024, aws_request_id='r',"
+                " invoked_function_arn='arn:aws:lambda:us-east-1:1:function:api')\n"
+                "r = handler.handler(" + json.dumps(health) + ", ctx)\n"
+                "assert r['statusCode'] == 200, r\n"
+            )
+        env = {
+            "PYTHONPATH": path,
+            "PATH": os.environ["PATH"],
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        result = subprocess.run(
+            [sys.executable, "-S", "-c", script],  # -S: no site-packages, only the bundle
+            cwd=code,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, f"{name}: {result.stderr[-3000:]}"
+        print(name, result.stdout.strip().splitlines()[0])
+
+
+def test_cdk_out_is_not_committed() -> None:
+    assert shutil.which("git")
+    tracked = subprocess.run(
+        ["git", "ls-files", "cdk.out", ".cache"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert tracked.stdout == ""

@@ -1,0 +1,62 @@
+"""Handlers in-process on moto: the stack is the CDK template, deployed by moto's
+CloudFormation exactly as the local platform deploys it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from steward import config, wiring
+from steward.local.provision import Deployment, deploy
+from steward.local.runtime import LocalRuntime
+from steward.local.synth import local_template
+
+ROOT = Path(__file__).resolve().parents[2]
+MOTO_CONFIG: Any = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+    "core": {"reset_boto3_session": False},
+}
+
+
+@pytest.fixture(scope="session")
+def template() -> dict[str, Any]:
+    return local_template(ROOT / ".cache" / "local")
+
+
+class Stack:
+    def __init__(self, deployment: Deployment, runtime: LocalRuntime) -> None:
+        self.deployment = deployment
+        self.runtime = runtime
+
+    def function(self, source: str) -> str:
+        return next(f.name for f in self.deployment.functions if f.source == source)
+
+    def invoke(self, source: str, event: Any) -> Any:
+        return self.runtime.invoke(self.function(source), event)
+
+
+@pytest.fixture(scope="session")
+def stack(template: dict[str, Any]) -> Iterator[Stack]:
+    saved = dict(os.environ)
+    with mock_aws(config=MOTO_CONFIG):
+        deployment = deploy(template)
+        runtime = LocalRuntime(ROOT / "functions")
+        for spec in deployment.functions:
+            runtime.register(spec)
+            os.environ.update(
+                {k: v for k, v in spec.environment.items() if k.startswith("STEWARD_")}
+            )
+        runtime.install_moto_hook()
+        config.settings.cache_clear()
+        wiring.registry.cache_clear()
+        yield Stack(deployment, runtime)
+    os.environ.clear()
+    os.environ.update(saved)
+    config.settings.cache_clear()
+    wiring.registry.cache_clear()

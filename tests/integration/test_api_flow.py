@@ -1,0 +1,176 @@
+"""The API and workflow handlers in-process on moto, driven by the CDK state machine."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+
+from tests.factories import model_spec, register_body
+from tests.integration.conftest import Stack
+
+
+def api(
+    stack: Stack, method: str, path: str, body: Any = None, user: str | None = "alice"
+) -> tuple[int, Any]:
+    event = {
+        "resource": "/{proxy+}",
+        "path": path.split("?")[0],
+        "httpMethod": method,
+        "headers": {
+            "Content-Type": "application/json",
+            **({"X-Steward-User": user} if user else {}),
+        },
+        "multiValueHeaders": {},
+        "queryStringParameters": dict(p.split("=") for p in path.split("?")[1].split("&"))
+        if "?" in path
+        else None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "stage": "test",
+            "requestId": "r",
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+    result = stack.invoke("api", event)
+    return result["statusCode"], json.loads(result["body"]) if result.get("body") else None
+
+
+def _wait_status(stack: Stack, name: str, version: int, status: str) -> dict[str, Any]:
+    for _ in range(100):
+        _code, body = api(stack, "GET", f"/models/{name}/versions/{version}")
+        if body["status"] == status:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"version stayed {body['status']}: {body.get('validation')}")
+
+
+def _execution(arn: str) -> dict[str, Any]:
+    sfn = boto3.client("stepfunctions")
+    for _ in range(100):
+        execution = sfn.describe_execution(executionArn=arn)
+        if execution["status"] != "RUNNING":
+            return execution
+        time.sleep(0.05)
+    return execution
+
+
+def test_register_validate_approve_promote(stack: Stack) -> None:
+    assert api(stack, "POST", "/models", model_spec("flow-a"))[0] == 201
+    code, version = api(stack, "POST", "/models/flow-a/versions", register_body())
+    assert code == 201 and version["version"] == 1 and version["status"] == "REGISTERED"
+    assert "profile" not in version or version["profile"] is None
+    pending = _wait_status(stack, "flow-a", 1, "PENDING_APPROVAL")
+    assert pending["validation"]["ok"] and "integrity" in pending["validation"]["checks"]
+
+    assert api(stack, "PUT", "/models/flow-a/aliases/production", {"version": 1})[0] == 409
+    assert (
+        api(
+            stack,
+            "POST",
+            "/models/flow-a/versions/1/decision",
+            {"decision": "approve", "comment": "mine"},
+            user="alice",
+        )[0]
+        == 403
+    )
+    code, inbox = api(stack, "GET", "/approvals?status=pending", user="bob")
+    assert code == 200 and any(i["name"] == "flow-a" for i in inbox["items"])
+    code, approved = api(
+        stack,
+        "POST",
+        "/models/flow-a/versions/1/decision",
+        {"decision": "approve", "comment": "evidence reviewed"},
+        user="bob",
+    )
+    assert code == 200 and approved["status"] == "APPROVED"
+    assert (
+        api(
+            stack,
+            "POST",
+            "/models/flow-a/versions/1/decision",
+            {"decision": "reject", "comment": "again"},
+            user="carol",
+        )[0]
+        == 409
+    )
+
+    execution = _execution(version["execution_arn"])
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"])["decision"]["decision"] == "approve"
+
+    code, model = api(stack, "PUT", "/models/flow-a/aliases/production", {"version": 1})
+    assert code == 200 and model["aliases"]["production"] == 1
+    code, trail = api(stack, "GET", "/models/flow-a/audit")
+    actions = [e["action"] for e in trail["items"]]
+    assert actions[:2] == ["model.created", "version.registered"] and "version.approved" in actions
+    code, verified = api(stack, "GET", "/audit/verify?model=flow-a")
+    assert code == 200 and verified["ok"]
+    code, card = (
+        0,
+        stack.invoke(
+            "api",
+            {
+                "resource": "/{proxy+}",
+                "path": "/models/flow-a/versions/1/card",
+                "httpMethod": "GET",
+                "headers": {"Accept": "text/html"},
+                "requestContext": {"stage": "t"},
+                "body": None,
+                "queryStringParameters": None,
+                "isBase64Encoded": False,
+            },
+        ),
+    )
+    assert card["statusCode"] == 200 and "evidence reviewed" in card["body"]
+
+
+def test_overwriting_the_key_does_not_change_the_pinned_artifact(stack: Stack) -> None:
+    api(stack, "POST", "/models", model_spec("flow-b"))
+    code, version = api(stack, "POST", "/models/flow-b/versions", register_body())
+    assert code == 201
+    # Overwrite the artifact's key behind the registry's back: S3 keeps the pinned version.
+    s3 = boto3.client("s3")
+    bucket, key = version["artifact"]["uri"][5:].split("/", 1)
+    assert version["artifact"]["s3_version_id"]
+    s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
+    _wait_status(stack, "flow-b", 1, "PENDING_APPROVAL")
+    lock = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert lock["Rule"]["DefaultRetention"]["Mode"] == "GOVERNANCE"
+
+
+def test_bad_input_gets_clear_4xx_and_no_traceback(stack: Stack) -> None:
+    cases = [
+        ("POST", "/models", {"name": "X"}, 422),
+        ("POST", "/models", {"name": "ok-name", "task": "poetry"}, 422),
+        ("GET", "/models/absent", None, 404),
+        ("POST", "/models/absent/versions", register_body(), 404),
+        ("GET", "/nowhere", None, 404),
+        ("POST", "/models", model_spec("flow-c"), 201),
+        ("POST", "/models", model_spec("flow-c"), 409),
+        ("POST", "/models/flow-c/versions", {"flavor": "onnx"}, 422),
+        ("POST", "/models/flow-c/versions", register_body(artifact=b"\x80\x04pickle"), 422),
+        ("POST", "/models/flow-c/versions", {**register_body(), "artifact_b64": "%%%"}, 422),
+        ("GET", "/approvals?status=done", None, 400),
+        ("GET", "/models?limit=0", None, 422),
+    ]
+    for method, path, body, expected in cases:
+        code, payload = api(stack, method, path, body)
+        assert code == expected, (method, path, payload)
+        if code >= 400:
+            assert set(payload) == {"error", "message"}, payload
+            assert "Traceback" not in payload["message"]
+    assert api(stack, "POST", "/models", model_spec("flow-d"), user=None)[0] == 403
+    assert api(stack, "POST", "/models", model_spec("flow-d"), user="bob")[0] == 403
+
+
+def test_scheduled_audit_verification_runs_the_real_handler(stack: Stack) -> None:
+    result = stack.invoke("workflow", {"task": "verify_audit"})
+    assert result["broken"] == [] and result["streams"] >= 1

@@ -1,0 +1,154 @@
+"""One contract per port, run against the in-memory fake and the DynamoDB/S3 adapters."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from steward.adapters.aws import DynamoAuditLog, DynamoModelStore, S3ArtifactStore
+from steward.adapters.memory import MemoryArtifactStore, MemoryAuditLog, MemoryModelStore
+from steward.domain.audit import next_event
+from steward.domain.errors import AlreadyExists, Conflict, NotFound
+from steward.domain.models import (
+    Artifact,
+    Flavor,
+    Model,
+    ModelVersion,
+    Signature,
+    Status,
+    Task,
+)
+from steward.ports import ArtifactStore, AuditLog, ModelStore
+from tests.integration.conftest import Stack
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+_counter = iter(range(10**6))
+
+
+def _name() -> str:
+    return f"contract-{next(_counter)}"
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request: pytest.FixtureRequest, stack: Stack) -> ModelStore:
+    if request.param == "memory":
+        return MemoryModelStore()
+    return DynamoModelStore(boto3.client("dynamodb"), os.environ["STEWARD_REGISTRY_TABLE"])
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def audit(request: pytest.FixtureRequest, stack: Stack) -> AuditLog:
+    if request.param == "memory":
+        return MemoryAuditLog()
+    return DynamoAuditLog(boto3.client("dynamodb"), os.environ["STEWARD_AUDIT_TABLE"])
+
+
+@pytest.fixture(params=["memory", "s3"])
+def artifacts(request: pytest.FixtureRequest, stack: Stack) -> ArtifactStore:
+    if request.param == "memory":
+        return MemoryArtifactStore()
+    return S3ArtifactStore(boto3.client("s3"), os.environ["STEWARD_ARTIFACTS_BUCKET"])
+
+
+def _model(name: str) -> Model:
+    return Model(
+        name=name, task=Task.CLASSIFICATION, created_by="alice", created_at=NOW, updated_at=NOW
+    )
+
+
+def _version(name: str, number: int, status: Status = Status.REGISTERED, **kw: Any) -> ModelVersion:
+    return ModelVersion(
+        name=name,
+        version=number,
+        status=status,
+        flavor=Flavor.LOGISTIC,
+        task=Task.CLASSIFICATION,
+        sha256="a" * 64,
+        artifact=Artifact(uri=f"s3://b/models/{name}/{number}/model.json", sha256="a" * 64, size=1),
+        signature=Signature.model_validate({"inputs": [{"name": "x"}]}),
+        created_by="alice",
+        created_at=NOW,
+        updated_at=NOW,
+        **kw,
+    )
+
+
+def test_models_create_read_conflict(store: ModelStore) -> None:
+    name = _name()
+    store.create_model(_model(name))
+    assert store.get_model(name).name == name
+    with pytest.raises(AlreadyExists):
+        store.create_model(_model(name))
+    with pytest.raises(NotFound):
+        store.get_model(_name())
+
+
+def test_model_saves_are_compare_and_set(store: ModelStore) -> None:
+    name = _name()
+    store.create_model(_model(name))
+    model = store.get_model(name)
+    saved = store.save_model(model.model_copy(update={"aliases": {"staging": 1}}), model.rev)
+    assert saved.rev == model.rev + 1 and store.get_model(name).aliases == {"staging": 1}
+    with pytest.raises(Conflict):
+        store.save_model(model, model.rev)
+
+
+def test_versions_are_gapless_and_unique(store: ModelStore) -> None:
+    name = _name()
+    store.create_model(_model(name))
+    store.add_version(_version(name, 1))
+    with pytest.raises(Conflict):
+        store.add_version(_version(name, 1))
+    with pytest.raises(Conflict):
+        store.add_version(_version(name, 3))
+    store.add_version(_version(name, 2))
+    assert store.get_model(name).latest_version == 2
+    page = store.list_versions(name, 1, None)
+    assert [v.version for v in page.items] == [2] and page.next_token
+    rest = store.list_versions(name, 5, page.next_token)
+    assert [v.version for v in rest.items] == [1] and rest.next_token is None
+
+
+def test_status_saves_are_compare_and_set(store: ModelStore) -> None:
+    name = _name()
+    store.create_model(_model(name))
+    store.add_version(_version(name, 1))
+    pending = _version(name, 1, Status.PENDING_APPROVAL)
+    store.save_version(pending, Status.REGISTERED)
+    with pytest.raises(Conflict):
+        store.save_version(_version(name, 1, Status.REJECTED), Status.REGISTERED)
+    listed = store.versions_by_status(Status.PENDING_APPROVAL, 100, None).items
+    assert any(v.name == name for v in listed)
+
+
+def test_task_tokens_are_taken_once(store: ModelStore) -> None:
+    name = _name()
+    store.put_task_token(name, 1, "tok")
+    assert store.take_task_token(name, 1) == "tok"
+    assert store.take_task_token(name, 1) is None
+
+
+def test_audit_is_append_only_and_ordered(audit: AuditLog) -> None:
+    stream = _name()
+    first = next_event(None, stream=stream, actor="a", action="x", target=stream, at=NOW)
+    audit.put(first)
+    with pytest.raises(Conflict):
+        audit.put(first.model_copy(update={"actor": "mallory"}).sealed())
+    for i in range(3):
+        audit.append(stream=stream, actor="a", action=f"y{i}", target=stream, clock=lambda: NOW)
+    events = list(audit.all_events(stream))
+    assert [e.seq for e in events] == [1, 2, 3, 4] and audit.head(stream) == events[-1]
+    assert events[0].actor == "a" and stream in audit.streams()
+    assert audit.recent(500, None).items
+
+
+def test_artifacts_pin_versions(artifacts: ArtifactStore) -> None:
+    uri, v1 = artifacts.put("models/x/1/model.json", b"one")
+    _, v2 = artifacts.put("models/x/1/model.json", b"two")
+    assert artifacts.get(uri, v1) == b"one" and artifacts.get(uri, v2) == b"two"
+    with pytest.raises(NotFound):
+        artifacts.get(uri.replace("model.json", "absent.json"))
