@@ -52,7 +52,7 @@ def test_lifecycle_runs_the_cdk_state_machine_with_real_handlers(platform: Local
     version = alice.post("/models/e2e-churn/versions", register_body())
     assert version["execution_arn"].startswith("arn:aws:states:")
     _wait(lambda: alice.get("/models/e2e-churn/versions/1")["status"] == "PENDING_APPROVAL")
-    assert platform.runtime is not None and platform.runtime.invocations["workflow"] >= 2
+    assert platform.runtime is not None and platform.runtime.invocations["workflow"] >= 1
     with pytest.raises(ApiError) as denied:
         alice.post("/models/e2e-churn/versions/1/decision", {"decision": "approve", "comment": "x"})
     assert denied.value.status == 403

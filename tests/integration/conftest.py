@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from steward import config, wiring
+from steward.local.emulator import serialize_stores
 from steward.local.provision import Deployment, deploy
 from steward.local.runtime import LocalRuntime
 from steward.local.synth import local_template
@@ -44,6 +45,7 @@ class Stack:
 @pytest.fixture(scope="session")
 def stack(template: dict[str, Any]) -> Iterator[Stack]:
     saved = dict(os.environ)
+    serialize_stores()
     with mock_aws(config=MOTO_CONFIG):
         deployment = deploy(template)
         runtime = LocalRuntime(ROOT / "functions")

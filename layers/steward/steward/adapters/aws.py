@@ -10,10 +10,10 @@ import base64
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, FlexibleChecksumError
 
 from steward.domain.audit import AuditEvent
-from steward.domain.errors import AlreadyExists, Conflict, NotFound
+from steward.domain.errors import AlreadyExists, Conflict, IntegrityError, NotFound
 from steward.domain.models import Model, ModelVersion, Page, Status
 from steward.ports import ArtifactStore, AuditLog, ModelStore, WorkflowEngine
 
@@ -382,6 +382,8 @@ class S3ArtifactStore(ArtifactStore):
             kwargs["VersionId"] = version_id
         try:
             body: bytes = self._s3.get_object(**kwargs)["Body"].read()
+        except FlexibleChecksumError:
+            raise IntegrityError(f"{uri} does not match the checksum S3 stored for it") from None
         except ClientError as exc:
             if _code(exc) in ("NoSuchKey", "NoSuchVersion", "404", "NoSuchBucket"):
                 raise NotFound(f"no object at {uri}") from None
@@ -400,19 +402,20 @@ class StepFunctionsEngine(WorkflowEngine):
         self._sfn = client
         self._approval_arn = approval_arn
 
+    def approval_id(self, name: str, version: int) -> str:
+        return f"{self._approval_arn.replace(':stateMachine:', ':execution:')}:{name}-v{version}"
+
     def start_approval(self, name: str, version: int) -> str:
-        execution_name = f"{name}-v{version}"  # one execution per version: idempotent
-        try:
+        try:  # one execution per version, named after it: starting twice is harmless
             result = self._sfn.start_execution(
                 stateMachineArn=self._approval_arn,
-                name=execution_name,
+                name=f"{name}-v{version}",
                 input=json.dumps({"name": name, "version": version}),
             )
             return str(result["executionArn"])
         except ClientError as exc:
             if _code(exc) == "ExecutionAlreadyExists":
-                arn = self._approval_arn.replace(":stateMachine:", ":execution:")
-                return f"{arn}:{execution_name}"
+                return self.approval_id(name, version)
             raise
 
     def resume(self, token: str, output: dict[str, Any]) -> None:

@@ -177,8 +177,11 @@ class MemoryWorkflowEngine(WorkflowEngine):
         self.started: dict[tuple[str, int], str] = {}
         self.resumed: list[tuple[str, dict[str, Any]]] = []
 
+    def approval_id(self, name: str, version: int) -> str:
+        return f"execution:{name}:{version}"
+
     def start_approval(self, name: str, version: int) -> str:
-        return self.started.setdefault((name, version), f"execution:{name}:{version}")
+        return self.started.setdefault((name, version), self.approval_id(name, version))
 
     def resume(self, token: str, output: dict[str, Any]) -> None:
         self.resumed.append((token, output))

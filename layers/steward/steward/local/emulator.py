@@ -10,8 +10,10 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import threading
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -26,6 +28,41 @@ _ENV = {
 }
 
 
+_STORE_LOCK = threading.RLock()
+
+
+def _locked(function: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _STORE_LOCK:
+            return function(*args, **kwargs)
+
+    wrapper._steward_serialized = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def serialize_stores() -> None:
+    """DynamoDB makes conditional writes and transactions atomic, and S3 serves concurrent
+    writes to one key safely; moto's in-memory backends are plain Python objects that
+    concurrent requests can corrupt. One lock around each DynamoDB and S3 request restores
+    the guarantees the code relies on (neither service ever calls another). Idempotent."""
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.s3.responses import S3Response
+
+    if getattr(DynamoHandler.call_action, "_steward_serialized", False):
+        return
+    DynamoHandler.call_action = _locked(DynamoHandler.call_action)  # type: ignore[method-assign]
+    from moto.s3 import urls
+
+    wrapped = {}
+    for name in ("bucket_dispatch", "ambiguous_dispatch", "key_dispatch"):
+        original = getattr(S3Response, name)  # bound classmethods
+        wrapped[original] = _locked(original)
+        setattr(S3Response, name, staticmethod(wrapped[original]))
+    for pattern, view in list(urls.url_paths.items()):  # the routes captured at import
+        if view in wrapped:
+            urls.url_paths[pattern] = wrapped[view]
+
+
 def configure_moto() -> dict[str, object]:
     """Execute state machines; run Lambda without Docker (our hook runs the handlers)."""
     # moto's CloudFormation warns for each resource type it skips (stages, policies): the
@@ -34,6 +71,7 @@ def configure_moto() -> dict[str, object]:
     logging.getLogger("moto").setLevel(logging.ERROR)
     from moto.core.config import default_user_config
 
+    serialize_stores()
     previous = copy.deepcopy(dict(default_user_config))
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     default_user_config["lambda"] = {"use_docker": False}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -11,7 +13,7 @@ from steward.domain.audit import AuditEvent, next_event
 from steward.domain.errors import Conflict
 from steward.domain.models import Page
 
-APPEND_ATTEMPTS = 8
+APPEND_ATTEMPTS = 50
 
 
 class AuditLog(ABC):
@@ -56,7 +58,7 @@ class AuditLog(ABC):
         reason: str = "",
     ) -> AuditEvent:
         """Chain a new event after the stream's head; retried when a concurrent writer wins."""
-        for _ in range(APPEND_ATTEMPTS):
+        for attempt in range(APPEND_ATTEMPTS):
             event = next_event(
                 self.head(stream),
                 stream=stream,
@@ -71,6 +73,6 @@ class AuditLog(ABC):
             try:
                 self.put(event)
                 return event
-            except Conflict:
-                continue
+            except Conflict:  # another writer took this sequence number: chain after it
+                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311
         raise Conflict("the audit trail is busy; retry")

@@ -8,6 +8,11 @@ from typing import Any
 
 class WorkflowEngine(ABC):
     @abstractmethod
+    def approval_id(self, name: str, version: int) -> str:
+        """The execution id the approval of this version has (or will have) — known before
+        it starts, so the version record can hold it from the first write."""
+
+    @abstractmethod
     def start_approval(self, name: str, version: int) -> str:
         """Start the approval workflow for a version; returns the execution id.
         Idempotent per (name, version)."""

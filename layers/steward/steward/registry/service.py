@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import random
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +41,7 @@ from steward.domain.models import (
     Validation,
 )
 from steward.domain.profile import build_profile
-from steward.domain.status import check_decision, check_deployable, check_transition
+from steward.domain.status import Action, check_decision, check_deployable, next_status
 from steward.ports import ArtifactStore, AuditLog, ModelStore, WorkflowEngine
 from steward.registry.requests import Decision, RegisterVersion
 from steward.registry.tabular import decode_sample, encode_sample, rows_of
@@ -47,7 +49,7 @@ from steward.runtimes.loader import ValidationResult, validate_artifact
 from steward.runtimes.safety import refuse_pickle
 
 Clock = Callable[[], datetime]
-REGISTER_ATTEMPTS = 5
+REGISTER_ATTEMPTS = 40
 EXTENSIONS = {"onnx": "onnx", "sklearn": "skops"}
 REFERENCE_SAMPLE = 5_000
 REFERENCE_FILE = "reference.jsonl.gz"
@@ -176,18 +178,20 @@ class Registry:
             holdout_rows = rows_of(request.holdout_data, self.artifacts)
             holdout = (holdout_rows, request.holdout_data.labels)
 
-        for _ in range(REGISTER_ATTEMPTS):
+        for attempt in range(REGISTER_ATTEMPTS):
             number = self.store.get_model(name).latest_version + 1
             version = self._stage_version(
                 model, number, request, data, digest, signature, rows, holdout, caller
             )
             version.profile = profile
             version.validation = Validation(ok=True, checks=checks, at=self.clock())
+            version.execution_arn = self.workflows.approval_id(name, number)
             try:
                 self.store.add_version(version)
                 break
             except Conflict:
-                continue  # a concurrent registration took the number: take the next one
+                # A concurrent registration took the number: take the next one.
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311 - jitter
         else:
             raise Conflict("too many concurrent registrations; retry")
 
@@ -198,10 +202,8 @@ class Registry:
             f"{name}/{version.version}",
             after={"status": version.status.value, "sha256": digest, "flavor": request.flavor},
         )
-        execution = self.workflows.start_approval(name, version.version)
-        updated = version.model_copy(update={"execution_arn": execution})
-        self.store.save_version(updated, Status.REGISTERED)
-        return updated
+        self.workflows.start_approval(name, version.version)
+        return version
 
     def _stage_version(
         self,
@@ -280,9 +282,9 @@ class Registry:
     # -- lifecycle -----------------------------------------------------------------------
 
     def transition(
-        self, version: ModelVersion, target: Status, actor: str, reason: str = "", **changes: Any
+        self, version: ModelVersion, action: Action, actor: str, reason: str = "", **changes: Any
     ) -> ModelVersion:
-        check_transition(version.status, target)
+        target = next_status(version.status, action)
         updated = version.model_copy(
             update={"status": target, "updated_at": self.clock(), **changes}
         )
@@ -303,7 +305,7 @@ class Registry:
         version = self.store.get_version(name, number)
         if version.status is not Status.REGISTERED:
             return version.validation or Validation(ok=version.status is not Status.REJECTED)
-        version = self.transition(version, Status.VALIDATING, actor)
+        version = self.transition(version, Action.START_VALIDATION, actor)
         checks: dict[str, str] = {}
         try:
             data = self.load_artifact(version)
@@ -322,11 +324,13 @@ class Registry:
         except (ValidationFailed, IntegrityError) as exc:
             checks["failure"] = exc.message
             validation = Validation(ok=False, checks=checks, at=self.clock())
-            self.transition(version, Status.REJECTED, actor, exc.message, validation=validation)
+            self.transition(
+                version, Action.FAIL_VALIDATION, actor, exc.message, validation=validation
+            )
             return validation
         validation = Validation(ok=True, checks=checks, at=self.clock())
         self.transition(
-            version, Status.PENDING_APPROVAL, actor, validation=validation, profile=profile
+            version, Action.PASS_VALIDATION, actor, validation=validation, profile=profile
         )
         return validation
 
@@ -355,10 +359,10 @@ class Registry:
         approval = Approval(
             actor=caller.user, decision=decision.decision, comment=decision.comment, at=self.clock()
         )
-        target = Status.APPROVED if decision.decision == "approve" else Status.REJECTED
+        action = Action.APPROVE if decision.decision == "approve" else Action.REJECT
         updated = self.transition(
             version,
-            target,
+            action,
             caller.user,
             decision.comment,
             approvals=[*version.approvals, approval],
@@ -372,16 +376,14 @@ class Registry:
         version = self.store.get_version(name, number)
         self.store.take_task_token(name, number)
         if version.status is Status.PENDING_APPROVAL:
-            self.transition(version, Status.REJECTED, "workflow", "approval expired")
+            self.transition(version, Action.EXPIRE, "workflow", "approval expired")
 
     def fail(self, name: str, number: int, reason: str) -> None:
         """The workflow failed: audit it, and reject a version stuck before approval."""
         version = self.store.get_version(name, number)
         self._audit(name, "workflow", "workflow.failed", f"{name}/{number}", reason=reason)
         if version.status in (Status.REGISTERED, Status.VALIDATING):
-            if version.status is Status.REGISTERED:
-                version = self.transition(version, Status.VALIDATING, "workflow")
-            self.transition(version, Status.REJECTED, "workflow", reason)
+            self.transition(version, Action.FAIL_VALIDATION, "workflow", reason)
 
     def archive(self, name: str, number: int, caller: Identity, reason: str) -> ModelVersion:
         caller.require(Role.DATA_SCIENTIST, Role.APPROVER)
@@ -392,7 +394,7 @@ class Registry:
         ):
             raise Conflict(f"version {number} is serving: move its aliases and traffic first")
         return self.transition(
-            self.store.get_version(name, number), Status.ARCHIVED, caller.user, reason
+            self.store.get_version(name, number), Action.ARCHIVE, caller.user, reason
         )
 
     def pending_approvals(self, limit: int = 50, token: str | None = None) -> Page[ModelVersion]:

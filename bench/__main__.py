@@ -1,0 +1,13 @@
+"""Run every benchmark and print its figures (medians over repeats)."""
+
+from __future__ import annotations
+
+from bench import register_to_serving
+
+
+def main() -> None:
+    register_to_serving.main()
+
+
+if __name__ == "__main__":
+    main()
