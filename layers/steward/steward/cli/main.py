@@ -7,13 +7,9 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
 
+from steward.cli.commands import add_api_commands, run
 from steward.client import Client
-
-
-def _print(payload: Any) -> None:
-    print(json.dumps(payload, indent=2, sort_keys=True, default=str))
 
 
 def _local_up(args: argparse.Namespace) -> int:
@@ -39,13 +35,14 @@ def _announce(url: str, emulator: str) -> None:
 
 
 def _health(args: argparse.Namespace) -> int:
-    _print(Client(url=args.url).get("/health"))
+    print(json.dumps(Client(url=args.url).get("/health")))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="steward", description="Serverless ModelOps on AWS")
     parser.add_argument("--url", default=Client.url, help="API URL (env STEWARD_URL)")
+    parser.add_argument("--user", default=Client.user, help="caller (env STEWARD_USER)")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -65,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     health = sub.add_parser("health", help="GET /health")
     health.set_defaults(func=_health)
+    add_api_commands(sub)
     return parser
 
 
@@ -74,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    result: int = args.func(args)
-    return result
+    if args.func in (_local_up, _health):
+        result: int = args.func(args)
+        return result
+    return run(args)
 
 
 if __name__ == "__main__":
