@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from bench import register_to_serving
+from bench import register_to_serving, scoring
 
 
 def main() -> None:
     register_to_serving.main()
+    scoring.main()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from infra.constructs.governance import Governance
 from infra.constructs.layers import Layers
 from infra.constructs.nag import acknowledge
 from infra.constructs.registry import Registry
+from infra.constructs.scoring import Scoring
 from infra.constructs.storage import secure_bucket
 from infra.constructs.workflows import Workflows
 
@@ -69,7 +70,18 @@ class StewardStack(cdk.Stack):
         workflows.approval.grant_start_execution(api_fn.role)
         workflows.approval.grant_task_response(api_fn.role)
         Governance(self, "Governance", tasks_fn=tasks_fn.function)
+        scoring = Scoring(
+            self,
+            "Scoring",
+            layers=layers,
+            registry=registry,
+            access_logs=access_logs,
+            environment=common_env,
+        )
         api = Api(self, "Api", handler=api_fn.function)
+        for path in ("/models/{name}/predict", "/models/{name}/feedback"):
+            api.route(path, "POST", scoring.function.function)
         cdk.CfnOutput(self, "ApiUrl", value=api.url)
         cdk.CfnOutput(self, "ArtifactsBucket", value=registry.artifacts.bucket_name)
+        cdk.CfnOutput(self, "LogsBucket", value=scoring.logs.bucket_name)
         cdk.Tags.of(self).add("app", "steward")

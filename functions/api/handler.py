@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from steward.api.app import build_app
 
 logger = Logger(service="steward-api")
-app = build_app()
+app = build_app(("registry",))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -80,6 +80,13 @@ class Api(Construct):
             "made for exactly that purpose.",
         )
 
+    def route(self, path: str, method: str, handler: lambda_.IFunction) -> None:
+        """An explicit resource (it wins over ``{proxy+}``) integrated with ``handler``."""
+        resource = self.rest_api.root.resource_for_path(path)
+        resource.add_method(
+            method, apigw.LambdaIntegration(handler, proxy=True), request_validator=self.validator
+        )
+
     @property
     def url(self) -> str:
         return self.rest_api.url

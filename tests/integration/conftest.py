@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from steward import config, wiring
 from steward.local.emulator import serialize_stores
+from steward.local.pollers import QueuePoller
 from steward.local.provision import Deployment, deploy
 from steward.local.runtime import LocalRuntime
 from steward.local.synth import local_template
@@ -34,6 +35,11 @@ class Stack:
     def __init__(self, deployment: Deployment, runtime: LocalRuntime) -> None:
         self.deployment = deployment
         self.runtime = runtime
+        self.pollers = [QueuePoller(runtime, s) for s in deployment.queue_sources]
+
+    def flush(self) -> int:
+        """Deliver queued log records to the writer, as Lambda's SQS poller would."""
+        return sum(p.flush() for p in self.pollers)
 
     def function(self, source: str) -> str:
         return next(f.name for f in self.deployment.functions if f.source == source)
@@ -55,10 +61,13 @@ def stack(template: dict[str, Any]) -> Iterator[Stack]:
                 {k: v for k, v in spec.environment.items() if k.startswith("STEWARD_")}
             )
         runtime.install_moto_hook()
-        config.settings.cache_clear()
-        wiring.registry.cache_clear()
+        _clear()
         yield Stack(deployment, runtime)
     os.environ.clear()
     os.environ.update(saved)
-    config.settings.cache_clear()
-    wiring.registry.cache_clear()
+    _clear()
+
+
+def _clear() -> None:
+    for cached in (config.settings, wiring.registry, wiring.scorer, wiring.log_store):
+        cached.cache_clear()

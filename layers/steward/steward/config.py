@@ -28,6 +28,8 @@ class Settings(BaseModel):
     audit_table: str | None = None
     artifacts_bucket: str | None = None
     approval_state_machine_arn: str | None = None
+    log_queue_url: str | None = None
+    logs_bucket: str | None = None
     event_bus: str = "default"
     max_artifact_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
 

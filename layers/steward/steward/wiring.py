@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from steward.config import Settings, settings
 from steward.registry.service import Registry
+
+if TYPE_CHECKING:
+    from steward.adapters.aws import S3ArtifactStore
+    from steward.scoring.service import Scorer
 
 
 def _client(service: str) -> Any:
@@ -37,3 +41,23 @@ def registry() -> Registry:
         ),
         max_artifact_bytes=cfg.max_artifact_bytes,
     )
+
+
+@lru_cache(maxsize=1)
+def scorer() -> Scorer:
+    from steward.adapters.aws import DynamoModelStore, S3ArtifactStore, SqsLogSink
+    from steward.scoring.service import Scorer
+
+    cfg = settings()
+    return Scorer(
+        store=DynamoModelStore(_client("dynamodb"), cfg.need("registry_table")),
+        artifacts=S3ArtifactStore(_client("s3"), cfg.need("artifacts_bucket")),
+        sink=SqsLogSink(_client("sqs"), cfg.need("log_queue_url")),
+    )
+
+
+@lru_cache(maxsize=1)
+def log_store() -> S3ArtifactStore:
+    from steward.adapters.aws import S3ArtifactStore
+
+    return S3ArtifactStore(_client("s3"), settings().need("logs_bucket"))

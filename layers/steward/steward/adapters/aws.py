@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError, FlexibleChecksumError
 from steward.domain.audit import AuditEvent
 from steward.domain.errors import AlreadyExists, Conflict, IntegrityError, NotFound
 from steward.domain.models import Model, ModelVersion, Page, Status
-from steward.ports import ArtifactStore, AuditLog, ModelStore, WorkflowEngine
+from steward.ports import ArtifactStore, AuditLog, LogSink, ModelStore, WorkflowEngine
 
 INDEX = "gsi1"
 AUDIT_DAY_INDEX = "by-day"
@@ -425,3 +425,49 @@ class StepFunctionsEngine(WorkflowEngine):
             if _code(exc) in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
                 return  # the workflow already moved on (expired or ended): nothing to resume
             raise
+
+
+MAX_MESSAGE_BYTES = 240 * 1024  # under SQS's 256 KiB, leaving room for attributes
+
+
+class SqsLogSink(LogSink):
+    """:class:`~steward.ports.LogSink` on an SQS queue: one message per batch, split by
+    rows when a batch would exceed the message size limit."""
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._sqs = client
+        self._queue_url = queue_url
+
+    @staticmethod
+    def _bodies(kind: str, model: str, batch: dict[str, Any]) -> list[str]:
+        body = json.dumps({"kind": kind, "model": model, **batch}, separators=(",", ":"))
+        rows = int(batch["rows"])
+        if len(body) <= MAX_MESSAGE_BYTES or rows <= 1:
+            return [body]
+        half = rows // 2
+        parts = []
+        for lo, hi in ((0, half), (half, rows)):
+            columns = {
+                k: ({n: v[lo:hi] for n, v in c.items()} if k == "features" else c[lo:hi])
+                for k, c in batch["columns"].items()
+            }
+            parts += SqsLogSink._bodies(kind, model, {**batch, "rows": hi - lo, "columns": columns})
+        return parts
+
+    def send(self, kind: str, model: str, batch: dict[str, Any]) -> None:
+        from steward.domain.errors import DependencyUnavailable
+
+        bodies = self._bodies(kind, model, batch)
+        for start in range(0, len(bodies), 10):
+            entries = [
+                {"Id": str(i), "MessageBody": body}
+                for i, body in enumerate(bodies[start : start + 10])
+            ]
+            for _ in range(3):
+                result = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
+                failed = {f["Id"] for f in result.get("Failed", [])}
+                entries = [e for e in entries if e["Id"] in failed]
+                if not entries:
+                    break
+            if entries:
+                raise DependencyUnavailable("the prediction log queue refused records; retry")

@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 from steward.domain.audit import AuditEvent
 from steward.domain.errors import AlreadyExists, Conflict, NotFound
 from steward.domain.models import Model, ModelVersion, Page, Status
-from steward.ports import ArtifactStore, AuditLog, ModelStore, WorkflowEngine
+from steward.ports import ArtifactStore, AuditLog, LogSink, ModelStore, WorkflowEngine
+from steward.ports.logs import batch_records
 
 T = TypeVar("T")
 
@@ -185,3 +186,14 @@ class MemoryWorkflowEngine(WorkflowEngine):
 
     def resume(self, token: str, output: dict[str, Any]) -> None:
         self.resumed.append((token, output))
+
+
+class MemoryLogSink(LogSink):
+    def __init__(self) -> None:
+        self.batches: list[tuple[str, str, dict[str, Any]]] = []
+
+    def send(self, kind: str, model: str, batch: dict[str, Any]) -> None:
+        self.batches.append((kind, model, batch))
+
+    def records(self, kind: str = "predictions") -> list[dict[str, Any]]:
+        return [r for k, _, batch in self.batches if k == kind for r in batch_records(batch)]

@@ -9,16 +9,31 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from steward import __version__
 from steward.api.errors import register_error_handlers
-from steward.api.routes import aliases, audit, health, models, versions
+from steward.api.routes import health
 
 TITLE = "Steward"
+PARTS = ("registry", "scoring")
 
 
-def build_app() -> APIGatewayRestResolver:
+def _routers(part: str) -> list[Any]:
+    if part == "registry":
+        from steward.api.routes import aliases, audit, models, versions
+
+        return [models.router, versions.router, aliases.router, audit.router]
+    from steward.api.routes import scoring
+
+    return [scoring.router]
+
+
+def build_app(parts: tuple[str, ...] = PARTS) -> APIGatewayRestResolver:
+    """The resolver with the routes of ``parts``: the API function serves the registry, the
+    scoring function serves scoring; the spec (``openapi.json``) covers both."""
     app = APIGatewayRestResolver(enable_validation=True)
     register_error_handlers(app)
-    for router in (health.router, models.router, versions.router, aliases.router, audit.router):
-        app.include_router(router)
+    app.include_router(health.router)
+    for part in parts:
+        for router in _routers(part):
+            app.include_router(router)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi() -> Response[str]:

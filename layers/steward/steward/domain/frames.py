@@ -45,8 +45,22 @@ def _strings(spec: FeatureSpec, values: Sequence[Any], row0: int = 0) -> np.ndar
     return out
 
 
+_PLAIN_NUMBERS = (float, int)
+
+
 def column(spec: FeatureSpec, values: Sequence[Any]) -> np.ndarray:
-    return _numeric(spec, values) if spec.numeric else _strings(spec, values)
+    if spec.numeric:
+        # Fast path: plain floats and ints convert in one numpy call; anything else (None,
+        # bools, wrong types) takes the checking path, which names the offending row.
+        if all(type(v) in _PLAIN_NUMBERS for v in values):
+            out = np.array(values, dtype=np.float64)
+            if spec.type == "integer" and not np.all(out == np.round(out)):
+                raise ValidationFailed(f"{spec.name} must be an integer")
+            return out
+        return _numeric(spec, values)
+    if all(type(v) is str for v in values):
+        return np.array(values, dtype=object)
+    return _strings(spec, values)
 
 
 def columns_from_records(records: Sequence[Mapping[str, Any]], signature: Signature) -> Columns:

@@ -106,11 +106,20 @@ class Emulator:
         server.start()
         self.port = int(server.get_host_and_port()[1])
         self._server = server
+        self.reset()
         os.environ.update(_ENV)
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
         # moto's Step Functions interpreter calls Lambda back through this port.
         os.environ["MOTO_PORT"] = str(self.port)
         return self
+
+    def reset(self) -> None:
+        """Empty every emulated service: moto's backends live in this process and would
+        otherwise carry one platform's state into the next."""
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=30).close()  # noqa: S310 - loopback emulator
 
     def stop(self) -> None:
         if self._server is not None:

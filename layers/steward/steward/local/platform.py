@@ -19,6 +19,7 @@ from werkzeug.wrappers import Request, Response
 from steward.local.emulator import Emulator
 from steward.local.gateway import Gateway
 from steward.local.paths import repo_root
+from steward.local.pollers import QueuePoller
 from steward.local.provision import Deployment, deploy
 from steward.local.runtime import LocalRuntime
 from steward.local.scheduler import Scheduler
@@ -27,7 +28,7 @@ from steward.local.synth import local_template
 log = logging.getLogger("steward_local")
 
 # Set by the platform for every function, whatever the template says.
-LOCAL_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "false"}
+LOCAL_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
 
 
 @dataclass
@@ -40,6 +41,7 @@ class LocalPlatform:
     deployment: Deployment | None = None
     runtime: LocalRuntime | None = None
     scheduler: Scheduler | None = None
+    pollers: list[QueuePoller] = field(default_factory=list)
     _server: BaseWSGIServer | None = None
     _thread: threading.Thread | None = None
     _saved_env: dict[str, str] | None = None
@@ -64,6 +66,9 @@ class LocalPlatform:
         self.runtime.install_moto_hook()
         self.scheduler = Scheduler(self.runtime, tick_s=self.tick_s)
         self.scheduler.start()
+        self.pollers = [QueuePoller(self.runtime, s) for s in self.deployment.queue_sources]
+        for poller in self.pollers:
+            poller.start()
         gateway = Gateway(self.runtime, self.deployment.routes, extra=[self._local_routes])
         self._server = make_server(self.host, self.port, gateway, threaded=True)
         self.port = int(self._server.server_port)
@@ -101,12 +106,17 @@ class LocalPlatform:
                 "routes": [
                     {"path": r.path, "methods": sorted(r.methods)} for r in self.deployment.routes
                 ],
+                "queues": [
+                    {"queue": p.source.queue_url, "batches": p.batches} for p in self.pollers
+                ],
                 "schedules": [
                     {"name": r["Name"], "expression": r["ScheduleExpression"]}
                     for r in self.scheduler.rules()
                 ],
             }
             return _json(200, info)
+        if request.path == "/_local/flush" and request.method == "POST":
+            return _json(200, {"delivered": self.flush()})
         prefix = "/_local/schedules/"
         if request.path.startswith(prefix) and request.path.endswith("/fire"):
             if request.method != "POST":
@@ -117,6 +127,10 @@ class LocalPlatform:
             return _json(202, {"schedule": name, "targets": self.scheduler.fire(name)})
         return _json(404, {"error": "not_found", "message": "no such route"})
 
+    def flush(self) -> int:
+        """Deliver every queued log record to its writer now (tests and demos)."""
+        return sum(poller.flush() for poller in self.pollers)
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
@@ -125,6 +139,8 @@ class LocalPlatform:
             self._thread.join(timeout=5)
         if self.scheduler is not None:
             self.scheduler.stop()
+        for poller in self.pollers:
+            poller.stop()
         self.emulator.stop()
         if self._saved_env is not None:  # leave the process as we found it
             os.environ.clear()
@@ -163,3 +179,5 @@ def _reset_caches() -> None:
 
     config.settings.cache_clear()
     wiring.registry.cache_clear()
+    wiring.scorer.cache_clear()
+    wiring.log_store.cache_clear()

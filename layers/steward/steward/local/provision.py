@@ -50,6 +50,18 @@ class Route:
         return (0 if greedy else 1, self.path.count("/") - self.path.count("{"))
 
 
+@dataclass(frozen=True)
+class QueueSource:
+    """An SQS event source mapping: the queue, the function, and how Lambda batches."""
+
+    queue_url: str
+    queue_arn: str
+    function: str
+    batch_size: int
+    window_s: int
+    partial_failures: bool
+
+
 @dataclass
 class Deployment:
     stack_name: str
@@ -58,6 +70,7 @@ class Deployment:
     state_machines: dict[str, str]  # logical id -> ARN
     routes: list[Route]
     physical: dict[str, str]  # logical id -> physical id
+    queue_sources: list[QueueSource] = field(default_factory=list)
 
 
 def _placeholder_zip() -> bytes:
@@ -183,6 +196,41 @@ def _apply_bucket_settings(template: dict[str, Any], physical: dict[str, str]) -
             s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=lock)
 
 
+def _queue_sources(template: dict[str, Any], physical: dict[str, str]) -> list[QueueSource]:
+    """The SQS event sources, taken over from moto: moto would invoke the function inside
+    each SendMessage, one message at a time; Lambda polls and batches, as the local poller
+    does (steward.local.pollers)."""
+    from moto.sqs.models import sqs_backends
+
+    sqs = boto3.client("sqs")
+    sources = []
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Lambda::EventSourceMapping":
+            continue
+        props = resource["Properties"]
+        source = props.get("EventSourceArn", {})
+        if not isinstance(source, dict) or "Fn::GetAtt" not in source:
+            continue
+        queue_url = physical[source["Fn::GetAtt"][0]]
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        queue_name = queue_url.rsplit("/", 1)[-1]
+        queue = sqs_backends[ACCOUNT][REGION].queues.get(queue_name)
+        if queue is not None:
+            queue.lambda_event_source_mappings.clear()
+        sources.append(
+            QueueSource(
+                queue_url=queue_url,
+                queue_arn=attributes["Attributes"]["QueueArn"],
+                function=physical[props["FunctionName"]["Ref"]],
+                batch_size=int(props.get("BatchSize", 10)),
+                window_s=int(props.get("MaximumBatchingWindowInSeconds", 0)),
+                partial_failures="ReportBatchItemFailures"
+                in props.get("FunctionResponseTypes", []),
+            )
+        )
+    return sources
+
+
 def deploy(template: dict[str, Any], stack_name: str = "Steward") -> Deployment:
     _bootstrap(template)
     cfn = boto3.client("cloudformation")
@@ -206,4 +254,5 @@ def deploy(template: dict[str, Any], stack_name: str = "Steward") -> Deployment:
         state_machines=_recreate_state_machines(template, physical),
         routes=_routes(),
         physical=physical,
+        queue_sources=_queue_sources(template, physical),
     )

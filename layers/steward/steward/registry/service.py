@@ -43,6 +43,7 @@ from steward.domain.models import (
 from steward.domain.profile import build_profile
 from steward.domain.status import Action, check_decision, check_deployable, next_status
 from steward.ports import ArtifactStore, AuditLog, ModelStore, WorkflowEngine
+from steward.registry.integrity import fetch_verified
 from steward.registry.requests import Decision, RegisterVersion
 from steward.registry.tabular import decode_sample, encode_sample, rows_of
 from steward.runtimes.loader import ValidationResult, validate_artifact
@@ -264,12 +265,7 @@ class Registry:
 
     def load_artifact(self, version: ModelVersion) -> bytes:
         """The artifact bytes, refused unless they still hash to the registered sha256."""
-        data = self.artifacts.get(version.artifact.uri, version.artifact.s3_version_id)
-        if sha256_hex(data) != version.sha256:
-            raise IntegrityError(
-                f"artifact of {version.name}/{version.version} does not match its sha256"
-            )
-        return data
+        return fetch_verified(self.artifacts, version)
 
     def reference_rows(self, version: ModelVersion) -> list[dict[str, Any]]:
         uri = f"{version.artifact.uri.rsplit('/', 1)[0]}/{REFERENCE_FILE}"

@@ -1,0 +1,190 @@
+"""Scoring overhead: the scoring handler in-process (API Gateway event in, response out)
+minus the bare runtime call on the same rows, for onnx, sklearn and a scorecard, at 1 and
+1,000 rows; and the cold import of the scoring handler in a fresh process.
+
+The log hand-off is the in-memory sink here: the SQS send is I/O, measured in AWS, not
+handler overhead. Targets (PRODUCT.md): < 1 ms for one row, < 5 ms for 1,000, cold import
+< 600 ms with no pandas or scipy. Last line: ``RESULT {json}``.
+Run: `.venv/bin/python -m bench.scoring`.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from steward.adapters.memory import (
+    MemoryArtifactStore,
+    MemoryAuditLog,
+    MemoryLogSink,
+    MemoryModelStore,
+    MemoryWorkflowEngine,
+)
+from steward.domain.identity import UserDirectory
+from steward.domain.models import ModelSpec
+from steward.registry.requests import Decision, RegisterVersion
+from steward.registry.service import Registry
+from steward.scoring.inputs import PredictRequest, to_columns
+from steward.scoring.service import Scorer
+
+ROOT = Path(__file__).resolve().parents[1]
+USERS = UserDirectory()
+NAMES = ["tenure", "charges", "usage"]
+
+
+def _artifacts() -> dict[str, tuple[str, bytes]]:
+    import skops.io as sio
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 3)).astype(np.float32)
+    model = LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
+    onnx = to_onnx(model, x[:1], options={id(model): {"zipmap": False}}).SerializeToString()
+    card = {
+        "base_points": 600,
+        "features": {
+            n: {
+                "bins": [
+                    {"max": -1, "points": -20},
+                    {"min": -1, "max": 1, "points": 5},
+                    {"min": 1, "points": 30},
+                ]
+            }
+            for n in NAMES
+        },
+        "cutoff": 600,
+    }
+    return {
+        "onnx": ("classification", onnx),
+        "sklearn": ("classification", sio.dumps(model)),
+        "scorecard": ("decision", json.dumps(card).encode()),
+    }
+
+
+def _setup(flavor: str, task: str, artifact: bytes, rows: list[dict[str, float]]) -> Scorer:
+    registry = Registry(
+        MemoryModelStore(), MemoryArtifactStore(), MemoryAuditLog(), MemoryWorkflowEngine()
+    )
+    registry.create_model(ModelSpec(name="bench", task=task), USERS.identify("alice"))  # type: ignore[arg-type]
+    import base64
+
+    request = RegisterVersion.model_validate(
+        {
+            "flavor": flavor,
+            "artifact_b64": base64.b64encode(artifact).decode(),
+            "signature": {"inputs": [{"name": n, "type": "double"} for n in NAMES]},
+            "reference_data": {"instances": rows[:200]},
+        }
+    )
+    registry.register_version("bench", request, USERS.identify("alice"))
+    registry.validate("bench", 1)
+    registry.decide("bench", 1, Decision(decision="approve", comment="b"), USERS.identify("bob"))
+    registry.set_alias("bench", "production", 1, USERS.identify("alice"))
+    return Scorer(registry.store, registry.artifacts, MemoryLogSink())
+
+
+def _median_ms(fn: Any, repeat: int) -> float:
+    for _ in range(5):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def _event(body: str) -> dict[str, Any]:
+    return {
+        "resource": "/models/{name}/predict",
+        "path": "/models/bench/predict",
+        "httpMethod": "POST",
+        "headers": {"Content-Type": "application/json"},
+        "requestContext": {"stage": "bench"},
+        "queryStringParameters": None,
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def measure(repeat: int = 200) -> dict[str, dict[str, float]]:
+    from steward.api.app import build_app
+    from steward.api.routes import scoring as routes
+
+    rng = np.random.default_rng(1)
+    rows = [dict(zip(NAMES, map(float, r), strict=True)) for r in rng.normal(size=(1000, 3))]
+    app = build_app(("scoring",))
+    results: dict[str, dict[str, float]] = {}
+    for flavor, (task, artifact) in _artifacts().items():
+        scorer = _setup(flavor, task, artifact, rows)
+        routes.scorer = lambda s=scorer: s  # type: ignore[assignment,misc]
+        runtime = scorer.runtime(scorer.version("bench", 1))
+        out: dict[str, float] = {}
+        for n in (1, 1000):
+            body = json.dumps({"instances": rows[:n]})
+            columns = to_columns(PredictRequest(instances=rows[:n]), runtime.signature)
+            bare = _median_ms(lambda c=columns, r=runtime: r.predict(c), repeat)
+            handler = _median_ms(lambda b=body: app.resolve(_event(b), None), repeat)
+            response = app.resolve(_event(body), None)
+            assert response["statusCode"] == 200, response
+            out[f"runtime_ms_{n}"] = round(bare, 3)
+            out[f"handler_ms_{n}"] = round(handler, 3)
+            out[f"overhead_ms_{n}"] = round(handler - bare, 3)
+        results[flavor] = out
+    return results
+
+
+def cold_import_ms(runs: int = 5) -> tuple[float, list[str]]:
+    probe = (
+        "import sys, time; t = time.perf_counter(); import handler; "
+        "ms = (time.perf_counter() - t) * 1000; "
+        "print(ms, ','.join(m for m in ('pandas', 'scipy', 'sklearn') if m in sys.modules))"
+    )
+    times, heavy = [], []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=ROOT / "functions" / "scoring",
+            capture_output=True,
+            text=True,
+            check=True,
+            env={
+                "PYTHONPATH": str(ROOT / "layers" / "steward"),
+                "PATH": "/usr/bin:/bin",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            },
+        ).stdout.split()
+        times.append(float(out[0]))
+        heavy = out[1].split(",") if len(out) > 1 else []
+    return statistics.median(times), heavy
+
+
+def main() -> None:
+    results = measure()
+    cold, heavy = cold_import_ms()
+    print(f"{'flavor':<10} {'rows':>5} {'runtime ms':>11} {'handler ms':>11} {'overhead ms':>12}")
+    for flavor, r in results.items():
+        for n in (1, 1000):
+            print(
+                f"{flavor:<10} {n:>5} {r[f'runtime_ms_{n}']:>11.3f} {r[f'handler_ms_{n}']:>11.3f}"
+                f" {r[f'overhead_ms_{n}']:>12.3f}"
+            )
+        r["cold_import_ms"] = round(cold, 1)
+    print(
+        f"cold import of functions/scoring/handler.py: {cold:.0f} ms median of 5; "
+        f"heavy modules imported: {heavy or 'none'}"
+    )
+    print("RESULT " + json.dumps(results, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

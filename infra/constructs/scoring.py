@@ -1,0 +1,132 @@
+"""Scoring: the lean scoring function, the prediction-log queue (with DLQ), the Parquet
+writer, the logs bucket, and alarms on errors and dead letters."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constructs.function import StewardFunction
+from infra.constructs.layers import Layers
+from infra.constructs.nag import acknowledge, arn_token
+from infra.constructs.registry import Registry
+from infra.constructs.storage import secure_bucket
+
+WRITER_BATCH = 1000
+WRITER_WINDOW = cdk.Duration.seconds(60)
+MAX_RECEIVES = 5
+
+
+class Scoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        layers: Layers,
+        registry: Registry,
+        access_logs: s3.IBucket,
+        environment: dict[str, str],
+        reserved_concurrency: int | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.logs = secure_bucket(self, "Logs", access_logs=access_logs)
+        self.dead_letters = sqs.Queue(
+            self,
+            "LogDlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        acknowledge(self.dead_letters, "AwsSolutions-SQS3", "This queue is itself the DLQ.")
+        acknowledge(
+            self.dead_letters,
+            "Serverless-SQSRedrivePolicy",
+            "This queue is itself the dead-letter queue of the prediction log queue.",
+        )
+        self.queue = sqs.Queue(
+            self,
+            "LogQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(4),
+            visibility_timeout=cdk.Duration.minutes(6),  # the writer's timeout x 6 / 5
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letters, max_receive_count=MAX_RECEIVES
+            ),
+        )
+        self.function = StewardFunction(
+            self,
+            "Function",
+            source="scoring",
+            description="Steward scoring: predict and feedback",
+            layers=[layers.steward, layers.core, layers.numpy, layers.onnx],
+            environment={**environment, "STEWARD_LOG_QUEUE_URL": self.queue.queue_url},
+            memory_size=2048,
+            reserved_concurrency=reserved_concurrency,
+        )
+        registry.grant_read(self.function.role)
+        self.queue.grant_send_messages(self.function.role)
+
+        self.writer = StewardFunction(
+            self,
+            "Writer",
+            source="log_writer",
+            description="Steward log writer: queue batches to Parquet",
+            layers=[layers.steward, layers.core, layers.numpy, layers.arrow],
+            environment={"STEWARD_LOGS_BUCKET": self.logs.bucket_name},
+            memory_size=1024,
+            timeout=cdk.Duration.minutes(5),
+        )
+        self.writer.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[
+                    self.logs.arn_for_objects("predictions/*"),
+                    self.logs.arn_for_objects("feedback/*"),
+                ],
+            )
+        )
+        for prefix in ("predictions", "feedback"):
+            acknowledge(
+                self.writer.role,
+                f"AwsSolutions-IAM5[Resource::{arn_token(self.logs)}/{prefix}/*]",
+                "The writer puts new Parquet files under its own prefix only.",
+            )
+        self.writer.function.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=WRITER_BATCH,
+                max_batching_window=WRITER_WINDOW,
+                report_batch_item_failures=True,
+            )
+        )
+        acknowledge(
+            self.writer.function,
+            "Serverless-LambdaEventSourceMappingDestination",
+            "SQS event sources take no on-failure destination: the queue's redrive policy moves "
+            f"a message to the DLQ after {MAX_RECEIVES} failed receives.",
+        )
+        self.alarms = [
+            self._alarm("ScoringErrors", self.function.function.metric_errors()),
+            self._alarm("WriterErrors", self.writer.function.metric_errors()),
+            self._alarm(
+                "DeadLetters", self.dead_letters.metric_approximate_number_of_messages_visible()
+            ),
+        ]
+
+    def _alarm(self, construct_id: str, metric: cloudwatch.Metric) -> cloudwatch.Alarm:
+        return cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric.with_(period=cdk.Duration.minutes(5), statistic="Maximum"),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )

@@ -1,0 +1,66 @@
+"""Scoring: predict and feedback (served by the lean scoring function)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field
+
+from steward.scoring.inputs import MAX_ROWS, PredictRequest, check_size
+from steward.scoring.service import PredictResponse
+from steward.wiring import scorer
+
+router = Router()
+metrics = Metrics(namespace="Steward", service="scoring")
+
+
+class LabelRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(min_length=1, max_length=200)
+    label: Any
+
+
+class Feedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[LabelRecord] = Field(min_length=1, max_length=MAX_ROWS)
+
+
+class FeedbackAccepted(BaseModel):
+    accepted: int
+
+
+@router.post(
+    "/models/<name>/predict",
+    summary="Score records",
+    responses={
+        200: {
+            "description": "Predictions, one per record, with their request ids",
+            "content": {"application/json": {"model": PredictResponse}},
+        }
+    },
+)
+def predict(
+    name: str,
+    request: PredictRequest,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    alias: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9-]{0,62}$")] = None,
+) -> Response[str]:
+    check_size(router.current_event.body)
+    response = scorer().predict(name, request, version=version, alias=alias)
+    metrics.add_dimension(name="model", value=name)
+    metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(response.predictions))
+    # Serialized once, in pydantic-core: the hot path builds no second copy of the answer.
+    return Response(200, "application/json", response.model_dump_json())
+
+
+@router.post("/models/<name>/feedback", summary="Ground-truth labels, joined by request id")
+def feedback(name: str, body: Feedback) -> FeedbackAccepted:
+    accepted = scorer().feedback(name, [(r.request_id, r.label) for r in body.records])
+    return FeedbackAccepted(accepted=accepted)

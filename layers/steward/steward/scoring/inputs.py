@@ -1,0 +1,96 @@
+"""Scoring input: parsed, validated against the signature, and quality-flagged per record.
+
+Missing or mistyped features are the caller's fault (422). Values out of the declared range,
+unseen categories and nulls are scored but flagged, so that monitoring sees them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from steward.domain.errors import PayloadTooLarge, ValidationFailed
+from steward.domain.frames import Columns, columns_from_records, columns_from_split
+from steward.domain.models import Signature
+
+MAX_ROWS = 10_000
+MAX_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
+
+
+class Split(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    columns: list[str] = Field(min_length=1)
+    data: list[list[Any]]
+
+
+class PredictRequest(BaseModel):
+    """``{"instances": [...]}`` or ``{"dataframe_split": {...}}``; optional entity keys for
+    sticky routing (else each record's request id)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instances: list[dict[str, Any]] | None = None
+    dataframe_split: Split | None = None
+    keys: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> PredictRequest:
+        if (self.instances is None) == (self.dataframe_split is None):
+            raise ValueError("give exactly one of instances or dataframe_split")
+        return self
+
+    def __repr__(self) -> str:
+        # Frameworks log request objects; a 1,000-row repr costs milliseconds on the hot path.
+        return f"PredictRequest(rows={self.rows})"
+
+    @property
+    def rows(self) -> int:
+        if self.instances is not None:
+            return len(self.instances)
+        return len(self.dataframe_split.data) if self.dataframe_split else 0
+
+
+def check_size(body: str | bytes | None) -> None:
+    if body is not None and len(body) > MAX_BYTES:
+        raise PayloadTooLarge(f"request body over {MAX_BYTES // 2**20} MB: split the batch")
+
+
+def to_columns(request: PredictRequest, signature: Signature) -> Columns:
+    if request.rows == 0:
+        raise ValidationFailed("no records to score")
+    if request.rows > MAX_ROWS:
+        raise PayloadTooLarge(f"{request.rows} records: at most {MAX_ROWS} per request")
+    if request.keys is not None and len(request.keys) != request.rows:
+        raise ValidationFailed("keys must have one entry per record")
+    if request.instances is not None:
+        return columns_from_records(request.instances, signature)
+    assert request.dataframe_split is not None
+    split = request.dataframe_split
+    return columns_from_split(split.columns, split.data, signature)
+
+
+def quality_flags(columns: Columns, signature: Signature) -> list[list[str]]:
+    """Per record, the names of the checks it failed (empty list: clean)."""
+    rows = len(next(iter(columns.values())))
+    flags: list[list[str]] = [[] for _ in range(rows)]
+    for spec in signature.inputs:
+        values = columns[spec.name]
+        if spec.numeric:
+            missing = np.isnan(values)
+            low = (values < spec.min) if spec.min is not None else np.zeros(rows, bool)
+            high = (values > spec.max) if spec.max is not None else np.zeros(rows, bool)
+            for i in np.flatnonzero(missing).tolist():
+                flags[i].append(f"{spec.name}:null")
+            for i in np.flatnonzero(low | high).tolist():
+                flags[i].append(f"{spec.name}:out_of_range")
+        else:
+            allowed = set(spec.categories) if spec.categories else None
+            for i, value in enumerate(values):
+                if value is None:
+                    flags[i].append(f"{spec.name}:null")
+                elif allowed is not None and value not in allowed:
+                    flags[i].append(f"{spec.name}:unseen_category")
+    return flags

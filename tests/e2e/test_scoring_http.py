@@ -1,0 +1,125 @@
+"""Scoring over HTTP on the local platform: same answers as the model's own library,
+pinned versions, 4xx for malformed payloads, and the records in Parquet."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from steward.client import Client
+from steward.local.platform import LocalPlatform
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMES = ["tenure", "charges", "usage"]
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[LocalPlatform]:
+    with LocalPlatform(port=0, data_dir=ROOT / ".cache" / "local-e2e") as running:
+        yield running
+
+
+def _onnx(seed: int) -> tuple[bytes, np.ndarray]:
+    from skl2onnx import to_onnx
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(300, 3)).astype(np.float32)
+    model = GradientBoostingClassifier(n_estimators=20, random_state=seed).fit(
+        x, (x[:, 0] > 0).astype(int)
+    )
+    return to_onnx(model, x[:1], options={id(model): {"zipmap": False}}).SerializeToString(), x
+
+
+def _deploy(client: Client, name: str) -> tuple[list[bytes], np.ndarray]:
+    alice, bob = client.as_user("alice"), client.as_user("bob")
+    alice.post("/models", {"name": name, "task": "classification"})
+    artifacts = []
+    x = np.zeros((0, 3))
+    for seed in (1, 2):
+        artifact, x = _onnx(seed)
+        artifacts.append(artifact)
+        v = alice.post(
+            f"/models/{name}/versions",
+            {
+                "flavor": "onnx",
+                "artifact_b64": base64.b64encode(artifact).decode(),
+                "signature": {"inputs": [{"name": n, "type": "double"} for n in NAMES]},
+                "reference_data": {
+                    "instances": [dict(zip(NAMES, map(float, r), strict=True)) for r in x[:200]]
+                },
+            },
+        )
+        path = f"/models/{name}/versions/{v['version']}"
+        for _ in range(200):
+            if alice.get(path)["status"] == "PENDING_APPROVAL":
+                break
+        bob.post(f"{path}/decision", {"decision": "approve", "comment": "ok"})
+    alice.put(f"/models/{name}/aliases/production", {"version": 1})
+    return artifacts, x
+
+
+def _raw(platform: LocalPlatform, path: str, data: bytes) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        platform.url + path, data=data, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_predictions_equal_the_runtime_and_versions_pin(platform: LocalPlatform) -> None:
+    client = Client(url=platform.url)
+    artifacts, x = _deploy(client, "http-gbm")
+    rows = [dict(zip(NAMES, map(float, r), strict=True)) for r in x[:100]]
+    for version, artifact in ((None, artifacts[0]), (2, artifacts[1])):
+        query = f"?version={version}" if version else ""
+        answer = client.post(f"/models/http-gbm/predict{query}", {"instances": rows})
+        session = ort.InferenceSession(artifact, providers=["CPUExecutionProvider"])
+        expected = session.run(None, {"X": x[:100].astype(np.float32)})[1][:, 1]
+        got = np.array([p["probability"] for p in answer["predictions"]])
+        assert np.allclose(got, expected, atol=1e-6)
+        assert answer["version"] == (version or 1) and len(answer["request_ids"]) == 100
+    assert platform.flush() >= 2
+    info = client.get("/_local/info")
+    assert info["queues"][0]["batches"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"not json", 422),
+        (b"", 422),
+        (b"{}", 422),
+        (b'{"instances": []}', 422),
+        (b'{"instances": [{"tenure": 1}]}', 422),
+        (b'{"instances": [{"tenure": "a", "charges": 1, "usage": 2}]}', 422),
+        (b'{"instances": [{"tenure": 1, "charges": 1, "usage": 2}], "extra": 1}', 422),
+        (
+            json.dumps(
+                {"instances": [{"tenure": 1.0, "charges": 1.0, "usage": 1.0}] * 10_001}
+            ).encode(),
+            413,
+        ),
+    ],
+)
+def test_malformed_payloads_get_clear_4xx(
+    platform: LocalPlatform, body: bytes, status: int
+) -> None:
+    client = Client(url=platform.url)
+    if not any(m["name"] == "http-bad" for m in client.get("/models")["items"]):
+        _deploy(client, "http-bad")
+    code, payload = _raw(platform, "/models/http-bad/predict", body)
+    assert code == status, payload
+    assert set(payload) == {"error", "message"} and payload["message"]
