@@ -118,7 +118,8 @@ class Emulator:
         otherwise carry one platform's state into the next."""
         import urllib.request
 
-        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        url = f"{self.endpoint}/moto-api/reset"
+        request = urllib.request.Request(url, method="POST")  # noqa: S310 - loopback http
         urllib.request.urlopen(request, timeout=30).close()  # noqa: S310 - loopback emulator
 
     def stop(self) -> None:
