@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from steward.domain.errors import PayloadTooLarge, ValidationFailed
 from steward.domain.frames import Columns, columns_from_records, columns_from_split
@@ -51,6 +51,26 @@ class PredictRequest(BaseModel):
         if self.instances is not None:
             return len(self.instances)
         return len(self.dataframe_split.data) if self.dataframe_split else 0
+
+
+def parse_request(body: str | bytes | None) -> PredictRequest:
+    """Parse and validate in one pass (pydantic-core's JSON parser): on 1,000 rows this is
+    a fraction of ``json.loads`` followed by validation."""
+    check_size(body)
+    if not body:
+        raise ValidationFailed("the request body is empty: send instances or dataframe_split")
+    try:
+        return PredictRequest.model_validate_json(body)
+    except ValidationError as exc:
+        raise ValidationFailed(describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ())) or "request"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
 
 
 def check_size(body: str | bytes | None) -> None:

@@ -41,25 +41,23 @@ class _Cached:
     until: float
 
 
-def _outputs(task: Task, prediction: Prediction, index: np.ndarray) -> list[dict[str, Any]]:
-    values = prediction.values[index].tolist()
-    scores = prediction.scores[index].tolist() if prediction.scores is not None else None
-    explanations = [prediction.explanations[i] for i in index] if prediction.explanations else None
-    out: list[dict[str, Any]] = []
-    for j, value in enumerate(values):
-        if task is Task.CLASSIFICATION:
-            item: dict[str, Any] = {"label": value}
-            if scores is not None:
-                item["probability"] = scores[j]
-        elif task is Task.REGRESSION:
-            item = {"value": value}
-        else:
-            item = {"outcome": value}
-            if scores is not None:
-                item["score"] = scores[j]
-            if explanations is not None:
-                item["explanation"] = explanations[j]
-        out.append(item)
+def _outputs(task: Task, prediction: Prediction) -> list[dict[str, Any]]:
+    """The answer per record (one comprehension per shape: this runs for every row)."""
+    values = prediction.values.tolist()
+    scores = prediction.scores.tolist() if prediction.scores is not None else None
+    if task is Task.CLASSIFICATION:
+        if scores is None:
+            return [{"label": v} for v in values]
+        return [{"label": v, "probability": p} for v, p in zip(values, scores, strict=True)]
+    if task is Task.REGRESSION:
+        return [{"value": v} for v in values]
+    out = [{"outcome": v} for v in values]
+    if scores is not None:
+        for item, score in zip(out, scores, strict=True):
+            item["score"] = score
+    if prediction.explanations is not None:
+        for item, explanation in zip(out, prediction.explanations, strict=True):
+            item["explanation"] = explanation
     return out
 
 
@@ -178,15 +176,16 @@ class Scorer:
             t0 = time.perf_counter()
             prediction = self.runtime(target).predict(subset)
             latency_ms = (time.perf_counter() - t0) * 1000 / len(members)
-            outputs = _outputs(target.task, prediction, np.arange(len(members)))
-            if not is_shadow:
+            outputs = _outputs(target.task, prediction)
+            if is_shadow:
+                variants = [Variant.SHADOW.value] * len(members)
+            elif len(members) == rows:  # the whole request went to one version
+                answers, answered = outputs, [number] * rows
+                variants = [routes[0].variant.value] * rows
+            else:
                 for j, i in enumerate(members):
                     answers[i], answered[i] = outputs[j], number
-            variants = (
-                [Variant.SHADOW.value] * len(members)
-                if is_shadow
-                else [routes[i].variant.value for i in members]
-            )
+                variants = [routes[i].variant.value for i in members]
             log.add(subset, members, request_ids, number, variants, prediction, latency_ms, flags)
         self.sink.send("predictions", name, log.batch())
         return PredictResponse.model_construct(  # our own values: no need to re-validate
