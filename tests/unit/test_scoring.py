@@ -92,8 +92,10 @@ def test_validation_errors_and_quality_flags(registry: Registry, scorer: Scorer)
     with pytest.raises(PayloadTooLarge):
         scorer.predict("churn", PredictRequest(instances=[{"tenure": 1.0}] * (MAX_ROWS + 1)))
     odd = {"tenure": -5.0, "charges": None, "plan": "gold"}
-    scorer.predict("churn", PredictRequest(instances=[odd]))
-    flags = _sink(scorer).records()[-1]["flags"]
+    assert (
+        scorer.predict("churn", PredictRequest(instances=[odd, reference_rows(1)[0]])).flagged == 1
+    )
+    flags = _sink(scorer).records()[-2]["flags"]
     assert sorted(flags) == ["charges:null", "plan:unseen_category", "tenure:out_of_range"]
 
 

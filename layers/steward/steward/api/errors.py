@@ -30,6 +30,7 @@ STATUS: dict[type[e.StewardError], int] = {
     e.ValidationFailed: 422,
     e.IntegrityError: 500,
     e.DependencyUnavailable: 503,
+    e.RuntimeUnavailable: 501,  # a flavor this function does not ship (see README)
 }
 
 RETRYABLE_AWS_CODES = frozenset(

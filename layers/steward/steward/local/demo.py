@@ -94,6 +94,12 @@ def load_demo(client: Client) -> None:
     elapsed = time.perf_counter() - started
     print(f"  bob approved it; churn v{v1['version']} serves production ({elapsed:.1f} s)")
 
+    traffic = _rows(1000, seed=3)
+    for start in range(0, len(traffic), 100):
+        alice.post("/models/churn/predict", {"instances": traffic[start : start + 100]})
+    flushed = client.post("/_local/flush", {})
+    print(f"  scored 1000 records; {flushed['delivered']} log messages written as Parquet")
+
     rules = {
         "rules": [
             {

@@ -33,6 +33,7 @@ class PredictResponse(BaseModel):
     version: int
     request_ids: list[str]
     versions: list[int] | None = None  # per record, when a canary splits the batch
+    flagged: int = 0  # records scored with quality flags (out of range, unseen, null)
 
 
 @dataclass
@@ -194,6 +195,7 @@ class Scorer:
             version=primary,
             request_ids=request_ids,
             versions=answered if len(set(answered)) > 1 else None,
+            flagged=sum(1 for f in flags if f),
         )
 
     def feedback(self, name: str, labels: list[tuple[str, Any]]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Metrics
@@ -11,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
+from steward.domain.errors import StewardError
 from steward.scoring.inputs import MAX_ROWS, parse_request
 from steward.scoring.service import PredictResponse
 from steward.wiring import scorer
@@ -53,10 +55,23 @@ def predict(
 ) -> Response[str]:
     # The body (PredictRequest, documented in openapi.json) is parsed here rather than by
     # the resolver: one pass in pydantic-core instead of json.loads plus validation.
-    request = parse_request(router.current_event.decoded_body)
-    response = scorer().predict(name, request, version=version, alias=alias)
+    started = time.perf_counter()
+    try:
+        request = parse_request(router.current_event.decoded_body)
+        response = scorer().predict(name, request, version=version, alias=alias)
+    except StewardError:
+        metrics.add_dimension(name="model", value=name)
+        metrics.add_metric(name="RejectedRequests", unit=MetricUnit.Count, value=1)
+        raise
     metrics.add_dimension(name="model", value=name)
+    metrics.add_dimension(name="version", value=str(response.version))
     metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(response.predictions))
+    metrics.add_metric(name="FlaggedInputs", unit=MetricUnit.Count, value=response.flagged)
+    metrics.add_metric(
+        name="Latency",
+        unit=MetricUnit.Milliseconds,
+        value=(time.perf_counter() - started) * 1000,
+    )
     # Serialized once, in pydantic-core: the hot path builds no second copy of the answer.
     return Response(200, "application/json", response.model_dump_json())
 
