@@ -6,10 +6,9 @@ import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs.nag import acknowledge
+from infra.constructs.storage import dead_letter_queue
 
 AUDIT_VERIFY_SCHEDULE = "rate(1 hour)"
 
@@ -17,21 +16,7 @@ AUDIT_VERIFY_SCHEDULE = "rate(1 hour)"
 class Governance(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, tasks_fn: lambda_.IFunction) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
-            self,
-            "ScheduleDlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letters, "AwsSolutions-SQS3", "This queue is itself a dead-letter queue."
-        )
-        acknowledge(
-            self.dead_letters,
-            "Serverless-SQSRedrivePolicy",
-            "This queue is itself the dead-letter queue of the schedule targets.",
-        )
+        self.dead_letters = dead_letter_queue(self, "ScheduleDlq", of="the schedule targets")
         self.verify_audit = events.Rule(
             self,
             "VerifyAudit",

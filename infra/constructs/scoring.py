@@ -15,7 +15,7 @@ from infra.constructs.function import StewardFunction
 from infra.constructs.layers import Layers
 from infra.constructs.nag import acknowledge, arn_token
 from infra.constructs.registry import Registry
-from infra.constructs.storage import secure_bucket
+from infra.constructs.storage import dead_letter_queue, secure_bucket
 
 WRITER_BATCH = 1000
 WRITER_WINDOW = cdk.Duration.seconds(60)
@@ -36,19 +36,7 @@ class Scoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.logs = secure_bucket(self, "Logs", access_logs=access_logs)
-        self.dead_letters = sqs.Queue(
-            self,
-            "LogDlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
-        acknowledge(self.dead_letters, "AwsSolutions-SQS3", "This queue is itself the DLQ.")
-        acknowledge(
-            self.dead_letters,
-            "Serverless-SQSRedrivePolicy",
-            "This queue is itself the dead-letter queue of the prediction log queue.",
-        )
+        self.dead_letters = dead_letter_queue(self, "LogDlq", of="the prediction log queue")
         self.queue = sqs.Queue(
             self,
             "LogQueue",

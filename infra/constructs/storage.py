@@ -5,7 +5,10 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from infra.constructs.nag import acknowledge
 
 
 def secure_bucket(
@@ -59,3 +62,17 @@ def secure_table(
         deletion_protection=True,
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )
+
+
+def dead_letter_queue(scope: Construct, construct_id: str, *, of: str) -> sqs.Queue:
+    """An encrypted, SSL-only queue kept 14 days, for what ``of`` could not deliver."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=cdk.Duration.days(14),
+    )
+    for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
+        acknowledge(queue, rule, f"This queue is itself the dead-letter queue of {of}.")
+    return queue
