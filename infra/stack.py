@@ -11,6 +11,7 @@ from infra.constructs.api import Api
 from infra.constructs.function import StewardFunction
 from infra.constructs.governance import Governance
 from infra.constructs.layers import Layers
+from infra.constructs.monitoring import Monitoring
 from infra.constructs.nag import acknowledge
 from infra.constructs.registry import Registry
 from infra.constructs.scoring import Scoring
@@ -78,10 +79,13 @@ class StewardStack(cdk.Stack):
             access_logs=access_logs,
             environment=common_env,
         )
+        monitoring = Monitoring(self, "Monitoring", logs=scoring.logs, access_logs=access_logs)
+        monitoring.grant_evaluate(api_fn)
         api = Api(self, "Api", handler=api_fn.function)
         for path in ("/models/{name}/predict", "/models/{name}/feedback"):
             api.route(path, "POST", scoring.function.function)
         cdk.CfnOutput(self, "ApiUrl", value=api.url)
         cdk.CfnOutput(self, "ArtifactsBucket", value=registry.artifacts.bucket_name)
         cdk.CfnOutput(self, "LogsBucket", value=scoring.logs.bucket_name)
+        cdk.CfnOutput(self, "ReportsBucket", value=monitoring.reports.bucket_name)
         cdk.Tags.of(self).add("app", "steward")

@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from steward import config, wiring
-from steward.local.emulator import serialize_stores
+from steward.local.emulator import fidelity_patches
 from steward.local.pollers import QueuePoller
 from steward.local.provision import Deployment, deploy
 from steward.local.runtime import LocalRuntime
@@ -51,7 +51,7 @@ class Stack:
 @pytest.fixture(scope="session")
 def stack(template: dict[str, Any]) -> Iterator[Stack]:
     saved = dict(os.environ)
-    serialize_stores()
+    fidelity_patches()
     with mock_aws(config=MOTO_CONFIG):
         deployment = deploy(template)
         runtime = LocalRuntime(ROOT / "functions")
@@ -69,5 +69,5 @@ def stack(template: dict[str, Any]) -> Iterator[Stack]:
 
 
 def _clear() -> None:
-    for cached in (config.settings, wiring.registry, wiring.scorer, wiring.log_store):
+    for cached in (config.settings, wiring.registry, wiring.scorer, wiring.log_store, wiring.drift):
         cached.cache_clear()

@@ -30,6 +30,7 @@ class Settings(BaseModel):
     approval_state_machine_arn: str | None = None
     log_queue_url: str | None = None
     logs_bucket: str | None = None
+    reports_bucket: str | None = None
     event_bus: str = "default"
     max_artifact_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
 

@@ -10,6 +10,7 @@ from steward.registry.service import Registry
 
 if TYPE_CHECKING:
     from steward.adapters.aws import S3ArtifactStore
+    from steward.drift.service import DriftService
     from steward.scoring.service import Scorer
 
 
@@ -61,3 +62,25 @@ def log_store() -> S3ArtifactStore:
     from steward.adapters.aws import S3ArtifactStore
 
     return S3ArtifactStore(_client("s3"), settings().need("logs_bucket"))
+
+
+@lru_cache(maxsize=1)
+def drift() -> DriftService:
+    from steward.adapters.aws import (
+        DynamoModelStore,
+        EventBridgeBus,
+        S3DynamoReportStore,
+        S3LogFiles,
+    )
+    from steward.drift.service import DriftService
+
+    cfg = settings()
+    dynamodb, s3 = _client("dynamodb"), _client("s3")
+    return DriftService(
+        store=DynamoModelStore(dynamodb, cfg.need("registry_table")),
+        logs=S3LogFiles(s3, cfg.need("logs_bucket")),
+        reports=S3DynamoReportStore(
+            s3, cfg.need("reports_bucket"), dynamodb, cfg.need("registry_table")
+        ),
+        events=EventBridgeBus(_client("events"), cfg.event_bus),
+    )

@@ -17,6 +17,7 @@ from steward.domain.audit import AuditEvent
 from steward.domain.errors import AlreadyExists, Conflict, IntegrityError, NotFound
 from steward.domain.models import Model, ModelVersion, Page, Status
 from steward.ports import ArtifactStore, AuditLog, LogSink, ModelStore, WorkflowEngine
+from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of
 
 INDEX = "gsi1"
 AUDIT_DAY_INDEX = "by-day"
@@ -473,3 +474,102 @@ class SqsLogSink(LogSink):
                     break
             if entries:
                 raise DependencyUnavailable("the prediction log queue refused records; retry")
+
+
+class S3LogFiles(LogFiles):
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=prefix
+        ):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        return keys
+
+    def read(self, key: str) -> bytes:
+        data: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        return data
+
+
+class S3DynamoReportStore(ReportStore):
+    """Reports in S3 (``drift/<name>/<id>.json`` and ``.html``), a summary row per report
+    in the registry table for listing."""
+
+    def __init__(self, s3: Any, bucket: str, dynamodb: Any, table: str) -> None:
+        self._s3, self._bucket = s3, bucket
+        self._db, self._table = dynamodb, table
+
+    def save(self, model: str, report: dict[str, Any], html: str) -> None:
+        base = f"drift/{model}/{report['report_id']}"
+        for suffix, body, content_type in (
+            ("json", json.dumps(report), "application/json"),
+            ("html", html, "text/html; charset=utf-8"),
+        ):
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=f"{base}.{suffix}",
+                Body=body.encode(),
+                ContentType=content_type,
+            )
+        summary = summary_of(report)
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                "pk": _pk(model),
+                "sk": {"S": f"DRIFT#{report['created_at']}#{report['report_id']}"},
+                "doc": {"S": json.dumps(summary)},
+            },
+        )
+
+    def get(self, model: str, report_id: str, kind: str = "json") -> str:
+        key = f"drift/{model}/{report_id}.{'html' if kind == 'html' else 'json'}"
+        try:
+            body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if _code(exc) in ("NoSuchKey", "404"):
+                raise NotFound(f"no drift report {report_id} for {model}") from None
+            raise
+        return body.decode()
+
+    def summaries(self, model: str, limit: int, token: str | None) -> Page[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :d)",
+            "ExpressionAttributeValues": {":pk": _pk(model), ":d": {"S": "DRIFT#"}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start := _decode_token(token):
+            kwargs["ExclusiveStartKey"] = start
+        page = self._db.query(**kwargs)
+        return Page(
+            items=[json.loads(i["doc"]["S"]) for i in page.get("Items", [])],
+            next_token=_encode_token(page.get("LastEvaluatedKey")),
+        )
+
+
+class EventBridgeBus(EventBus):
+    SOURCE = "steward"
+
+    def __init__(self, client: Any, bus: str) -> None:
+        self._events = client
+        self._bus = bus
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        result = self._events.put_events(
+            Entries=[
+                {
+                    "Source": self.SOURCE,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                    "EventBusName": self._bus,
+                }
+            ]
+        )
+        if result.get("FailedEntryCount"):
+            from steward.domain.errors import DependencyUnavailable
+
+            raise DependencyUnavailable("the event bus refused the event; retry")

@@ -11,6 +11,7 @@ from steward.domain.errors import AlreadyExists, Conflict, NotFound
 from steward.domain.models import Model, ModelVersion, Page, Status
 from steward.ports import ArtifactStore, AuditLog, LogSink, ModelStore, WorkflowEngine
 from steward.ports.logs import batch_records
+from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of
 
 T = TypeVar("T")
 
@@ -197,3 +198,47 @@ class MemoryLogSink(LogSink):
 
     def records(self, kind: str = "predictions") -> list[dict[str, Any]]:
         return [r for k, _, batch in self.batches if k == kind for r in batch_records(batch)]
+
+
+class MemoryLogFiles(LogFiles):
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+
+    def keys(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.files if k.startswith(prefix))
+
+    def read(self, key: str) -> bytes:
+        return self.files[key]
+
+
+class MemoryReportStore(ReportStore):
+    def __init__(self) -> None:
+        self.reports: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+
+    def save(self, model: str, report: dict[str, Any], html: str) -> None:
+        self.reports[(model, report["report_id"])] = (report, html)
+
+    def get(self, model: str, report_id: str, kind: str = "json") -> str:
+        import json
+
+        try:
+            report, html = self.reports[(model, report_id)]
+        except KeyError:
+            raise NotFound(f"no drift report {report_id} for {model}") from None
+        return html if kind == "html" else json.dumps(report)
+
+    def summaries(self, model: str, limit: int, token: str | None) -> Page[dict[str, Any]]:
+        items = sorted(
+            (summary_of(r) for (m, _), (r, _) in self.reports.items() if m == model),
+            key=lambda s: s["created_at"],
+            reverse=True,
+        )
+        return _page(items, limit, token)
+
+
+class MemoryEventBus(EventBus):
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        self.events.append((detail_type, detail))

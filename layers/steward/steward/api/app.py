@@ -17,9 +17,9 @@ PARTS = ("registry", "scoring")
 
 def _routers(part: str) -> list[Any]:
     if part == "registry":
-        from steward.api.routes import aliases, audit, models, versions
+        from steward.api.routes import aliases, audit, drift, models, versions
 
-        return [models.router, versions.router, aliases.router, audit.router]
+        return [models.router, versions.router, aliases.router, audit.router, drift.router]
     from steward.api.routes import scoring
 
     return [scoring.router]

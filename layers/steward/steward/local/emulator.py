@@ -63,6 +63,30 @@ def serialize_stores() -> None:
             urls.url_paths[pattern] = wrapped[view]
 
 
+def schedule_rules_match_no_events() -> None:
+    """In EventBridge a scheduled rule never matches events; moto treats a rule without an
+    event pattern as matching every event (and then fails on its Lambda target). Idempotent."""
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+    if getattr(original, "_steward_patched", False):
+        return
+
+    def send_to_targets(self: Rule, *args: Any, **kwargs: Any) -> None:
+        if self.scheduled_expression and not self.event_pattern.get_pattern():
+            return
+        original(self, *args, **kwargs)
+
+    send_to_targets._steward_patched = True  # type: ignore[attr-defined]
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def fidelity_patches() -> None:
+    """Where moto departs from the AWS behaviour Steward relies on, restore it."""
+    serialize_stores()
+    schedule_rules_match_no_events()
+
+
 def configure_moto() -> dict[str, object]:
     """Execute state machines; run Lambda without Docker (our hook runs the handlers)."""
     # moto's CloudFormation warns for each resource type it skips (stages, policies): the
@@ -71,7 +95,7 @@ def configure_moto() -> dict[str, object]:
     logging.getLogger("moto").setLevel(logging.ERROR)
     from moto.core.config import default_user_config
 
-    serialize_stores()
+    fidelity_patches()
     previous = copy.deepcopy(dict(default_user_config))
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     default_user_config["lambda"] = {"use_docker": False}

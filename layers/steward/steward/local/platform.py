@@ -181,3 +181,4 @@ def _reset_caches() -> None:
     wiring.registry.cache_clear()
     wiring.scorer.cache_clear()
     wiring.log_store.cache_clear()
+    wiring.drift.cache_clear()

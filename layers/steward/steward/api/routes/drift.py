@@ -1,0 +1,56 @@
+"""Drift: evaluate a window now, list reports, read one (JSON, or HTML for people)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from steward.api.context import caller
+from steward.domain.identity import Role
+from steward.drift.evaluate import DriftReport
+from steward.wiring import drift
+
+router = Router()
+
+
+class EvaluateWindow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+
+
+class ReportList(BaseModel):
+    items: list[dict[str, Any]]
+    next_token: str | None = None
+
+
+@router.post("/models/<name>/drift/evaluate", summary="Evaluate drift over a window now")
+def evaluate(name: str, window: EvaluateWindow | None = None) -> DriftReport:
+    caller(router).require(Role.DATA_SCIENTIST, Role.APPROVER)
+    start: datetime | None = window.start if window else None
+    end: datetime | None = window.end if window else None
+    return drift().evaluate(name, start, end)
+
+
+@router.get("/models/<name>/drift", summary="Drift reports, newest first")
+def reports(
+    name: str, limit: Annotated[int, Query(ge=1, le=200)] = 50, next_token: str | None = None
+) -> ReportList:
+    page = drift().list(name, limit, next_token)
+    return ReportList(items=page.items, next_token=page.next_token)
+
+
+@router.get("/models/<name>/drift/<report_id>", summary="One report (Accept: text/html)")
+def report(name: str, report_id: str) -> Response[str]:
+    if "text/html" in (router.current_event.headers.get("accept") or ""):
+        return Response(200, "text/html; charset=utf-8", drift().get(name, report_id, "html"))
+    body = drift().get(name, report_id)
+    json.loads(body)  # stored by us; fail loudly rather than serve something else
+    return Response(200, "application/json", body)

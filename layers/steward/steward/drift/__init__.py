@@ -1,0 +1,1 @@
+"""Drift: statistics on binned distributions, streaming evaluation over prediction logs."""

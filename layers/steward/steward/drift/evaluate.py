@@ -1,0 +1,379 @@
+"""Streaming drift evaluation: Parquet row groups -> partial results on the reference
+profile's bins -> one report. Partial results merge (the sum of per-file results equals a
+single pass), which is what lets a window be split across files, functions or map children.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from steward.domain.models import MonitoringPolicy, Signature
+from steward.domain.profile import (
+    CategoricalSummary,
+    Layout,
+    NumericSummary,
+    Profile,
+    merge,
+    summarize,
+)
+from steward.drift import stats
+
+REPORT_FORMAT = 1
+
+
+class SkipFile(Exception):
+    """A log file that cannot be evaluated; reported, never fatal."""
+
+
+@dataclass
+class Partial:
+    """What a set of files contributed: mergeable by :meth:`merge`."""
+
+    profile: Profile | None = None
+    out_of_range: dict[str, int] = field(default_factory=dict)
+    files: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    missing_columns: set[str] = field(default_factory=set)
+    extra_columns: set[str] = field(default_factory=set)
+    type_mismatches: set[str] = field(default_factory=set)
+
+    def merge(self, other: Partial) -> Partial:
+        if self.profile is None or other.profile is None:
+            profile = self.profile or other.profile
+        else:
+            profile = merge(self.profile, other.profile)
+        out = {
+            k: self.out_of_range.get(k, 0) + other.out_of_range.get(k, 0)
+            for k in self.out_of_range.keys() | other.out_of_range.keys()
+        }
+        return Partial(
+            profile=profile,
+            out_of_range=out,
+            files=self.files + other.files,
+            skipped=self.skipped + other.skipped,
+            missing_columns=self.missing_columns | other.missing_columns,
+            extra_columns=self.extra_columns | other.extra_columns,
+            type_mismatches=self.type_mismatches | other.type_mismatches,
+        )
+
+
+def layout_of(reference: Profile) -> Layout:
+    layout = Layout()
+    for name, summary in reference.features.items():
+        if isinstance(summary, NumericSummary):
+            layout.edges[name] = summary.edges
+        else:
+            layout.categories[name] = None  # keep every current category: new ones matter
+    if isinstance(reference.prediction, NumericSummary):
+        layout.prediction_edges = reference.prediction.edges
+    return layout
+
+
+LOG_META = ("request_id", "ts", "version", "variant", "prediction", "score", "latency_ms", "flags")
+
+
+def read_file(
+    key: str,
+    data: bytes,
+    signature: Signature,
+    window: tuple[datetime, datetime],
+    version: int | None,
+    partial: Partial,
+) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray | None]]:
+    """Yield (feature columns, predictions) row group by row group, within the window."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(io.BytesIO(data))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SkipFile(f"not a readable Parquet file ({type(exc).__name__})") from None
+    names = set(parquet.schema_arrow.names)
+    if "ts" not in names:
+        raise SkipFile("no ts column")
+    wanted = [f.name for f in signature.inputs if f.name in names]
+    partial.missing_columns |= {f.name for f in signature.inputs} - names
+    partial.extra_columns |= names - {f.name for f in signature.inputs} - set(LOG_META)
+    score_column = (
+        "score" if "score" in names else ("prediction" if "prediction" in names else None)
+    )
+    columns = [
+        *wanted,
+        "ts",
+        *(["version"] if "version" in names and version else []),
+        *([score_column] if score_column else []),
+    ]
+    start, end = (pa.scalar(t, pa.timestamp("us", tz="UTC")) for t in window)
+    for batch in parquet.iter_batches(batch_size=65_536, columns=list(dict.fromkeys(columns))):
+        mask = pc.and_(
+            pc.greater_equal(batch.column("ts"), start), pc.less(batch.column("ts"), end)
+        )
+        if version and "version" in batch.schema.names:
+            mask = pc.and_(mask, pc.equal(batch.column("version"), version))
+        batch = batch.filter(mask)
+        if batch.num_rows == 0:
+            continue
+        out: dict[str, np.ndarray] = {}
+        for spec in signature.inputs:
+            if spec.name not in wanted:
+                continue
+            column = batch.column(spec.name)
+            if spec.numeric:
+                if not (
+                    pa.types.is_floating(column.type)
+                    or pa.types.is_integer(column.type)
+                    or pa.types.is_boolean(column.type)
+                ):
+                    partial.type_mismatches.add(spec.name)
+                    continue
+                out[spec.name] = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            else:
+                out[spec.name] = np.asarray(column.cast(pa.string()).to_pylist(), dtype=object)
+        predictions = None
+        if score_column is not None:
+            scores = batch.column(score_column)
+            if pa.types.is_floating(scores.type) or pa.types.is_integer(scores.type):
+                predictions = scores.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            else:
+                predictions = np.asarray(scores.cast(pa.string()).to_pylist(), dtype=object)
+        yield out, predictions
+
+
+def partial_of(
+    files: Iterable[tuple[str, bytes]],
+    reference: Profile,
+    signature: Signature,
+    window: tuple[datetime, datetime],
+    version: int | None = None,
+) -> Partial:
+    """Stream ``files`` into one partial result (this is a map step)."""
+    layout = layout_of(reference)
+    partial = Partial()
+    for key, data in files:
+        try:
+            for columns, predictions in read_file(key, data, signature, window, version, partial):
+                # A file missing some features still counts for the others.
+                present = Layout(
+                    edges={k: v for k, v in layout.edges.items() if k in columns},
+                    categories={k: v for k, v in layout.categories.items() if k in columns},
+                    prediction_edges=layout.prediction_edges,
+                )
+                part = summarize(columns, present, predictions)
+                _pad(part, reference, layout)
+                partial = partial.merge(Partial(profile=part))
+                for spec in signature.inputs:
+                    if spec.numeric and spec.name in columns:
+                        values = columns[spec.name]
+                        lo = values < spec.min if spec.min is not None else False
+                        hi = values > spec.max if spec.max is not None else False
+                        n = int(np.count_nonzero(lo | hi))
+                        partial.out_of_range[spec.name] = partial.out_of_range.get(spec.name, 0) + n
+            partial.files += 1
+        except SkipFile as exc:
+            partial.skipped.append({"key": key, "reason": str(exc)})
+    return partial
+
+
+def _pad(part: Profile, reference: Profile, layout: Layout) -> None:
+    """Give a partial every reference feature (empty where a file lacked it) so merges line up."""
+    for name, summary in reference.features.items():
+        if name not in part.features:
+            if isinstance(summary, NumericSummary):
+                edges = layout.edges[name]
+                part.features[name] = NumericSummary(edges=edges, counts=[0] * (len(edges) + 1))
+            else:
+                part.features[name] = CategoricalSummary(counts={})
+
+
+class FeatureDrift(BaseModel):
+    test: str
+    statistic: float
+    threshold: float
+    drift: bool
+    p_value: float | None = None
+    statistics: dict[str, float] = Field(default_factory=dict)
+    reference: list[float] = Field(default_factory=list)  # coarse histogram for charts
+    current: list[float] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+
+
+class DriftReport(BaseModel):
+    format: int = REPORT_FORMAT
+    report_id: str
+    model: str
+    version: int | None
+    window: dict[str, str]
+    rows: int
+    drift_detected: bool
+    drift_share: float
+    drifted_features: list[str]
+    features: dict[str, FeatureDrift]
+    prediction: FeatureDrift | None = None
+    data_quality: dict[str, Any]
+    performance: dict[str, Any] = Field(default_factory=dict)
+    created_at: str
+
+
+def _threshold(policy: MonitoringPolicy, feature: str, test: str) -> float:
+    per_feature = policy.feature_thresholds.get(feature, {})
+    return per_feature.get(test, policy.thresholds.get(test, stats.DEFAULTS[test]))
+
+
+def _numeric_drift(
+    name: str, ref: NumericSummary, cur: NumericSummary, policy: MonitoringPolicy
+) -> FeatureDrift:
+    r, c = np.array(ref.counts, float), np.array(cur.counts, float)
+    edges = np.array(ref.edges, float)
+    low = ref.min if ref.min is not None else (edges[0] if len(edges) else 0.0)
+    high = ref.max if ref.max is not None else (edges[-1] if len(edges) else 0.0)
+    bounds = np.concatenate([[low], edges, [high]])
+    points = (bounds[:-1] + bounds[1:]) / 2
+    mean = ref.total / ref.count if ref.count else 0.0
+    std = float(np.sqrt(max(ref.total_sq / ref.count - mean * mean, 0.0))) if ref.count else 0.0
+    ks_d, ks_p = stats.ks(r, c)
+    coarse_r, coarse_c = stats.coarsen(r, c)
+    values = {
+        "wasserstein": stats.wasserstein(r, c, points, std or 1.0),
+        "psi": stats.psi(coarse_r, coarse_c),
+        "js": stats.js_distance(r, c),
+        "ks": ks_d,
+    }
+    missing = cur.missing_rate - ref.missing_rate
+    values["missing_rate"] = missing
+    test = stats.NUMERIC_VERDICT
+    threshold = _threshold(policy, name, test)
+    missing_threshold = _threshold(policy, name, "missing_rate")
+    drift = values[test] >= threshold or missing >= missing_threshold
+    return FeatureDrift(
+        test=test if values[test] >= threshold or missing < missing_threshold else "missing_rate",
+        statistic=values[test]
+        if values[test] >= threshold or missing < missing_threshold
+        else missing,
+        threshold=threshold
+        if values[test] >= threshold or missing < missing_threshold
+        else missing_threshold,
+        drift=drift,
+        p_value=ks_p,
+        statistics=values,
+        reference=[float(x) for x in coarse_r / max(coarse_r.sum(), 1)],
+        current=[float(x) for x in coarse_c / max(coarse_c.sum(), 1)],
+    )
+
+
+def _categorical_drift(
+    name: str, ref: CategoricalSummary, cur: CategoricalSummary, policy: MonitoringPolicy
+) -> FeatureDrift:
+    labels = sorted(ref.counts.keys() | cur.counts.keys())
+    r = np.array([ref.counts.get(k, 0) for k in labels], float)
+    c = np.array([cur.counts.get(k, 0) for k in labels], float)
+    chi, chi_p = stats.chi2(r, c) if c.sum() else (0.0, 1.0)
+    values = {
+        "js": stats.js_distance(r, c) if c.sum() else 0.0,
+        "psi": stats.psi(r, c),
+        "chi2": chi,
+        "missing_rate": cur.missing_rate - ref.missing_rate,
+    }
+    test = stats.CATEGORICAL_VERDICT
+    threshold = _threshold(policy, name, test)
+    missing_threshold = _threshold(policy, name, "missing_rate")
+    drift = values[test] >= threshold or values["missing_rate"] >= missing_threshold
+    return FeatureDrift(
+        test=test,
+        statistic=values[test],
+        threshold=threshold,
+        drift=drift,
+        p_value=chi_p,
+        statistics=values,
+        reference=[float(x) for x in r / max(r.sum(), 1)],
+        current=[float(x) for x in c / max(c.sum(), 1)],
+        labels=labels,
+    )
+
+
+def report(
+    partial: Partial,
+    reference: Profile,
+    signature: Signature,
+    policy: MonitoringPolicy,
+    *,
+    report_id: str,
+    model: str,
+    version: int | None,
+    window: tuple[datetime, datetime],
+    created_at: str,
+) -> DriftReport:
+    """The verdict for a window (this is the reduce step)."""
+    current = partial.profile
+    features: dict[str, FeatureDrift] = {}
+    quality: dict[str, Any] = {
+        "files": partial.files,
+        "skipped_files": partial.skipped,
+        "missing_columns": sorted(partial.missing_columns),
+        "extra_columns": sorted(partial.extra_columns),
+        "type_mismatches": sorted(partial.type_mismatches),
+        "null_rate": {},
+        "out_of_range_share": {},
+        "unseen_categories": {},
+    }
+    rows = current.rows if current else 0
+    prediction = None
+    if current is not None and rows:
+        for name, ref in reference.features.items():
+            cur = current.features.get(name)
+            if cur is None:
+                continue
+            if isinstance(ref, NumericSummary) and isinstance(cur, NumericSummary):
+                if cur.count + cur.missing == 0:
+                    continue
+                features[name] = _numeric_drift(name, ref, cur, policy)
+                total = cur.count + cur.missing
+                quality["out_of_range_share"][name] = partial.out_of_range.get(name, 0) / total
+            elif isinstance(ref, CategoricalSummary) and isinstance(cur, CategoricalSummary):
+                if cur.count + cur.missing == 0:
+                    continue
+                features[name] = _categorical_drift(name, ref, cur, policy)
+                spec = signature.feature(name)
+                known = set(ref.counts) | set(spec.categories or []) if spec else set(ref.counts)
+                unseen = sorted(set(cur.counts) - known)
+                if unseen:
+                    quality["unseen_categories"][name] = unseen[:50]
+            quality["null_rate"][name] = {
+                "reference": ref.missing_rate,
+                "current": cur.missing_rate,
+            }
+        if isinstance(reference.prediction, NumericSummary) and isinstance(
+            current.prediction, NumericSummary
+        ):
+            prediction = _numeric_drift(
+                "prediction", reference.prediction, current.prediction, policy
+            )
+        elif isinstance(reference.prediction, CategoricalSummary) and isinstance(
+            current.prediction, CategoricalSummary
+        ):
+            prediction = _categorical_drift(
+                "prediction", reference.prediction, current.prediction, policy
+            )
+    drifted = sorted(k for k, f in features.items() if f.drift)
+    share = len(drifted) / len(features) if features else 0.0
+    return DriftReport(
+        report_id=report_id,
+        model=model,
+        version=version,
+        window={"start": window[0].isoformat(), "end": window[1].isoformat()},
+        rows=rows,
+        drift_detected=bool(features) and share >= policy.drift_share,
+        drift_share=share,
+        drifted_features=drifted,
+        features=features,
+        prediction=prediction,
+        data_quality=quality,
+        created_at=created_at,
+    )

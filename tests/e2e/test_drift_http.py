@@ -1,0 +1,88 @@
+"""Drift over HTTP on the local platform: scored traffic, on-demand evaluation, the report
+in JSON and HTML, and the verdict flipping when drift is injected."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from steward.client import Client
+from steward.local.platform import LocalPlatform
+from tests.factories import model_spec, reference_rows, register_body
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[LocalPlatform]:
+    with LocalPlatform(port=0, data_dir=ROOT / ".cache" / "local-e2e") as running:
+        yield running
+
+
+def _serve(client: Client) -> None:
+    alice, bob = client.as_user("alice"), client.as_user("bob")
+    alice.post("/models", model_spec("drift-churn"))
+    alice.post(
+        "/models/drift-churn/versions",
+        register_body(reference_data={"instances": reference_rows(3000, seed=1)}),
+    )
+    for _ in range(200):
+        if alice.get("/models/drift-churn/versions/1")["status"] == "PENDING_APPROVAL":
+            break
+        time.sleep(0.05)
+    bob.post("/models/drift-churn/versions/1/decision", {"decision": "approve", "comment": "ok"})
+    alice.put("/models/drift-churn/aliases/production", {"version": 1})
+
+
+def _score(client: Client, rows: list[dict]) -> None:  # type: ignore[type-arg]
+    for start in range(0, len(rows), 500):
+        client.post("/models/drift-churn/predict", {"instances": rows[start : start + 500]})
+
+
+def test_evaluation_over_http_flags_injected_drift(platform: LocalPlatform) -> None:
+    client = Client(url=platform.url, user="alice")
+    _serve(client)
+    t0 = datetime.now(UTC) - timedelta(seconds=1)
+    _score(client, reference_rows(3000, seed=2))
+    platform.flush()
+    t1 = datetime.now(UTC)
+    time.sleep(0.01)
+    shifted = [
+        {**r, "tenure": r["tenure"] + 30.0, "plan": "enterprise"}
+        for r in reference_rows(3000, seed=3)
+    ]
+    _score(client, shifted)
+    platform.flush()
+    t2 = datetime.now(UTC) + timedelta(seconds=1)
+
+    calm = client.post(
+        "/models/drift-churn/drift/evaluate", {"start": t0.isoformat(), "end": t1.isoformat()}
+    )
+    assert calm["rows"] == 3000 and not calm["drift_detected"], calm["drifted_features"]
+    drifted = client.post(
+        "/models/drift-churn/drift/evaluate", {"start": t1.isoformat(), "end": t2.isoformat()}
+    )
+    assert drifted["rows"] == 3000 and drifted["drift_detected"]
+    assert {"tenure", "plan"} <= set(drifted["drifted_features"])
+    assert drifted["data_quality"]["unseen_categories"] == {"plan": ["enterprise"]}
+
+    listed = client.get("/models/drift-churn/drift")["items"]
+    assert {r["report_id"] for r in listed} == {calm["report_id"], drifted["report_id"]}
+    assert client.get("/models/drift-churn")["latest_drift"]["report_id"] == drifted["report_id"]
+    request = urllib.request.Request(
+        f"{platform.url}/models/drift-churn/drift/{drifted['report_id']}",
+        headers={"Accept": "text/html"},
+    )
+    with urllib.request.urlopen(request) as response:
+        page = response.read().decode()
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "<svg" in page and "Drift detected" in page
+    again = client.post(
+        "/models/drift-churn/drift/evaluate", {"start": t1.isoformat(), "end": t2.isoformat()}
+    )
+    assert again["report_id"] == drifted["report_id"] and again["features"] == drifted["features"]

@@ -1,0 +1,89 @@
+"""The drift service on fakes: partition pruning, the stored report, the model's latest
+drift, and DriftDetected published only when the policy says so."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from steward.adapters.memory import MemoryEventBus, MemoryLogFiles, MemoryReportStore
+from steward.domain.errors import Conflict, ValidationFailed
+from steward.domain.identity import UserDirectory
+from steward.domain.models import ModelSpec
+from steward.drift.service import DriftService
+from steward.registry.requests import Decision, RegisterVersion
+from steward.registry.service import Registry
+from tests.factories import model_spec, reference_rows, register_body
+
+USERS = UserDirectory()
+T0 = datetime(2026, 11, 27, 10, tzinfo=UTC)
+
+
+def _log(rows: list[dict], at: datetime) -> bytes:  # type: ignore[type-arg]
+    table = (
+        pa.Table.from_pylist(rows)
+        .append_column("ts", pa.array([at] * len(rows), pa.timestamp("us", tz="UTC")))
+        .append_column("version", pa.array([1] * len(rows), pa.int32()))
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+@pytest.fixture
+def service(registry: Registry) -> DriftService:
+    registry.create_model(ModelSpec.model_validate(model_spec()), USERS.identify("alice"))
+    request = RegisterVersion.model_validate(
+        register_body(reference_data={"instances": reference_rows(2000)})
+    )
+    registry.register_version("churn", request, USERS.identify("alice"))
+    registry.validate("churn", 1)
+    registry.decide("churn", 1, Decision(decision="approve", comment="ok"), USERS.identify("bob"))
+    registry.set_alias("churn", "production", 1, USERS.identify("alice"))
+    ticks = iter(range(10_000))
+    return DriftService(
+        registry.store,
+        MemoryLogFiles(),
+        MemoryReportStore(),
+        MemoryEventBus(),
+        clock=lambda: T0 + timedelta(hours=3, seconds=next(ticks)),
+    )
+
+
+def test_drift_is_reported_stored_remembered_and_published(service: DriftService) -> None:
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    calm = reference_rows(2000, seed=9)
+    shifted = [{**r, "tenure": r["tenure"] + 40} for r in calm]
+    logs.files["predictions/model=churn/date=2026-11-27/hour=10/a.parquet"] = _log(calm, T0)
+    logs.files["predictions/model=churn/date=2026-11-27/hour=12/b.parquet"] = _log(
+        shifted, T0 + timedelta(hours=2)
+    )
+    logs.files["predictions/model=other/date=2026-11-27/hour=10/c.parquet"] = b"never read"
+    quiet = service.evaluate("churn", T0, T0 + timedelta(hours=1))
+    assert quiet.rows == 2000 and not quiet.drift_detected
+    assert service.events.events == []  # type: ignore[attr-defined]
+    loud = service.evaluate("churn")  # default window: the policy's 24 h up to now
+    assert loud.rows == 4000 and "tenure" in loud.drifted_features
+    assert service.events.events[-1][0] == "DriftDetected"  # type: ignore[attr-defined]
+    assert service.events.events[-1][1]["drifted_features"] == loud.drifted_features  # type: ignore[attr-defined]
+    assert service.store.get_model("churn").latest_drift["report_id"] == loud.report_id  # type: ignore[index]
+    assert json.loads(service.get("churn", loud.report_id))["report_id"] == loud.report_id
+    assert "<svg" in service.get("churn", loud.report_id, "html")
+    assert [s["report_id"] for s in service.list("churn").items] == [
+        loud.report_id,
+        quiet.report_id,
+    ]
+
+
+def test_bad_windows_and_unserved_models(service: DriftService, registry: Registry) -> None:
+    with pytest.raises(ValidationFailed):
+        service.evaluate("churn", T0, T0 - timedelta(hours=1))
+    registry.create_model(ModelSpec.model_validate(model_spec("idle")), USERS.identify("alice"))
+    with pytest.raises(Conflict, match="no production"):
+        service.evaluate("idle")
