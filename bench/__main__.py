@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bench import register_to_serving, scoring
+from bench import drift, register_to_serving, scoring
 
 
 def main() -> None:
     register_to_serving.main()
     scoring.main()
+    drift.main([])
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from steward.domain.binning import Binner
 from steward.domain.frames import Columns, n_rows
 
 PROFILE_FORMAT = 1
@@ -77,12 +78,13 @@ def quantile_edges(values: np.ndarray, bins: int = FINE_BINS) -> list[float]:
     return [float(e) for e in edges if e > finite.min()]
 
 
-def summarize_numeric(values: np.ndarray, edges: list[float]) -> NumericSummary:
+def summarize_numeric(
+    values: np.ndarray, edges: list[float], binner: Binner | None = None
+) -> NumericSummary:
     values = np.asarray(values, dtype=np.float64)
     finite_mask = np.isfinite(values)
     finite = values[finite_mask]
-    bins = np.searchsorted(np.asarray(edges, dtype=np.float64), finite, side="right")
-    counts = np.bincount(bins, minlength=len(edges) + 1)
+    counts = (binner or Binner(edges)).counts(finite)
     return NumericSummary(
         edges=list(edges),
         counts=[int(c) for c in counts],

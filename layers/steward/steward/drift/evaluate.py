@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from steward.domain.binning import Binner
 from steward.domain.models import MonitoringPolicy, Signature
 from steward.domain.profile import (
     CategoricalSummary,
@@ -21,7 +22,7 @@ from steward.domain.profile import (
     NumericSummary,
     Profile,
     merge,
-    summarize,
+    summarize_numeric,
 )
 from steward.drift import stats
 
@@ -76,6 +77,27 @@ def layout_of(reference: Profile) -> Layout:
     return layout
 
 
+@dataclass
+class Chunk:
+    rows: int
+    numeric: dict[str, np.ndarray]
+    categorical: dict[str, CategoricalSummary]
+    predictions: np.ndarray | CategoricalSummary | None
+
+
+def _category_counts(column: Any) -> CategoricalSummary:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(pa.string())
+    counted = pc.value_counts(column.cast(pa.string()))
+    values = counted.field("values").to_pylist()
+    counts = counted.field("counts").to_pylist()
+    found = {v: int(c) for v, c in zip(values, counts, strict=True) if v is not None}
+    return CategoricalSummary(counts=found, missing=column.null_count, count=sum(found.values()))
+
+
 LOG_META = ("request_id", "ts", "version", "variant", "prediction", "score", "latency_ms", "flags")
 
 
@@ -86,8 +108,9 @@ def read_file(
     window: tuple[datetime, datetime],
     version: int | None,
     partial: Partial,
-) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray | None]]:
-    """Yield (feature columns, predictions) row group by row group, within the window."""
+) -> Iterator[Chunk]:
+    """Yield row group by row group, within the window: numeric columns as arrays,
+    categorical columns already counted (in Arrow, never as Python strings)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -122,6 +145,7 @@ def read_file(
         if batch.num_rows == 0:
             continue
         out: dict[str, np.ndarray] = {}
+        categories: dict[str, CategoricalSummary] = {}
         for spec in signature.inputs:
             if spec.name not in wanted:
                 continue
@@ -136,15 +160,15 @@ def read_file(
                     continue
                 out[spec.name] = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
             else:
-                out[spec.name] = np.asarray(column.cast(pa.string()).to_pylist(), dtype=object)
-        predictions = None
+                categories[spec.name] = _category_counts(column)
+        predictions: np.ndarray | CategoricalSummary | None = None
         if score_column is not None:
             scores = batch.column(score_column)
             if pa.types.is_floating(scores.type) or pa.types.is_integer(scores.type):
                 predictions = scores.cast(pa.float64()).to_numpy(zero_copy_only=False)
             else:
-                predictions = np.asarray(scores.cast(pa.string()).to_pylist(), dtype=object)
-        yield out, predictions
+                predictions = _category_counts(scores)
+        yield Chunk(batch.num_rows, out, categories, predictions)
 
 
 def partial_of(
@@ -156,30 +180,56 @@ def partial_of(
 ) -> Partial:
     """Stream ``files`` into one partial result (this is a map step)."""
     layout = layout_of(reference)
+    binners = {name: Binner(edges) for name, edges in layout.edges.items()}
+    prediction_binner = Binner(layout.prediction_edges) if layout.prediction_edges else None
     partial = Partial()
     for key, data in files:
         try:
-            for columns, predictions in read_file(key, data, signature, window, version, partial):
-                # A file missing some features still counts for the others.
-                present = Layout(
-                    edges={k: v for k, v in layout.edges.items() if k in columns},
-                    categories={k: v for k, v in layout.categories.items() if k in columns},
-                    prediction_edges=layout.prediction_edges,
-                )
-                part = summarize(columns, present, predictions)
+            for chunk in read_file(key, data, signature, window, version, partial):
+                features: dict[str, NumericSummary | CategoricalSummary] = {}
+                for name, values in chunk.numeric.items():
+                    if name in binners:
+                        features[name] = summarize_numeric(
+                            values, layout.edges[name], binners[name]
+                        )
+                features.update(chunk.categorical)
+                prediction: NumericSummary | CategoricalSummary | None = None
+                if isinstance(chunk.predictions, CategoricalSummary):
+                    prediction = chunk.predictions
+                elif chunk.predictions is not None and prediction_binner is not None:
+                    prediction = summarize_numeric(
+                        chunk.predictions, layout.prediction_edges or [], prediction_binner
+                    )
+                part = Profile(rows=chunk.rows, features=features, prediction=prediction)
                 _pad(part, reference, layout)
+                if reference.prediction is not None and part.prediction is None:
+                    part.prediction = _empty_like(reference.prediction)
                 partial = partial.merge(Partial(profile=part))
-                for spec in signature.inputs:
-                    if spec.numeric and spec.name in columns:
-                        values = columns[spec.name]
-                        lo = values < spec.min if spec.min is not None else False
-                        hi = values > spec.max if spec.max is not None else False
-                        n = int(np.count_nonzero(lo | hi))
-                        partial.out_of_range[spec.name] = partial.out_of_range.get(spec.name, 0) + n
+                _count_out_of_range(partial, chunk, signature)
             partial.files += 1
         except SkipFile as exc:
             partial.skipped.append({"key": key, "reason": str(exc)})
     return partial
+
+
+def _count_out_of_range(partial: Partial, chunk: Chunk, signature: Signature) -> None:
+    for spec in signature.inputs:
+        values = chunk.numeric.get(spec.name)
+        if values is None or (spec.min is None and spec.max is None):
+            continue
+        with np.errstate(invalid="ignore"):
+            lo = values < spec.min if spec.min is not None else False
+            hi = values > spec.max if spec.max is not None else False
+        n = int(np.count_nonzero(lo | hi))
+        partial.out_of_range[spec.name] = partial.out_of_range.get(spec.name, 0) + n
+
+
+def _empty_like(
+    summary: NumericSummary | CategoricalSummary,
+) -> NumericSummary | CategoricalSummary:
+    if isinstance(summary, NumericSummary):
+        return NumericSummary(edges=summary.edges, counts=[0] * (len(summary.edges) + 1))
+    return CategoricalSummary(counts={})
 
 
 def _pad(part: Profile, reference: Profile, layout: Layout) -> None:

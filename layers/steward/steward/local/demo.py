@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -99,6 +100,36 @@ def load_demo(client: Client) -> None:
         alice.post("/models/churn/predict", {"instances": traffic[start : start + 100]})
     flushed = client.post("/_local/flush", {})
     print(f"  scored 1000 records; {flushed['delivered']} log messages written as Parquet")
+    calm = alice.post("/models/churn/drift/evaluate", {})
+    print(
+        f"  drift evaluation over the last day: {calm['rows']} rows, "
+        f"drift detected: {calm['drift_detected']}"
+    )
+
+    # Next month's customers: longer tenure, pricier plans, a plan the model never saw.
+    shifted = [
+        {
+            **r,
+            "tenure": r["tenure"] + 36,
+            "monthly_charges": r["monthly_charges"] * 1.6,
+            "plan": "premium" if i % 3 == 0 else r["plan"],
+        }
+        for i, r in enumerate(_rows(1000, seed=4))
+    ]
+    since = time.time()
+    for start in range(0, len(shifted), 100):
+        alice.post("/models/churn/predict", {"instances": shifted[start : start + 100]})
+    client.post("/_local/flush", {})
+    window = {
+        "start": datetime.fromtimestamp(since - 1, UTC).isoformat(),
+        "end": datetime.now(UTC).isoformat(),
+    }
+    drifted = alice.post("/models/churn/drift/evaluate", window)
+    print(
+        f"  injected drift, evaluated again: drift detected: {drifted['drift_detected']} "
+        f"({', '.join(drifted['drifted_features'])}); report: "
+        f"{client.url}/models/churn/drift/{drifted['report_id']}"
+    )
 
     rules = {
         "rules": [

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from steward.domain.binning import Binner
+from steward.domain.profile import quantile_edges
+
+finite = st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arrays(np.float64, st.integers(1, 300), elements=finite),
+    arrays(np.float64, st.integers(1, 500), elements=finite),
+)
+def test_lookup_binning_equals_searchsorted(reference: np.ndarray, values: np.ndarray) -> None:
+    edges = quantile_edges(reference, bins=50)
+    values = np.concatenate([values, np.asarray(edges), np.nextafter(np.asarray(edges), -np.inf)])
+    expected = np.searchsorted(np.asarray(edges), values, side="right")
+    assert np.array_equal(Binner(edges).bin(values), expected)
+
+
+def test_skewed_and_clustered_edges() -> None:
+    rng = np.random.default_rng(0)
+    reference = np.concatenate([rng.lognormal(0, 3, 50_000), np.zeros(1000), [1e12]])
+    edges = quantile_edges(reference)
+    values = np.concatenate([rng.lognormal(0, 3, 100_000), rng.normal(0, 1e6, 1000)])
+    assert np.array_equal(
+        Binner(edges).counts(values),
+        np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1),
+    )
