@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError, FlexibleChecksumError
 from pydantic_core import to_json
@@ -19,6 +20,7 @@ from steward.domain.models import Model, ModelVersion, Page, Status
 from steward.ports import ArtifactStore, AuditLog, LogSink, ModelStore, WorkflowEngine
 from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of
 
+T = TypeVar("T")
 INDEX = "gsi1"
 AUDIT_DAY_INDEX = "by-day"
 MODEL_KIND = "MODEL"
@@ -42,6 +44,19 @@ def _decode_token(token: str | None) -> dict[str, Any] | None:
         from steward.domain.errors import BadRequest
 
         raise BadRequest("next_token is not valid") from None
+
+
+def _query_page(
+    db: Any, kwargs: dict[str, Any], token: str | None, convert: Callable[[dict[str, Any]], T]
+) -> Page[T]:
+    """One page of a DynamoDB query, with an opaque continuation token."""
+    if start := _decode_token(token):
+        kwargs["ExclusiveStartKey"] = start
+    page = db.query(**kwargs)
+    return Page(
+        items=[convert(i) for i in page.get("Items", [])],
+        next_token=_encode_token(page.get("LastEvaluatedKey")),
+    )
 
 
 def _pk(name: str) -> dict[str, str]:
@@ -103,13 +118,7 @@ class DynamoModelStore(ModelStore):
             "ExpressionAttributeValues": {":k": {"S": MODEL_KIND}},
             "Limit": limit,
         }
-        if start := _decode_token(token):
-            kwargs["ExclusiveStartKey"] = start
-        page = self._db.query(**kwargs)
-        return Page(
-            items=[self._model(i) for i in page.get("Items", [])],
-            next_token=_encode_token(page.get("LastEvaluatedKey")),
-        )
+        return _query_page(self._db, kwargs, token, self._model)
 
     def save_model(self, model: Model, expected_rev: int) -> Model:
         saved = model.model_copy(update={"rev": expected_rev + 1})
@@ -192,12 +201,8 @@ class DynamoModelStore(ModelStore):
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        if start := _decode_token(token):
-            kwargs["ExclusiveStartKey"] = start
-        page = self._db.query(**kwargs)
-        return Page(
-            items=[ModelVersion.model_validate_json(i["doc"]["S"]) for i in page.get("Items", [])],
-            next_token=_encode_token(page.get("LastEvaluatedKey")),
+        return _query_page(
+            self._db, kwargs, token, lambda i: ModelVersion.model_validate_json(i["doc"]["S"])
         )
 
     def save_version(self, version: ModelVersion, expected_status: Status) -> None:
@@ -226,12 +231,8 @@ class DynamoModelStore(ModelStore):
             "ExpressionAttributeValues": {":k": {"S": f"STATUS#{status.value}"}},
             "Limit": limit,
         }
-        if start := _decode_token(token):
-            kwargs["ExclusiveStartKey"] = start
-        page = self._db.query(**kwargs)
-        return Page(
-            items=[ModelVersion.model_validate_json(i["doc"]["S"]) for i in page.get("Items", [])],
-            next_token=_encode_token(page.get("LastEvaluatedKey")),
+        return _query_page(
+            self._db, kwargs, token, lambda i: ModelVersion.model_validate_json(i["doc"]["S"])
         )
 
     # task tokens: their own items, never part of a version document
@@ -308,13 +309,7 @@ class DynamoAuditLog(AuditLog):
             "Limit": limit,
             "ConsistentRead": True,
         }
-        if start := _decode_token(token):
-            kwargs["ExclusiveStartKey"] = start
-        page = self._db.query(**kwargs)
-        return Page(
-            items=[self._event(i) for i in page.get("Items", [])],
-            next_token=_encode_token(page.get("LastEvaluatedKey")),
-        )
+        return _query_page(self._db, kwargs, token, self._event)
 
     def recent(self, limit: int, token: str | None) -> Page[AuditEvent]:
         """Newest first, across streams: a scan sorted in memory for small trails; the
@@ -542,13 +537,7 @@ class S3DynamoReportStore(ReportStore):
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        if start := _decode_token(token):
-            kwargs["ExclusiveStartKey"] = start
-        page = self._db.query(**kwargs)
-        return Page(
-            items=[json.loads(i["doc"]["S"]) for i in page.get("Items", [])],
-            next_token=_encode_token(page.get("LastEvaluatedKey")),
-        )
+        return _query_page(self._db, kwargs, token, lambda i: json.loads(i["doc"]["S"]))
 
 
 class EventBridgeBus(EventBus):
