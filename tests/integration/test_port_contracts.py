@@ -152,3 +152,11 @@ def test_artifacts_pin_versions(artifacts: ArtifactStore) -> None:
     assert artifacts.get(uri, v1) == b"one" and artifacts.get(uri, v2) == b"two"
     with pytest.raises(NotFound):
         artifacts.get(uri.replace("model.json", "absent.json"))
+
+
+def test_audit_checkpoints_are_kept_per_model(store: ModelStore) -> None:
+    name = _name()
+    assert store.audit_checkpoint(name) is None
+    store.put_audit_checkpoint(name, 3, "a" * 64)
+    store.put_audit_checkpoint(name, 5, "b" * 64)
+    assert store.audit_checkpoint(name) == (5, "b" * 64)

@@ -263,3 +263,16 @@ def test_unknown_model_and_version(registry: Registry) -> None:
         registry.get_model("nope")
     with pytest.raises(NotFound):
         registry.store.get_version("nope", 1)
+
+
+def test_cutting_off_the_newest_events_is_detected_after_a_checkpoint(
+    registry: Registry, users: UserDirectory
+) -> None:
+    _setup(registry, users)
+    _approved(registry, users)
+    assert all(r.ok for r in registry.verify_all(checkpoint=True))
+    audit = registry.audit_log
+    assert isinstance(audit, MemoryAuditLog)
+    audit._events["churn"].pop()  # the newest event removed with storage access
+    report = registry.verify_audit("churn")
+    assert not report.ok and "missing" in (report.problem or "")

@@ -242,6 +242,25 @@ class DynamoModelStore(ModelStore):
             Item={"pk": _pk(name), "sk": {"S": f"TOKEN#{version:010d}"}, "token": {"S": token}},
         )
 
+    def put_audit_checkpoint(self, name: str, seq: int, digest: str) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                "pk": _pk(name),
+                "sk": {"S": "AUDIT#CHECKPOINT"},
+                "seq": {"N": str(seq)},
+                "digest": {"S": digest},
+            },
+        )
+
+    def audit_checkpoint(self, name: str) -> tuple[int, str] | None:
+        item = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": _pk(name), "sk": {"S": "AUDIT#CHECKPOINT"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return (int(item["seq"]["N"]), str(item["digest"]["S"])) if item else None
+
     def take_task_token(self, name: str, version: int) -> str | None:
         try:
             result = self._db.delete_item(

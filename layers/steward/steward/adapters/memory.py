@@ -28,6 +28,7 @@ class MemoryModelStore(ModelStore):
         self._models: dict[str, Model] = {}
         self._versions: dict[tuple[str, int], ModelVersion] = {}
         self._tokens: dict[tuple[str, int], str] = {}
+        self._checkpoints: dict[str, tuple[int, str]] = {}
         self._lock = threading.Lock()
 
     def create_model(self, model: Model) -> None:
@@ -107,6 +108,12 @@ class MemoryModelStore(ModelStore):
 
     def put_task_token(self, name: str, version: int, token: str) -> None:
         self._tokens[(name, version)] = token
+
+    def put_audit_checkpoint(self, name: str, seq: int, digest: str) -> None:
+        self._checkpoints[name] = (seq, digest)
+
+    def audit_checkpoint(self, name: str) -> tuple[int, str] | None:
+        return self._checkpoints.get(name)
 
     def take_task_token(self, name: str, version: int) -> str | None:
         with self._lock:

@@ -101,6 +101,55 @@ def _category_counts(column: Any) -> CategoricalSummary:
 LOG_META = ("request_id", "ts", "version", "variant", "prediction", "score", "latency_ms", "flags")
 
 
+def _is_number(arrow_type: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_floating(arrow_type)
+        or pa.types.is_integer(arrow_type)
+        or pa.types.is_boolean(arrow_type)
+    )
+
+
+def _in_window(batch: Any, start: Any, end: Any, version: int | None) -> Any:
+    import pyarrow.compute as pc
+
+    ts = batch.column("ts")
+    mask = pc.and_(pc.greater_equal(ts, start), pc.less(ts, end))
+    if version and "version" in batch.schema.names:
+        mask = pc.and_(mask, pc.equal(batch.column("version"), version))
+    if pc.all(mask).as_py():  # filtering copies every column: only when needed
+        return batch
+    return batch.filter(mask)
+
+
+def _chunk(
+    batch: Any, signature: Signature, wanted: set[str], score: str | None, partial: Partial
+) -> Chunk:
+    import pyarrow as pa
+
+    numeric: dict[str, np.ndarray] = {}
+    categories: dict[str, CategoricalSummary] = {}
+    for spec in signature.inputs:
+        if spec.name not in wanted:
+            continue
+        column = batch.column(spec.name)
+        if not spec.numeric:
+            categories[spec.name] = _category_counts(column)
+        elif _is_number(column.type):
+            numeric[spec.name] = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        else:
+            partial.type_mismatches.add(spec.name)
+    predictions: np.ndarray | CategoricalSummary | None = None
+    if score is not None:
+        scores = batch.column(score)
+        if _is_number(scores.type):
+            predictions = scores.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        else:
+            predictions = _category_counts(scores)
+    return Chunk(batch.num_rows, numeric, categories, predictions)
+
+
 def read_file(
     key: str,
     data: bytes,
@@ -112,7 +161,6 @@ def read_file(
     """Yield row group by row group, within the window: numeric columns as arrays,
     categorical columns already counted (in Arrow, never as Python strings)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
@@ -122,53 +170,19 @@ def read_file(
     names = set(parquet.schema_arrow.names)
     if "ts" not in names:
         raise SkipFile("no ts column")
-    wanted = [f.name for f in signature.inputs if f.name in names]
-    partial.missing_columns |= {f.name for f in signature.inputs} - names
-    partial.extra_columns |= names - {f.name for f in signature.inputs} - set(LOG_META)
-    score_column = (
-        "score" if "score" in names else ("prediction" if "prediction" in names else None)
-    )
-    columns = [
-        *wanted,
-        "ts",
-        *(["version"] if "version" in names and version else []),
-        *([score_column] if score_column else []),
-    ]
+    inputs = {f.name for f in signature.inputs}
+    wanted = inputs & names
+    partial.missing_columns |= inputs - names
+    partial.extra_columns |= names - inputs - set(LOG_META)
+    score = next((c for c in ("score", "prediction") if c in names), None)
+    columns = [f.name for f in signature.inputs if f.name in wanted] + ["ts"]
+    columns += ["version"] if "version" in names and version else []
+    columns += [score] if score else []
     start, end = (pa.scalar(t, pa.timestamp("us", tz="UTC")) for t in window)
-    for batch in parquet.iter_batches(batch_size=65_536, columns=list(dict.fromkeys(columns))):
-        mask = pc.and_(
-            pc.greater_equal(batch.column("ts"), start), pc.less(batch.column("ts"), end)
-        )
-        if version and "version" in batch.schema.names:
-            mask = pc.and_(mask, pc.equal(batch.column("version"), version))
-        batch = batch.filter(mask)
-        if batch.num_rows == 0:
-            continue
-        out: dict[str, np.ndarray] = {}
-        categories: dict[str, CategoricalSummary] = {}
-        for spec in signature.inputs:
-            if spec.name not in wanted:
-                continue
-            column = batch.column(spec.name)
-            if spec.numeric:
-                if not (
-                    pa.types.is_floating(column.type)
-                    or pa.types.is_integer(column.type)
-                    or pa.types.is_boolean(column.type)
-                ):
-                    partial.type_mismatches.add(spec.name)
-                    continue
-                out[spec.name] = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-            else:
-                categories[spec.name] = _category_counts(column)
-        predictions: np.ndarray | CategoricalSummary | None = None
-        if score_column is not None:
-            scores = batch.column(score_column)
-            if pa.types.is_floating(scores.type) or pa.types.is_integer(scores.type):
-                predictions = scores.cast(pa.float64()).to_numpy(zero_copy_only=False)
-            else:
-                predictions = _category_counts(scores)
-        yield Chunk(batch.num_rows, out, categories, predictions)
+    for batch in parquet.iter_batches(batch_size=65_536, columns=columns):
+        batch = _in_window(batch, start, end, version)
+        if batch.num_rows:
+            yield _chunk(batch, signature, wanted, score, partial)
 
 
 def partial_of(

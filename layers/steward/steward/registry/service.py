@@ -108,10 +108,22 @@ class Registry:
         )
 
     def verify_audit(self, name: str) -> ChainReport:
-        return verify_chain(name, self.audit_log.all_events(name))
+        """Verify the chain, and that it still holds the last checkpointed event (so that
+        cutting off the newest events is detected too)."""
+        return verify_chain(
+            name, self.audit_log.all_events(name), self.store.audit_checkpoint(name)
+        )
 
-    def verify_all(self) -> list[ChainReport]:
-        return [self.verify_audit(stream) for stream in self.audit_log.streams()]
+    def verify_all(self, checkpoint: bool = False) -> list[ChainReport]:
+        """Verify every stream; with ``checkpoint``, remember the head of each sound one."""
+        reports = []
+        for stream in self.audit_log.streams():
+            report = self.verify_audit(stream)
+            head = self.audit_log.head(stream)
+            if checkpoint and report.ok and head is not None:
+                self.store.put_audit_checkpoint(stream, head.seq, head.hash)
+            reports.append(report)
+        return reports
 
     # -- models --------------------------------------------------------------------------
 

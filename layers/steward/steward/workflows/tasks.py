@@ -73,7 +73,7 @@ def expire(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def verify_audit(_: dict[str, Any]) -> dict[str, Any]:
-    reports = registry().verify_all()
+    reports = registry().verify_all(checkpoint=True)
     broken = [r for r in reports if not r.ok]
     for report in broken:
         logger.error("audit chain broken", extra=report.model_dump())
