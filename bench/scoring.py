@@ -35,6 +35,7 @@ from steward.registry.requests import Decision, RegisterVersion
 from steward.registry.service import Registry
 from steward.scoring.inputs import PredictRequest, to_columns
 from steward.scoring.service import Scorer
+from tests.factories import api_event
 
 ROOT = Path(__file__).resolve().parents[1]
 USERS = UserDirectory()
@@ -114,16 +115,7 @@ def _median_ms(fn: Any, repeat: int) -> float:
 
 
 def _event(body: str) -> dict[str, Any]:
-    return {
-        "resource": "/models/{name}/predict",
-        "path": "/models/bench/predict",
-        "httpMethod": "POST",
-        "headers": {"Content-Type": "application/json"},
-        "requestContext": {"stage": "bench"},
-        "queryStringParameters": None,
-        "body": body,
-        "isBase64Encoded": False,
-    }
+    return api_event("POST", "/models/bench/predict", body, resource="/models/{name}/predict")
 
 
 def measure(repeat: int = 200) -> dict[str, dict[str, float]]:

@@ -97,3 +97,39 @@ def onnx_logistic(n_features: int = 2, stacked: bool = True) -> bytes:
     model.ir_version = 9
     onnx.checker.check_model(model)
     return model.SerializeToString()
+
+
+def api_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    user: str | None = None,
+    headers: dict[str, str] | None = None,
+    resource: str = "/{proxy+}",
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event, as the gateway (or the local platform) sends it."""
+    route, _, query = path.partition("?")
+    return {
+        "resource": resource,
+        "path": route,
+        "httpMethod": method,
+        "headers": {
+            "Content-Type": "application/json",
+            **({"X-Steward-User": user} if user else {}),
+            **(headers or {}),
+        },
+        "multiValueHeaders": {},
+        "queryStringParameters": dict(p.split("=", 1) for p in query.split("&")) if query else None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": route.lstrip("/")},
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "stage": "test",
+            "requestId": "r",
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": body if isinstance(body, str) or body is None else json.dumps(body),
+        "isBase64Encoded": False,
+    }

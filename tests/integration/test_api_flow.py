@@ -8,37 +8,14 @@ from typing import Any
 
 import boto3
 
-from tests.factories import model_spec, register_body
+from tests.factories import api_event, model_spec, register_body
 from tests.integration.conftest import Stack
 
 
 def api(
     stack: Stack, method: str, path: str, body: Any = None, user: str | None = "alice"
 ) -> tuple[int, Any]:
-    event = {
-        "resource": "/{proxy+}",
-        "path": path.split("?")[0],
-        "httpMethod": method,
-        "headers": {
-            "Content-Type": "application/json",
-            **({"X-Steward-User": user} if user else {}),
-        },
-        "multiValueHeaders": {},
-        "queryStringParameters": dict(p.split("=") for p in path.split("?")[1].split("&"))
-        if "?" in path
-        else None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "requestContext": {
-            "resourcePath": "/{proxy+}",
-            "httpMethod": method,
-            "stage": "test",
-            "requestId": "r",
-            "identity": {"sourceIp": "127.0.0.1"},
-        },
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
+    event = api_event(method, path, body, user=user)
     result = stack.invoke("api", event)
     return result["statusCode"], json.loads(result["body"]) if result.get("body") else None
 

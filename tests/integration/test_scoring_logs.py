@@ -19,7 +19,7 @@ from steward.adapters.aws import S3ArtifactStore
 from steward.domain.identity import UserDirectory
 from steward.domain.models import ModelSpec
 from steward.registry.requests import Decision, RegisterVersion
-from tests.factories import model_spec, reference_rows, register_body
+from tests.factories import api_event, model_spec, reference_rows, register_body
 from tests.integration.conftest import Stack
 
 USERS = UserDirectory()
@@ -42,16 +42,7 @@ def _serve(name: str) -> None:
 
 
 def _post(stack: Stack, path: str, body: Any) -> tuple[int, Any]:
-    event = {
-        "resource": path,
-        "path": path,
-        "httpMethod": "POST",
-        "headers": {"Content-Type": "application/json"},
-        "requestContext": {"stage": "t"},
-        "queryStringParameters": None,
-        "body": json.dumps(body),
-        "isBase64Encoded": False,
-    }
+    event = api_event("POST", path, body, resource=path)
     result = stack.invoke("scoring", event)
     return result["statusCode"], json.loads(result["body"])
 
