@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -16,6 +16,7 @@ finite = st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False)
     arrays(np.float64, st.integers(1, 300), elements=finite),
     arrays(np.float64, st.integers(1, 500), elements=finite),
 )
+@example(np.array([1.11253693e-308, 0.0]), np.array([0.0]))  # a span too narrow to scale
 def test_lookup_binning_equals_searchsorted(reference: np.ndarray, values: np.ndarray) -> None:
     edges = quantile_edges(reference, bins=50)
     values = np.concatenate([values, np.asarray(edges), np.nextafter(np.asarray(edges), -np.inf)])

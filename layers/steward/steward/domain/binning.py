@@ -20,9 +20,13 @@ class Binner:
         self.lo, self.hi = float(self.edges[0]), float(self.edges[-1])
         self.buckets = max(BUCKETS_PER_EDGE * n, 1)
         span = self.hi - self.lo
-        self.scale = self.buckets / span if span > 0 else 0.0
+        with np.errstate(divide="ignore", over="ignore"):
+            scale = self.buckets / span if span > 0 else np.inf
+        # A span too narrow to scale (all edges equal, or a few ulps apart) is searched plainly.
+        self.lookup = bool(np.isfinite(scale))
+        self.scale = float(scale) if self.lookup else 0.0
         self._sentinel = np.append(self.edges, np.inf)
-        if span <= 0:
+        if not self.lookup:
             return
         # The edges go through the very arithmetic the values will: an edge in an earlier
         # bucket than a value is below it (the mapping is monotonic), so the search for a
@@ -37,7 +41,7 @@ class Binner:
         """Bin index of each finite value: edges[i-1] <= v < edges[i] is bin i."""
         if len(self.edges) == 0:
             return np.zeros(values.shape[0], dtype=np.int64)
-        if self.hi <= self.lo:
+        if not self.lookup:
             return np.searchsorted(self.edges, values, side="right")
         with np.errstate(invalid="ignore", over="ignore"):  # far outliers: fixed below
             bucket = ((values - self.lo) * self.scale).astype(np.int64)
