@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from steward import config, wiring
+from steward import wiring
 from steward.local.emulator import fidelity_patches
 from steward.local.pollers import QueuePoller
 from steward.local.provision import Deployment, deploy
@@ -61,13 +61,8 @@ def stack(template: dict[str, Any]) -> Iterator[Stack]:
                 {k: v for k, v in spec.environment.items() if k.startswith("STEWARD_")}
             )
         runtime.install_moto_hook()
-        _clear()
+        wiring.reset()
         yield Stack(deployment, runtime)
     os.environ.clear()
     os.environ.update(saved)
-    _clear()
-
-
-def _clear() -> None:
-    for cached in (config.settings, wiring.registry, wiring.scorer, wiring.log_store, wiring.drift):
-        cached.cache_clear()
+    wiring.reset()

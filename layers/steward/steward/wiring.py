@@ -22,6 +22,12 @@ def _client(service: str) -> Any:
     return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 
+def reset() -> None:
+    """Forget settings and services: the next call builds them again (a new cold start)."""
+    for cached in (settings, registry, scorer, log_store, drift):
+        cached.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def registry() -> Registry:
     from steward.adapters.aws import (

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel
@@ -20,7 +17,3 @@ def caller(router: Router) -> Identity:
 
 def created(body: BaseModel) -> Response[str]:
     return Response(201, "application/json", body.model_dump_json())
-
-
-def json_response(status: int, body: Any) -> Response[str]:
-    return Response(status, "application/json", json.dumps(body, default=str))

@@ -8,7 +8,6 @@ exception text never reaches a response.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -62,15 +61,6 @@ def status_for(exc: e.StewardError) -> int:
     return 500
 
 
-def _describe_validation(errors: Any) -> str:
-    parts = []
-    for err in errors[:5]:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        where = ".".join(loc) or "request"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"
-
-
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(e.StewardError)
     def _domain(exc: e.StewardError) -> Response[str]:
@@ -81,7 +71,7 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[str]:
-        return error_response(422, "validation_failed", _describe_validation(exc.errors()))
+        return error_response(422, "validation_failed", e.describe_errors(exc.errors()))
 
     @app.exception_handler(NotFoundError)
     def _no_route(_: NotFoundError) -> Response[str]:

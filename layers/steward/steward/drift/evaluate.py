@@ -215,7 +215,7 @@ def partial_of(
                         chunk.predictions, layout.prediction_edges or [], prediction_binner
                     )
                 part = Profile(rows=chunk.rows, features=features, prediction=prediction)
-                _pad(part, reference, layout)
+                _pad(part, reference)
                 if reference.prediction is not None and part.prediction is None:
                     part.prediction = _empty_like(reference.prediction)
                 partial = partial.merge(Partial(profile=part))
@@ -246,15 +246,11 @@ def _empty_like(
     return CategoricalSummary(counts={})
 
 
-def _pad(part: Profile, reference: Profile, layout: Layout) -> None:
+def _pad(part: Profile, reference: Profile) -> None:
     """Give a partial every reference feature (empty where a file lacked it) so merges line up."""
     for name, summary in reference.features.items():
         if name not in part.features:
-            if isinstance(summary, NumericSummary):
-                edges = layout.edges[name]
-                part.features[name] = NumericSummary(edges=edges, counts=[0] * (len(edges) + 1))
-            else:
-                part.features[name] = CategoricalSummary(counts={})
+            part.features[name] = _empty_like(summary)
 
 
 class FeatureDrift(BaseModel):

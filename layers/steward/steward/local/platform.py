@@ -16,6 +16,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from steward import wiring
 from steward.local.emulator import Emulator
 from steward.local.gateway import Gateway
 from steward.local.paths import repo_root
@@ -91,7 +92,7 @@ class LocalPlatform:
                 if key.startswith("STEWARD_"):
                     merged[key] = value
         os.environ.update({**merged, **LOCAL_ENV})
-        _reset_caches()
+        wiring.reset()
 
     def _local_routes(self, request: Request) -> Response | None:
         if not request.path.startswith("/_local/"):
@@ -145,7 +146,7 @@ class LocalPlatform:
         if self._saved_env is not None:  # leave the process as we found it
             os.environ.clear()
             os.environ.update(self._saved_env)
-        _reset_caches()
+        wiring.reset()
         log.info("local platform stopped")
 
     def __enter__(self) -> LocalPlatform:
@@ -171,14 +172,3 @@ class LocalPlatform:
 
 def _json(status: int, payload: Any) -> Response:
     return Response(json.dumps(payload), status=status, content_type="application/json")
-
-
-def _reset_caches() -> None:
-    """Settings and services are built once per cold start; a new platform is a new start."""
-    from steward import config, wiring
-
-    config.settings.cache_clear()
-    wiring.registry.cache_clear()
-    wiring.scorer.cache_clear()
-    wiring.log_store.cache_clear()
-    wiring.drift.cache_clear()

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from steward.domain.errors import PayloadTooLarge, ValidationFailed
+from steward.domain.errors import PayloadTooLarge, ValidationFailed, describe_errors
 from steward.domain.frames import Columns, columns_from_records, columns_from_split
 from steward.domain.models import Signature
 
@@ -62,15 +62,7 @@ def parse_request(body: str | bytes | None) -> PredictRequest:
     try:
         return PredictRequest.model_validate_json(body)
     except ValidationError as exc:
-        raise ValidationFailed(describe(exc)) from None
-
-
-def describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ())) or "request"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts)
+        raise ValidationFailed(describe_errors(exc.errors())) from None
 
 
 def check_size(body: str | bytes | None) -> None:
