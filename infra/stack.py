@@ -79,8 +79,17 @@ class StewardStack(cdk.Stack):
             access_logs=access_logs,
             environment=common_env,
         )
-        monitoring = Monitoring(self, "Monitoring", logs=scoring.logs, access_logs=access_logs)
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            logs=scoring.logs,
+            access_logs=access_logs,
+            layers=layers,
+            registry=registry,
+            environment=common_env,
+        )
         monitoring.grant_evaluate(api_fn)
+        monitoring.grant_schedules(api_fn)
         api = Api(self, "Api", handler=api_fn.function)
         for path in ("/models/{name}/predict", "/models/{name}/feedback"):
             api.route(path, "POST", scoring.function.function)
@@ -88,4 +97,5 @@ class StewardStack(cdk.Stack):
         cdk.CfnOutput(self, "ArtifactsBucket", value=registry.artifacts.bucket_name)
         cdk.CfnOutput(self, "LogsBucket", value=scoring.logs.bucket_name)
         cdk.CfnOutput(self, "ReportsBucket", value=monitoring.reports.bucket_name)
+        cdk.CfnOutput(self, "DriftStateMachine", value=monitoring.state_machine.state_machine_arn)
         cdk.Tags.of(self).add("app", "steward")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,21 @@ def reference_rows(n: int = 200, seed: int = 7) -> list[dict[str, Any]]:
         }
         for _ in range(n)
     ]
+
+
+def parquet_log(rows: list[dict[str, Any]], at: datetime, version: int = 1) -> bytes:
+    """A prediction log file as the writer lays it out: features, ``ts`` and ``version``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = (
+        pa.Table.from_pylist(rows)
+        .append_column("ts", pa.array([at] * len(rows), pa.timestamp("us", tz="UTC")))
+        .append_column("version", pa.array([version] * len(rows), pa.int32()))
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
 
 
 def logistic_artifact() -> bytes:

@@ -1,17 +1,32 @@
-"""Monitoring: the drift report bucket and what drift evaluation may read and publish."""
+"""Monitoring: the drift report bucket, the drift function, one EventBridge Scheduler
+schedule per model (a schedule group and the role that invokes the function; the schedules
+themselves are made by the registry when a model's monitoring policy is set), the
+distributed drift state machine (plan -> one batch inline | Distributed Map -> reduce),
+and alarms."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.constructs.function import StewardFunction
+from infra.constructs.layers import Layers
 from infra.constructs.nag import acknowledge, arn_token
-from infra.constructs.storage import secure_bucket
+from infra.constructs.registry import Registry
+from infra.constructs.storage import dead_letter_queue, secure_bucket
 
 LOG_PREFIXES = ("predictions", "feedback")
+RUNS_PREFIX = "drift/_runs/"  # plans and partials of distributed runs (steward.drift.runs)
+DRIFT_TIMEOUT = cdk.Duration.minutes(15)
+RUN_TIMEOUT = cdk.Duration.hours(2)
+MAX_CONCURRENCY = 100  # map children at once
 
 
 class Monitoring(Construct):
@@ -22,16 +37,238 @@ class Monitoring(Construct):
         *,
         logs: s3.IBucket,
         access_logs: s3.IBucket,
+        layers: Layers,
+        registry: Registry,
+        environment: dict[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
         self.logs = logs
         self.reports = secure_bucket(self, "Reports", access_logs=access_logs)
+        self.reports.add_lifecycle_rule(
+            id="ExpireRunScratch", prefix=RUNS_PREFIX, expiration=cdk.Duration.days(7)
+        )
+        # Literal names: the function's environment names the state machine and the group
+        # without a reference (the state machine already refers to the function).
+        self.group_name = f"{stack.stack_name}-drift"
+        machine_name = f"{stack.stack_name}-drift-run"
+        self.state_machine_arn = stack.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=machine_name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+        self.function = StewardFunction(
+            self,
+            "Function",
+            source="drift",
+            description="Steward drift: scheduled evaluation and the distributed run's steps",
+            layers=[layers.steward, layers.core, layers.numpy, layers.arrow],
+            environment={**environment, "STEWARD_DRIFT_STATE_MACHINE_ARN": self.state_machine_arn},
+            memory_size=3008,
+            timeout=DRIFT_TIMEOUT,
+        )
+        registry.grant_read(self.function.role)
+        registry.table.grant(self.function.role, "dynamodb:PutItem", "dynamodb:UpdateItem")
+        self.grant_evaluate(self.function)
+        self.function.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=[self.state_machine_arn]
+            )
+        )
+
+        self.dead_letters = dead_letter_queue(self, "ScheduleDlq", of="the drift schedules")
+        self.schedule_group = scheduler.CfnScheduleGroup(self, "Schedules", name=self.group_name)
+        self.scheduler_role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
+            description="EventBridge Scheduler: invoke the drift function for a model's schedule",
+        )
+        self.function.function.grant_invoke(self.scheduler_role)
+        self.dead_letters.grant_send_messages(self.scheduler_role)
+        acknowledge(
+            self.scheduler_role,
+            f"AwsSolutions-IAM5[Resource::{arn_token(self.function.function)}:*]",
+            "Lambda's invoke grant covers the function's versions (qualified ARNs).",
+        )
+
+        self.state_machine = self._state_machine(machine_name)
+        self.alarms = [
+            self._alarm("DriftErrors", self.function.function.metric_errors()),
+            self._alarm("RunsFailed", self.state_machine.metric_failed()),
+            self._alarm("RunsTimedOut", self.state_machine.metric_timed_out()),
+            self._alarm(
+                "ScheduleDeadLetters",
+                self.dead_letters.metric_approximate_number_of_messages_visible(),
+            ),
+        ]
+
+    # -- the distributed run ---------------------------------------------------------------
+
+    def _step(
+        self, construct_id: str, payload: dict[str, object], **kwargs: object
+    ) -> tasks.LambdaInvoke:
+        return tasks.LambdaInvoke(
+            self,
+            construct_id,
+            lambda_function=self.function.function,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            retry_on_service_exceptions=True,
+            task_timeout=sfn.Timeout.duration(DRIFT_TIMEOUT),
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def _state_machine(self, name: str) -> sfn.StateMachine:
+        failed = sfn.Fail(self, "RunFailed", error="DriftRunFailed", cause="a step failed")
+        window = {
+            "model": sfn.JsonPath.string_at("$.model"),
+            "start": sfn.JsonPath.string_at("$.start"),
+            "end": sfn.JsonPath.string_at("$.end"),
+        }
+        plan = self._step("Plan", {"step": "plan", **window}, result_path="$.plan")
+        inline = self._step(
+            "EvaluateInline", {"step": "evaluate", **window}, result_path="$.report"
+        )
+        child = self._step("EvaluateBatch", {"step": "map", **_item()})
+        fan_out = sfn.DistributedMap(
+            self,
+            "EvaluateBatches",
+            items_path="$.plan.items",
+            item_selector=_item_selector(),
+            max_concurrency=MAX_CONCURRENCY,
+            map_execution_type=sfn.StateMachineType.STANDARD,
+            result_path="$.results",
+            label="drift",
+        )
+        fan_out.item_processor(child)
+        reduce = self._step(
+            "Reduce",
+            {
+                "step": "reduce",
+                "model": sfn.JsonPath.string_at("$.plan.model"),
+                "run": sfn.JsonPath.string_at("$.plan.run"),
+                "results": sfn.JsonPath.list_at("$.results"),
+            },
+            result_path="$.report",
+        )
+        for step in (plan, inline, fan_out, reduce):
+            step.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        done = sfn.Succeed(self, "Reported")
+        definition = plan.next(
+            sfn.Choice(self, "OneBatch?")
+            .when(sfn.Condition.number_less_than_equals("$.plan.count", 1), inline.next(done))
+            .otherwise(fan_out.next(reduce).next(done))
+        )
+        machine = sfn.StateMachine(
+            self,
+            "Run",
+            state_machine_name=name,
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            timeout=RUN_TIMEOUT,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=logs.LogGroup(
+                    self,
+                    "RunLogs",
+                    retention=logs.RetentionDays.THREE_MONTHS,
+                    removal_policy=cdk.RemovalPolicy.DESTROY,
+                ),
+                level=sfn.LogLevel.ALL,
+                include_execution_data=False,
+            ),
+        )
+        acknowledge(
+            machine,
+            f"AwsSolutions-IAM5[Resource::{arn_token(self.function.function)}:*]",
+            "Step Functions invokes the drift function by qualified ARN (any version).",
+        )
+        stack = cdk.Stack.of(self)
+        resource = machine.node.default_child
+        assert isinstance(resource, cdk.CfnElement)
+        logical = stack.resolve(stack.get_logical_id(resource))
+        name_token = f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{logical}"}}]}}]}}'
+        executions = (
+            f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name_token}"
+        )
+        for pattern in (f"{executions}:*", f"{executions}/drift:*"):
+            acknowledge(
+                machine,
+                f"AwsSolutions-IAM5[Resource::{pattern}]",
+                "The Distributed Map describes and stops its own child executions (of this "
+                "state machine and its map run label), which have generated names.",
+            )
+        acknowledge(
+            machine,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray tracing and CloudWatch Logs delivery actions support no resource-level "
+            "permissions.",
+        )
+        return machine
+
+    def _alarm(self, construct_id: str, metric: cloudwatch.Metric) -> cloudwatch.Alarm:
+        return cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric.with_(period=cdk.Duration.minutes(5), statistic="Maximum"),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    # -- grants ----------------------------------------------------------------------------
 
     def environment(self) -> dict[str, str]:
         return {
             "STEWARD_LOGS_BUCKET": self.logs.bucket_name,
             "STEWARD_REPORTS_BUCKET": self.reports.bucket_name,
         }
+
+    def grant_schedules(self, fn: StewardFunction) -> None:
+        """Create, update, read and delete the per-model schedules of the group, handing
+        them the scheduler role (and nothing else)."""
+        stack = cdk.Stack.of(self)
+        env = {
+            "STEWARD_DRIFT_SCHEDULE_GROUP": self.group_name,
+            "STEWARD_DRIFT_FUNCTION_ARN": self.function.function.function_arn,
+            "STEWARD_DRIFT_SCHEDULER_ROLE_ARN": self.scheduler_role.role_arn,
+            "STEWARD_DRIFT_SCHEDULE_DLQ_ARN": self.dead_letters.queue_arn,
+        }
+        for key, value in env.items():
+            fn.add_environment(key, value)
+        schedules = stack.format_arn(
+            service="scheduler", resource="schedule", resource_name=f"{self.group_name}/*"
+        )
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "scheduler:CreateSchedule",
+                    "scheduler:UpdateSchedule",
+                    "scheduler:GetSchedule",
+                    "scheduler:DeleteSchedule",
+                ],
+                resources=[schedules],
+            )
+        )
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.scheduler_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            )
+        )
+        acknowledge(
+            fn.role,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:"
+            f"<AWS::AccountId>:schedule/{self.group_name}/*]",
+            "One schedule per model, named after it, inside the drift schedule group only.",
+        )
 
     def grant_evaluate(self, fn: StewardFunction) -> None:
         """Read the logs (listing limited to their prefixes), keep reports, raise events."""
@@ -73,3 +310,22 @@ class Monitoring(Construct):
                 "Drift evaluation reads the log files under their prefix and keeps its reports "
                 "under drift/; the prefix is the resource.",
             )
+
+
+def _item() -> dict[str, object]:
+    """The child's event: the Map's selected item (model, run, batch, inline budget)."""
+    return {
+        "model": sfn.JsonPath.string_at("$.model"),
+        "run": sfn.JsonPath.string_at("$.run"),
+        "batch": sfn.JsonPath.number_at("$.batch"),
+        "inline_bytes": sfn.JsonPath.number_at("$.inline_bytes"),
+    }
+
+
+def _item_selector() -> dict[str, object]:
+    return {
+        "model": sfn.JsonPath.string_at("$.plan.model"),
+        "run": sfn.JsonPath.string_at("$.plan.run"),
+        "batch": sfn.JsonPath.number_at("$$.Map.Item.Value.batch"),
+        "inline_bytes": sfn.JsonPath.number_at("$.plan.inline_bytes"),
+    }

@@ -3,12 +3,9 @@ drift, and DriftDetected published only when the policy says so."""
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, datetime, timedelta
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from steward.adapters.memory import MemoryEventBus, MemoryLogFiles, MemoryReportStore
@@ -19,20 +16,10 @@ from steward.drift.service import DriftService
 from steward.registry.requests import Decision, RegisterVersion
 from steward.registry.service import Registry
 from tests.factories import model_spec, reference_rows, register_body
+from tests.factories import parquet_log as _log
 
 USERS = UserDirectory()
 T0 = datetime(2026, 11, 27, 10, tzinfo=UTC)
-
-
-def _log(rows: list[dict], at: datetime) -> bytes:  # type: ignore[type-arg]
-    table = (
-        pa.Table.from_pylist(rows)
-        .append_column("ts", pa.array([at] * len(rows), pa.timestamp("us", tz="UTC")))
-        .append_column("version", pa.array([1] * len(rows), pa.int32()))
-    )
-    sink = io.BytesIO()
-    pq.write_table(table, sink)
-    return sink.getvalue()
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from steward.drift.plan import MAX_BATCH_BYTES, MAX_BATCH_ROWS
+
 PREFIX = "STEWARD_"
 
 
@@ -31,6 +33,13 @@ class Settings(BaseModel):
     log_queue_url: str | None = None
     logs_bucket: str | None = None
     reports_bucket: str | None = None
+    drift_state_machine_arn: str | None = None
+    drift_schedule_group: str | None = None
+    drift_function_arn: str | None = None
+    drift_scheduler_role_arn: str | None = None
+    drift_schedule_dlq_arn: str | None = None
+    drift_batch_rows: int = Field(default=MAX_BATCH_ROWS, gt=0)  # per map child, at most
+    drift_batch_bytes: int = Field(default=MAX_BATCH_BYTES, gt=0)
     event_bus: str = "default"
     max_artifact_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
 

@@ -10,7 +10,9 @@ from steward.registry.service import Registry
 
 if TYPE_CHECKING:
     from steward.adapters.aws import S3ArtifactStore
+    from steward.drift.runs import DriftJobs
     from steward.drift.service import DriftService
+    from steward.ports.monitoring import Schedules
     from steward.scoring.service import Scorer
 
 
@@ -24,7 +26,7 @@ def _client(service: str) -> Any:
 
 def reset() -> None:
     """Forget settings and services: the next call builds them again (a new cold start)."""
-    for cached in (settings, registry, scorer, log_store, drift):
+    for cached in (settings, registry, scorer, log_store, drift, drift_jobs):
         cached.cache_clear()
 
 
@@ -47,6 +49,22 @@ def registry() -> Registry:
             _client("stepfunctions"), cfg.approval_state_machine_arn or ""
         ),
         max_artifact_bytes=cfg.max_artifact_bytes,
+        schedules=schedules(cfg),
+    )
+
+
+def schedules(cfg: Settings) -> Schedules | None:
+    """The per-model drift schedules, where the stack defines them (the API function)."""
+    if not cfg.drift_schedule_group:
+        return None
+    from steward.adapters.aws import EventBridgeSchedules
+
+    return EventBridgeSchedules(
+        _client("scheduler"),
+        cfg.drift_schedule_group,
+        target_arn=cfg.need("drift_function_arn"),
+        role_arn=cfg.need("drift_scheduler_role_arn"),
+        dead_letter_arn=cfg.need("drift_schedule_dlq_arn"),
     )
 
 
@@ -89,4 +107,20 @@ def drift() -> DriftService:
             s3, cfg.need("reports_bucket"), dynamodb, cfg.need("registry_table")
         ),
         events=EventBridgeBus(_client("events"), cfg.event_bus),
+        batch_rows=cfg.drift_batch_rows,
+        batch_bytes=cfg.drift_batch_bytes,
+    )
+
+
+@lru_cache(maxsize=1)
+def drift_jobs() -> DriftJobs:
+    from steward.adapters.aws import S3RunStore, StepFunctionsDriftRuns
+    from steward.drift.runs import DriftJobs
+
+    cfg = settings()
+    arn = cfg.drift_state_machine_arn
+    return DriftJobs(
+        drift(),
+        S3RunStore(_client("s3"), cfg.need("reports_bucket")),
+        StepFunctionsDriftRuns(_client("stepfunctions"), arn) if arn else None,
     )

@@ -18,7 +18,15 @@ from steward.domain.audit import AuditEvent
 from steward.domain.errors import AlreadyExists, Conflict, IntegrityError, NotFound
 from steward.domain.models import Model, ModelVersion, Page, Status
 from steward.ports import ArtifactStore, AuditLog, LogSink, ModelStore, WorkflowEngine
-from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of
+from steward.ports.monitoring import (
+    DriftRuns,
+    EventBus,
+    LogFiles,
+    ReportStore,
+    RunStore,
+    Schedules,
+    summary_of,
+)
 
 T = TypeVar("T")
 INDEX = "gsi1"
@@ -506,6 +514,118 @@ class S3LogFiles(LogFiles):
     def read(self, key: str) -> bytes:
         data: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
         return data
+
+    def sizes(self, prefix: str) -> dict[str, int]:
+        sizes: dict[str, int] = {}
+        for page in self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=prefix
+        ):
+            sizes.update((o["Key"], int(o["Size"])) for o in page.get("Contents", []))
+        return sizes
+
+    def tail(self, key: str, size: int) -> bytes:
+        response = self._s3.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=-{size}")
+        data: bytes = response["Body"].read()
+        return data
+
+
+class S3RunStore(RunStore):
+    """Run scratch objects in the reports bucket (expired by a lifecycle rule)."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def put(self, key: str, data: bytes) -> None:
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=data)
+
+    def get(self, key: str) -> bytes:
+        try:
+            data: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if _code(exc) in ("NoSuchKey", "404"):
+                raise NotFound(f"no run object {key}") from None
+            raise
+        return data
+
+
+class StepFunctionsDriftRuns(DriftRuns):
+    """:class:`~steward.ports.monitoring.DriftRuns` on the distributed drift state machine;
+    the execution name is the run id, so a retried schedule never starts a window twice."""
+
+    def __init__(self, client: Any, state_machine_arn: str) -> None:
+        self._sfn = client
+        self._arn = state_machine_arn
+
+    def start(self, model: str, start: str, end: str, run_id: str) -> str:
+        name = f"{model}-{run_id}"[:80]
+        try:
+            result = self._sfn.start_execution(
+                stateMachineArn=self._arn,
+                name=name,
+                input=json.dumps({"model": model, "start": start, "end": end}),
+            )
+        except ClientError as exc:
+            if _code(exc) != "ExecutionAlreadyExists":
+                raise
+            return f"{self._arn.replace(':stateMachine:', ':execution:')}:{name}"
+        arn: str = result["executionArn"]
+        return arn
+
+
+class EventBridgeSchedules(Schedules):
+    """:class:`~steward.ports.monitoring.Schedules` on EventBridge Scheduler: one schedule per
+    model in one group, targeting the drift function with ``{"model": name}``, flexible
+    window off, bounded retries and a dead-letter queue."""
+
+    def __init__(
+        self, client: Any, group: str, target_arn: str, role_arn: str, dead_letter_arn: str
+    ) -> None:
+        self._scheduler = client
+        self._group = group
+        self._target = {
+            "Arn": target_arn,
+            "RoleArn": role_arn,
+            "DeadLetterConfig": {"Arn": dead_letter_arn},
+            "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2},
+        }
+
+    def put(self, model: str, expression: str) -> None:
+        spec = {
+            "Name": model,
+            "GroupName": self._group,
+            "ScheduleExpression": expression,
+            "ScheduleExpressionTimezone": "UTC",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Description": f"Drift evaluation of {model}",
+            "State": "ENABLED",
+            "Target": {**self._target, "Input": json.dumps({"model": model})},
+        }
+        if self.get(model) is None:
+            try:
+                self._scheduler.create_schedule(**spec)
+                return
+            except ClientError as exc:
+                if _code(exc) != "ConflictException":
+                    raise
+        self._scheduler.update_schedule(**spec)
+
+    def get(self, model: str) -> str | None:
+        try:
+            found = self._scheduler.get_schedule(Name=model, GroupName=self._group)
+        except ClientError as exc:
+            if _code(exc) == "ResourceNotFoundException":
+                return None
+            raise
+        expression: str = found["ScheduleExpression"]
+        return expression
+
+    def delete(self, model: str) -> None:
+        try:
+            self._scheduler.delete_schedule(Name=model, GroupName=self._group)
+        except ClientError as exc:
+            if _code(exc) != "ResourceNotFoundException":
+                raise
 
 
 class S3DynamoReportStore(ReportStore):

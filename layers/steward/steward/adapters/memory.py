@@ -11,7 +11,14 @@ from steward.domain.errors import AlreadyExists, Conflict, NotFound
 from steward.domain.models import Model, ModelVersion, Page, Status
 from steward.ports import ArtifactStore, AuditLog, LogSink, ModelStore, WorkflowEngine
 from steward.ports.logs import batch_records
-from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of
+from steward.ports.monitoring import (
+    EventBus,
+    LogFiles,
+    ReportStore,
+    RunStore,
+    Schedules,
+    summary_of,
+)
 
 T = TypeVar("T")
 
@@ -216,6 +223,40 @@ class MemoryLogFiles(LogFiles):
 
     def read(self, key: str) -> bytes:
         return self.files[key]
+
+    def sizes(self, prefix: str) -> dict[str, int]:
+        return {k: len(self.files[k]) for k in self.keys(prefix)}
+
+    def tail(self, key: str, size: int) -> bytes:
+        return self.files[key][-size:]
+
+
+class MemoryRunStore(RunStore):
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, key: str, data: bytes) -> None:
+        self.objects[key] = data
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.objects[key]
+        except KeyError:
+            raise NotFound(f"no run object {key}") from None
+
+
+class MemorySchedules(Schedules):
+    def __init__(self) -> None:
+        self.schedules: dict[str, str] = {}
+
+    def put(self, model: str, expression: str) -> None:
+        self.schedules[model] = expression
+
+    def get(self, model: str) -> str | None:
+        return self.schedules.get(model)
+
+    def delete(self, model: str) -> None:
+        self.schedules.pop(model, None)
 
 
 class MemoryReportStore(ReportStore):

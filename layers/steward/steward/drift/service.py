@@ -6,18 +6,63 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from steward.domain.errors import Conflict, ValidationFailed
-from steward.domain.models import Page
+from steward.domain.models import Model, Page, Signature
 from steward.domain.profile import Profile
-from steward.drift.evaluate import DriftReport, partial_of, report
+from steward.drift.evaluate import DriftReport, Partial, partial_of, report
 from steward.drift.html import render
+from steward.drift.plan import MAX_BATCH_BYTES, MAX_BATCH_ROWS, batches, with_rows
 from steward.ports import ModelStore
 from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of
 
 MAX_WINDOW = timedelta(days=31)
+
+
+def _prefix(name: str, hour: datetime) -> str:
+    return f"predictions/model={name}/date={hour:%Y-%m-%d}/hour={hour:%H}/"
+
+
+@dataclass
+class Run:
+    """One evaluation of one window against one version; its id is the report's id, so a
+    rerun of the same window replaces the same report."""
+
+    model: str
+    version: int
+    start: datetime
+    end: datetime
+    keys: list[str]
+    batches: list[list[str]] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        window_id = f"{self.model}|{self.version}|{self.start.isoformat()}|{self.end.isoformat()}"
+        return hashlib.sha256(window_id.encode()).hexdigest()[:16]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "keys": self.keys,
+            "batches": self.batches,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Run:
+        return cls(
+            model=data["model"],
+            version=int(data["version"]),
+            start=datetime.fromisoformat(data["start"]),
+            end=datetime.fromisoformat(data["end"]),
+            keys=list(data["keys"]),
+            batches=[list(b) for b in data.get("batches", [])],
+        )
 
 
 def _hours(start: datetime, end: datetime) -> Iterator[datetime]:
@@ -36,7 +81,11 @@ class DriftService:
         events: EventBus,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        batch_rows: int = MAX_BATCH_ROWS,
+        batch_bytes: int = MAX_BATCH_BYTES,
     ) -> None:
+        self.batch_rows = batch_rows
+        self.batch_bytes = batch_bytes
         self.store = store
         self.logs = logs
         self.reports = reports
@@ -47,13 +96,12 @@ class DriftService:
         """Partition pruning: only the date=/hour= folders the window touches."""
         keys: list[str] = []
         for hour in _hours(start, end):
-            prefix = f"predictions/model={name}/date={hour:%Y-%m-%d}/hour={hour:%H}/"
-            keys += self.logs.keys(prefix)
+            keys += self.logs.keys(_prefix(name, hour))
         return keys
 
-    def evaluate(
-        self, name: str, start: datetime | None = None, end: datetime | None = None
-    ) -> DriftReport:
+    def _window(
+        self, name: str, start: datetime | None, end: datetime | None
+    ) -> tuple[Model, int, datetime, datetime]:
         model = self.store.get_model(name)
         end = (end or self.clock()).astimezone(UTC)
         start = (start or end - timedelta(hours=model.monitoring.window_hours)).astimezone(UTC)
@@ -62,41 +110,71 @@ class DriftService:
         number = model.traffic.champion or model.aliases.get("production")
         if number is None:
             raise Conflict(f"{name} has no production version to compare with its reference")
+        return model, number, start, end
+
+    def _reference(self, name: str, number: int) -> tuple[Profile, Signature]:
         version = self.store.get_version(name, number)
         if not version.profile:
             raise Conflict(f"version {number} of {name} has no reference profile")
-        reference = Profile.model_validate(version.profile)
-        keys = self.files(name, start, end)
+        return Profile.model_validate(version.profile), version.signature
+
+    def evaluate(
+        self, name: str, start: datetime | None = None, end: datetime | None = None
+    ) -> DriftReport:
+        """The whole window in this process."""
+        _, number, start, end = self._window(name, start, end)
+        run = Run(name, number, start, end, self.files(name, start, end))
         started = time.perf_counter()
-        partial = partial_of(
+        return self.finish(run, self.evaluate_keys(run, run.keys), time.perf_counter() - started)
+
+    # -- distributed runs: plan -> map (evaluate_keys per batch) -> reduce (finish) ------------
+
+    def plan(self, name: str, start: datetime | None = None, end: datetime | None = None) -> Run:
+        """The window's files (partition pruning) in batches sized from their footers."""
+        _, number, start, end = self._window(name, start, end)
+        sizes: dict[str, int] = {}
+        for hour in _hours(start, end):
+            sizes |= self.logs.sizes(_prefix(name, hour))
+        files = with_rows(sizes, self.logs.tail)
+        groups = batches(files, self.batch_rows, self.batch_bytes)
+        return Run(name, number, start, end, [f.key for f in files], [b.keys for b in groups])
+
+    def evaluate_keys(self, run: Run, keys: list[str]) -> Partial:
+        """One map child: stream ``keys`` into a partial result."""
+        reference, signature = self._reference(run.model, run.version)
+        return partial_of(
             ((k, self.logs.read(k)) for k in keys),
             reference,
-            version.signature,
-            (start, end),
-            number,
+            signature,
+            (run.start, run.end),
+            run.version,
         )
-        window_id = f"{name}|{number}|{start.isoformat()}|{end.isoformat()}"
+
+    def finish(self, run: Run, partial: Partial, seconds: float) -> DriftReport:
+        """The reduce step: the merged partial -> report, summary, latest drift, event."""
+        model = self.store.get_model(run.model)
+        reference, signature = self._reference(run.model, run.version)
         result = report(
             partial,
             reference,
-            version.signature,
+            signature,
             model.monitoring,
-            report_id=hashlib.sha256(window_id.encode()).hexdigest()[:16],
-            model=name,
-            version=number,
-            window=(start, end),
+            report_id=run.run_id,
+            model=run.model,
+            version=run.version,
+            window=(run.start, run.end),
             created_at=self.clock().isoformat(),
         )
-        result.data_quality["seconds"] = round(time.perf_counter() - started, 3)
+        result.data_quality["seconds"] = round(seconds, 3)
         payload = result.model_dump(mode="json")
-        self.reports.save(name, payload, render(result))
-        self._remember(name, summary_of(payload))
+        self.reports.save(run.model, payload, render(result))
+        self._remember(run.model, summary_of(payload))
         if result.drift_detected:
             self.events.publish(
                 "DriftDetected",
                 {
-                    "model": name,
-                    "version": number,
+                    "model": run.model,
+                    "version": run.version,
                     "report_id": result.report_id,
                     "severity": "high" if result.drift_share >= 0.5 else "medium",
                     "drifted_features": result.drifted_features,

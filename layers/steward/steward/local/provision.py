@@ -9,7 +9,9 @@ Three gaps of the emulator are bridged here, and only here:
 * API Gateway stages are skipped by moto's CloudFormation; the local gateway reads the
   resources and integrations of the deployed REST API instead;
 * bucket settings (versioning, Object Lock, encryption, public access block) are not applied
-  by moto's CloudFormation: they are applied here from the template's own properties.
+  by moto's CloudFormation: they are applied here from the template's own properties;
+* EventBridge Scheduler schedule groups are not created by moto's CloudFormation: they are
+  created here through the Scheduler API (moto's backend then stores the schedules).
 """
 
 from __future__ import annotations
@@ -196,6 +198,13 @@ def _apply_bucket_settings(template: dict[str, Any], physical: dict[str, str]) -
             s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=lock)
 
 
+def _schedule_groups(template: dict[str, Any]) -> None:
+    scheduler = boto3.client("scheduler")
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Scheduler::ScheduleGroup":
+            scheduler.create_schedule_group(Name=resource["Properties"]["Name"])
+
+
 def _queue_sources(template: dict[str, Any], physical: dict[str, str]) -> list[QueueSource]:
     """The SQS event sources, taken over from moto: moto would invoke the function inside
     each SendMessage, one message at a time; Lambda polls and batches, as the local poller
@@ -247,6 +256,7 @@ def deploy(template: dict[str, Any], stack_name: str = "Steward") -> Deployment:
         if s.get("LogicalResourceId") and s.get("PhysicalResourceId")
     }
     _apply_bucket_settings(template, physical)
+    _schedule_groups(template)
     return Deployment(
         stack_name=stack_name,
         outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},

@@ -1,8 +1,11 @@
-"""Fires EventBridge schedules locally (moto stores rules but never fires them).
+"""Fires schedules locally (moto stores them but never fires them): EventBridge scheduled
+rules and EventBridge Scheduler schedules (one per model for drift).
 
-Every tick it reads the enabled scheduled rules from the emulator, so rules created after
-start-up are picked up, and delivers each due firing to the rule's targets: Lambda functions
-(asynchronously, with the target's input) and Step Functions state machines.
+Every tick it reads the enabled rules and schedules from the emulator, so those created or
+changed after start-up are picked up, and delivers each due firing to the targets: Lambda
+functions (asynchronously, with the target's input) and Step Functions state machines.
+Scheduler schedules are named ``<group>/<name>``; their retry policy and dead-letter queue
+are not emulated (a failed local firing is logged).
 """
 
 from __future__ import annotations
@@ -37,34 +40,64 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._anchors: dict[str, datetime] = {}
-        self._next: dict[str, datetime | None] = {}
+        self._next: dict[tuple[str, str], datetime | None] = {}
+        self._details: dict[tuple[str, Any], dict[str, Any]] = {}
         self.fired: list[tuple[str, datetime]] = []
         self._events = boto3.client("events")
+        self._scheduler = boto3.client("scheduler")
 
     def rules(self) -> list[dict[str, Any]]:
+        """Scheduled EventBridge rules, then Scheduler schedules (``Name``: group/name)."""
         events = self._events
         rules = []
         for page in events.get_paginator("list_rules").paginate():
             rules += [dict(r) for r in page["Rules"] if r.get("ScheduleExpression")]
-        return rules
+        return rules + self.schedules()
+
+    def schedules(self) -> list[dict[str, Any]]:
+        found = []
+        for page in self._scheduler.get_paginator("list_schedules").paginate():
+            for summary in page["Schedules"]:
+                key = (summary["Arn"], summary.get("LastModificationDate"))
+                if key not in self._details:  # one read per schedule version
+                    self._details[key] = self._scheduler.get_schedule(
+                        Name=summary["Name"], GroupName=summary["GroupName"]
+                    )
+                detail = self._details[key]
+                found.append(
+                    {
+                        "Name": f"{summary['GroupName']}/{summary['Name']}",
+                        "ScheduleExpression": detail["ScheduleExpression"],
+                        "State": detail.get("State", "ENABLED"),
+                        "Target": detail["Target"],
+                    }
+                )
+        return found
 
     def fire(self, rule_name: str) -> int:
         """Deliver one firing of ``rule_name`` to its targets now; returns the target count."""
-        events = self._events
-        targets = events.list_targets_by_rule(Rule=rule_name)["Targets"]
+        if "/" in rule_name:  # a Scheduler schedule: one target, its input as given
+            group, name = rule_name.split("/", 1)
+            target = self._scheduler.get_schedule(Name=name, GroupName=group)["Target"]
+            self._deliver(rule_name, target["Arn"], json.loads(target.get("Input") or "{}"))
+            self.fired.append((rule_name, self._clock()))
+            return 1
+        targets = self._events.list_targets_by_rule(Rule=rule_name)["Targets"]
         for target in targets:
             payload = json.loads(target["Input"]) if target.get("Input") else self._event(rule_name)
-            arn = target["Arn"]
-            if ":lambda:" in arn:
-                self._runtime.invoke_async(arn, payload)
-            elif ":states:" in arn:
-                boto3.client("stepfunctions").start_execution(
-                    stateMachineArn=arn, input=json.dumps(payload)
-                )
-            else:
-                log.warning("schedule %s: target %s is not supported locally", rule_name, arn)
+            self._deliver(rule_name, target["Arn"], payload)
         self.fired.append((rule_name, self._clock()))
         return len(targets)
+
+    def _deliver(self, rule_name: str, arn: str, payload: Any) -> None:
+        if ":lambda:" in arn:
+            self._runtime.invoke_async(arn, payload)
+        elif ":states:" in arn:
+            boto3.client("stepfunctions").start_execution(
+                stateMachineArn=arn, input=json.dumps(payload)
+            )
+        else:
+            log.warning("schedule %s: target %s is not supported locally", rule_name, arn)
 
     def _event(self, rule_name: str) -> dict[str, Any]:
         return {
@@ -88,13 +121,14 @@ class Scheduler:
                 log.warning("schedule %s skipped: %s", name, exc.message)
                 continue
             anchor = self._anchors.setdefault(name, now)
-            if name not in self._next:
-                self._next[name] = schedule.next_after(now, anchor)
-            due = self._next[name]
+            key = (name, schedule.expression)  # a changed expression is planned afresh
+            if key not in self._next:
+                self._next[key] = schedule.next_after(now, anchor)
+            due = self._next[key]
             if due is not None and due <= now:
                 log.info("firing schedule %s (%s)", name, rule["ScheduleExpression"])
                 self.fire(name)
-                self._next[name] = schedule.next_after(now, anchor)
+                self._next[key] = schedule.next_after(now, anchor)
 
     def _loop(self) -> None:
         while not self._stop.wait(self._tick):

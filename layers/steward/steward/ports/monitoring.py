@@ -1,4 +1,5 @@
-"""Ports of monitoring: the prediction log files, drift reports, and the event bus."""
+"""Ports of monitoring: the prediction log files, drift reports, the scratch space of
+distributed runs, the event bus, and per-model schedules."""
 
 from __future__ import annotations
 
@@ -16,6 +17,14 @@ class LogFiles(ABC):
     @abstractmethod
     def read(self, key: str) -> bytes: ...
 
+    @abstractmethod
+    def sizes(self, prefix: str) -> dict[str, int]:
+        """Every object key under ``prefix`` with its size in bytes (one listing)."""
+
+    @abstractmethod
+    def tail(self, key: str, size: int) -> bytes:
+        """The last ``size`` bytes of the object (a ranged read: Parquet footers)."""
+
 
 class ReportStore(ABC):
     @abstractmethod
@@ -29,6 +38,41 @@ class ReportStore(ABC):
     @abstractmethod
     def summaries(self, model: str, limit: int, token: str | None) -> Page[dict[str, Any]]:
         """Newest first."""
+
+
+class RunStore(ABC):
+    """Scratch objects of a distributed drift run: its plan and its children's partials."""
+
+    @abstractmethod
+    def put(self, key: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """The object; :class:`NotFound` if absent."""
+
+
+class DriftRuns(ABC):
+    """Starts a distributed evaluation (plan, map over batches, reduce) of one window."""
+
+    @abstractmethod
+    def start(self, model: str, start: str, end: str, run_id: str) -> str:
+        """Start the run (idempotent per ``run_id``); returns where it runs (an ARN)."""
+
+
+class Schedules(ABC):
+    """One schedule per model that fires its drift evaluation."""
+
+    @abstractmethod
+    def put(self, model: str, expression: str) -> None:
+        """Create or update the model's schedule."""
+
+    @abstractmethod
+    def get(self, model: str) -> str | None:
+        """The model's schedule expression, ``None`` if it has none."""
+
+    @abstractmethod
+    def delete(self, model: str) -> None:
+        """Remove the model's schedule (absent is fine)."""
 
 
 class EventBus(ABC):

@@ -6,7 +6,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from steward.domain.models import Flavor, Signature, TrafficPolicy, TrainingDataRef
+from steward.domain.models import (
+    DeploymentPolicy,
+    Flavor,
+    MonitoringPolicy,
+    RetrainPolicy,
+    Signature,
+    TrafficPolicy,
+    TrainingDataRef,
+)
 
 MAX_ROWS = 100_000
 
@@ -82,3 +90,20 @@ class Rollback(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(default="rollback", max_length=4000)
+
+
+class ModelUpdate(BaseModel):
+    """``PATCH /models/{name}``: replace any of the model's policies (each one whole)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    monitoring: MonitoringPolicy | None = None
+    deployment: DeploymentPolicy | None = None
+    retrain: RetrainPolicy | None = None
+    reason: str = Field(default="", max_length=1000)
+
+    @model_validator(mode="after")
+    def _something(self) -> ModelUpdate:
+        if self.monitoring is None and self.deployment is None and self.retrain is None:
+            raise ValueError("give at least one of monitoring, deployment or retrain")
+        return self

@@ -43,8 +43,9 @@ from steward.domain.models import (
 from steward.domain.profile import build_profile
 from steward.domain.status import Action, check_decision, check_deployable, next_status
 from steward.ports import ArtifactStore, AuditLog, ModelStore, WorkflowEngine
+from steward.ports.monitoring import Schedules
 from steward.registry.integrity import fetch_verified
-from steward.registry.requests import Decision, RegisterVersion
+from steward.registry.requests import Decision, ModelUpdate, RegisterVersion
 from steward.registry.tabular import decode_sample, encode_sample, rows_of
 from steward.runtimes.loader import ValidationResult, validate_artifact
 from steward.runtimes.safety import refuse_pickle
@@ -76,7 +77,9 @@ class Registry:
         *,
         clock: Clock = utcnow,
         max_artifact_bytes: int = 5 * 1024 * 1024,
+        schedules: Schedules | None = None,
     ) -> None:
+        self.schedules = schedules
         self.store = store
         self.artifacts = artifacts
         self.audit_log = audit
@@ -135,7 +138,23 @@ class Registry:
         self._audit(
             spec.name, caller.user, "model.created", spec.name, after=spec.model_dump(mode="json")
         )
+        if self.schedules is not None:
+            self.schedules.put(spec.name, spec.monitoring.schedule)
         return model
+
+    def update_model(self, name: str, update: ModelUpdate, caller: Identity) -> Model:
+        """Replace policies (audited); the drift schedule follows the monitoring policy."""
+        caller.require(Role.DATA_SCIENTIST, Role.APPROVER)
+        model = self.store.get_model(name)
+        fields = ("monitoring", "deployment", "retrain")
+        changes = {f: getattr(update, f) for f in fields if getattr(update, f) is not None}
+        before = {f: getattr(model, f).model_dump(mode="json") for f in changes}
+        saved = self._update_model(
+            model, caller.user, "model.updated", before, update.reason, **changes
+        )
+        if self.schedules is not None and self.schedules.get(name) != saved.monitoring.schedule:
+            self.schedules.put(name, saved.monitoring.schedule)
+        return saved
 
     def get_model(self, name: str) -> Model:
         return self.store.get_model(name)

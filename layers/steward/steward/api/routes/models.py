@@ -1,4 +1,4 @@
-"""Models: create, list, read."""
+"""Models: create, list, read, update policies."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from steward.api.context import caller, created
 from steward.api.schemas import ModelList
 from steward.domain.models import Model, ModelSpec
+from steward.registry.requests import ModelUpdate
 from steward.wiring import registry
 
 router = Router()
@@ -32,3 +33,10 @@ def list_models(limit: Limit = 50, next_token: str | None = None) -> ModelList:
 @router.get("/models/<name>", summary="Read a model")
 def get_model(name: str) -> Model:
     return registry().get_model(name)
+
+
+@router.patch(
+    "/models/<name>", summary="Replace a model's monitoring, deployment or retrain policy"
+)
+def update_model(name: str, update: ModelUpdate) -> Model:
+    return registry().update_model(name, update, caller(router))

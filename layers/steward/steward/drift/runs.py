@@ -1,0 +1,144 @@
+"""The steps of a drift run as the drift function performs them: scheduled (plan, then one
+batch inline or a distributed run), plan, map (one batch -> a partial), reduce (partials ->
+the report), and evaluate (a whole window inline).
+
+A plan is kept as a scratch object (``drift/_runs/<model>/<run>/plan.json``) and the map's
+items are only batch numbers, so that the state machine's payloads stay small whatever the
+number of files. A child returns its partial inline when it fits its share of the 256 KB
+payload budget, else writes it next to the plan and returns the key.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from functools import reduce as fold
+from typing import Any
+
+from steward.drift import partials
+from steward.drift.evaluate import Partial
+from steward.drift.service import DriftService, Run
+from steward.ports.monitoring import DriftRuns, RunStore, summary_of
+
+RUNS_PREFIX = "drift/_runs"
+INLINE_BUDGET = 160 * 1024  # of Step Functions' 256 KB, for all children's inline results
+
+
+def _iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class DriftJobs:
+    def __init__(
+        self, service: DriftService, scratch: RunStore, runs: DriftRuns | None = None
+    ) -> None:
+        self.service = service
+        self.scratch = scratch
+        self.runs = runs
+
+    @staticmethod
+    def _base(model: str, run_id: str) -> str:
+        return f"{RUNS_PREFIX}/{model}/{run_id}"
+
+    def scheduled(self, model: str) -> dict[str, Any]:
+        """The schedule's target: the policy's window up to now; one batch runs here."""
+        started = time.perf_counter()
+        run = self.service.plan(model)
+        if len(run.batches) <= 1 or self.runs is None:
+            partial = self.service.evaluate_keys(run, run.keys)
+            result = self.service.finish(run, partial, time.perf_counter() - started)
+            return {"mode": "inline", **summary_of(result.model_dump(mode="json"))}
+        execution = self.runs.start(model, run.start.isoformat(), run.end.isoformat(), run.run_id)
+        return {
+            "mode": "distributed",
+            "run": run.run_id,
+            "batches": len(run.batches),
+            "execution": execution,
+        }
+
+    def evaluate(self, model: str, start: str | None, end: str | None) -> dict[str, Any]:
+        result = self.service.evaluate(model, _iso(start), _iso(end))
+        return summary_of(result.model_dump(mode="json"))
+
+    def plan(self, model: str, start: str | None, end: str | None) -> dict[str, Any]:
+        run = self.service.plan(model, _iso(start), _iso(end))
+        doc = {**run.to_json(), "planned_at": self.service.clock().isoformat()}
+        self.scratch.put(f"{self._base(model, run.run_id)}/plan.json", json.dumps(doc).encode())
+        count = len(run.batches)
+        return {
+            "model": model,
+            "run": run.run_id,
+            "count": count,
+            "files": len(run.keys),
+            "items": [{"batch": i} for i in range(count)],
+            "inline_bytes": INLINE_BUDGET // max(count, 1),
+        }
+
+    def _load(self, model: str, run_id: str) -> tuple[Run, dict[str, Any]]:
+        doc = json.loads(self.scratch.get(f"{self._base(model, run_id)}/plan.json"))
+        return Run.from_json(doc), doc
+
+    def map(self, model: str, run_id: str, batch: int, inline_bytes: int) -> dict[str, str]:
+        run, _ = self._load(model, run_id)
+        data = partials.dumps(self.service.evaluate_keys(run, run.batches[batch]))
+        if len(data) <= inline_bytes:
+            return {"partial": base64.b64encode(data).decode()}
+        key = f"{self._base(model, run_id)}/part-{batch:05d}.json.gz"
+        self.scratch.put(key, data)
+        return {"key": key}
+
+    def _partial(self, result: dict[str, str]) -> Partial:
+        if "partial" in result:
+            return partials.loads(base64.b64decode(result["partial"]))
+        return partials.loads(self.scratch.get(result["key"]))
+
+    def reduce(self, model: str, run_id: str, results: Iterable[dict[str, str]]) -> dict[str, Any]:
+        run, doc = self._load(model, run_id)
+        merged = fold(Partial.merge, (self._partial(r) for r in results), Partial())
+        seconds = (self.service.clock() - datetime.fromisoformat(doc["planned_at"])).total_seconds()
+        result = self.service.finish(run, merged, seconds)
+        return summary_of(result.model_dump(mode="json"))
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Dispatch one invocation; a bare ``{"model": name}`` is the schedule's."""
+        step = event.get("step", "scheduled")
+        model = str(event["model"])
+        if step == "scheduled":
+            return self.scheduled(model)
+        if step == "evaluate":
+            return self.evaluate(model, event.get("start"), event.get("end"))
+        if step == "plan":
+            return self.plan(model, event.get("start"), event.get("end"))
+        if step == "map":
+            return self.map(model, event["run"], int(event["batch"]), int(event["inline_bytes"]))
+        if step == "reduce":
+            return self.reduce(model, event["run"], event["results"])
+        raise ValueError(f"unknown drift step {step!r}")
+
+
+class InProcessDriftRuns(DriftRuns):
+    """The distributed run's plan -> map -> reduce, in this process, with a thread per child
+    (the local platform's stand-in when no Step Functions engine runs Distributed Maps)."""
+
+    def __init__(self, jobs: DriftJobs | None = None, max_concurrency: int = 4) -> None:
+        self.jobs = jobs
+        self.max_concurrency = max_concurrency
+        self.completed: list[dict[str, Any]] = []
+
+    def start(self, model: str, start: str, end: str, run_id: str) -> str:
+        assert self.jobs is not None, "bind the jobs first"
+        jobs = self.jobs
+        plan = jobs.plan(model, start, end)
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+            results = list(
+                pool.map(
+                    lambda item: jobs.map(model, plan["run"], item["batch"], plan["inline_bytes"]),
+                    plan["items"],
+                )
+            )
+        self.completed.append(jobs.reduce(model, plan["run"], results))
+        return f"in-process:{model}:{plan['run']}"

@@ -1,0 +1,133 @@
+"""Per-model drift schedules and the distributed run on moto, with the CDK stack: a model
+gets its EventBridge Scheduler schedule, a policy change updates it, firing it evaluates
+and raises DriftDetected; a window of many batches runs through the Step Functions
+Distributed Map and gives the same verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from steward import wiring
+from tests.factories import model_spec, parquet_log, reference_rows, register_body
+from tests.integration.conftest import Stack
+from tests.integration.test_api_flow import _wait_status, api
+
+NAME = "sched-a"
+
+
+def _serve(stack: Stack) -> None:
+    assert api(stack, "POST", "/models", model_spec(NAME))[0] == 201
+    body = register_body(reference_data={"instances": reference_rows(2000, seed=1)})
+    assert api(stack, "POST", f"/models/{NAME}/versions", body)[0] == 201
+    _wait_status(stack, NAME, 1, "PENDING_APPROVAL")
+    decision = {"decision": "approve", "comment": "ok"}
+    assert api(stack, "POST", f"/models/{NAME}/versions/1/decision", decision, user="bob")[0] == 200
+    assert api(stack, "PUT", f"/models/{NAME}/aliases/production", {"version": 1})[0] == 200
+
+
+@pytest.fixture(scope="module")
+def drifted(stack: Stack) -> Iterator[str]:
+    """A served model with four drifted log files in the last hour; a queue that receives
+    its DriftDetected events."""
+    _serve(stack)
+    bucket = stack.deployment.outputs["LogsBucket"]
+    now = datetime.now(UTC)
+    s3 = boto3.client("s3")
+    for i in range(4):
+        rows = [{**r, "tenure": r["tenure"] + 40} for r in reference_rows(500, seed=10 + i)]
+        at = now - timedelta(minutes=5)
+        key = f"predictions/model={NAME}/date={at:%Y-%m-%d}/hour={at:%H}/part-{i}.parquet"
+        s3.put_object(Bucket=bucket, Key=key, Body=parquet_log(rows, at))
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    queue = sqs.create_queue(QueueName="drift-detected")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    events.put_rule(
+        Name="drift-detected", EventPattern=json.dumps({"detail-type": ["DriftDetected"]})
+    )
+    events.put_targets(
+        Rule="drift-detected", Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}]
+    )
+    yield queue
+
+
+def _detected(queue: str) -> list[dict[str, Any]]:
+    messages = boto3.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+
+def _schedule(name: str) -> dict[str, Any]:
+    group = os.environ["STEWARD_DRIFT_SCHEDULE_GROUP"]
+    found: dict[str, Any] = boto3.client("scheduler").get_schedule(Name=name, GroupName=group)
+    return found
+
+
+def test_a_model_gets_a_schedule_that_follows_its_policy(stack: Stack, drifted: str) -> None:
+    schedule = _schedule(NAME)
+    assert schedule["ScheduleExpression"] == "rate(1 hour)"
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    target = schedule["Target"]
+    assert target["Arn"] == next(f.arn for f in stack.deployment.functions if f.source == "drift")
+    assert json.loads(target["Input"]) == {"model": NAME}
+    assert target["DeadLetterConfig"]["Arn"] == os.environ["STEWARD_DRIFT_SCHEDULE_DLQ_ARN"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+
+    code, model = api(
+        stack,
+        "PATCH",
+        f"/models/{NAME}",
+        {"monitoring": {"schedule": "rate(2 hours)", "window_hours": 6}, "reason": "less often"},
+    )
+    assert code == 200 and model["monitoring"]["window_hours"] == 6
+    assert _schedule(NAME)["ScheduleExpression"] == "rate(2 hours)"
+    assert api(stack, "PATCH", f"/models/{NAME}", {"monitoring": {"schedule": "hourly"}})[0] == 422
+    assert api(stack, "PATCH", f"/models/{NAME}", {"retrain": {}}, user="nobody")[0] == 403
+    _code, audit = api(stack, "GET", f"/models/{NAME}/audit")
+    assert any(e["action"] == "model.updated" for e in audit["items"])
+
+
+def test_firing_the_schedule_evaluates_and_raises_drift_detected(
+    stack: Stack, drifted: str
+) -> None:
+    target = _schedule(NAME)["Target"]
+    result = stack.runtime.invoke(target["Arn"], json.loads(target["Input"]))
+    assert result["mode"] == "inline" and result["rows"] == 2000 and result["drift_detected"]
+    (event,) = _detected(drifted)
+    assert event["detail-type"] == "DriftDetected"
+    assert event["detail"]["report_id"] == result["report_id"]
+    assert "tenure" in event["detail"]["drifted_features"]
+
+
+def test_a_large_window_runs_as_a_distributed_map(stack: Stack, drifted: str) -> None:
+    os.environ["STEWARD_DRIFT_BATCH_ROWS"] = "1000"  # two files per child
+    wiring.reset()
+    try:
+        started = stack.invoke("drift", {"model": NAME})
+        assert started["mode"] == "distributed" and started["batches"] == 2
+        sfn = boto3.client("stepfunctions")
+        for _ in range(300):
+            execution = sfn.describe_execution(executionArn=started["execution"])
+            if execution["status"] != "RUNNING":
+                break
+            time.sleep(0.1)
+    finally:
+        del os.environ["STEWARD_DRIFT_BATCH_ROWS"]
+        wiring.reset()
+    assert execution["status"] == "SUCCEEDED", execution
+    history = sfn.get_execution_history(executionArn=started["execution"])["events"]
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
+    ]
+    assert "EvaluateBatches" in entered and "EvaluateInline" not in entered
+    report = json.loads(execution["output"])["report"]
+    assert report["report_id"] == started["run"] and report["rows"] == 2000
+    assert report["drift_detected"]
+    (event,) = _detected(drifted)
+    assert event["detail"]["report_id"] == started["run"]

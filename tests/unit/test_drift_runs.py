@@ -1,0 +1,158 @@
+"""Distributed drift runs on fakes: planning from Parquet footers, batches that partition the
+window's files, partial results that survive serialization, and plan -> map -> reduce giving
+the same report as one pass."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hypothesis import given
+from hypothesis import strategies as st
+
+from steward.adapters.memory import MemoryLogFiles, MemoryRunStore
+from steward.drift import partials
+from steward.drift.evaluate import Partial, partial_of
+from steward.drift.plan import LogFile, batches, footer_rows, with_rows
+from steward.drift.runs import DriftJobs, InProcessDriftRuns
+from steward.drift.service import DriftService
+from steward.ports.monitoring import DriftRuns
+from tests.factories import parquet_log, reference_rows
+from tests.unit.test_drift_service import T0, service  # noqa: F401  (fixture)
+
+HOUR = "predictions/model=churn/date=2026-11-27/hour={:02d}/{}.parquet"
+
+
+def _fill(logs: MemoryLogFiles, files: int, rows: int, shift: float = 0.0) -> None:
+    for i in range(files):
+        batch = [{**r, "tenure": r["tenure"] + shift} for r in reference_rows(rows, seed=i)]
+        logs.files[HOUR.format(10 + i % 2, f"f{i:02d}")] = parquet_log(
+            batch, T0 + timedelta(hours=i % 2)
+        )
+
+
+def test_footer_rows_reads_the_row_count_from_the_last_bytes() -> None:
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"x": list(range(5000))}), sink, row_group_size=1000)
+    data = sink.getvalue()
+    assert footer_rows(data[-4096:]) == 5000
+    assert footer_rows(data[-20:]) is None  # footer longer than the tail
+    assert footer_rows(b"not parquet at all") is None
+    assert footer_rows(data[:-1] + b"X") is None
+    logs = MemoryLogFiles()
+    logs.files = {"b": data, "a": b"junk", "c": b""}
+    planned = with_rows({k: len(v) for k, v in logs.files.items()}, logs.tail)
+    assert planned == [LogFile("a", 4, None), LogFile("b", len(data), 5000), LogFile("c", 0, 0)]
+
+
+files_st = st.lists(
+    st.builds(
+        LogFile,
+        key=st.just(""),
+        size=st.integers(0, 5000),
+        rows=st.none() | st.integers(0, 5000),
+    ),
+    max_size=60,
+)
+
+
+@given(files_st, st.integers(1, 4000), st.integers(1, 4000), st.integers(1, 12))
+def test_batches_partition_the_files_in_order_within_limits(
+    files: list[LogFile], max_rows: int, max_bytes: int, max_batches: int
+) -> None:
+    files = [LogFile(f"k{i:03d}", f.size, f.rows) for i, f in enumerate(files)]
+    out = batches(files, max_rows, max_bytes, max_batches)
+    assert [k for b in out for k in b.keys] == [f.key for f in files]
+    assert len(out) <= max_batches and all(b.keys for b in out)
+    if len(batches(files, max_rows, max_bytes, 10**9)) <= max_batches:  # no need to grow
+        for b in out:
+            assert len(b.keys) == 1 or (b.rows <= max_rows and b.bytes <= max_bytes)
+
+
+def test_partials_round_trip_and_still_merge(service: DriftService) -> None:  # noqa: F811
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    _fill(logs, 3, 500)
+    logs.files[HOUR.format(10, "broken")] = b"PAR1 not really"
+    run = service.plan("churn", T0, T0 + timedelta(hours=2))
+    parts = [service.evaluate_keys(run, [k]) for k in run.keys]
+    again = [partials.loads(partials.dumps(p)) for p in parts]
+    assert again == parts
+    assert again[0].missing_columns == parts[0].missing_columns  # sets stay sets
+    merged = Partial()
+    for p in again:
+        merged = merged.merge(p)
+    version = service.store.get_version("churn", 1)
+    from steward.domain.profile import Profile
+
+    single = partial_of(
+        ((k, logs.read(k)) for k in run.keys),
+        Profile.model_validate(version.profile),
+        version.signature,
+        (run.start, run.end),
+        1,
+    )
+    assert merged == single and merged.skipped and merged.files == 3
+
+
+class Recorded(DriftRuns):
+    def __init__(self) -> None:
+        self.started: list[tuple[str, str, str, str]] = []
+
+    def start(self, model: str, start: str, end: str, run_id: str) -> str:
+        self.started.append((model, start, end, run_id))
+        return "arn:execution"
+
+
+def test_map_reduce_gives_the_single_pass_report(service: DriftService) -> None:  # noqa: F811
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    _fill(logs, 6, 400, shift=40.0)
+    window = (T0.isoformat(), (T0 + timedelta(hours=2)).isoformat())
+    inline = DriftJobs(service, MemoryRunStore()).evaluate("churn", *window)
+    one_pass = service.get("churn", inline["report_id"])
+
+    service.batch_rows = 800  # two files per child
+    scratch = MemoryRunStore()
+    runner = InProcessDriftRuns()
+    jobs = DriftJobs(service, scratch, runner)
+    runner.jobs = jobs
+    plan = jobs.plan("churn", *window)
+    assert plan["count"] == 3 and plan["items"] == [{"batch": 0}, {"batch": 1}, {"batch": 2}]
+    big = jobs.map("churn", plan["run"], 0, inline_bytes=0)
+    small = jobs.map("churn", plan["run"], 1, inline_bytes=10**6)
+    assert "key" in big and big["key"] in scratch.objects and "partial" in small
+    results = [big, small, jobs.map("churn", plan["run"], 2, plan["inline_bytes"])]
+    summary = jobs.reduce("churn", plan["run"], results)
+    assert summary["report_id"] == inline["report_id"] and summary["rows"] == 2400
+    import json
+
+    distributed = json.loads(service.get("churn", summary["report_id"]))
+    assert distributed["features"] == json.loads(one_pass)["features"]
+    assert distributed["drift_detected"] and "tenure" in distributed["drifted_features"]
+
+
+def test_scheduled_runs_inline_for_one_batch_else_starts_a_run(
+    service: DriftService,  # noqa: F811
+) -> None:
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    _fill(logs, 4, 300, shift=40.0)
+    runs = Recorded()
+    jobs = DriftJobs(service, MemoryRunStore(), runs)
+    inline = jobs.handle({"model": "churn"})  # the schedule's input
+    assert inline["mode"] == "inline" and inline["rows"] == 1200 and inline["drift_detected"]
+    assert runs.started == []
+    assert service.events.events[-1][0] == "DriftDetected"  # type: ignore[attr-defined]
+
+    service.batch_rows = 300
+    started = jobs.handle({"model": "churn"})
+    assert started["mode"] == "distributed" and started["batches"] == 4
+    ((model, start, end, run_id),) = runs.started
+    assert model == "churn" and run_id == started["run"]
+    runner = InProcessDriftRuns()
+    runner.jobs = jobs
+    runner.start(model, start, end, run_id)
+    assert runner.completed[0]["report_id"] == run_id and runner.completed[0]["rows"] == 1200
