@@ -90,7 +90,7 @@ class Monitoring(Construct):
             description="EventBridge Scheduler: invoke the drift function for a model's schedule",
         )
         self.function.function.grant_invoke(self.scheduler_role)
-        self.dead_letters.grant_send_messages(self.scheduler_role)
+        self.dead_letters.grant(self.scheduler_role, "sqs:SendMessage")
         acknowledge(
             self.scheduler_role,
             f"AwsSolutions-IAM5[Resource::{arn_token(self.function.function)}:*]",

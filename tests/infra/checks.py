@@ -102,3 +102,26 @@ def async_targets_without_dlq(template: dict[str, Any]) -> list[str]:
             if "DeadLetterConfig" not in target:
                 problems.append(f"{name}/{target.get('Id')}: no DLQ")
     return problems
+
+
+def task_problems(name: str, definition: dict[str, Any]) -> list[str]:
+    """Every Task, nested ones (Map item processors, Parallel branches) included, has a
+    timeout and retries Lambda service errors."""
+    problems = []
+    for state_name, state in definition.get("States", {}).items():
+        where = f"{name}.{state_name}"
+        if state["Type"] == "Task":
+            if "TimeoutSeconds" not in state:
+                problems.append(f"{where}: no timeout")
+            if not any(
+                "Lambda.ServiceException" in r["ErrorEquals"] for r in state.get("Retry", [])
+            ):
+                problems.append(f"{where}: no retry on Lambda service errors")
+        for inner in [
+            state.get("ItemProcessor"),
+            state.get("Iterator"),
+            *state.get("Branches", []),
+        ]:
+            if inner:
+                problems += task_problems(where, inner)
+    return problems
