@@ -3,16 +3,19 @@ in JSON and HTML, and the verdict flipping when drift is injected."""
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 
 from steward.client import Client
 from steward.local.platform import LocalPlatform
+from steward.local.scheduler import Scheduler
 from tests.factories import model_spec, reference_rows, register_body
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,3 +89,50 @@ def test_evaluation_over_http_flags_injected_drift(platform: LocalPlatform) -> N
         "/models/drift-churn/drift/evaluate", {"start": t1.isoformat(), "end": t2.isoformat()}
     )
     assert again["report_id"] == drifted["report_id"] and again["features"] == drifted["features"]
+
+
+def test_the_models_schedule_fires_locally_and_raises_drift_detected(
+    platform: LocalPlatform,
+) -> None:
+    """Runs after the test above: drift-churn is served and its logs hold drifted traffic."""
+    assert platform.runtime is not None
+    client = Client(url=platform.url, user="alice")
+    sqs, events = boto3.client("sqs"), boto3.client("events")  # the emulator
+    queue = sqs.create_queue(QueueName="e2e-drift-detected")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    events.put_rule(Name="e2e-drift", EventPattern=json.dumps({"detail-type": ["DriftDetected"]}))
+    events.put_targets(
+        Rule="e2e-drift", Targets=[{"Id": "q", "Arn": queue_arn["Attributes"]["QueueArn"]}]
+    )
+    schedule = "Steward-drift/drift-churn"
+    listed = {s["name"]: s["expression"] for s in client.get("/_local/info")["schedules"]}
+    assert listed[schedule] == "rate(1 hour)"
+    client.patch("/models/drift-churn", {"monitoring": {"schedule": "rate(2 hours)"}})
+    listed = {s["name"]: s["expression"] for s in client.get("/_local/info")["schedules"]}
+    assert listed[schedule] == "rate(2 hours)"
+
+    now = [datetime.now(UTC)]
+    scheduler = Scheduler(platform.runtime, clock=lambda: now[0])
+    scheduler.tick()  # anchors every schedule
+    before = client.get("/models/drift-churn")["latest_drift"]["report_id"]
+    now[0] += timedelta(hours=2, seconds=1)
+    scheduler.tick()
+    assert schedule in [name for name, _ in scheduler.fired]
+    detected = _wait(lambda: sqs.receive_message(QueueUrl=queue).get("Messages"))
+    detail = json.loads(detected[0]["Body"])["detail"]
+    assert detail["model"] == "drift-churn" and "tenure" in detail["drifted_features"]
+    latest = client.get("/models/drift-churn")["latest_drift"]
+    assert latest["report_id"] == detail["report_id"] != before and latest["drift_detected"]
+
+    fired = client.post(f"/_local/schedules/{schedule}/fire", {})
+    assert fired == {"schedule": schedule, "targets": 1}
+
+
+def _wait(predicate, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")

@@ -81,7 +81,7 @@ def test_schedules_fire_locally(platform: LocalPlatform) -> None:
     assert scheduler.fired == []
     now[0] += timedelta(hours=1, seconds=1)
     scheduler.tick()
-    assert [name for name, _ in scheduler.fired] == [rules[0]["Name"]]
+    assert rules[0]["Name"] in [name for name, _ in scheduler.fired]  # and models' schedules
     _wait(lambda: platform.runtime.invocations["workflow"] > before)  # type: ignore[union-attr]
     info = Client(url=platform.url).get("/_local/info")
     assert "in memory" in info["state"] and info["schedules"]

@@ -13,14 +13,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from steward.adapters.memory import MemoryLogFiles, MemoryRunStore
+from steward.domain.models import ModelSpec
 from steward.drift import partials
 from steward.drift.evaluate import Partial, partial_of
 from steward.drift.plan import LogFile, batches, footer_rows, with_rows
 from steward.drift.runs import DriftJobs, InProcessDriftRuns
 from steward.drift.service import DriftService
 from steward.ports.monitoring import DriftRuns
-from tests.factories import parquet_log, reference_rows
-from tests.unit.test_drift_service import T0, service  # noqa: F401  (fixture)
+from steward.registry.service import Registry
+from tests.factories import model_spec, parquet_log, reference_rows
+from tests.unit.test_drift_service import T0, USERS, service  # noqa: F401  (fixture)
 
 HOUR = "predictions/model=churn/date=2026-11-27/hour={:02d}/{}.parquet"
 
@@ -156,3 +158,12 @@ def test_scheduled_runs_inline_for_one_batch_else_starts_a_run(
     runner.jobs = jobs
     runner.start(model, start, end, run_id)
     assert runner.completed[0]["report_id"] == run_id and runner.completed[0]["rows"] == 1200
+
+
+def test_a_scheduled_model_without_production_is_skipped(
+    service: DriftService,  # noqa: F811
+    registry: Registry,
+) -> None:
+    registry.create_model(ModelSpec.model_validate(model_spec("idle")), USERS.identify("alice"))
+    skipped = DriftJobs(service, MemoryRunStore()).handle({"model": "idle"})
+    assert skipped["mode"] == "skipped" and "no production" in skipped["reason"]

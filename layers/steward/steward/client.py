@@ -58,3 +58,6 @@ class Client:
 
     def put(self, path: str, body: Any) -> Any:
         return self.request("PUT", path, body)
+
+    def patch(self, path: str, body: Any) -> Any:
+        return self.request("PATCH", path, body)

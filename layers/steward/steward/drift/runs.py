@@ -19,6 +19,7 @@ from datetime import datetime
 from functools import reduce as fold
 from typing import Any
 
+from steward.domain.errors import Conflict
 from steward.drift import partials
 from steward.drift.evaluate import Partial
 from steward.drift.service import DriftService, Run
@@ -45,9 +46,15 @@ class DriftJobs:
         return f"{RUNS_PREFIX}/{model}/{run_id}"
 
     def scheduled(self, model: str) -> dict[str, Any]:
-        """The schedule's target: the policy's window up to now; one batch runs here."""
+        """The schedule's target: the policy's window up to now; one batch runs here.
+
+        A model with nothing in production yet is skipped, not failed: its schedule exists
+        from creation, and a failure would retry, dead-letter and alarm every hour."""
         started = time.perf_counter()
-        run = self.service.plan(model)
+        try:
+            run = self.service.plan(model)
+        except Conflict as exc:
+            return {"mode": "skipped", "model": model, "reason": exc.message}
         if len(run.batches) <= 1 or self.runs is None:
             partial = self.service.evaluate_keys(run, run.keys)
             result = self.service.finish(run, partial, time.perf_counter() - started)
@@ -121,8 +128,8 @@ class DriftJobs:
 
 
 class InProcessDriftRuns(DriftRuns):
-    """The distributed run's plan -> map -> reduce, in this process, with a thread per child
-    (the local platform's stand-in when no Step Functions engine runs Distributed Maps)."""
+    """The in-memory :class:`DriftRuns`: plan -> map -> reduce in this process, a thread per
+    child (unit tests; the local platform runs the real state machine on the emulator)."""
 
     def __init__(self, jobs: DriftJobs | None = None, max_concurrency: int = 4) -> None:
         self.jobs = jobs
