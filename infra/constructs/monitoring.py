@@ -69,8 +69,13 @@ class Monitoring(Construct):
             memory_size=3008,
             timeout=DRIFT_TIMEOUT,
         )
-        registry.grant_read(self.function.role)
-        registry.table.grant(self.function.role, "dynamodb:PutItem", "dynamodb:UpdateItem")
+        # The model and version records, the model's latest drift and the report summaries.
+        self.function.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                resources=[registry.table.table_arn],
+            )
+        )
         self.grant_evaluate(self.function)
         self.function.role.add_to_principal_policy(
             iam.PolicyStatement(

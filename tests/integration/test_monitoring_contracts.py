@@ -1,0 +1,77 @@
+"""One contract per monitoring port (log files, run scratch, schedules), run against the
+in-memory fake and the S3 / EventBridge Scheduler adapters on the deployed stack."""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+import pytest
+
+from steward.adapters.aws import EventBridgeSchedules, S3LogFiles, S3RunStore
+from steward.adapters.memory import MemoryLogFiles, MemoryRunStore, MemorySchedules
+from steward.config import Settings
+from steward.domain.errors import NotFound
+from steward.ports.monitoring import LogFiles, RunStore, Schedules
+from steward.wiring import schedules as configured_schedules
+from tests.integration.conftest import Stack
+
+
+@pytest.fixture(params=["memory", "s3"])
+def log_files(request: pytest.FixtureRequest, stack: Stack) -> LogFiles:
+    if request.param == "memory":
+        return MemoryLogFiles()
+    return S3LogFiles(boto3.client("s3"), os.environ["STEWARD_LOGS_BUCKET"])
+
+
+@pytest.fixture(params=["memory", "s3"])
+def scratch(request: pytest.FixtureRequest, stack: Stack) -> RunStore:
+    if request.param == "memory":
+        return MemoryRunStore()
+    return S3RunStore(boto3.client("s3"), os.environ["STEWARD_REPORTS_BUCKET"])
+
+
+@pytest.fixture(params=["memory", "scheduler"])
+def schedules(request: pytest.FixtureRequest, stack: Stack) -> Schedules:
+    if request.param == "memory":
+        return MemorySchedules()
+    adapter = configured_schedules(Settings.from_env())
+    assert isinstance(adapter, EventBridgeSchedules)
+    return adapter
+
+
+def test_log_files_list_size_and_read_tails(log_files: LogFiles) -> None:
+    prefix = "predictions/model=contract-logs/date=2026-11-27/hour=10/"
+    files = {f"{prefix}a.parquet": b"0123456789", f"{prefix}b.parquet": b"xyz"}
+    for key, data in files.items():
+        if isinstance(log_files, MemoryLogFiles):
+            log_files.files[key] = data
+        else:
+            boto3.client("s3").put_object(
+                Bucket=os.environ["STEWARD_LOGS_BUCKET"], Key=key, Body=data
+            )
+    assert log_files.sizes(prefix) == {k: len(v) for k, v in files.items()}
+    assert sorted(log_files.keys(prefix)) == sorted(files)
+    assert log_files.tail(f"{prefix}a.parquet", 4) == b"6789"
+    assert log_files.tail(f"{prefix}b.parquet", 3) == b"xyz"
+    assert log_files.read(f"{prefix}a.parquet") == b"0123456789"
+    assert log_files.sizes(prefix + "nothing/") == {}
+
+
+def test_run_scratch_keeps_and_refuses_absent(scratch: RunStore) -> None:
+    key = "drift/_runs/contract/r1/plan.json"
+    scratch.put(key, b"{}")
+    assert scratch.get(key) == b"{}"
+    with pytest.raises(NotFound):
+        scratch.get("drift/_runs/contract/r1/absent.json")
+
+
+def test_schedules_put_update_get_delete(schedules: Schedules) -> None:
+    assert schedules.get("contract-s") is None
+    schedules.put("contract-s", "rate(1 hour)")
+    assert schedules.get("contract-s") == "rate(1 hour)"
+    schedules.put("contract-s", "cron(0 6 * * ? *)")
+    assert schedules.get("contract-s") == "cron(0 6 * * ? *)"
+    schedules.delete("contract-s")
+    schedules.delete("contract-s")  # absent is fine
+    assert schedules.get("contract-s") is None
