@@ -9,8 +9,10 @@ from datetime import timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from steward.adapters.memory import MemoryLogFiles, MemoryRunStore
 from steward.domain.models import ModelSpec
@@ -167,3 +169,32 @@ def test_a_scheduled_model_without_production_is_skipped(
     registry.create_model(ModelSpec.model_validate(model_spec("idle")), USERS.identify("alice"))
     skipped = DriftJobs(service, MemoryRunStore()).handle({"model": "idle"})
     assert skipped["mode"] == "skipped" and "no production" in skipped["reason"]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"model": "churn", "step": "explode"},
+        {"model": "Not A Name"},
+        {"model": "churn", "step": "map", "run": "../../etc", "batch": 0, "inline_bytes": 0},
+        {
+            "model": "churn",
+            "step": "map",
+            "run": "0123456789abcdef",
+            "batch": -1,
+            "inline_bytes": 0,
+        },
+        {
+            "model": "churn",
+            "step": "reduce",
+            "run": "0123456789abcdef",
+            "results": [{"key": "models/churn/1/model.onnx"}],
+        },
+        {"model": "churn", "step": "reduce", "run": "0123456789abcdef", "results": [{}]},
+        {"model": "churn", "step": "plan", "start": "2026-11-27T10:00:00"},  # no time zone
+    ],
+)
+def test_malformed_steps_are_refused(event: dict[str, object]) -> None:
+    jobs = DriftJobs(None, MemoryRunStore())  # type: ignore[arg-type]  # never reached
+    with pytest.raises(ValidationError):
+        jobs.handle(event)

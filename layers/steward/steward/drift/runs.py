@@ -17,9 +17,19 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import reduce as fold
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    model_validator,
+)
 
 from steward.domain.errors import Conflict
+from steward.domain.models import ModelName
 from steward.drift import partials
 from steward.drift.evaluate import Partial
 from steward.drift.service import DriftService, Run
@@ -27,10 +37,13 @@ from steward.ports.monitoring import DriftRuns, RunStore, summary_of
 
 RUNS_PREFIX = "drift/_runs"
 INLINE_BUDGET = 160 * 1024  # of Step Functions' 256 KB, for all children's inline results
+RunId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
 
 
-def _iso(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+def _iso(value: str | datetime | None) -> datetime | None:
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value
 
 
 class DriftJobs:
@@ -67,11 +80,15 @@ class DriftJobs:
             "execution": execution,
         }
 
-    def evaluate(self, model: str, start: str | None, end: str | None) -> dict[str, Any]:
+    def evaluate(
+        self, model: str, start: str | datetime | None, end: str | datetime | None
+    ) -> dict[str, Any]:
         result = self.service.evaluate(model, _iso(start), _iso(end))
         return summary_of(result.model_dump(mode="json"))
 
-    def plan(self, model: str, start: str | None, end: str | None) -> dict[str, Any]:
+    def plan(
+        self, model: str, start: str | datetime | None, end: str | datetime | None
+    ) -> dict[str, Any]:
         run = self.service.plan(model, _iso(start), _iso(end))
         doc = {**run.to_json(), "planned_at": self.service.clock().isoformat()}
         self.scratch.put(f"{self._base(model, run.run_id)}/plan.json", json.dumps(doc).encode())
@@ -112,19 +129,71 @@ class DriftJobs:
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """Dispatch one invocation; a bare ``{"model": name}`` is the schedule's."""
-        step = event.get("step", "scheduled")
-        model = str(event["model"])
-        if step == "scheduled":
-            return self.scheduled(model)
-        if step == "evaluate":
-            return self.evaluate(model, event.get("start"), event.get("end"))
-        if step == "plan":
-            return self.plan(model, event.get("start"), event.get("end"))
-        if step == "map":
-            return self.map(model, event["run"], int(event["batch"]), int(event["inline_bytes"]))
-        if step == "reduce":
-            return self.reduce(model, event["run"], event["results"])
-        raise ValueError(f"unknown drift step {step!r}")
+        step = _EVENTS.validate_python({"step": "scheduled", **event})
+        if isinstance(step, Scheduled):
+            return self.scheduled(step.model)
+        if isinstance(step, Evaluate):
+            return self.evaluate(step.model, step.start, step.end)
+        if isinstance(step, Plan):
+            return self.plan(step.model, step.start, step.end)
+        if isinstance(step, MapChild):
+            return self.map(step.model, step.run, step.batch, step.inline_bytes)
+        return self.reduce(
+            step.model, step.run, [r.model_dump(exclude_none=True) for r in step.results]
+        )
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: ModelName
+
+
+class Scheduled(_Step):
+    step: Literal["scheduled"]
+
+
+class Evaluate(_Step):
+    step: Literal["evaluate"]
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+
+
+class Plan(_Step):
+    step: Literal["plan"]
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+
+
+class MapChild(_Step):
+    step: Literal["map"]
+    run: RunId
+    batch: int = Field(ge=0)
+    inline_bytes: int = Field(ge=0)
+
+
+class ChildResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    partial: str | None = None
+    key: str | None = Field(default=None, pattern=rf"^{RUNS_PREFIX}/")
+
+    @model_validator(mode="after")
+    def _one(self) -> ChildResult:
+        if (self.partial is None) == (self.key is None):
+            raise ValueError("a child result is a partial or a key")
+        return self
+
+
+class Reduce(_Step):
+    step: Literal["reduce"]
+    run: RunId
+    results: list[ChildResult]
+
+
+_EVENTS: TypeAdapter[Scheduled | Evaluate | Plan | MapChild | Reduce] = TypeAdapter(
+    Annotated[Scheduled | Evaluate | Plan | MapChild | Reduce, Field(discriminator="step")]
+)
 
 
 class InProcessDriftRuns(DriftRuns):
