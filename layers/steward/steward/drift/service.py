@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from steward.domain.errors import Conflict, ValidationFailed
-from steward.domain.models import Model, Page, Signature
+from steward.domain.models import Page, Signature
 from steward.domain.profile import Profile
 from steward.drift.evaluate import DriftReport, Partial, partial_of, report
 from steward.drift.html import render
@@ -101,7 +101,8 @@ class DriftService:
 
     def _window(
         self, name: str, start: datetime | None, end: datetime | None
-    ) -> tuple[Model, int, datetime, datetime]:
+    ) -> tuple[int, datetime, datetime]:
+        """The window (default: the policy's, up to now) and the version it is compared with."""
         model = self.store.get_model(name)
         end = (end or self.clock()).astimezone(UTC)
         start = (start or end - timedelta(hours=model.monitoring.window_hours)).astimezone(UTC)
@@ -110,7 +111,7 @@ class DriftService:
         number = model.traffic.champion or model.aliases.get("production")
         if number is None:
             raise Conflict(f"{name} has no production version to compare with its reference")
-        return model, number, start, end
+        return number, start, end
 
     def _reference(self, name: str, number: int) -> tuple[Profile, Signature]:
         version = self.store.get_version(name, number)
@@ -122,7 +123,7 @@ class DriftService:
         self, name: str, start: datetime | None = None, end: datetime | None = None
     ) -> DriftReport:
         """The whole window in this process."""
-        _, number, start, end = self._window(name, start, end)
+        number, start, end = self._window(name, start, end)
         run = Run(name, number, start, end, self.files(name, start, end))
         started = time.perf_counter()
         return self.finish(run, self.evaluate_keys(run, run.keys), time.perf_counter() - started)
@@ -131,7 +132,7 @@ class DriftService:
 
     def plan(self, name: str, start: datetime | None = None, end: datetime | None = None) -> Run:
         """The window's files (partition pruning) in batches sized from their footers."""
-        _, number, start, end = self._window(name, start, end)
+        number, start, end = self._window(name, start, end)
         sizes: dict[str, int] = {}
         for hour in _hours(start, end):
             sizes |= self.logs.sizes(_prefix(name, hour))
