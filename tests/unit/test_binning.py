@@ -33,3 +33,21 @@ def test_skewed_and_clustered_edges() -> None:
         Binner(edges).counts(values),
         np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1),
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arrays(np.float64, st.integers(1, 300), elements=finite),
+    arrays(np.float64, st.integers(0, 2000), elements=finite),
+)
+@example(np.array([1.11253693e-308, 0.0]), np.array([0.0] * 100))
+@example(np.array([-1e9, 1e9] * 50), np.array([1e9, -1e9, 0.0] * 40))
+def test_streaming_counts_equal_searchsorted(reference: np.ndarray, values: np.ndarray) -> None:
+    edges = quantile_edges(reference, bins=50)
+    values = np.concatenate(
+        [values, np.asarray(edges), np.nextafter(np.asarray(edges), -np.inf)] * 2
+    )
+    expected = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+    out = np.ones(len(edges) + 1, dtype=np.int64)  # counts are added to what is there
+    Binner(edges).count_into(values, out)
+    assert np.array_equal(out, expected + 1)

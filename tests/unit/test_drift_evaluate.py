@@ -3,17 +3,21 @@ drift, partial results that merge, and bad files skipped and reported."""
 
 from __future__ import annotations
 
+import functools
 import io
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from steward.domain.models import MonitoringPolicy, Signature
-from steward.domain.profile import build_profile
-from steward.drift.evaluate import partial_of, report
+from steward.domain.profile import Layout, NumericSummary, Profile, build_profile, summarize
+from steward.drift.evaluate import Partial, partial_of, report
 
 SIGNATURE = Signature.model_validate(
     {
@@ -145,7 +149,76 @@ def test_bad_files_are_skipped_reported_and_the_rerun_is_identical(reference) ->
     assert again == first
 
 
+def layout_of_profile(profile: Profile) -> Layout:
+    layout = Layout()
+    for name, summary in profile.features.items():
+        if isinstance(summary, NumericSummary):
+            layout.edges[name] = summary.edges
+        else:
+            layout.categories[name] = None
+    return layout
+
+
 def _no_ts() -> bytes:
     sink = io.BytesIO()
     pq.write_table(pa.table({"a": [1.0]}), sink)
     return sink.getvalue()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(1, 600),
+    st.integers(0, 2**32 - 1),
+    st.lists(st.integers(1, 599), max_size=4),
+    st.integers(7, 300),
+    st.booleans(),
+)
+def test_streamed_partials_merge_to_the_in_memory_profile(
+    n: int, seed: int, cuts: list[int], row_group: int, edge_of_window: bool
+) -> None:
+    """Any split into files and row groups, read from bytes or from files, and with rows
+    outside the window (row groups the statistics cannot place): the merged partials hold
+    exactly the counts of a one-shot profile of the rows inside the window."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, n)
+    x[rng.random(n) < 0.1] = np.nan
+    x[rng.random(n) < 0.02] = np.inf
+    plans = rng.choice(np.array(["x", "y", "w", None], dtype=object), n)
+    offsets = rng.integers(-600, 600, n) if edge_of_window else np.arange(n) % 600
+    ts = [WINDOW[0] + timedelta(seconds=int(s)) for s in offsets]
+    inside = (offsets >= 0) & (offsets < 7200)
+    reference = build_profile(
+        {"a": rng.normal(0, 1, 1000), "plan": np.array(["x", "y"] * 500, dtype=object)}
+    )
+    signature = Signature.model_validate(
+        {"inputs": [{"name": "a", "max": 1.5}, {"name": "plan", "type": "string"}]}
+    )
+    table = pa.table(
+        {
+            "a": pa.array(x),
+            "plan": pa.array(list(plans), pa.string()),
+            "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    bounds = [0, *sorted({c for c in cuts if c < n}), n]
+    files = []
+    for k, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        sink = io.BytesIO()
+        pq.write_table(table.slice(lo, hi - lo), sink, row_group_size=row_group)
+        data = sink.getvalue()
+        files.append((f"{k}.parquet", io.BytesIO(data) if k % 2 else data))
+    merged = functools.reduce(
+        Partial.merge, (partial_of([f], reference, signature, WINDOW) for f in files)
+    )
+    expected = summarize({"a": x[inside], "plan": plans[inside]}, layout_of_profile(reference))
+    assert merged.files == len(files)
+    if not inside.any():
+        assert merged.profile is None
+        return
+    assert merged.profile is not None and merged.profile.rows == int(inside.sum())
+    a, want = merged.profile.features["a"], expected.features["a"]
+    assert a.counts == want.counts and a.missing == want.missing  # type: ignore[union-attr]
+    assert a.min == want.min and a.max == want.max  # type: ignore[union-attr]
+    assert merged.profile.features["plan"] == expected.features["plan"]
+    with np.errstate(invalid="ignore"):
+        assert merged.out_of_range["a"] == int(np.count_nonzero(x[inside] > 1.5))

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
-from typing import Any, TypeVar
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any, TypeVar
 
 from botocore.exceptions import ClientError, FlexibleChecksumError
 from pydantic_core import to_json
@@ -29,6 +31,7 @@ from steward.ports.monitoring import (
 )
 
 T = TypeVar("T")
+SPOOL_BYTES = 8 * 1024 * 1024  # log files up to this size are read in memory, larger on disk
 INDEX = "gsi1"
 AUDIT_DAY_INDEX = "by-day"
 MODEL_KIND = "MODEL"
@@ -527,6 +530,16 @@ class S3LogFiles(LogFiles):
         response = self._s3.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=-{size}")
         data: bytes = response["Body"].read()
         return data
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[IO[bytes]]:
+        """Downloaded in chunks (ranged GETs, in parallel for large objects) into a spooled
+        temporary file: in memory up to ``SPOOL_BYTES``, on local disk (/tmp) beyond, so a
+        large log file never sits in memory whole."""
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as file:
+            self._s3.download_fileobj(self._bucket, key, file)
+            file.seek(0)
+            yield file
 
 
 class S3RunStore(RunStore):

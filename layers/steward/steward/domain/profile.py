@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from steward.domain.binning import Binner
+from steward.domain.binning import Binner, scratch
 from steward.domain.frames import Columns, n_rows
 
 PROFILE_FORMAT = 1
@@ -78,23 +78,81 @@ def quantile_edges(values: np.ndarray, bins: int = FINE_BINS) -> list[float]:
     return [float(e) for e in edges if e > finite.min()]
 
 
+class NumericAccumulator:
+    """A numeric summary built in place, batch after batch (plain arrays, no objects per
+    batch): the streaming form of :func:`summarize_numeric`. ``bounds`` also counts values
+    outside a declared (min, max), infinities included, as data quality wants."""
+
+    def __init__(
+        self,
+        edges: list[float],
+        binner: Binner | None = None,
+        bounds: tuple[float | None, float | None] = (None, None),
+    ) -> None:
+        self.edges = list(edges)
+        self.binner = binner or Binner(edges)
+        self.counts = np.zeros(len(edges) + 1, dtype=np.int64)
+        self.missing = self.count = self.out_of_range = 0
+        self.total = self.total_sq = 0.0
+        self.min: float | None = None
+        self.max: float | None = None
+        self.bounds = bounds
+
+    def add(self, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=np.float64)
+        if values.size == 0:
+            return
+        total = float(values.sum())
+        # A finite sum means no NaN or infinity: the common case needs no mask and no copy.
+        finite = values if np.isfinite(total) else values[np.isfinite(values)]
+        if finite is not values:
+            total = float(finite.sum())
+        self.missing += values.size - finite.size
+        if finite.size == 0:
+            self._count_out_of_range(values, None)
+            return
+        low, high = float(finite.min()), float(finite.max())
+        self._count_out_of_range(values, (low, high) if finite is values else None)
+        self.count += finite.size
+        self.total += total
+        squares, _ = scratch(finite.size)
+        np.multiply(finite, finite, out=squares)
+        self.total_sq += float(squares.sum())
+        self.min = low if self.min is None else min(self.min, low)
+        self.max = high if self.max is None else max(self.max, high)
+        self.binner.count_into(finite, self.counts)
+
+    def _count_out_of_range(self, values: np.ndarray, span: tuple[float, float] | None) -> None:
+        """``span``: min and max of ``values`` when all are finite; they decide most batches."""
+        low, high = self.bounds
+        if low is None and high is None:
+            return
+        if span and (low is None or span[0] >= low) and (high is None or span[1] <= high):
+            return
+        with np.errstate(invalid="ignore"):
+            below = values < low if low is not None else False
+            above = values > high if high is not None else False
+        self.out_of_range += int(np.count_nonzero(below | above))
+
+    def summary(self) -> NumericSummary:
+        return NumericSummary(
+            edges=self.edges,
+            counts=[int(c) for c in self.counts],
+            missing=self.missing,
+            count=self.count,
+            total=self.total,
+            total_sq=self.total_sq,
+            min=self.min,
+            max=self.max,
+        )
+
+
 def summarize_numeric(
     values: np.ndarray, edges: list[float], binner: Binner | None = None
 ) -> NumericSummary:
-    values = np.asarray(values, dtype=np.float64)
-    finite_mask = np.isfinite(values)
-    finite = values[finite_mask]
-    counts = (binner or Binner(edges)).counts(finite)
-    return NumericSummary(
-        edges=list(edges),
-        counts=[int(c) for c in counts],
-        missing=int(values.size - finite.size),
-        count=int(finite.size),
-        total=float(finite.sum()),
-        total_sq=float(np.square(finite).sum()),
-        min=float(finite.min()) if finite.size else None,
-        max=float(finite.max()) if finite.size else None,
-    )
+    accumulator = NumericAccumulator(edges, binner)
+    accumulator.add(values)
+    return accumulator.summary()
 
 
 def summarize_categorical(

@@ -5,26 +5,24 @@ single pass), which is what lets a window be split across files, functions or ma
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from steward.domain.binning import Binner
 from steward.domain.models import MonitoringPolicy, Signature
 from steward.domain.profile import (
     CategoricalSummary,
-    Layout,
+    NumericAccumulator,
     NumericSummary,
     Profile,
     merge,
-    summarize_numeric,
 )
 from steward.drift import stats
+from steward.drift.malloc import tune_malloc
 
 REPORT_FORMAT = 1
 
@@ -35,7 +33,8 @@ class SkipFile(Exception):
 
 @dataclass
 class Partial:
-    """What a set of files contributed: mergeable by :meth:`merge`."""
+    """What a set of files contributed: mergeable by :meth:`merge` (the merge of per-file
+    partials equals one pass over all of them). Plain data: a profile and counts."""
 
     profile: Profile | None = None
     out_of_range: dict[str, int] = field(default_factory=dict)
@@ -65,37 +64,107 @@ class Partial:
         )
 
 
-def layout_of(reference: Profile) -> Layout:
-    layout = Layout()
-    for name, summary in reference.features.items():
-        if isinstance(summary, NumericSummary):
-            layout.edges[name] = summary.edges
-        else:
-            layout.categories[name] = None  # keep every current category: new ones matter
-    if isinstance(reference.prediction, NumericSummary):
-        layout.prediction_edges = reference.prediction.edges
-    return layout
+class CategoryCounter:
+    """Category counts built in place. Dictionary-encoded columns (what Parquet string
+    columns are read as) are counted on their integer indices, never as strings."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.missing = 0
+
+    def add(self, column: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        for chunk in column.chunks:
+            if pa.types.is_dictionary(chunk.type):
+                indices = chunk.indices
+                self.missing += indices.null_count
+                if indices.null_count:
+                    indices = indices.drop_null()
+                found = np.bincount(
+                    indices.to_numpy(zero_copy_only=False), minlength=len(chunk.dictionary)
+                )
+                names = chunk.dictionary.cast(pa.string()).to_pylist()
+            else:
+                counted = pc.value_counts(chunk.cast(pa.string()))
+                self.missing += chunk.null_count
+                names = counted.field("values").to_pylist()
+                found = counted.field("counts").to_numpy()
+            for name, n in zip(names, found.tolist(), strict=True):
+                if not n:
+                    continue
+                if name is None:  # a null in the dictionary itself
+                    self.missing += n
+                else:
+                    self.counts[name] = self.counts.get(name, 0) + n
+
+    def summary(self) -> CategoricalSummary:
+        return CategoricalSummary(
+            counts=dict(self.counts), missing=self.missing, count=sum(self.counts.values())
+        )
 
 
-@dataclass
-class Chunk:
-    rows: int
-    numeric: dict[str, np.ndarray]
-    categorical: dict[str, CategoricalSummary]
-    predictions: np.ndarray | CategoricalSummary | None
+FeatureCounter = NumericAccumulator | CategoryCounter
 
 
-def _category_counts(column: Any) -> CategoricalSummary:
+class Accumulator:
+    """One pass's state: a counter per reference feature, updated in place row group after
+    row group; turned into a :class:`Profile` once, at the end."""
+
+    def __init__(self, reference: Profile, signature: Signature) -> None:
+        self.rows = 0
+        self.features: dict[str, FeatureCounter] = {}
+        for name, summary in reference.features.items():
+            spec = signature.feature(name)
+            if isinstance(summary, NumericSummary):
+                bounds = (spec.min, spec.max) if spec else (None, None)
+                self.features[name] = NumericAccumulator(summary.edges, bounds=bounds)
+            else:
+                self.features[name] = CategoryCounter()
+        self.prediction: FeatureCounter | None = None
+        if isinstance(reference.prediction, NumericSummary):
+            self.prediction = NumericAccumulator(reference.prediction.edges)
+        elif isinstance(reference.prediction, CategoricalSummary):
+            self.prediction = CategoryCounter()
+
+    def add(self, table: Any, score: str | None) -> None:
+        self.rows += table.num_rows
+        for name in table.column_names:
+            counter = self.prediction if name == score else self.features.get(name)
+            if counter is not None:
+                _count(counter, table.column(name))
+
+    def profile(self) -> Profile | None:
+        if not self.rows:
+            return None
+        prediction = self.prediction.summary() if self.prediction is not None else None
+        return Profile(
+            rows=self.rows,
+            features={name: c.summary() for name, c in self.features.items()},
+            prediction=prediction,
+        )
+
+    def out_of_range(self) -> dict[str, int]:
+        return {
+            name: c.out_of_range
+            for name, c in self.features.items()
+            if isinstance(c, NumericAccumulator) and c.bounds != (None, None)
+        }
+
+
+def _count(counter: FeatureCounter, column: Any) -> None:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(pa.string())
-    counted = pc.value_counts(column.cast(pa.string()))
-    values = counted.field("values").to_pylist()
-    counts = counted.field("counts").to_pylist()
-    found = {v: int(c) for v, c in zip(values, counts, strict=True) if v is not None}
-    return CategoricalSummary(counts=found, missing=column.null_count, count=sum(found.values()))
+    if isinstance(counter, CategoryCounter):
+        counter.add(column)
+        return
+    if not _is_number(column.type):
+        return
+    for chunk in column.chunks:
+        if chunk.type != pa.float64() or chunk.null_count:
+            chunk = chunk.cast(pa.float64())  # nulls become NaN below: missing, like NaN
+        counter.add(chunk.to_numpy(zero_copy_only=False))
 
 
 LOG_META = ("request_id", "ts", "version", "variant", "prediction", "score", "latency_ms", "flags")
@@ -111,146 +180,151 @@ def _is_number(arrow_type: Any) -> bool:
     )
 
 
-def _in_window(batch: Any, start: Any, end: Any, version: int | None) -> Any:
+ALL, NONE, SOME = "all", "none", "some"
+
+
+def _coverage(statistics: Any, low: Any, high: Any) -> str:
+    """Whether a row group's values of one column all lie in [low, high], none do, or it
+    takes reading them to know (no statistics, nulls, types that do not compare)."""
+    try:
+        if statistics is None or not statistics.has_min_max or statistics.null_count != 0:
+            return SOME
+        lo, hi = statistics.min, statistics.max
+        if lo >= low and hi <= high:
+            return ALL
+        if hi < low or lo > high:
+            return NONE
+    except (TypeError, ValueError, AttributeError, NotImplementedError):
+        pass
+    return SOME
+
+
+def _row_group_coverage(
+    meta: Any, positions: dict[str, int], window: tuple[datetime, datetime], version: int | None
+) -> str:
+    from datetime import timedelta
+
+    start, end = window
+    # ts < end, at microsecond precision (statistics come back as datetimes)
+    cover = _coverage(
+        meta.column(positions["ts"]).statistics, start, end - timedelta(microseconds=1)
+    )
+    if cover != ALL or not version or "version" not in positions:
+        return cover
+    return _coverage(meta.column(positions["version"]).statistics, version, version)
+
+
+def _in_window(table: Any, window: tuple[datetime, datetime], version: int | None) -> Any:
+    """Filter a row group the statistics could not decide: the mask is computed once."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    ts = batch.column("ts")
+    start, end = (pa.scalar(t, pa.timestamp("us", tz="UTC")) for t in window)
+    ts = table.column("ts")
     mask = pc.and_(pc.greater_equal(ts, start), pc.less(ts, end))
-    if version and "version" in batch.schema.names:
-        mask = pc.and_(mask, pc.equal(batch.column("version"), version))
+    if version and "version" in table.column_names:
+        mask = pc.and_(mask, pc.equal(table.column("version"), version))
+    mask = pc.fill_null(mask, False)
+    kept = table.drop_columns([c for c in ("ts", "version") if c in table.column_names])
     if pc.all(mask).as_py():  # filtering copies every column: only when needed
-        return batch
-    return batch.filter(mask)
+        return kept
+    return kept.filter(mask)
 
 
-def _chunk(
-    batch: Any, signature: Signature, wanted: set[str], score: str | None, partial: Partial
-) -> Chunk:
-    import pyarrow as pa
-
-    numeric: dict[str, np.ndarray] = {}
-    categories: dict[str, CategoricalSummary] = {}
-    for spec in signature.inputs:
-        if spec.name not in wanted:
-            continue
-        column = batch.column(spec.name)
-        if not spec.numeric:
-            categories[spec.name] = _category_counts(column)
-        elif _is_number(column.type):
-            numeric[spec.name] = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        else:
-            partial.type_mismatches.add(spec.name)
-    predictions: np.ndarray | CategoricalSummary | None = None
-    if score is not None:
-        scores = batch.column(score)
-        if _is_number(scores.type):
-            predictions = scores.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        else:
-            predictions = _category_counts(scores)
-    return Chunk(batch.num_rows, numeric, categories, predictions)
+Source = bytes | IO[bytes] | str
 
 
 def read_file(
     key: str,
-    data: bytes,
+    data: Source,
     signature: Signature,
     window: tuple[datetime, datetime],
     version: int | None,
     partial: Partial,
-) -> Iterator[Chunk]:
-    """Yield row group by row group, within the window: numeric columns as arrays,
-    categorical columns already counted (in Arrow, never as Python strings)."""
+) -> Iterator[tuple[Any, str | None]]:
+    """Yield ``(table, score column)`` row group by row group, within the window, with only
+    the columns drift needs. Row groups that the ``ts``/``version`` statistics place wholly
+    inside the window are read without those columns; wholly outside, not read at all.
+    ``data`` is the file's bytes or a seekable binary file: with a file, only the needed
+    column chunks are read, so memory follows row groups, not files."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    source = pa.BufferReader(data) if isinstance(data, bytes | bytearray | memoryview) else data
     try:
-        parquet = pq.ParquetFile(io.BytesIO(data))
+        parquet = pq.ParquetFile(source)
+        schema = parquet.schema_arrow
     except (pa.ArrowInvalid, OSError) as exc:
         raise SkipFile(f"not a readable Parquet file ({type(exc).__name__})") from None
-    names = set(parquet.schema_arrow.names)
+    names = set(schema.names)
     if "ts" not in names:
         raise SkipFile("no ts column")
     inputs = {f.name for f in signature.inputs}
-    wanted = inputs & names
     partial.missing_columns |= inputs - names
     partial.extra_columns |= names - inputs - set(LOG_META)
     score = next((c for c in ("score", "prediction") if c in names), None)
-    columns = [f.name for f in signature.inputs if f.name in wanted] + ["ts"]
-    columns += ["version"] if "version" in names and version else []
+    columns: list[str] = []
+    for spec in signature.inputs:
+        if spec.name not in names:
+            continue
+        if spec.numeric and not _is_number(schema.field(spec.name).type):
+            partial.type_mismatches.add(spec.name)
+            continue
+        columns.append(spec.name)
     columns += [score] if score else []
-    start, end = (pa.scalar(t, pa.timestamp("us", tz="UTC")) for t in window)
-    for batch in parquet.iter_batches(batch_size=65_536, columns=columns):
-        batch = _in_window(batch, start, end, version)
-        if batch.num_rows:
-            yield _chunk(batch, signature, wanted, score, partial)
+    strings = [
+        c
+        for c in columns
+        if pa.types.is_string(schema.field(c).type)
+        or pa.types.is_large_string(schema.field(c).type)
+    ]
+    if strings:  # read string columns as dictionaries: counted on indices
+        parquet = pq.ParquetFile(source, metadata=parquet.metadata, read_dictionary=strings)
+    metadata = parquet.metadata
+    positions = {
+        metadata.schema.column(i).name: i
+        for i in range(metadata.num_columns)
+        if metadata.schema.column(i).name in ("ts", "version")
+    }
+    for index in range(metadata.num_row_groups):
+        meta = metadata.row_group(index)
+        if not meta.num_rows:
+            continue
+        cover = _row_group_coverage(meta, positions, window, version)
+        if cover == NONE:
+            continue
+        if cover == ALL:
+            table = parquet.read_row_group(index, columns=columns, use_threads=False)
+        else:
+            extra = ["ts"] + (["version"] if version and "version" in names else [])
+            table = parquet.read_row_group(index, columns=columns + extra, use_threads=False)
+            table = _in_window(table, window, version)
+        if table.num_rows:
+            yield table, score
 
 
 def partial_of(
-    files: Iterable[tuple[str, bytes]],
+    files: Iterable[tuple[str, Source]],
     reference: Profile,
     signature: Signature,
     window: tuple[datetime, datetime],
     version: int | None = None,
 ) -> Partial:
-    """Stream ``files`` into one partial result (this is a map step)."""
-    layout = layout_of(reference)
-    binners = {name: Binner(edges) for name, edges in layout.edges.items()}
-    prediction_binner = Binner(layout.prediction_edges) if layout.prediction_edges else None
+    """Stream ``files`` (bytes, or seekable binary files) into one partial result (this is a
+    map step). Counts accumulate in place in plain arrays; objects are made once, at the end."""
+    tune_malloc()
+    accumulator = Accumulator(reference, signature)
     partial = Partial()
     for key, data in files:
         try:
-            for chunk in read_file(key, data, signature, window, version, partial):
-                features: dict[str, NumericSummary | CategoricalSummary] = {}
-                for name, values in chunk.numeric.items():
-                    if name in binners:
-                        features[name] = summarize_numeric(
-                            values, layout.edges[name], binners[name]
-                        )
-                features.update(chunk.categorical)
-                prediction: NumericSummary | CategoricalSummary | None = None
-                if isinstance(chunk.predictions, CategoricalSummary):
-                    prediction = chunk.predictions
-                elif chunk.predictions is not None and prediction_binner is not None:
-                    prediction = summarize_numeric(
-                        chunk.predictions, layout.prediction_edges or [], prediction_binner
-                    )
-                part = Profile(rows=chunk.rows, features=features, prediction=prediction)
-                _pad(part, reference)
-                if reference.prediction is not None and part.prediction is None:
-                    part.prediction = _empty_like(reference.prediction)
-                partial = partial.merge(Partial(profile=part))
-                _count_out_of_range(partial, chunk, signature)
+            for table, score in read_file(key, data, signature, window, version, partial):
+                accumulator.add(table, score)
             partial.files += 1
         except SkipFile as exc:
             partial.skipped.append({"key": key, "reason": str(exc)})
+    partial.profile = accumulator.profile()
+    partial.out_of_range = accumulator.out_of_range()
     return partial
-
-
-def _count_out_of_range(partial: Partial, chunk: Chunk, signature: Signature) -> None:
-    for spec in signature.inputs:
-        values = chunk.numeric.get(spec.name)
-        if values is None or (spec.min is None and spec.max is None):
-            continue
-        with np.errstate(invalid="ignore"):
-            lo = values < spec.min if spec.min is not None else False
-            hi = values > spec.max if spec.max is not None else False
-        n = int(np.count_nonzero(lo | hi))
-        partial.out_of_range[spec.name] = partial.out_of_range.get(spec.name, 0) + n
-
-
-def _empty_like(
-    summary: NumericSummary | CategoricalSummary,
-) -> NumericSummary | CategoricalSummary:
-    if isinstance(summary, NumericSummary):
-        return NumericSummary(edges=summary.edges, counts=[0] * (len(summary.edges) + 1))
-    return CategoricalSummary(counts={})
-
-
-def _pad(part: Profile, reference: Profile) -> None:
-    """Give a partial every reference feature (empty where a file lacked it) so merges line up."""
-    for name, summary in reference.features.items():
-        if name not in part.features:
-            part.features[name] = _empty_like(summary)
 
 
 class FeatureDrift(BaseModel):

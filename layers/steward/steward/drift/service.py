@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
 from steward.domain.errors import Conflict, ValidationFailed
 from steward.domain.models import Page, Signature
@@ -144,7 +144,7 @@ class DriftService:
         """One map child: stream ``keys`` into a partial result."""
         reference, signature = self._reference(run.model, run.version)
         return partial_of(
-            ((k, self.logs.read(k)) for k in keys),
+            self._opened(keys),
             reference,
             signature,
             (run.start, run.end),
@@ -182,6 +182,12 @@ class DriftService:
                 },
             )
         return result
+
+    def _opened(self, keys: list[str]) -> Iterator[tuple[str, IO[bytes]]]:
+        """Each file open while it is read, closed when the next one is asked for."""
+        for key in keys:
+            with self.logs.open(key) as file:
+                yield key, file
 
     def _remember(self, name: str, summary: dict[str, Any]) -> None:
         for _ in range(5):

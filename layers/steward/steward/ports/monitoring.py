@@ -3,8 +3,11 @@ distributed runs, the event bus, and per-model schedules."""
 
 from __future__ import annotations
 
+import io
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
 
 from steward.domain.models import Page
 
@@ -24,6 +27,14 @@ class LogFiles(ABC):
     @abstractmethod
     def tail(self, key: str, size: int) -> bytes:
         """The last ``size`` bytes of the object (a ranged read: Parquet footers)."""
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[IO[bytes]]:
+        """The file as a seekable binary file, closed on exit: a reader takes only the byte
+        ranges it needs (Parquet: the footer, then the column chunks it wants). This default
+        holds the whole file in memory; adapters that can do better override it."""
+        with io.BytesIO(self.read(key)) as file:
+            yield file
 
 
 class ReportStore(ABC):
