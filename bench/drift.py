@@ -8,7 +8,9 @@ scan and evaluation alternating so both see the same load: (1) the scan-only flo
 reading the same feature columns of the same files row group by row group; (2) Steward's
 evaluation of the undrifted window, files opened as the S3 adapter hands them over (seekable
 binary files), report included. Rates are per core: rows over the CPU seconds of the
-process (this machine is shared: wall figures are reported alongside). One more process
+pass (this machine is shared: wall figures are reported alongside); each process makes
+``--passes`` passes and the rates come from the last, the steady state of a warm function
+(``cold_ratio``: the first pass of a fresh process). One more process
 evaluates both windows for the verdicts.
 
 Targets (issue #5): >= 0.6 x the scan-only rate per core; peak memory flat in rows (50M rows
@@ -189,9 +191,9 @@ MODES: dict[str, Callable[[Path], Callable[[], dict[str, Any]]]] = {
 }
 
 
-def _child(mode: str, root: Path) -> dict[str, Any]:
+def _child(mode: str, root: Path, passes: int = 1) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.drift", "--child", mode, str(root)],
+        [sys.executable, "-m", "bench.drift", "--child", mode, str(root), "--passes", str(passes)],
         capture_output=True,
         text=True,
         check=True,
@@ -200,15 +202,20 @@ def _child(mode: str, root: Path) -> dict[str, Any]:
     return result
 
 
-def _run_child(mode: str, root: Path) -> None:
+def _run_child(mode: str, root: Path, passes: int) -> None:
+    """Time ``passes`` passes in this process: the first pays for a fresh process (page
+    faults as the heaps grow), the last is the steady state of a warm function."""
     import pyarrow
 
     pyarrow.set_cpu_count(1)  # per core: no decoding threads in either mode
     run = MODES[mode](root)
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = run()
-    result["cpu_seconds"] = time.process_time() - cpu
-    result["wall_seconds"] = time.perf_counter() - wall
+    cpus, walls = [], []
+    for _ in range(passes):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = run()
+        cpus.append(time.process_time() - cpu)
+        walls.append(time.perf_counter() - wall)
+    result |= {"cpu_seconds": cpus[-1], "wall_seconds": walls[-1], "cold_cpu_seconds": cpus[0]}
     result["peak_rss_mb"] = _peak_rss_mb()
     print(json.dumps(result))
 
@@ -223,10 +230,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--long", action="store_true", help="50M rows (about 11 GB of Parquet)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data", type=Path, help="keep the generated logs here, reuse them")
+    parser.add_argument(
+        "--passes", type=int, default=2, help="passes per process; rates from the last"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        _run_child(args.child[0], Path(args.child[1]))
+        _run_child(args.child[0], Path(args.child[1]), args.passes)
         return
     rows = 50_000_000 if args.long else args.rows
     with ExitStack() as stack:
@@ -236,8 +246,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"logs ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         scans, evals = [], []
         for _ in range(args.repeats):
-            scans.append(_child("scan", root))
-            evals.append(_child("evaluate", root))
+            scans.append(_child("scan", root, args.passes))
+            evals.append(_child("evaluate", root, args.passes))
         checks = _child("verdicts", root)
     assert all(r["rows"] == rows for r in scans + evals), "every mode must see every row"
     scan_cpu, eval_cpu = _median(scans, "cpu_seconds"), _median(evals, "cpu_seconds")
@@ -251,6 +261,10 @@ def main(argv: list[str] | None = None) -> None:
         "steward_rows_per_s": round(rows / eval_cpu),
         "ratio": round(scan_cpu / eval_cpu, 3),
         "wall_ratio": round(scan_wall / eval_wall, 3),
+        "passes": args.passes,
+        "cold_ratio": round(
+            _median(scans, "cold_cpu_seconds") / _median(evals, "cold_cpu_seconds"), 3
+        ),
         "ratios": [
             round(s["cpu_seconds"] / e["cpu_seconds"], 3) for s, e in zip(scans, evals, strict=True)
         ],

@@ -17,7 +17,7 @@ import threading
 import numpy as np
 
 BUCKETS_PER_EDGE = 16
-COUNT_BUCKETS_PER_EDGE = 128  # finer for counting: fewer values land in a bucket with an edge
+COUNT_BUCKETS_PER_EDGE = 64  # finer for counting: few values land in a bucket with an edge
 
 _scratch = threading.local()
 
@@ -31,6 +31,13 @@ def scratch(n: int) -> tuple[np.ndarray, np.ndarray]:
         _scratch.ints = np.empty(n, np.intp)
     ints: np.ndarray = _scratch.ints
     return floats[:n], ints[:n]
+
+
+def scratch_mask(n: int) -> np.ndarray:
+    mask: np.ndarray | None = getattr(_scratch, "mask", None)
+    if mask is None or mask.size < n:
+        mask = _scratch.mask = np.empty(n, bool)
+    return mask[:n]
 
 
 class Binner:
@@ -62,16 +69,18 @@ class Binner:
         self._counting_table(span)
 
     def _counting_table(self, span: float) -> None:
-        """g(v) = trunc(clip(v * k + c, 0, top)): bucket 0 below the edges, ``top`` above."""
+        """g(v) = trunc(clip(v * k + c, 0, top)): as fine between the edges as beyond them for
+        one more span each side (tails need no search, and a batch within that range needs
+        no clip); bucket 0 and ``top`` take whatever lies further out."""
         inner = COUNT_BUCKETS_PER_EDGE * len(self.edges)
         with np.errstate(over="ignore", invalid="ignore"):
             k = inner / span
-            c = 1.0 - self.lo * k
+            c = 1.0 + inner - self.lo * k
         self.counting = bool(np.isfinite(k) and np.isfinite(c) and k > 0)
         if not self.counting:
             return
-        self._k, self._c, self._top = float(k), float(c), float(inner + 2)
-        size = inner + 3
+        self._k, self._c, self._top = float(k), float(c), float(3 * inner + 2)
+        size = 3 * inner + 3
         edge_buckets = self._g(self.edges)
         # first[b]: edges in buckets before b, the bin of every value of a bucket without edges
         self._first = np.searchsorted(edge_buckets, np.arange(size), side="left")
@@ -90,6 +99,13 @@ class Binner:
         floats += self._c
         np.clip(floats, 0.0, self._top, out=floats)
         return floats.astype(np.intp)
+
+    def _inside(self, low: float, high: float) -> bool:
+        """Whether the bucket function needs no clip for values in [low, high]: the same
+        float operations on the two ends (monotonic, so they bound every value's)."""
+        first = np.float64(low) * self._k + self._c
+        last = np.float64(high) * self._k + self._c
+        return bool(first >= 0.0 and last <= self._top)
 
     def bin(self, values: np.ndarray) -> np.ndarray:
         """Bin index of each finite value: edges[i-1] <= v < edges[i] is bin i."""
@@ -114,8 +130,11 @@ class Binner:
         self.count_into(values, out)
         return out
 
-    def count_into(self, values: np.ndarray, out: np.ndarray) -> None:
-        """Add the bin counts of finite ``values`` to ``out`` (int64, one slot per bin)."""
+    def count_into(
+        self, values: np.ndarray, out: np.ndarray, span: tuple[float, float] | None = None
+    ) -> None:
+        """Add the bin counts of finite ``values`` to ``out`` (int64, one slot per bin).
+        ``span``, the min and max of ``values`` if known, can spare a pass."""
         n = values.shape[0]
         if len(self.edges) == 0:
             out[0] += n
@@ -126,14 +145,15 @@ class Binner:
         floats, bucket = scratch(n)
         np.multiply(values, self._k, out=floats)
         np.add(floats, self._c, out=floats)
-        np.clip(floats, 0.0, self._top, out=floats)
+        if not (span and self._inside(*span)):
+            np.clip(floats, 0.0, self._top, out=floats)
         np.copyto(bucket, floats, casting="unsafe")
         per_bucket = np.bincount(bucket, minlength=self._size)
         per_bucket[self._edge_buckets] = 0
         running = np.cumsum(per_bucket)[self._last]
         out[0] += running[0]
         out[1:] += np.diff(running)
-        near_edge = values[self._has_edge[bucket]]
+        near_edge = values[np.take(self._has_edge, bucket, out=scratch_mask(n))]
         if near_edge.size:
             # Edges crowded into few buckets (skewed data) make the lookup walk long.
             index = (

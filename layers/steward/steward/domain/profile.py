@@ -117,10 +117,10 @@ class NumericAccumulator:
         self.total += total
         squares, _ = scratch(finite.size)
         np.multiply(finite, finite, out=squares)
-        self.total_sq += float(squares.sum())
+        self.total_sq += float(squares.sum())  # as np.square(x).sum(): same rounding
         self.min = low if self.min is None else min(self.min, low)
         self.max = high if self.max is None else max(self.max, high)
-        self.binner.count_into(finite, self.counts)
+        self.binner.count_into(finite, self.counts, (low, high))
 
     def _count_out_of_range(self, values: np.ndarray, span: tuple[float, float] | None) -> None:
         """``span``: min and max of ``values`` when all are finite; they decide most batches."""
