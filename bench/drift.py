@@ -46,6 +46,8 @@ HOUR = timedelta(hours=1)
 FILE_ROWS = 1_000_000
 ROW_GROUP = 131_072
 DRIFTED_ROWS = 1_000_000
+UNDRIFTED = (T0, T0 + 2 * HOUR)
+DRIFTED = (T0 + HOUR, T0 + 2 * HOUR)  # its own files: the windows never share one
 EXPECTED_DRIFT = ["c0", "n00", "n01", "n02"]  # mean shift, variance, missing, new category
 
 
@@ -79,7 +81,8 @@ def _write(root: Path, rows: int, seed: int, start: datetime, drift: bool) -> No
     written = 0
     while written < rows:
         n = min(FILE_ROWS, rows - written)
-        # Each file covers its own slice of the hour, as hourly log files do.
+        # Files start staggered over the first hour, each spanning an hour of timestamps:
+        # the undrifted window (two hours) holds them all.
         offset = HOUR * written / rows
         table = _table(n, seed, start + offset, drift)
         pq.write_table(table, root / f"part-{seed}.parquet", row_group_size=ROW_GROUP)
@@ -139,10 +142,10 @@ def _evaluator(root: Path) -> Callable[[str, datetime], Any]:
     reference = Profile.model_validate_json((root / "reference.json").read_text())
     signature = _signature()
 
-    def run(window: str, start: datetime) -> Any:
+    def run(window: str, start: datetime, end: datetime) -> Any:
         with ExitStack() as files:
             opened = ((p.name, files.enter_context(p.open("rb"))) for p in _files(root / window))
-            partial = partial_of(opened, reference, signature, (start, start + HOUR), 1)
+            partial = partial_of(opened, reference, signature, (start, end), 1)
         return report(
             partial,
             reference,
@@ -151,7 +154,7 @@ def _evaluator(root: Path) -> Callable[[str, datetime], Any]:
             report_id=window,
             model="bench",
             version=1,
-            window=(start, start + HOUR),
+            window=(start, end),
             created_at=datetime.now(UTC).isoformat(),
         )
 
@@ -160,14 +163,14 @@ def _evaluator(root: Path) -> Callable[[str, datetime], Any]:
 
 def evaluate(root: Path) -> Callable[[], dict[str, Any]]:
     run = _evaluator(root)
-    return lambda: {"rows": run("undrifted", T0).rows}
+    return lambda: {"rows": run("undrifted", *UNDRIFTED).rows}
 
 
 def verdicts(root: Path) -> Callable[[], dict[str, Any]]:
     run = _evaluator(root)
 
     def both() -> dict[str, Any]:
-        undrifted, drifted = run("undrifted", T0), run("drifted", T0 + HOUR)
+        undrifted, drifted = run("undrifted", *UNDRIFTED), run("drifted", *DRIFTED)
         return {
             "undrifted_flagged": undrifted.drifted_features,
             "drifted_flagged": drifted.drifted_features,
