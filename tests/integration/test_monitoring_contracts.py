@@ -8,6 +8,7 @@ import os
 import boto3
 import pytest
 
+from steward.adapters import aws
 from steward.adapters.aws import EventBridgeSchedules, S3LogFiles, S3RunStore
 from steward.adapters.memory import MemoryLogFiles, MemoryRunStore, MemorySchedules
 from steward.config import Settings
@@ -75,3 +76,21 @@ def test_schedules_put_update_get_delete(schedules: Schedules) -> None:
     schedules.delete("contract-s")
     schedules.delete("contract-s")  # absent is fine
     assert schedules.get("contract-s") is None
+
+
+def test_log_files_open_seekable_whole_and_closed(
+    log_files: LogFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aws, "SPOOL_BYTES", 1024)  # S3: past this, the download goes to disk
+    key = "predictions/model=contract-open/date=2026-11-27/hour=10/a.parquet"
+    data = os.urandom(300_000)
+    if isinstance(log_files, MemoryLogFiles):
+        log_files.files[key] = data
+    else:
+        boto3.client("s3").put_object(Bucket=os.environ["STEWARD_LOGS_BUCKET"], Key=key, Body=data)
+    with log_files.open(key) as file:
+        file.seek(-8, 2)  # a Parquet reader starts at the footer
+        assert file.read() == data[-8:]
+        file.seek(1000)
+        assert file.read(500) == data[1000:1500]
+    assert file.closed

@@ -9,14 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from steward.adapters import aws
-from steward.adapters.aws import DynamoAuditLog, DynamoModelStore, S3ArtifactStore, S3LogFiles
-from steward.adapters.memory import (
-    MemoryArtifactStore,
-    MemoryAuditLog,
-    MemoryLogFiles,
-    MemoryModelStore,
-)
+from steward.adapters.aws import DynamoAuditLog, DynamoModelStore, S3ArtifactStore
+from steward.adapters.memory import MemoryArtifactStore, MemoryAuditLog, MemoryModelStore
 from steward.domain.audit import next_event
 from steward.domain.errors import AlreadyExists, Conflict, NotFound
 from steward.domain.models import (
@@ -29,7 +23,6 @@ from steward.domain.models import (
     Task,
 )
 from steward.ports import ArtifactStore, AuditLog, ModelStore
-from steward.ports.monitoring import LogFiles
 from tests.integration.conftest import Stack
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -59,16 +52,6 @@ def artifacts(request: pytest.FixtureRequest, stack: Stack) -> ArtifactStore:
     if request.param == "memory":
         return MemoryArtifactStore()
     return S3ArtifactStore(boto3.client("s3"), os.environ["STEWARD_ARTIFACTS_BUCKET"])
-
-
-@pytest.fixture(params=["memory", "s3"])
-def log_files(request: pytest.FixtureRequest, stack: Stack) -> tuple[LogFiles, Any]:
-    """The port and a way to put a file in it."""
-    if request.param == "memory":
-        memory = MemoryLogFiles()
-        return memory, memory.files.__setitem__
-    s3, bucket = boto3.client("s3"), os.environ["STEWARD_LOGS_BUCKET"]
-    return S3LogFiles(s3, bucket), lambda k, b: s3.put_object(Bucket=bucket, Key=k, Body=b)
 
 
 def _model(name: str) -> Model:
@@ -177,21 +160,3 @@ def test_audit_checkpoints_are_kept_per_model(store: ModelStore) -> None:
     store.put_audit_checkpoint(name, 3, "a" * 64)
     store.put_audit_checkpoint(name, 5, "b" * 64)
     assert store.audit_checkpoint(name) == (5, "b" * 64)
-
-
-def test_log_files_open_seekable_whole_and_closed(
-    log_files: tuple[LogFiles, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    logs, put = log_files
-    monkeypatch.setattr(aws, "SPOOL_BYTES", 1024)  # S3: past this, the download goes to disk
-    data = os.urandom(300_000)
-    key = f"predictions/model=contract/date=2026-11-01/hour=00/{_name()}.parquet"
-    put(key, data)
-    assert key in logs.keys("predictions/model=contract/")
-    with logs.open(key) as file:
-        file.seek(-8, 2)  # a Parquet reader starts at the footer
-        assert file.read() == data[-8:]
-        file.seek(1000)
-        assert file.read(500) == data[1000:1500]
-    assert file.closed
-    assert logs.read(key) == data
