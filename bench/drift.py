@@ -51,7 +51,7 @@ DRIFTED = (T0 + HOUR, T0 + 2 * HOUR)  # its own files: the windows never share o
 EXPECTED_DRIFT = ["c0", "n00", "n01", "n02"]  # mean shift, variance, missing, new category
 
 
-def _table(n: int, seed: int, start: datetime, drift: bool = False) -> pa.Table:
+def _table(n: int, seed: int, start: datetime = T0, drift: bool = False) -> pa.Table:
     rng = np.random.default_rng(seed)
     columns: dict[str, Any] = {}
     for i, name in enumerate(NUMERIC):
