@@ -8,9 +8,13 @@ PYTEST_ARGS ?=
 # Node 20 is what these machines ship; jsii (the CDK's bridge) warns on every call.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install demo test lint unit integration infra e2e bench synth openapi clean
+.PHONY: install chromium demo test lint unit integration infra e2e bench synth openapi clean
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed node_modules/.installed chromium
+
+# The console's browser tests drive Debian's chromium through Playwright (no browser download).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)

@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.constructs.api import Api
+from infra.constructs.console import Console
 from infra.constructs.function import StewardFunction
 from infra.constructs.governance import Governance
 from infra.constructs.layers import Layers
@@ -94,6 +95,12 @@ class StewardStack(cdk.Stack):
         for path in ("/models/{name}/predict", "/models/{name}/feedback"):
             api.route(path, "POST", scoring.function.function)
         cdk.CfnOutput(self, "ApiUrl", value=api.url)
+        # The local platform serves console/ itself, and moto's CloudFormation has no
+        # CloudFront: the local template leaves the Console out.
+        if auth_mode != "local":
+            console = Console(self, "Console", rest_api=api.rest_api, access_logs=access_logs)
+            domain = console.distribution.distribution_domain_name
+            cdk.CfnOutput(self, "ConsoleUrl", value=f"https://{domain}/")
         cdk.CfnOutput(self, "ArtifactsBucket", value=registry.artifacts.bucket_name)
         cdk.CfnOutput(self, "LogsBucket", value=scoring.logs.bucket_name)
         cdk.CfnOutput(self, "ReportsBucket", value=monitoring.reports.bucket_name)

@@ -27,7 +27,7 @@ def platform() -> Iterator[LocalPlatform]:
 def steward(
     platform: LocalPlatform, capsys: pytest.CaptureFixture[str], *argv: str
 ) -> tuple[int, object]:
-    code = main(["--url", platform.url, *argv])
+    code = main(["--url", platform.url, "--json", *argv])
     out = capsys.readouterr()
     try:
         return code, json.loads(out.out) if out.out.strip() else out.err

@@ -6,6 +6,7 @@ import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,19 +26,25 @@ class Client:
     url: str = os.environ.get("STEWARD_URL", DEFAULT_URL)
     user: str | None = os.environ.get("STEWARD_USER")
     timeout_s: float = 60.0
+    # Deployed stacks: returns the request's headers with a SigV4 signature added.
+    signer: Callable[[str, str, bytes | None, dict[str, str]], dict[str, str]] | None = None
 
     def as_user(self, user: str) -> Client:
-        return Client(url=self.url, user=user, timeout_s=self.timeout_s)
+        return Client(url=self.url, user=user, timeout_s=self.timeout_s, signer=self.signer)
 
-    def request(self, method: str, path: str, body: Any | None = None) -> Any:
+    def request(
+        self, method: str, path: str, body: Any | None = None, accept: str = "application/json"
+    ) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(  # noqa: S310 - URL is the configured API
-            self.url.rstrip("/") + path, data=data, method=method
-        )
-        request.add_header("Content-Type", "application/json")
-        request.add_header("Accept", "application/json")
+        url = self.url.rstrip("/") + path
+        headers = {"Content-Type": "application/json", "Accept": accept}
         if self.user:
-            request.add_header("X-Steward-User", self.user)
+            headers["X-Steward-User"] = self.user
+        if self.signer is not None:
+            headers = self.signer(method, url, data, headers)
+        request = urllib.request.Request(  # noqa: S310 - URL is the configured API
+            url, data=data, method=method, headers=headers
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
                 raw = response.read()
@@ -48,6 +55,8 @@ class Client:
                 raise ApiError(exc.code, payload.get("error", "error"), payload.get("message", ""))
             except (ValueError, AttributeError):
                 raise ApiError(exc.code, "error", raw.decode(errors="replace")[:200]) from None
+        if accept != "application/json":
+            return raw.decode()
         return json.loads(raw) if raw else None
 
     def get(self, path: str) -> Any:

@@ -1,18 +1,29 @@
-"""The API commands of the CLI: each one a request, its answer printed as JSON."""
+"""The API commands of the CLI: each one a request; its answer printed as a table (or a
+``key value`` record), or as JSON with ``--json``."""
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
+import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+from steward.cli import render
+from steward.cli.progress import Spinner
 from steward.client import ApiError, Client
+from steward.profiles import client_for, select
 
 MAX_INLINE = 5 * 1024 * 1024
+SETTLED = {"PENDING_APPROVAL", "APPROVED", "REJECTED", "ARCHIVED"}
+Renderer = Callable[[Any], str]
 
 
 class Failed:
@@ -22,12 +33,11 @@ class Failed:
         self.payload = payload
 
 
-def _print(payload: Any) -> None:
-    print(json.dumps(payload, indent=2, sort_keys=True, default=str))
-
-
-def _client(args: argparse.Namespace) -> Client:
-    return Client(url=args.url, user=args.user)
+def client(args: argparse.Namespace) -> Client:
+    profile = select(getattr(args, "profile", None))
+    url = getattr(args, "url", None) or os.environ.get("STEWARD_URL")
+    user = getattr(args, "user", None) or os.environ.get("STEWARD_USER")
+    return client_for(profile, url=url, user=user)
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
@@ -50,20 +60,43 @@ def _metrics(pairs: list[str]) -> dict[str, float]:
     return out
 
 
+def _query(**params: Any) -> str:
+    present = {k: v for k, v in params.items() if v is not None}
+    return "?" + urlencode(present) if present else ""
+
+
 def models_create(args: argparse.Namespace) -> Any:
     spec = json.loads(Path(args.file).read_text()) if args.file else {}
     for key in ("name", "task", "risk_tier", "description", "owner"):
         if getattr(args, key, None):
             spec[key] = getattr(args, key)
-    return _client(args).post("/models", spec)
+    return client(args).post("/models", spec)
 
 
 def models_list(args: argparse.Namespace) -> Any:
-    return _client(args).get("/models")
+    return client(args).get("/models" + _query(limit=args.limit))
 
 
 def models_show(args: argparse.Namespace) -> Any:
-    return _client(args).get(f"/models/{args.name}")
+    return client(args).get(f"/models/{args.name}")
+
+
+def versions(args: argparse.Namespace) -> Any:
+    api = client(args)
+    if args.version is not None:
+        return api.get(f"/models/{args.name}/versions/{args.version}")
+    return api.get(f"/models/{args.name}/versions")
+
+
+def _await_settled(api: Client, path: str, timeout_s: float) -> Any:
+    deadline = time.monotonic() + timeout_s
+    with Spinner("waiting for validation") as progress:
+        while True:
+            version = api.get(path)
+            progress.update(f"waiting for validation: {version['status']}")
+            if version["status"] in SETTLED or time.monotonic() > deadline:
+                return version
+            time.sleep(0.5)
 
 
 def register(args: argparse.Namespace) -> Any:
@@ -86,62 +119,177 @@ def register(args: argparse.Namespace) -> Any:
     for key in ("code_ref", "parent_version", "description"):
         if getattr(args, key, None) is not None:
             body[key] = getattr(args, key)
-    return _client(args).post(f"/models/{args.name}/versions", body)
+    api = client(args)
+    size = len(json.dumps(body))
+    with Spinner(f"uploading {args.name} ({size / 1e6:.1f} MB)"):
+        version = api.post(f"/models/{args.name}/versions", body)
+    if args.wait:
+        path = f"/models/{args.name}/versions/{version['version']}"
+        return _await_settled(api, path, args.timeout)
+    return version
 
 
-def decide(decision: str) -> Any:
+def decide(decision: str) -> Callable[[argparse.Namespace], Any]:
     def run(args: argparse.Namespace) -> Any:
         path = f"/models/{args.name}/versions/{args.version}/decision"
-        return _client(args).post(path, {"decision": decision, "comment": args.comment})
+        return client(args).post(path, {"decision": decision, "comment": args.comment})
 
     return run
 
 
 def approvals(args: argparse.Namespace) -> Any:
-    return _client(args).get("/approvals?status=pending")
+    return client(args).get("/approvals?status=pending")
 
 
 def deploy(args: argparse.Namespace) -> Any:
-    return _client(args).put(f"/models/{args.name}/aliases/{args.alias}", {"version": args.version})
+    return client(args).put(f"/models/{args.name}/aliases/{args.alias}", {"version": args.version})
 
 
 def traffic(args: argparse.Namespace) -> Any:
     body: dict[str, Any] = {"champion": args.champion, "mode": args.mode}
     if args.challenger is not None:
         body.update(challenger=args.challenger, challenger_percent=args.percent)
-    return _client(args).put(f"/models/{args.name}/traffic", body)
+    return client(args).put(f"/models/{args.name}/traffic", body)
 
 
 def rollback(args: argparse.Namespace) -> Any:
-    return _client(args).post(f"/models/{args.name}/rollback", {"reason": args.reason})
+    return client(args).post(f"/models/{args.name}/rollback", {"reason": args.reason})
+
+
+def predict(args: argparse.Namespace) -> Any:
+    if args.file:
+        instances = _rows(Path(args.file))
+    elif args.instances:
+        parsed = json.loads(args.instances)
+        instances = parsed if isinstance(parsed, list) else [parsed]
+    else:
+        raise SystemExit("give the records with --file or --instances")
+    query = _query(version=args.version, alias=args.alias)
+    return client(args).post(f"/models/{args.name}/predict{query}", {"instances": instances})
+
+
+def feedback(args: argparse.Namespace) -> Any:
+    if args.file:
+        records = _rows(Path(args.file))
+    elif args.request_id is not None and args.label is not None:
+        label: Any = args.label
+        with contextlib.suppress(ValueError):  # else a string label
+            label = json.loads(args.label)
+        records = [{"request_id": args.request_id, "label": label}]
+    else:
+        raise SystemExit("give labels with --file, or --request-id and --label")
+    return client(args).post(f"/models/{args.name}/feedback", {"records": records})
+
+
+def drift_run(args: argparse.Namespace) -> Any:
+    window = {k: v for k, v in (("start", args.start), ("end", args.end)) if v}
+    with Spinner(f"evaluating drift of {args.name}"):
+        return client(args).post(f"/models/{args.name}/drift/evaluate", window)
+
+
+def drift_list(args: argparse.Namespace) -> Any:
+    return client(args).get(f"/models/{args.name}/drift" + _query(limit=args.limit))
+
+
+def drift_show(args: argparse.Namespace) -> Any:
+    api = client(args)
+    path = f"/models/{args.name}/drift/{args.report_id}"
+    if args.html:
+        Path(args.html).write_text(api.request("GET", path, accept="text/html"))
+        print(f"wrote {args.html}", file=sys.stderr)
+    return api.get(path)
 
 
 def audit(args: argparse.Namespace) -> Any:
-    client = _client(args)
+    api = client(args)
     if args.action == "verify":
-        result = client.get("/audit/verify" + (f"?model={args.name}" if args.name else ""))
+        result = api.get("/audit/verify" + (f"?model={args.name}" if args.name else ""))
         return Failed(result) if not result["ok"] else result
-    return client.get(f"/models/{args.name}/audit" if args.name else "/audit")
+    return api.get(f"/models/{args.name}/audit" if args.name else "/audit")
 
 
-def add_api_commands(sub: Any) -> None:
-    models = sub.add_parser("models", help="create, list, show models").add_subparsers(
-        dest="models_command", required=True
+def _items(columns: list[render.Column]) -> Renderer:
+    return lambda payload: render.table(payload.get("items", []), columns)
+
+
+def _record(keys: list[str] | None = None) -> Renderer:
+    return lambda payload: render.record(payload, keys)
+
+
+VERSION_KEYS = ["name", "version", "status", "flavor", "created_by", "created_at", "metrics"]
+MODEL_KEYS = ["name", "task", "risk_tier", "owner", "aliases", "traffic", "latest_drift"]
+
+
+def _verified(payload: dict[str, Any]) -> str:
+    rows = payload.get("streams", [])
+    columns = [render.key(k) for k in (rows[0] if rows else {})]
+    verdict = "audit chains verified" if payload.get("ok") else "AUDIT CHAIN BROKEN"
+    return verdict + "\n" + render.table(rows, columns)
+
+
+def _command(
+    sub: Any,
+    name: str,
+    help_text: str,
+    func: Callable[[argparse.Namespace], Any],
+    shown: Renderer,
+    common: argparse.ArgumentParser,
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help_text, description=help_text, parents=[common]
     )
-    create = models.add_parser("create", help="create a model")
-    create.add_argument("--file", help="JSON model spec")
-    create.add_argument("--name")
+    parser.set_defaults(func=func, render=shown)
+    return parser
+
+
+def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    models = sub.add_parser(
+        "models", help="create, list, show models", description="Models: create, list, show."
+    ).add_subparsers(dest="models_command", required=True)
+    create = _command(
+        models, "create", "create a model", models_create, _record(MODEL_KEYS), common
+    )
+    create.add_argument("--file", help="JSON model spec (flags below override its fields)")
+    create.add_argument("--name", help="model name: lowercase, digits, dashes")
     create.add_argument("--task", choices=["classification", "regression", "decision"])
     create.add_argument("--risk-tier", dest="risk_tier", choices=["low", "medium", "high"])
     create.add_argument("--description")
     create.add_argument("--owner")
-    create.set_defaults(func=models_create)
-    models.add_parser("list", help="list models").set_defaults(func=models_list)
-    show = models.add_parser("show", help="read a model")
+    listing = _command(
+        models,
+        "list",
+        "list models with production version and drift verdict",
+        models_list,
+        _items(render.MODEL_COLUMNS),
+        common,
+    )
+    listing.add_argument("--limit", type=int, help="at most this many (server default 50)")
+    show = _command(models, "show", "read a model", models_show, _record(MODEL_KEYS), common)
     show.add_argument("name")
-    show.set_defaults(func=models_show)
 
-    reg = sub.add_parser("register", help="register a version")
+    ver = _command(
+        sub,
+        "versions",
+        "list a model's versions, or read one",
+        versions,
+        lambda p: (
+            render.table(p["items"], render.VERSION_COLUMNS)
+            if "items" in p
+            else render.record(p, [*VERSION_KEYS, "validation", "approvals", "lineage"])
+        ),
+        common,
+    )
+    ver.add_argument("name")
+    ver.add_argument("version", type=int, nargs="?")
+
+    reg = _command(
+        sub,
+        "register",
+        "register a version (uploads the artifact; --wait follows validation)",
+        register,
+        _record(VERSION_KEYS),
+        common,
+    )
     reg.add_argument("name")
     reg.add_argument(
         "--flavor",
@@ -155,39 +303,109 @@ def add_api_commands(sub: Any) -> None:
     reg.add_argument("--code-ref", dest="code_ref")
     reg.add_argument("--parent-version", dest="parent_version", type=int)
     reg.add_argument("--description")
-    reg.set_defaults(func=register)
+    reg.add_argument("--wait", action="store_true", help="wait until validation settles")
+    reg.add_argument("--timeout", type=float, default=120.0, help="seconds --wait waits")
 
     for verb in ("approve", "reject"):
-        p = sub.add_parser(verb, help=f"{verb} a pending version")
+        p = _command(
+            sub, verb, f"{verb} a pending version", decide(verb), _record(VERSION_KEYS), common
+        )
         p.add_argument("name")
         p.add_argument("version", type=int)
-        p.add_argument("--comment", "-m", required=True)
-        p.set_defaults(func=decide(verb))
-    sub.add_parser("approvals", help="the approval inbox").set_defaults(func=approvals)
+        p.add_argument("--comment", "-m", required=True, help="why (goes into the audit trail)")
+    _command(
+        sub,
+        "approvals",
+        "the approval inbox (pending versions)",
+        approvals,
+        _items(render.VERSION_COLUMNS),
+        common,
+    )
 
-    dep = sub.add_parser("deploy", help="point an alias (default production) at a version")
+    dep = _command(
+        sub,
+        "deploy",
+        "point an alias (default production) at a version",
+        deploy,
+        _record(MODEL_KEYS),
+        common,
+    )
     dep.add_argument("name")
     dep.add_argument("version", type=int)
     dep.add_argument("--alias", default="production")
-    dep.set_defaults(func=deploy)
 
-    tr = sub.add_parser("traffic", help="champion and challenger")
+    tr = _command(
+        sub, "traffic", "set champion and challenger", traffic, _record(MODEL_KEYS), common
+    )
     tr.add_argument("name")
     tr.add_argument("--champion", type=int, required=True)
     tr.add_argument("--challenger", type=int)
-    tr.add_argument("--percent", type=int, default=10)
+    tr.add_argument("--percent", type=int, default=10, help="challenger share (canary)")
     tr.add_argument("--mode", choices=["canary", "shadow"], default="canary")
-    tr.set_defaults(func=traffic)
 
-    rb = sub.add_parser("rollback", help="production back to the previous version")
+    rb = _command(
+        sub,
+        "rollback",
+        "production back to the previous version",
+        rollback,
+        _record(MODEL_KEYS),
+        common,
+    )
     rb.add_argument("name")
     rb.add_argument("--reason", default="rollback from the CLI")
-    rb.set_defaults(func=rollback)
 
-    au = sub.add_parser("audit", help="the audit trail; `audit verify` checks the hash chains")
+    pr = _command(sub, "predict", "score records", predict, render.predictions, common)
+    pr.add_argument("name")
+    pr.add_argument("--file", help="records: .json (a list), .csv or .parquet")
+    pr.add_argument("--instances", help="records as JSON: '[{\"tenure\": 3, ...}]'")
+    pr.add_argument("--version", type=int, help="pin a version")
+    pr.add_argument("--alias", help="pin an alias")
+
+    fb = _command(sub, "feedback", "send ground-truth labels", feedback, _record(), common)
+    fb.add_argument("name")
+    fb.add_argument("--file", help="records [{request_id, label}]: .json, .csv or .parquet")
+    fb.add_argument("--request-id", dest="request_id")
+    fb.add_argument("--label", help="the label (JSON value, or a string)")
+
+    drift = sub.add_parser(
+        "drift", help="run, list and show drift reports", description="Drift reports."
+    ).add_subparsers(dest="drift_command", required=True)
+    run_p = _command(
+        drift, "run", "evaluate drift now over a window", drift_run, render.drift_report, common
+    )
+    run_p.add_argument("name")
+    run_p.add_argument("--start", help="ISO 8601 with zone (default: the policy's window)")
+    run_p.add_argument("--end", help="ISO 8601 with zone (default: now)")
+    ls = _command(
+        drift, "list", "a model's drift reports", drift_list, _items(render.REPORT_COLUMNS), common
+    )
+    ls.add_argument("name")
+    ls.add_argument("--limit", type=int)
+    sh = _command(drift, "show", "one drift report", drift_show, render.drift_report, common)
+    sh.add_argument("name")
+    sh.add_argument("report_id")
+    sh.add_argument("--html", help="also write the HTML report to this file")
+
+    au = _command(
+        sub,
+        "audit",
+        "the audit trail; `audit verify` checks the hash chains",
+        audit,
+        lambda p: (
+            _verified(p) if "streams" in p else render.table(p["items"], render.AUDIT_COLUMNS)
+        ),
+        common,
+    )
     au.add_argument("action", nargs="?", choices=["list", "verify"], default="list")
     au.add_argument("name", nargs="?")
-    au.set_defaults(func=audit)
+
+
+def emit(args: argparse.Namespace, payload: Any) -> None:
+    shown: Renderer | None = getattr(args, "render", None)
+    if getattr(args, "json", False) or shown is None or not isinstance(payload, dict):
+        print(render.as_json(payload))
+    else:
+        print(shown(payload))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -197,8 +415,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc.status} {exc.code}: {exc.message}", file=sys.stderr)
         return 1
     if isinstance(result, Failed):
-        _print(result.payload)
+        emit(args, result.payload)
         return 1
     if result is not None:
-        _print(result)
+        emit(args, result)
     return 0

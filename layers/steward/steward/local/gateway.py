@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -93,6 +94,11 @@ class Gateway:
         self._runtime = runtime
         self._routes = routes
         self._extra = list(extra)
+        # A Lambda execution environment handles one event at a time, and the handlers rely
+        # on it: powertools keeps the current event in a class attribute that every resolver
+        # in the process shares (the API and the scoring function alike). One process hosts
+        # them all here, so the gateway hands them one request at a time.
+        self._one_at_a_time = threading.Lock()
 
     def match(self, path: str, method: str) -> tuple[Route, dict[str, str]] | None:
         for route in self._routes:
@@ -117,8 +123,10 @@ class Gateway:
         if matched is None:
             return _error(404, "not_found", "no such route")
         route, params = matched
+        event = proxy_event(request, route, params)
         try:
-            result = self._runtime.invoke(route.function, proxy_event(request, route, params))
+            with self._one_at_a_time:
+                result = self._runtime.invoke(route.function, event)
         except FunctionError:
             return _error(502, "bad_gateway", "the function failed; see the platform log")
         except Exception:

@@ -17,6 +17,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from steward import wiring
+from steward.local.console import ConsoleFiles
 from steward.local.emulator import Emulator
 from steward.local.gateway import Gateway
 from steward.local.paths import repo_root
@@ -70,7 +71,8 @@ class LocalPlatform:
         self.pollers = [QueuePoller(self.runtime, s) for s in self.deployment.queue_sources]
         for poller in self.pollers:
             poller.start()
-        gateway = Gateway(self.runtime, self.deployment.routes, extra=[self._local_routes])
+        console = ConsoleFiles(repo_root() / "console")
+        gateway = Gateway(self.runtime, self.deployment.routes, extra=[self._local_routes, console])
         self._server = make_server(self.host, self.port, gateway, threaded=True)
         self.port = int(self._server.server_port)
         self._thread = threading.Thread(

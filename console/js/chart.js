@@ -1,0 +1,62 @@
+// Drift over time as an inline SVG: one point per report (share of drifted features),
+// the policy's drift_share as a dashed threshold line, drifted reports in red.
+
+import { fmtNumber, fmtTime, h, s, table } from "./dom.js";
+
+const W = 640;
+const H = 220;
+const PAD = { left: 48, right: 16, top: 16, bottom: 36 };
+
+export function driftChart(reports, threshold) {
+  const points = [...reports].sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
+  const plotW = W - PAD.left - PAD.right;
+  const plotH = H - PAD.top - PAD.bottom;
+  const x = (i) => PAD.left + (points.length === 1 ? plotW / 2 : (i * plotW) / (points.length - 1));
+  const y = (share) => PAD.top + plotH * (1 - Math.min(Math.max(share, 0), 1));
+  const ticks = [0, 0.25, 0.5, 0.75, 1];
+  const svg = s(
+    "svg",
+    {
+      id: "drift-chart",
+      viewBox: `0 0 ${W} ${H}`,
+      role: "img",
+      "aria-labelledby": "drift-chart-title drift-chart-desc",
+      class: "chart",
+    },
+    s("title", { id: "drift-chart-title" }, "Drift over time"),
+    s("desc", { id: "drift-chart-desc" }, `Share of drifted features in ${points.length} report(s); threshold ${fmtNumber(threshold, 2)}.`),
+    ticks.map((t) => [
+      s("line", { x1: PAD.left, x2: W - PAD.right, y1: y(t), y2: y(t), class: "grid" }),
+      s("text", { x: PAD.left - 6, y: y(t) + 4, "text-anchor": "end", class: "axis" }, `${Math.round(t * 100)}%`),
+    ]),
+    s("line", { x1: PAD.left, x2: W - PAD.right, y1: y(threshold), y2: y(threshold), class: "threshold" }),
+    s("text", { x: PAD.left + 4, y: y(threshold) - 4, class: "axis" }, `threshold ${Math.round(threshold * 100)}%`),
+    points.length > 1
+      ? s("polyline", { points: points.map((p, i) => `${x(i)},${y(p.drift_share)}`).join(" "), class: "trend" })
+      : null,
+    points.map((p, i) =>
+      s(
+        "circle",
+        { cx: x(i), cy: y(p.drift_share), r: 5, class: p.drift_detected ? "point drifted" : "point", dataset: { reportId: p.report_id } },
+        s("title", {}, `${fmtTime(p.created_at)}: ${Math.round(p.drift_share * 100)}% of features drifted`),
+      ),
+    ),
+    points.length
+      ? [
+          s("text", { x: PAD.left, y: H - 10, class: "axis" }, fmtTime(points[0].created_at)),
+          s("text", { x: W - PAD.right, y: H - 10, "text-anchor": "end", class: "axis" }, fmtTime(points.at(-1).created_at)),
+        ]
+      : null,
+  );
+  const data = h(
+    "details",
+    {},
+    h("summary", {}, "Chart data"),
+    table(
+      "Drift reports",
+      ["Evaluated", "Rows", "Drifted share", "Verdict", "Drifted features"],
+      points.map((p) => [fmtTime(p.created_at), fmtNumber(p.rows), fmtNumber(p.drift_share, 2), p.drift_detected ? "drift" : "stable", (p.drifted_features || []).join(", ") || "—"]),
+    ),
+  );
+  return h("figure", { class: "chart-figure" }, svg, h("figcaption", {}, "Share of drifted features per evaluation"), data);
+}

@@ -1,0 +1,147 @@
+// One model: versions, aliases and traffic, drift over time, the latest report (with
+// performance and fairness when present), the model card and the audit trail.
+
+import { ApiError } from "../api.js";
+import { driftChart } from "../chart.js";
+import { badge, fmtNumber, fmtTime, h, jsonView, table } from "../dom.js";
+import { driftBadge } from "./inventory.js";
+
+function section(id, title, ...content) {
+  return h("section", { "aria-labelledby": id, class: "panel" }, h("h2", { id }, title), ...content);
+}
+
+function statusBadge(status) {
+  const kind = { APPROVED: "good", REJECTED: "bad", PENDING_APPROVAL: "warn", ARCHIVED: "none" }[status] || "info";
+  return badge(status, kind);
+}
+
+function overview(model) {
+  const t = model.traffic || {};
+  const aliases = Object.entries(model.aliases || {});
+  return section(
+    "overview-title",
+    "Overview",
+    h("dl", { class: "kv" },
+      h("dt", {}, "Task"), h("dd", {}, model.task),
+      h("dt", {}, "Risk tier"), h("dd", {}, model.risk_tier),
+      h("dt", {}, "Owner"), h("dd", {}, model.owner || "—"),
+      h("dt", {}, "Use case"), h("dd", {}, model.use_case || "—"),
+      h("dt", {}, "Aliases"), h("dd", { id: "aliases" }, aliases.length ? aliases.map(([a, v]) => `${a} → v${v}`).join(", ") : "none"),
+      h("dt", {}, "Traffic"),
+      h("dd", { id: "traffic" }, t.champion
+        ? `champion v${t.champion}` + (t.challenger ? `, challenger v${t.challenger} (${t.mode}, ${t.challenger_percent}%)` : "")
+        : "no traffic policy"),
+      h("dt", {}, "Drift"), h("dd", {}, driftBadge(model.latest_drift)),
+    ),
+    model.description ? h("p", {}, model.description) : null,
+  );
+}
+
+function versionsSection(versions) {
+  return section(
+    "versions-title",
+    "Versions",
+    table(
+      null,
+      ["Version", "Status", "Flavor", "Registered by", "Registered", "Metrics", "Decisions"],
+      versions.map((v) => [
+        `v${v.version}`,
+        statusBadge(v.status),
+        v.flavor,
+        v.created_by,
+        fmtTime(v.created_at),
+        Object.entries(v.metrics || {}).map(([k, m]) => `${k} ${fmtNumber(m)}`).join(", ") || "—",
+        (v.approvals || []).map((a) => `${a.decision} by ${a.actor}: ${a.comment}`).join("; ") || "—",
+      ]),
+      { id: "versions" },
+    ),
+  );
+}
+
+function reportSection(api, name, report) {
+  if (!report) return section("report-title", "Latest drift report", h("p", {}, "No drift evaluation yet."));
+  const path = `/models/${name}/drift/${report.report_id}`;
+  const href = api.href(path);
+  const link = href
+    ? h("a", { href, id: "report-link", target: "_blank", rel: "noopener" }, "Open the full HTML report")
+    : h("button", { type: "button", id: "report-link", onclick: async (e) => {
+        const html = await api.get(path, "text/html");
+        e.target.replaceWith(h("iframe", { sandbox: "", srcdoc: html, title: "Drift report", class: "report-frame" }));
+      } }, "Show the full HTML report");
+  const features = Object.entries(report.features || {}).sort((a, b) => b[1].statistic / b[1].threshold - a[1].statistic / a[1].threshold);
+  const extra = [];
+  for (const key of ["performance", "fairness"]) {
+    const value = report[key];
+    if (value && typeof value === "object" && Object.keys(value).length) {
+      extra.push(h("section", { "aria-labelledby": `${key}-title`, id: key }, h("h3", { id: `${key}-title` }, key === "performance" ? "Performance" : "Fairness"), jsonView(value)));
+    }
+  }
+  return section(
+    "report-title",
+    "Latest drift report",
+    h("p", {},
+      report.drift_detected ? badge("drift detected", "bad") : badge("no drift", "good"),
+      ` ${fmtNumber(report.rows)} rows, window ${fmtTime(report.window?.start)} – ${fmtTime(report.window?.end)}, version v${report.version}. `,
+      link),
+    table(
+      "Per-feature tests, most drifted first",
+      ["Feature", "Test", "Statistic", "Threshold", "Drift"],
+      features.map(([f, d]) => [f, d.test, fmtNumber(d.statistic), fmtNumber(d.threshold), d.drift ? badge("drift", "bad") : "no"]),
+      { id: "report-features" },
+    ),
+    extra,
+  );
+}
+
+function auditSection(events) {
+  return section(
+    "audit-title",
+    "Audit trail",
+    table(
+      null,
+      ["When", "Actor", "Action", "Target", "Reason"],
+      events.map((e) => [fmtTime(e.at), e.actor, e.action, e.target, e.reason || "—"]),
+      { id: "audit" },
+    ),
+  );
+}
+
+async function cardSection(api, name, versions) {
+  const shown = versions.find((v) => v.status === "APPROVED") || versions[0];
+  if (!shown) return section("card-title", "Model card", h("p", {}, "No version yet."));
+  let text;
+  try {
+    text = await api.get(`/models/${name}/versions/${shown.version}/card`, "text/markdown");
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    text = `The card could not be read (${error.status}).`;
+  }
+  return section("card-title", `Model card (v${shown.version})`, h("pre", { class: "card", id: "model-card", tabindex: "0" }, text));
+}
+
+export async function modelView(api, _ui, name) {
+  const [model, versions, reports, audit] = await Promise.all([
+    api.get(`/models/${name}`),
+    api.all(`/models/${name}/versions`),
+    api.all(`/models/${name}/drift`),
+    api.all(`/models/${name}/audit`),
+  ]);
+  const latestId = model.latest_drift?.report_id || reports[0]?.report_id;
+  const [report, card] = await Promise.all([
+    latestId ? api.get(`/models/${name}/drift/${latestId}`) : null,
+    cardSection(api, name, versions),
+  ]);
+  const threshold = model.monitoring?.drift_share ?? 0.3;
+  return h(
+    "article",
+    { "aria-labelledby": "model-title" },
+    h("p", {}, h("a", { href: "#/" }, "← All models")),
+    h("h1", { id: "model-title" }, name),
+    overview(model),
+    versionsSection(versions),
+    section("drift-title", "Drift over time", reports.length ? driftChart(reports, threshold) : h("p", {}, "No drift evaluation yet.")),
+    reportSection(api, name, report),
+    card,
+    auditSection(audit),
+  );
+}

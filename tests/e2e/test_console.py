@@ -1,0 +1,258 @@
+"""The web console in real headless Chromium (Debian's package, driven by Playwright) against
+the local platform: inventory, model page with the drift chart, the approvals inbox with its
+evidence, an approval by keyboard, and the audit entry it leaves. Screenshots go to
+``test-artifacts/console/``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from steward.client import ApiError, Client
+from steward.local.platform import LocalPlatform
+from tests.factories import model_spec, reference_rows, register_body
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "console"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MODEL = "ui-churn"
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[LocalPlatform]:
+    with LocalPlatform(port=0, data_dir=ROOT / ".cache" / "local-e2e") as running:
+        yield running
+
+
+def _until_pending(client: Client, version: int) -> None:
+    for _ in range(200):
+        if client.get(f"/models/{MODEL}/versions/{version}")["status"] == "PENDING_APPROVAL":
+            return
+        time.sleep(0.05)
+    raise AssertionError("the version never reached PENDING_APPROVAL")
+
+
+def _score(client: Client, rows: list[dict[str, object]]) -> None:
+    for start in range(0, len(rows), 500):
+        client.post(f"/models/{MODEL}/predict", {"instances": rows[start : start + 500]})
+
+
+@pytest.fixture(scope="module")
+def seeded(platform: LocalPlatform) -> Client:
+    """v1 in production with two drift evaluations (calm, then drifted); v2 pending."""
+    alice = Client(url=platform.url, user="alice")
+    bob = alice.as_user("bob")
+    alice.post("/models", model_spec(MODEL))
+    reference = {"instances": reference_rows(3000, seed=1)}
+    alice.post(
+        f"/models/{MODEL}/versions", register_body(metrics={"auc": 0.81}, reference_data=reference)
+    )
+    _until_pending(alice, 1)
+    bob.post(f"/models/{MODEL}/versions/1/decision", {"decision": "approve", "comment": "ok"})
+    alice.put(f"/models/{MODEL}/aliases/production", {"version": 1})
+    t0 = datetime.now(UTC) - timedelta(seconds=1)
+    _score(alice, reference_rows(1000, seed=2))
+    platform.flush()
+    t1 = datetime.now(UTC)
+    time.sleep(0.01)
+    shifted = [{**r, "tenure": r["tenure"] + 40.0} for r in reference_rows(1000, seed=3)]
+    _score(alice, shifted)
+    platform.flush()
+    t2 = datetime.now(UTC) + timedelta(seconds=1)
+    for start, end in ((t0, t1), (t1, t2)):
+        window = {"start": start.isoformat(), "end": end.isoformat()}
+        alice.post(f"/models/{MODEL}/drift/evaluate", window)
+    alice.post(f"/models/{MODEL}/versions", register_body(metrics={"auc": 0.86}))
+    _until_pending(alice, 2)
+    return alice
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield opened
+    context.close()
+    assert errors == [], errors  # no uncaught script error on any page
+
+
+def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _act_as(page: Page, user: str) -> None:
+    page.locator("main[data-rendered-as]:not([aria-busy])").wait_for()
+    page.select_option("#user-picker", user)
+    page.locator(f'main[data-rendered-as="{user}"]:not([aria-busy])').wait_for()
+
+
+def test_parallel_requests_each_get_their_own_answer(
+    platform: LocalPlatform, seeded: Client
+) -> None:
+    """The console sends its reads at once; each must be answered for its own route (the
+    handlers keep the current event on the resolver, as one Lambda environment does)."""
+    report = seeded.get(f"/models/{MODEL}")["latest_drift"]["report_id"]
+    paths = [
+        f"/models/{MODEL}/drift/{report}",
+        f"/models/{MODEL}/versions/2",
+        f"/models/{MODEL}/drift",
+        f"/models/{MODEL}/audit",
+    ] * 15
+
+    def fetch(path: str) -> object:
+        try:
+            return seeded.get(path)
+        except ApiError as exc:
+            return exc
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: races show instead of hiding
+    try:
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            answers = list(pool.map(fetch, paths))
+    finally:
+        sys.setswitchinterval(interval)
+    wrong = []
+    for path, answer in zip(paths, answers, strict=True):
+        if isinstance(answer, ApiError):
+            wrong.append((path, answer.status, answer.message))
+        elif path.endswith(report):
+            wrong += [] if answer["report_id"] == report else [(path, answer)]
+        elif path.endswith("/2"):
+            wrong += [] if answer["version"] == 2 else [(path, answer)]
+        elif path.endswith("drift"):
+            wrong += [] if answer["items"][0]["model"] == MODEL else [(path, answer)]
+        else:
+            wrong += [] if answer["items"][0]["action"] == "model.created" else [(path, answer)]
+    assert wrong == []
+
+
+def test_inventory_shows_health_badges(platform: LocalPlatform, seeded: Client, page: Page) -> None:
+    page.goto(platform.url + "/")
+    row = page.locator("#inventory tbody tr", has=page.get_by_role("link", name=MODEL))
+    expect(row).to_have_count(1)
+    cells = row.locator("td")
+    expect(cells.nth(3)).to_have_text("v1")  # production
+    expect(cells.nth(4)).to_have_text("drift")  # the latest verdict
+    expect(cells.nth(6)).to_have_text("1")  # v2 waits for approval
+    expect(page.locator("#pending-count")).not_to_have_text("")
+    _shot(page, "inventory")
+
+
+def test_model_page_draws_drift_over_time(
+    platform: LocalPlatform, seeded: Client, page: Page
+) -> None:
+    page.goto(platform.url + "/")
+    page.get_by_role("link", name=MODEL).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(MODEL)
+    chart = page.locator("#drift-chart")
+    expect(chart.locator("circle.point")).to_have_count(2)
+    expect(chart.locator("circle.drifted")).to_have_count(1)
+    reports = seeded.get(f"/models/{MODEL}/drift")["items"]
+    latest = seeded.get(f"/models/{MODEL}")["latest_drift"]["report_id"]
+    assert {r["report_id"] for r in reports} == {
+        c.get_attribute("data-report-id") for c in chart.locator("circle").all()
+    }
+    link = page.locator("#report-link")
+    expect(link).to_have_attribute("href", f"/models/{MODEL}/drift/{latest}")
+    expect(page.locator("#report-features")).to_contain_text("tenure")
+    expect(page.locator("#aliases")).to_have_text("production → v1")
+    expect(page.locator("#versions tbody tr")).to_have_count(2)
+    expect(page.locator("#model-card")).to_contain_text(MODEL)
+    expect(page.locator("#audit")).to_contain_text("alias.set")
+    _shot(page, "model")
+    with page.context.expect_page() as opened:
+        link.click()
+    report = opened.value
+    report.wait_for_load_state()
+    assert "Drift detected" in report.content()
+
+
+def test_registrant_gets_no_buttons_and_the_api_refuses(
+    platform: LocalPlatform, seeded: Client, page: Page
+) -> None:
+    page.goto(platform.url + "/#/approvals")
+    _act_as(page, "alice")
+    card = page.locator(f"#approval-{MODEL}-2")
+    expect(card).to_contain_text("You registered this version")
+    expect(card.get_by_role("button", name="Approve")).to_have_count(0)
+    expect(card.get_by_role("button", name="Reject")).to_have_count(0)
+    with pytest.raises(ApiError) as refused:
+        seeded.post(f"/models/{MODEL}/versions/2/decision", {"decision": "approve", "comment": "x"})
+    assert refused.value.status == 403
+
+
+def test_caller_without_the_role_sees_the_403_message(
+    platform: LocalPlatform, seeded: Client, page: Page
+) -> None:
+    page.goto(platform.url + "/#/approvals")
+    _act_as(page, "viewer")
+    card = page.locator(f"#approval-{MODEL}-2")
+    card.get_by_label("Comment (required)").fill("looks fine to me")
+    card.get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("alert")).to_contain_text("403")
+    expect(card.get_by_role("status")).to_contain_text("Refused")
+    assert seeded.get(f"/models/{MODEL}/versions/2")["status"] == "PENDING_APPROVAL"
+
+
+def test_approver_reviews_evidence_and_approves_by_keyboard(
+    platform: LocalPlatform, seeded: Client, page: Page
+) -> None:
+    page.goto(platform.url + "/#/approvals")
+    _act_as(page, "bob")
+    card = page.locator(f"#approval-{MODEL}-2")
+    metrics = card.get_by_role("table", name="Metrics against the production champion")
+    expect(metrics).to_contain_text("0.860")  # the candidate
+    expect(metrics).to_contain_text("0.810")  # the champion
+    expect(metrics).to_contain_text("+0.050")
+    expect(card.get_by_role("table", name="Reference profile: 200 rows")).to_contain_text("plan")
+    expect(card.get_by_role("table", name="Validation checks")).to_be_visible()
+
+    approve = card.get_by_role("button", name="Approve")
+    approve.click()  # no comment: the browser refuses to send it
+    assert seeded.get(f"/models/{MODEL}/versions/2")["status"] == "PENDING_APPROVAL"
+    _shot(page, "approvals")
+
+    comment = card.get_by_label("Comment (required)")
+    comment.focus()
+    page.keyboard.type("AUC up 0.05 on the holdout; profile matches v1")
+    page.keyboard.press("Tab")  # past the hint, onto Approve
+    expect(approve).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(card.get_by_role("status")).to_contain_text("APPROVED")
+    version = seeded.get(f"/models/{MODEL}/versions/2")
+    assert version["status"] == "APPROVED" and version["approvals"][-1]["actor"] == "bob"
+
+    page.goto(platform.url + f"/#/models/{MODEL}")
+    audit = page.locator("#audit tbody tr", has_text="version.approved")
+    expect(audit.last).to_contain_text("bob")
+    expect(audit.last).to_contain_text("AUC up 0.05")
+    _shot(page, "audit")

@@ -1,0 +1,382 @@
+"""The CLI without a server: every command's help, the request each one sends, tables by
+default and JSON with --json, progress only on a terminal, profiles."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from steward.cli.main import build_parser, main
+from steward.cli.progress import Spinner, bar
+from steward.client import ApiError, Client
+from steward.profiles import client_for, load_profiles, select
+
+MODEL = {
+    "name": "churn",
+    "task": "classification",
+    "risk_tier": "medium",
+    "owner": "alice",
+    "aliases": {"production": 2},
+    "traffic": {"champion": 2},
+    "latest_version": 3,
+    "latest_drift": {"report_id": "r1", "drift_detected": True},
+}
+VERSION = {
+    "name": "churn",
+    "version": 3,
+    "status": "PENDING_APPROVAL",
+    "flavor": "logistic",
+    "created_by": "alice",
+    "created_at": "2026-11-27T06:00:00Z",
+    "metrics": {"auc": 0.9},
+}
+REPORT = {
+    "report_id": "r1",
+    "model": "churn",
+    "version": 2,
+    "window": {"start": "a", "end": "b"},
+    "rows": 1000,
+    "drift_detected": True,
+    "drift_share": 0.5,
+    "created_at": "2026-11-27T06:00:00Z",
+    "drifted_features": ["tenure"],
+    "features": {
+        "tenure": {"test": "wasserstein", "statistic": 0.4, "threshold": 0.1, "drift": True}
+    },
+    "performance": {"auc": 0.7},
+}
+PREDICTED = {
+    "model": "churn",
+    "version": 2,
+    "request_ids": ["q1", "q2"],
+    "predictions": [{"label": 1, "probability": 0.8}, {"label": 0, "probability": 0.1}],
+}
+
+
+class FakeApi:
+    """Stands in for the HTTP transport: records each request, answers by route."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, Any, str | None]] = []
+
+    def answer(self, method: str, path: str) -> Any:
+        route = path.split("?")[0]
+        if route == "/models" and method == "GET":
+            return {"items": [MODEL], "next_token": None}
+        if route == "/approvals" or (route.endswith("/versions") and method == "GET"):
+            return {"items": [VERSION], "next_token": None}
+        if route.endswith("/predict"):
+            return PREDICTED
+        if route.endswith("/feedback"):
+            return {"accepted": 1}
+        if "/drift" in route and method == "GET" and route.endswith("/drift"):
+            return {"items": [REPORT], "next_token": None}
+        if "/drift" in route:
+            return REPORT
+        if route.startswith("/audit/verify"):
+            return {"ok": True, "streams": [{"stream": "churn", "events": 7, "ok": True}]}
+        if route.endswith("/audit") or route == "/audit":
+            return {
+                "items": [
+                    {
+                        "at": "t",
+                        "actor": "bob",
+                        "action": "version.approved",
+                        "target": "churn/3",
+                        "reason": "ok",
+                    }
+                ]
+            }
+        if "/versions" in route:
+            return VERSION
+        if route == "/health":
+            return {"status": "ok", "version": "0.1.0"}
+        return MODEL
+
+    def __call__(
+        self,
+        client: Client,
+        method: str,
+        path: str,
+        body: Any = None,
+        accept: str = "application/json",
+    ) -> Any:
+        self.calls.append((method, path, body, client.user))
+        if accept == "text/html":
+            return "<html>report</html>"
+        return self.answer(method, path)
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeApi:
+    fake = FakeApi()
+    monkeypatch.setattr(Client, "request", lambda self, *a, **k: fake(self, *a, **k))
+    monkeypatch.setenv("STEWARD_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.delenv("STEWARD_PROFILE", raising=False)
+    monkeypatch.delenv("STEWARD_URL", raising=False)
+    return fake
+
+
+def _subcommands(
+    parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
+) -> list[tuple[str, ...]]:
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found.append((*prefix, name))
+                found += _subcommands(child, (*prefix, name))
+    return found
+
+
+COMMANDS = _subcommands(build_parser())
+
+
+def test_the_brief_s_commands_all_exist() -> None:
+    expected = {
+        ("local", "up"),
+        ("demo",),
+        ("models", "create"),
+        ("models", "list"),
+        ("models", "show"),
+        ("register",),
+        ("approve",),
+        ("reject",),
+        ("deploy",),
+        ("traffic",),
+        ("rollback",),
+        ("predict",),
+        ("feedback",),
+        ("drift", "run"),
+        ("drift", "list"),
+        ("drift", "show"),
+        ("audit",),
+    }
+    assert expected <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help(
+    command: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: steward " + " ".join(command))
+    description = out.split("\n\n")[1].strip()
+    assert description and not description.startswith(("positional", "options")), out
+
+
+CASES: list[tuple[list[str], str, str, Any, str]] = [
+    (["models", "list"], "GET", "/models", None, "PRODUCTION"),
+    (["models", "show", "churn"], "GET", "/models/churn", None, "risk_tier"),
+    (
+        ["models", "create", "--name", "churn", "--task", "classification"],
+        "POST",
+        "/models",
+        {"name": "churn", "task": "classification"},
+        "task",
+    ),
+    (["versions", "churn"], "GET", "/models/churn/versions", None, "STATUS"),
+    (["versions", "churn", "3"], "GET", "/models/churn/versions/3", None, "PENDING_APPROVAL"),
+    (
+        ["approve", "churn", "3", "-m", "fine"],
+        "POST",
+        "/models/churn/versions/3/decision",
+        {"decision": "approve", "comment": "fine"},
+        "status",
+    ),
+    (
+        ["reject", "churn", "3", "-m", "no"],
+        "POST",
+        "/models/churn/versions/3/decision",
+        {"decision": "reject", "comment": "no"},
+        "status",
+    ),
+    (["approvals"], "GET", "/approvals?status=pending", None, "CREATED_BY"),
+    (
+        ["deploy", "churn", "3", "--alias", "staging"],
+        "PUT",
+        "/models/churn/aliases/staging",
+        {"version": 3},
+        "aliases",
+    ),
+    (
+        ["traffic", "churn", "--champion", "2", "--challenger", "3", "--percent", "20"],
+        "PUT",
+        "/models/churn/traffic",
+        {"champion": 2, "challenger": 3, "challenger_percent": 20, "mode": "canary"},
+        "traffic",
+    ),
+    (
+        ["rollback", "churn", "--reason", "bad"],
+        "POST",
+        "/models/churn/rollback",
+        {"reason": "bad"},
+        "aliases",
+    ),
+    (
+        ["predict", "churn", "--instances", '[{"tenure": 3}]', "--version", "2"],
+        "POST",
+        "/models/churn/predict?version=2",
+        {"instances": [{"tenure": 3}]},
+        "PROBABILITY",
+    ),
+    (
+        ["feedback", "churn", "--request-id", "q1", "--label", "1"],
+        "POST",
+        "/models/churn/feedback",
+        {"records": [{"request_id": "q1", "label": 1}]},
+        "accepted",
+    ),
+    (
+        ["drift", "run", "churn", "--start", "2026-11-27T00:00:00Z"],
+        "POST",
+        "/models/churn/drift/evaluate",
+        {"start": "2026-11-27T00:00:00Z"},
+        "tenure   wasserstein",
+    ),
+    (
+        ["drift", "list", "churn", "--limit", "5"],
+        "GET",
+        "/models/churn/drift?limit=5",
+        None,
+        "DRIFT_SHARE",
+    ),
+    (["drift", "show", "churn", "r1"], "GET", "/models/churn/drift/r1", None, "performance:"),
+    (["audit", "list", "churn"], "GET", "/models/churn/audit", None, "version.approved"),
+    (["audit"], "GET", "/audit", None, "ACTOR"),
+    (["audit", "verify", "churn"], "GET", "/audit/verify?model=churn", None, "verified"),
+    (["health"], "GET", "/health", None, "status"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "method", "path", "body", "shown"), CASES, ids=[" ".join(c[0][:2]) for c in CASES]
+)
+def test_command_sends_its_request_and_prints_a_table_or_json(
+    api: FakeApi,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    method: str,
+    path: str,
+    body: Any,
+    shown: str,
+) -> None:
+    assert main(["--user", "bob", *argv]) == 0
+    sent = api.calls[-1]
+    assert sent[:3] == (method, path, body) and sent[3] == "bob"
+    text = capsys.readouterr().out
+    assert shown in text
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+    assert main([*argv, "--json"]) == 0  # --json after the command works too
+    assert isinstance(json.loads(capsys.readouterr().out), dict)
+
+
+def test_register_uploads_and_waits_for_validation(
+    api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    artifact = tmp_path / "model.json"
+    artifact.write_text('{"intercept": 0, "coefficients": {"x": 1}}')
+    reference = tmp_path / "ref.csv"
+    reference.write_text("x\n1.5\n2.5\n")
+    code = main(
+        [
+            "--json",
+            "register",
+            "churn",
+            "--flavor",
+            "logistic",
+            "--artifact",
+            str(artifact),
+            "--reference",
+            str(reference),
+            "--metric",
+            "auc=0.9",
+            "--wait",
+        ]
+    )
+    assert code == 0
+    (method, path, body, _), waited = api.calls[0], api.calls[1]
+    assert (method, path) == ("POST", "/models/churn/versions")
+    assert body["reference_data"] == {"instances": [{"x": 1.5}, {"x": 2.5}]}
+    assert body["metrics"] == {"auc": 0.9} and len(body["sha256"]) == 64
+    assert waited[:2] == ("GET", "/models/churn/versions/3")
+    assert json.loads(capsys.readouterr().out)["status"] == "PENDING_APPROVAL"
+
+
+def test_api_errors_exit_1_with_the_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def refuse(self: Client, *args: Any, **kwargs: Any) -> Any:
+        raise ApiError(403, "forbidden", "the registrant cannot approve their own version")
+
+    monkeypatch.setattr(Client, "request", refuse)
+    assert main(["approve", "churn", "1", "-m", "mine"]) == 1
+    assert "403 forbidden: the registrant" in capsys.readouterr().err
+
+
+def test_drift_show_writes_the_html_report(api: FakeApi, tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    assert main(["--json", "drift", "show", "churn", "r1", "--html", str(target)]) == 0
+    assert target.read_text() == "<html>report</html>"
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_only_on_a_terminal() -> None:
+    piped = io.StringIO()
+    with Spinner("uploading", stream=piped, interval_s=0.01):
+        pass
+    assert piped.getvalue() == ""
+    tty = Terminal()
+    with Spinner("uploading", stream=tty, interval_s=0.005) as spinner:
+        import time
+
+        time.sleep(0.05)
+        spinner.update("validating")
+        time.sleep(0.03)
+    shown = tty.getvalue()
+    assert "uploading" in shown and "validating" in shown and shown.endswith("\n")
+    assert "done validating" in shown
+    assert bar(3, 8, width=8) == "[###-----] 3/8"
+
+
+def test_profiles_from_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[profiles.dev]\nurl = "http://127.0.0.1:9999"\nuser = "bob"\n\n'
+        '[profiles.prod]\nstack = "Steward"\nregion = "eu-west-1"\n'
+    )
+    profiles = load_profiles(config)
+    assert set(profiles) == {"local", "dev", "prod"}
+    assert profiles["local"].url == "http://127.0.0.1:8080" and not profiles["local"].deployed
+    assert profiles["prod"].deployed
+    monkeypatch.setenv("STEWARD_PROFILE", "dev")
+    dev = client_for(select(path=config))
+    assert (dev.url, dev.user, dev.signer) == ("http://127.0.0.1:9999", "bob", None)
+    overridden = client_for(select("dev", path=config), url="http://x", user="carol")
+    assert (overridden.url, overridden.user) == ("http://x", "carol")
+    with pytest.raises(SystemExit, match="no profile 'nope'"):
+        select("nope", path=config)
+
+
+def test_profiles_command_lists_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.prod]\nstack = "Steward"\nregion = "eu-west-1"\n')
+    monkeypatch.setenv("STEWARD_CONFIG", str(config))
+    assert main(["profiles"]) == 0
+    text = capsys.readouterr().out
+    assert "prod" in text and "Steward" in text and "local" in text
