@@ -29,7 +29,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra.constructs.nag import acknowledge, arn_token
 from infra.constructs.storage import secure_bucket
@@ -184,7 +184,7 @@ class Console(Construct):
         self.role = role
 
     @staticmethod
-    def _deployment_handler(stack: cdk.Stack) -> Construct:
+    def _deployment_handler(stack: cdk.Stack) -> IConstruct:
         """The stack-level singleton function BucketDeployment creates (one per stack)."""
         for child in stack.node.children:
             if child.node.id.startswith("Custom::CDKBucketDeployment"):
