@@ -67,6 +67,7 @@ def test_deployed_profile_reads_the_stack_and_signs(
         client = client_for(select())
         assert client.url == server and client.signer is not None and client.user is None
         assert main(["--json", "models", "list"]) == 0
+        frozen = boto3.Session(region_name="eu-west-1").get_credentials().get_frozen_credentials()
 
     request = Recorder.seen[-1]
     assert request["path"] == "/v1/models"
@@ -79,7 +80,6 @@ def test_deployed_profile_reads_the_stack_and_signs(
     # Recompute the signature from what arrived: the server-side check API Gateway does.
     signed = authorization.split("SignedHeaders=")[1].split(",")[0].split(";")
     assert {"host", "x-amz-date"} <= set(signed)
-    credentials = boto3.Session(region_name="eu-west-1").get_credentials()
     kept = {k: v for k, v in headers.items() if k.lower() in signed}
     resigned = AWSRequest(
         method="GET",
@@ -90,5 +90,5 @@ def test_deployed_profile_reads_the_stack_and_signs(
     monkeypatch.setattr(
         "botocore.auth.get_current_datetime", lambda: datetime.strptime(stamp, "%Y%m%dT%H%M%SZ")
     )
-    SigV4Auth(credentials.get_frozen_credentials(), "execute-api", "eu-west-1").add_auth(resigned)
+    SigV4Auth(frozen, "execute-api", "eu-west-1").add_auth(resigned)
     assert resigned.headers["Authorization"] == authorization
