@@ -31,6 +31,7 @@ def build_app(
         STACK_NAME,
         object_lock_days=int(app.node.try_get_context("steward:objectLockDays") or 30),
         auth_mode=str(app.node.try_get_context("steward:authMode") or "iam"),
+        console=str(app.node.try_get_context("steward:console")).lower() != "false",
         description="Steward: serverless ModelOps",
     )
     if nag:

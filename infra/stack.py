@@ -28,6 +28,7 @@ class StewardStack(cdk.Stack):
         *,
         object_lock_days: int = 30,
         auth_mode: str = "iam",
+        console: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -95,11 +96,11 @@ class StewardStack(cdk.Stack):
         for path in ("/models/{name}/predict", "/models/{name}/feedback"):
             api.route(path, "POST", scoring.function.function)
         cdk.CfnOutput(self, "ApiUrl", value=api.url)
-        # The local platform serves console/ itself, and moto's CloudFormation has no
-        # CloudFront: the local template leaves the Console out.
-        if auth_mode != "local":
-            console = Console(self, "Console", rest_api=api.rest_api, access_logs=access_logs)
-            domain = console.distribution.distribution_domain_name
+        # Without CloudFront (GovCloud, China) or locally (the platform serves console/
+        # itself, and moto's CloudFormation has no CloudFront) the Console is left out.
+        if console:
+            files = Console(self, "Console", rest_api=api.rest_api, access_logs=access_logs)
+            domain = files.distribution.distribution_domain_name
             cdk.CfnOutput(self, "ConsoleUrl", value=f"https://{domain}/")
         cdk.CfnOutput(self, "ArtifactsBucket", value=registry.artifacts.bucket_name)
         cdk.CfnOutput(self, "LogsBucket", value=scoring.logs.bucket_name)

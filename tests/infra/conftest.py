@@ -37,9 +37,11 @@ class Synth:
         return found
 
 
-def synthesize(mutate: Callable[[StewardStack], None] | None = None) -> Synth:
+def synthesize(
+    mutate: Callable[[StewardStack], None] | None = None, context: dict[str, Any] | None = None
+) -> Synth:
     outdir = tempfile.mkdtemp(prefix="steward-synth-")
-    app, stack = build_app(outdir=outdir, context=dict(NO_BUNDLING))
+    app, stack = build_app(outdir=outdir, context={**NO_BUNDLING, **(context or {})})
     if mutate is not None:
         mutate(stack)
     error = None

@@ -17,7 +17,12 @@ from typing import Any
 from steward.local.paths import repo_root
 
 STACK = "Steward"
-LOCAL_CONTEXT = {"aws:cdk:bundling-stacks": [], "steward:authMode": "local"}
+# The platform serves console/ itself: no CloudFront (which moto's CloudFormation lacks).
+LOCAL_CONTEXT = {
+    "aws:cdk:bundling-stacks": [],
+    "steward:authMode": "local",
+    "steward:console": False,
+}
 
 
 def fingerprint(root: Path) -> str:
