@@ -63,15 +63,36 @@ class StewardStack(cdk.Stack):
             memory_size=1024,
             timeout=cdk.Duration.minutes(5),
         )
-        registry.grant_write(api_fn.role)
-        registry.grant_write(tasks_fn.role)
-
-        workflows = Workflows(self, "Workflows", tasks_fn=tasks_fn.function)
-        api_fn.add_environment(
-            "STEWARD_APPROVAL_STATE_MACHINE_ARN", workflows.approval.state_machine_arn
+        # The same handler with pyarrow instead of onnxruntime: canary analysis, retrain.
+        lifecycle_fn = StewardFunction(
+            self,
+            "LifecycleFunction",
+            source="workflow",
+            description="Steward canary analysis and retrain steps (reads the Parquet logs)",
+            layers=[layers.steward, layers.core, layers.numpy, layers.arrow],
+            environment=common_env,
+            memory_size=2048,
+            timeout=cdk.Duration.minutes(15),
         )
-        workflows.approval.grant_start_execution(api_fn.role)
-        workflows.approval.grant_task_response(api_fn.role)
+        for fn in (api_fn, tasks_fn, lifecycle_fn):
+            registry.grant_write(fn.role)
+
+        workflows = Workflows(
+            self, "Workflows", tasks_fn=tasks_fn.function, lifecycle_fn=lifecycle_fn.function
+        )
+        for fn in (api_fn, tasks_fn, lifecycle_fn):
+            fn.add_environment("STEWARD_APPROVAL_STATE_MACHINE_ARN", workflows.approval_arn)
+        for fn in (api_fn, tasks_fn):
+            fn.add_environment(
+                "STEWARD_RETRAIN_STATE_MACHINE_ARN", workflows.retrain.state_machine_arn
+            )
+            workflows.retrain.grant_start_execution(fn.role)
+        for fn in (tasks_fn, lifecycle_fn):
+            workflows.grant_notify(fn)
+        for fn in (api_fn, lifecycle_fn):
+            workflows.grant_start_approval(fn)
+        for fn in (api_fn, tasks_fn):
+            workflows.grant_task_response(fn)
         Governance(self, "Governance", tasks_fn=tasks_fn.function)
         scoring = Scoring(
             self,
@@ -92,6 +113,7 @@ class StewardStack(cdk.Stack):
         )
         monitoring.grant_evaluate(api_fn)
         monitoring.grant_schedules(api_fn)
+        monitoring.grant_read_logs(lifecycle_fn)
         api = Api(self, "Api", handler=api_fn.function)
         for path in ("/models/{name}/predict", "/models/{name}/feedback"):
             api.route(path, "POST", scoring.function.function)

@@ -29,6 +29,15 @@ class Governance(Construct):
                     dead_letter_queue=self.dead_letters,
                     retry_attempts=2,
                     max_event_age=cdk.Duration.hours(1),
-                )
+                ),
+                # Open approvals wait for days; Step Functions must hear from them within
+                # their heartbeat (at most 6 hours), so every open one gets one each hour.
+                targets.LambdaFunction(
+                    tasks_fn,
+                    event=events.RuleTargetInput.from_object({"task": "send_heartbeats"}),
+                    dead_letter_queue=self.dead_letters,
+                    retry_attempts=2,
+                    max_event_age=cdk.Duration.hours(1),
+                ),
             ],
         )

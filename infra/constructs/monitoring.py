@@ -279,20 +279,8 @@ class Monitoring(Construct):
         """Read the logs (listing limited to their prefixes), keep reports, raise events."""
         for key, value in self.environment().items():
             fn.add_environment(key, value)
+        self.grant_read_logs(fn)
         policy = fn.role
-        policy.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[self.logs.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{p}/*" for p in LOG_PREFIXES]}},
-            )
-        )
-        policy.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[self.logs.arn_for_objects(f"{p}/*") for p in LOG_PREFIXES],
-            )
-        )
         policy.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject", "s3:PutObject"],
@@ -308,12 +296,33 @@ class Monitoring(Construct):
                 ],
             )
         )
-        for bucket, prefix in [(self.logs, p) for p in LOG_PREFIXES] + [(self.reports, "drift")]:
+        acknowledge(
+            fn.role,
+            f"AwsSolutions-IAM5[Resource::{arn_token(self.reports)}/drift/*]",
+            "Drift evaluation keeps its reports under drift/; the prefix is the resource.",
+        )
+
+    def grant_read_logs(self, fn: StewardFunction) -> None:
+        """List and read the prediction and feedback logs, and nothing else."""
+        fn.add_environment("STEWARD_LOGS_BUCKET", self.logs.bucket_name)
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.logs.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{p}/*" for p in LOG_PREFIXES]}},
+            )
+        )
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[self.logs.arn_for_objects(f"{p}/*") for p in LOG_PREFIXES],
+            )
+        )
+        for prefix in LOG_PREFIXES:
             acknowledge(
                 fn.role,
-                f"AwsSolutions-IAM5[Resource::{arn_token(bucket)}/{prefix}/*]",
-                "Drift evaluation reads the log files under their prefix and keeps its reports "
-                "under drift/; the prefix is the resource.",
+                f"AwsSolutions-IAM5[Resource::{arn_token(self.logs)}/{prefix}/*]",
+                "The log files are read under their prefix; the prefix is the resource.",
             )
 
 

@@ -1,32 +1,122 @@
-"""Workflows: the approval state machine, with real Lambda tasks and a human task token."""
+"""Workflows: the approval state machine (gates, a human task token, canary, promotion or
+rollback) and the retrain state machine (policy, training set, trainer, registration)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra.constructs.function import StewardFunction
 from infra.constructs.nag import acknowledge, arn_token
+from infra.constructs.storage import dead_letter_queue
 
 APPROVAL_TIMEOUT = cdk.Duration.days(7)
+# Above the longest approval a policy may ask for plus the canary's longest bake.
+APPROVAL_EXECUTION_TIMEOUT = cdk.Duration.days(365)  # the Step Functions maximum
+RETRAIN_TIMEOUT = cdk.Duration.hours(2)
+TASK_TIMEOUT = cdk.Duration.minutes(5)
+TRAIN_TIMEOUT = cdk.Duration.minutes(15)
 
 
 class Workflows(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, tasks_fn: lambda_.IFunction) -> None:
+    """``tasks_fn`` runs the steps that load models (onnxruntime); ``lifecycle_fn`` the ones
+    that read the Parquet logs (pyarrow): the two together would not fit one zip."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        tasks_fn: lambda_.IFunction,
+        lifecycle_fn: lambda_.IFunction,
+    ) -> None:
         super().__init__(scope, construct_id)
-        self._fn = tasks_fn
-        failed = self._task("RecordFailure", "record_failure", result_path="$.failure").next(
-            sfn.Fail(self, "Failed", error="ApprovalWorkflowFailed")
+        self._tasks_fn = tasks_fn
+        self._lifecycle_fn = lifecycle_fn
+        # The AWS-managed key: publishers in the account need no key grant.
+        key = kms.Alias.from_alias_name(self, "TopicKey", "alias/aws/sns")
+        self.topic = sns.Topic(self, "Notices", master_key=key, enforce_ssl=True)
+        stack = cdk.Stack.of(self)
+        # Named, so that functions can hold its ARN without a dependency cycle (the
+        # lifecycle function registers versions, which starts this machine).
+        self.approval_name = f"{stack.stack_name}-approval"
+        self.approval_arn = stack.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=self.approval_name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.approval = self._machine(
+            "Approval", self._approval(), APPROVAL_EXECUTION_TIMEOUT, self.approval_name
+        )
+        self.retrain = self._machine("Retrain", self._retrain(), RETRAIN_TIMEOUT)
+        self.drift_rule = events.Rule(
+            self,
+            "RetrainOnDrift",
+            description="Start a retrain when drift is detected (the policy decides)",
+            event_pattern=events.EventPattern(source=["steward"], detail_type=["DriftDetected"]),
+            targets=[
+                targets.LambdaFunction(
+                    tasks_fn,
+                    event=events.RuleTargetInput.from_object(
+                        {
+                            "task": "trigger_retrain",
+                            "trigger": "drift",
+                            "model": events.EventField.from_path("$.detail.model"),
+                            "report_id": events.EventField.from_path("$.detail.report_id"),
+                        }
+                    ),
+                    dead_letter_queue=dead_letter_queue(self, "DriftDlq", of="drift triggers"),
+                    retry_attempts=2,
+                    max_event_age=cdk.Duration.hours(1),
+                )
+            ],
         )
 
-        validate = self._task("Validate", "validate", result_path="$.validation")
+    def grant_start_approval(self, fn: StewardFunction) -> None:
+        """By ARN, not by reference: the task functions are also its tasks (no cycle)."""
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.approval_arn])
+        )
+
+    def grant_task_response(self, fn: StewardFunction) -> None:
+        """Complete the human task, or send it heartbeats."""
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "states:SendTaskSuccess",
+                    "states:SendTaskFailure",
+                    "states:SendTaskHeartbeat",
+                ],
+                resources=[self.approval_arn],
+            )
+        )
+
+    def grant_notify(self, fn: StewardFunction) -> None:
+        fn.add_environment("STEWARD_TOPIC_ARN", self.topic.topic_arn)
+        self.topic.grant_publish(fn.role)
+
+    # -- the approval machine ----------------------------------------------------------
+
+    def _approval(self) -> sfn.IChainable:
+        failed = self._fail_path("Approval", "ApprovalWorkflowFailed")
+        validate = self._task("Validate", "validate", "$.validation")
+        gates = self._task("EvaluateGates", "evaluate_gates", "$.gates")
         await_decision = tasks.LambdaInvoke(
             self,
             "AwaitDecision",
-            lambda_function=tasks_fn,
+            lambda_function=self._tasks_fn,
             integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
             payload=sfn.TaskInput.from_object(
                 {
@@ -37,40 +127,166 @@ class Workflows(Construct):
                 }
             ),
             result_path="$.decision",
-            task_timeout=sfn.Timeout.duration(APPROVAL_TIMEOUT),
+            # Per model (its deployment policy); the heartbeat is always below it and the
+            # hourly governance job sends one for every open approval.
+            task_timeout=sfn.Timeout.at("$.gates.approval_timeout_s"),
+            heartbeat_timeout=sfn.Timeout.at("$.gates.heartbeat_s"),
         )
-        expired = self._task("RecordExpiry", "expire", result_path="$.expiry").next(
-            sfn.Succeed(self, "Expired", comment="No decision before the approval timeout")
+        expired = self._task("RecordExpiry", "expire", "$.expiry").next(
+            self._notify(
+                "NotifyExpired",
+                "approval expired",
+                sfn.Succeed(self, "Expired", comment="No decision before the timeout"),
+            )
         )
         await_decision.add_catch(expired, errors=["States.Timeout"], result_path="$.error")
-        for step in (validate, await_decision):
-            step.add_catch(failed, errors=["States.ALL"], result_path="$.error")
 
-        approved = sfn.Succeed(self, "Approved")
-        rejected = sfn.Succeed(self, "Rejected")
+        deploy = self._task("Deploy", "deploy", "$.deploy")
+        promoted = self._notify("NotifyPromoted", "promoted", sfn.Succeed(self, "Promoted"))
+        rollback = self._task("Rollback", "rollback_canary", "$.rollback")
+        rolled_back = rollback.next(
+            self._notify("NotifyRolledBack", "canary rolled back", sfn.Succeed(self, "RolledBack"))
+        )
+        promote = self._task("Promote", "promote", "$.promotion")
+        analyze = self._task("AnalyzeCanary", "analyze_canary", "$.canary", fn=self._lifecycle_fn)
+        # A canary that cannot be judged or promoted is taken out of traffic.
+        for step in (analyze, promote):
+            step.add_catch(rollback, errors=["States.ALL"], result_path="$.error")
+        promote.next(promoted)
+        analyze.next(
+            sfn.Choice(self, "CanaryHealthy?")
+            .when(sfn.Condition.boolean_equals("$.canary.passed", True), promote)
+            .otherwise(rolled_back)
+        )
+        bake = sfn.Wait(self, "Bake", time=sfn.WaitTime.seconds_path("$.deploy.bake_s"))
+        deploy.next(
+            sfn.Choice(self, "Canary?")
+            .when(sfn.Condition.string_equals("$.deploy.mode", "canary"), bake.next(analyze))
+            .otherwise(promoted)
+        )
+        rejected = self._notify("NotifyRejected", "rejected", sfn.Succeed(self, "Rejected"))
         decided = (
             sfn.Choice(self, "Decision?")
-            .when(sfn.Condition.string_equals("$.decision.decision", "approve"), approved)
+            .when(sfn.Condition.string_equals("$.decision.decision", "approve"), deploy)
+            .otherwise(rejected)
+        )
+        await_decision.next(decided)
+        routed = (
+            sfn.Choice(self, "Route?")
+            .when(sfn.Condition.string_equals("$.gates.verdict", "human"), await_decision)
+            .when(sfn.Condition.string_equals("$.gates.verdict", "approve"), deploy)
             .otherwise(rejected)
         )
         valid = (
             sfn.Choice(self, "Valid?")
-            .when(sfn.Condition.boolean_equals("$.validation.ok", True), await_decision)
-            .otherwise(sfn.Succeed(self, "InvalidRejected"))
+            .when(sfn.Condition.boolean_equals("$.validation.ok", True), gates.next(routed))
+            .otherwise(
+                self._notify(
+                    "NotifyInvalid", "failed validation", sfn.Succeed(self, "InvalidRejected")
+                )
+            )
         )
-        await_decision.next(decided)
-        definition = validate.next(valid)
+        for step in (validate, gates, await_decision, deploy, rollback):
+            step.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        return validate.next(valid)
 
-        self.approval = sfn.StateMachine(
+    # -- the retrain machine -----------------------------------------------------------
+
+    def _retrain(self) -> sfn.IChainable:
+        fn = self._lifecycle_fn
+        failed = self._fail_path("Retrain", "RetrainFailed", task="retrain_finish", fn=fn)
+        begin = self._task("Begin", "retrain_begin", "$.lease", fn=fn)
+        steps = [
+            self._task("PrepareTrainingSet", "retrain_prepare", "$.data", fn=fn),
+            self._task("Train", "retrain_train", "$.trained", fn=fn, timeout=TRAIN_TIMEOUT),
+            self._task("RegisterVersion", "retrain_register", "$.registered", fn=fn),
+            self._task("ReleaseLease", "retrain_finish", "$.finished", fn=fn),
+        ]
+        chain = sfn.Chain.start(steps[0])
+        for step in steps[1:]:
+            chain = chain.next(step)
+        for step in (begin, *steps):
+            step.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        chain = chain.next(
+            self._notify(
+                "NotifyRetrained",
+                "retrained",
+                sfn.Succeed(self, "Retrained", comment="Registered: its approval workflow runs"),
+                fn=fn,
+            )
+        )
+        return begin.next(
+            sfn.Choice(self, "Eligible?")
+            .when(sfn.Condition.boolean_equals("$.lease.started", True), chain)
+            .otherwise(sfn.Succeed(self, "Skipped", comment="The retrain policy said no"))
+        )
+
+    # -- building blocks ---------------------------------------------------------------
+
+    def _fail_path(
+        self, prefix: str, error: str, task: str = "record_failure", fn: Any = None
+    ) -> sfn.IChainable:
+        """Audit (and release what the run held), notify, fail."""
+        failed = sfn.Fail(self, f"{prefix}Failed", error=error)
+        return self._task(f"Record{prefix}Failure", task, "$.failure", fn=fn).next(
+            self._notify(f"Notify{prefix}Failure", "workflow failed", failed, fn=fn)
+        )
+
+    def _notify(
+        self, construct_id: str, event: str, then: sfn.State, fn: Any = None
+    ) -> sfn.IChainable:
+        """Notify, then ``then``; a notification that cannot be sent does not undo the
+        outcome (it is in the audit trail and the execution history)."""
+        task = self._task(construct_id, "notify", "$.notified", fn=fn, extra={"event": event})
+        task.add_catch(then, errors=["States.ALL"], result_path="$.notify_error")
+        return task.next(then)
+
+    def _task(
+        self,
+        construct_id: str,
+        task: str,
+        result_path: str,
+        *,
+        fn: lambda_.IFunction | None = None,
+        timeout: cdk.Duration = TASK_TIMEOUT,
+        extra: dict[str, str] | None = None,
+    ) -> tasks.LambdaInvoke:
+        return tasks.LambdaInvoke(
             self,
-            "Approval",
+            construct_id,
+            lambda_function=fn or self._tasks_fn,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "task": task,
+                    "input": sfn.JsonPath.entire_payload,
+                    "execution": sfn.JsonPath.execution_id,
+                    **(extra or {}),
+                }
+            ),
+            payload_response_only=True,
+            result_path=result_path,
+            retry_on_service_exceptions=True,
+            task_timeout=sfn.Timeout.duration(timeout),
+        )
+
+    def _machine(
+        self,
+        construct_id: str,
+        definition: sfn.IChainable,
+        timeout: cdk.Duration,
+        name: str | None = None,
+    ) -> sfn.StateMachine:
+        machine = sfn.StateMachine(
+            self,
+            construct_id,
+            state_machine_name=name,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=APPROVAL_TIMEOUT.plus(cdk.Duration.hours(1)),
+            timeout=timeout,
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=logs.LogGroup(
                     self,
-                    "ApprovalLogs",
+                    f"{construct_id}Logs",
                     retention=logs.RetentionDays.THREE_MONTHS,
                     removal_policy=cdk.RemovalPolicy.DESTROY,
                 ),
@@ -78,32 +294,16 @@ class Workflows(Construct):
                 include_execution_data=False,
             ),
         )
+        for fn in (self._tasks_fn, self._lifecycle_fn):
+            acknowledge(
+                machine,
+                f"AwsSolutions-IAM5[Resource::{arn_token(fn)}:*]",
+                "Step Functions invokes the task functions by qualified ARN (any version).",
+            )
         acknowledge(
-            self.approval,
-            f"AwsSolutions-IAM5[Resource::{arn_token(tasks_fn)}:*]",
-            "Step Functions invokes the task function by qualified ARN (any version).",
-        )
-        acknowledge(
-            self.approval,
+            machine,
             "AwsSolutions-IAM5[Resource::*]",
             "X-Ray tracing and CloudWatch Logs delivery actions support no resource-level "
             "permissions.",
         )
-
-    def _task(self, construct_id: str, task: str, *, result_path: str) -> tasks.LambdaInvoke:
-        return tasks.LambdaInvoke(
-            self,
-            construct_id,
-            lambda_function=self._fn,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "task": task,
-                    "input": sfn.JsonPath.entire_payload,
-                    "execution": sfn.JsonPath.execution_id,
-                }
-            ),
-            payload_response_only=True,
-            result_path=result_path,
-            retry_on_service_exceptions=True,
-            task_timeout=sfn.Timeout.duration(cdk.Duration.minutes(5)),
-        )
+        return machine

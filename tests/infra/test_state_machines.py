@@ -53,15 +53,25 @@ def test_definitions_are_valid_asl(synth: Synth) -> None:
         assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
 
 
+def _assert_heartbeat_below_timeout(name: str, state: dict[str, Any]) -> None:
+    """Static values, or both read from the gates step's output, which computes them with
+    ``heartbeat_for`` (always below the timeout: property-tested in tests/unit)."""
+    if "HeartbeatSeconds" in state:
+        assert state["HeartbeatSeconds"] < state["TimeoutSeconds"], name
+        return
+    assert state.get("HeartbeatSecondsPath") == "$.gates.heartbeat_s", name
+    assert state.get("TimeoutSecondsPath") == "$.gates.approval_timeout_s", name
+
+
 def test_every_task_has_a_timeout_and_task_tokens_wait_bounded(synth: Synth) -> None:
     for name, definition in _definitions(synth).items():
         assert "TimeoutSeconds" in definition, name
         for state_name, state in definition["States"].items():
             if state["Type"] != "Task":
                 continue
-            assert "TimeoutSeconds" in state, f"{name}.{state_name}"
-            if str(state["Resource"]).endswith(".waitForTaskToken") and "HeartbeatSeconds" in state:
-                assert state["HeartbeatSeconds"] < state["TimeoutSeconds"]
+            assert "TimeoutSeconds" in state or "TimeoutSecondsPath" in state, state_name
+            if str(state["Resource"]).endswith(".waitForTaskToken"):
+                _assert_heartbeat_below_timeout(state_name, state)
             assert any(
                 "Lambda.ServiceException" in r["ErrorEquals"] for r in state.get("Retry", [])
             ), state_name

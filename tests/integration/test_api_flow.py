@@ -3,40 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
-from typing import Any
 
 import boto3
 
-from tests.factories import api_event, model_spec, register_body
+from tests.factories import model_spec, register_body
 from tests.integration.conftest import Stack
-
-
-def api(
-    stack: Stack, method: str, path: str, body: Any = None, user: str | None = "alice"
-) -> tuple[int, Any]:
-    event = api_event(method, path, body, user=user)
-    result = stack.invoke("api", event)
-    return result["statusCode"], json.loads(result["body"]) if result.get("body") else None
-
-
-def _wait_status(stack: Stack, name: str, version: int, status: str) -> dict[str, Any]:
-    for _ in range(100):
-        _code, body = api(stack, "GET", f"/models/{name}/versions/{version}")
-        if body["status"] == status:
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"version stayed {body['status']}: {body.get('validation')}")
-
-
-def _execution(arn: str) -> dict[str, Any]:
-    sfn = boto3.client("stepfunctions")
-    for _ in range(100):
-        execution = sfn.describe_execution(executionArn=arn)
-        if execution["status"] != "RUNNING":
-            return execution
-        time.sleep(0.05)
-    return execution
+from tests.integration.support import api, execution_end, wait_status
 
 
 def test_register_validate_approve_promote(stack: Stack) -> None:
@@ -44,7 +16,7 @@ def test_register_validate_approve_promote(stack: Stack) -> None:
     code, version = api(stack, "POST", "/models/flow-a/versions", register_body())
     assert code == 201 and version["version"] == 1 and version["status"] == "REGISTERED"
     assert "profile" not in version or version["profile"] is None
-    pending = _wait_status(stack, "flow-a", 1, "PENDING_APPROVAL")
+    pending = wait_status(stack, "flow-a", 1, "PENDING_APPROVAL")
     assert pending["validation"]["ok"] and "integrity" in pending["validation"]["checks"]
 
     assert api(stack, "PUT", "/models/flow-a/aliases/production", {"version": 1})[0] == 409
@@ -79,7 +51,7 @@ def test_register_validate_approve_promote(stack: Stack) -> None:
         == 409
     )
 
-    execution = _execution(version["execution_arn"])
+    execution = execution_end(version["execution_arn"])
     assert execution["status"] == "SUCCEEDED"
     assert json.loads(execution["output"])["decision"]["decision"] == "approve"
 
@@ -118,7 +90,7 @@ def test_overwriting_the_key_does_not_change_the_pinned_artifact(stack: Stack) -
     bucket, key = version["artifact"]["uri"][5:].split("/", 1)
     assert version["artifact"]["s3_version_id"]
     s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
-    _wait_status(stack, "flow-b", 1, "PENDING_APPROVAL")
+    wait_status(stack, "flow-b", 1, "PENDING_APPROVAL")
     lock = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
     assert lock["Rule"]["DefaultRetention"]["Mode"] == "GOVERNANCE"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import os
 import random
 from typing import Any
@@ -19,8 +18,9 @@ from steward.adapters.aws import S3ArtifactStore
 from steward.domain.identity import UserDirectory
 from steward.domain.models import ModelSpec
 from steward.registry.requests import Decision, RegisterVersion
-from tests.factories import api_event, model_spec, reference_rows, register_body
+from tests.factories import model_spec, reference_rows, register_body
 from tests.integration.conftest import Stack
+from tests.integration.support import scoring
 
 USERS = UserDirectory()
 
@@ -39,12 +39,6 @@ def _serve(name: str) -> None:
         time.sleep(0.02)
     registry.decide(name, number, Decision(decision="approve", comment="ok"), USERS.identify("bob"))
     registry.set_alias(name, "production", number, USERS.identify("alice"))
-
-
-def _post(stack: Stack, path: str, body: Any) -> tuple[int, Any]:
-    event = api_event("POST", path, body, resource=path)
-    result = stack.invoke("scoring", event)
-    return result["statusCode"], json.loads(result["body"])
 
 
 def _rows_in_s3(prefix: str) -> Any:
@@ -71,10 +65,10 @@ def test_thousand_predictions_land_as_thousand_parquet_rows(stack: Stack, tmp_pa
     rows = reference_rows(100)
     ids: list[str] = []
     for _ in range(10):
-        code, body = _post(stack, "/models/logs-a/predict", {"instances": rows})
+        code, body = scoring(stack, "/models/logs-a/predict", {"instances": rows})
         assert code == 200, body
         ids += body["request_ids"]
-    code, body = _post(
+    code, body = scoring(
         stack,
         "/models/logs-a/feedback",
         {"records": [{"request_id": i, "label": 1} for i in ids[:50]]},
@@ -123,7 +117,7 @@ def test_failing_writes_are_retried_and_lose_nothing(
     rows = reference_rows(20)
     ids: list[str] = []
     for _ in range(50):
-        ids += _post(stack, "/models/logs-b/predict", {"instances": rows})[1]["request_ids"]
+        ids += scoring(stack, "/models/logs-b/predict", {"instances": rows})[1]["request_ids"]
     original = S3ArtifactStore.put
     rng = random.Random(5)
     failures = {"n": 0}

@@ -30,6 +30,8 @@ class Settings(BaseModel):
     audit_table: str | None = None
     artifacts_bucket: str | None = None
     approval_state_machine_arn: str | None = None
+    retrain_state_machine_arn: str | None = None
+    topic_arn: str | None = None
     log_queue_url: str | None = None
     logs_bucket: str | None = None
     reports_bucket: str | None = None

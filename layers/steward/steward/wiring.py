@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from steward.drift.runs import DriftJobs
     from steward.drift.service import DriftService
     from steward.ports.monitoring import Schedules
+    from steward.lifecycle.deploy import Deployer
+    from steward.lifecycle.retrain import Retrainer
     from steward.scoring.service import Scorer
 
 
@@ -26,7 +28,7 @@ def _client(service: str) -> Any:
 
 def reset() -> None:
     """Forget settings and services: the next call builds them again (a new cold start)."""
-    for cached in (settings, registry, scorer, log_store, drift, drift_jobs):
+    for cached in (settings, registry, scorer, log_store, drift, drift_jobs, deployer, retrainer):
         cached.cache_clear()
 
 
@@ -46,7 +48,9 @@ def registry() -> Registry:
         artifacts=S3ArtifactStore(_client("s3"), cfg.need("artifacts_bucket")),
         audit=DynamoAuditLog(dynamodb, cfg.need("audit_table")),
         workflows=StepFunctionsEngine(
-            _client("stepfunctions"), cfg.approval_state_machine_arn or ""
+            _client("stepfunctions"),
+            cfg.approval_state_machine_arn or "",
+            cfg.retrain_state_machine_arn or "",
         ),
         max_artifact_bytes=cfg.max_artifact_bytes,
         schedules=schedules(cfg),
@@ -124,3 +128,24 @@ def drift_jobs() -> DriftJobs:
         S3RunStore(_client("s3"), cfg.need("reports_bucket")),
         StepFunctionsDriftRuns(_client("stepfunctions"), arn) if arn else None,
     )
+
+
+@lru_cache(maxsize=1)
+def deployer() -> Deployer:
+    from steward.adapters.aws import S3LogFiles, SnsNotifier
+    from steward.lifecycle.deploy import Deployer
+
+    cfg = settings()
+    return Deployer(
+        registry(),
+        S3LogFiles(_client("s3"), cfg.logs_bucket or ""),
+        SnsNotifier(_client("sns"), cfg.need("topic_arn")),
+    )
+
+
+@lru_cache(maxsize=1)
+def retrainer() -> Retrainer:
+    from steward.adapters.aws import S3LogFiles
+    from steward.lifecycle.retrain import Retrainer
+
+    return Retrainer(registry(), S3LogFiles(_client("s3"), settings().need("logs_bucket")))

@@ -19,7 +19,14 @@ from pydantic_core import to_json
 from steward.domain.audit import AuditEvent
 from steward.domain.errors import AlreadyExists, Conflict, IntegrityError, NotFound
 from steward.domain.models import Model, ModelVersion, Page, Status
-from steward.ports import ArtifactStore, AuditLog, LogSink, ModelStore, WorkflowEngine
+from steward.ports import (
+    ArtifactStore,
+    AuditLog,
+    LogSink,
+    ModelStore,
+    Notifier,
+    WorkflowEngine,
+)
 from steward.ports.monitoring import (
     DriftRuns,
     EventBus,
@@ -35,6 +42,10 @@ SPOOL_BYTES = 8 * 1024 * 1024  # log files up to this size are read in memory, l
 INDEX = "gsi1"
 AUDIT_DAY_INDEX = "by-day"
 MODEL_KIND = "MODEL"
+
+
+# Step Functions says so when a task token no longer waits.
+GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
 
 def _code(exc: ClientError) -> str:
@@ -272,6 +283,14 @@ class DynamoModelStore(ModelStore):
         ).get("Item")
         return (int(item["seq"]["N"]), str(item["digest"]["S"])) if item else None
 
+    def task_token(self, name: str, version: int) -> str | None:
+        item = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": _pk(name), "sk": {"S": f"TOKEN#{version:010d}"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return str(item["token"]["S"]) if item else None
+
     def take_task_token(self, name: str, version: int) -> str | None:
         try:
             result = self._db.delete_item(
@@ -425,9 +444,10 @@ class S3ArtifactStore(ArtifactStore):
 class StepFunctionsEngine(WorkflowEngine):
     """:class:`~steward.ports.WorkflowEngine` on Step Functions."""
 
-    def __init__(self, client: Any, approval_arn: str) -> None:
+    def __init__(self, client: Any, approval_arn: str, retrain_arn: str = "") -> None:
         self._sfn = client
         self._approval_arn = approval_arn
+        self._retrain_arn = retrain_arn
 
     def approval_id(self, name: str, version: int) -> str:
         return f"{self._approval_arn.replace(':stateMachine:', ':execution:')}:{name}-v{version}"
@@ -449,9 +469,47 @@ class StepFunctionsEngine(WorkflowEngine):
         try:
             self._sfn.send_task_success(taskToken=token, output=json.dumps(output))
         except ClientError as exc:
-            if _code(exc) in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+            if _code(exc) in GONE:
                 return  # the workflow already moved on (expired or ended): nothing to resume
             raise
+
+    def heartbeat(self, token: str) -> bool:
+        try:
+            self._sfn.send_task_heartbeat(taskToken=token)
+        except ClientError as exc:
+            if _code(exc) in GONE:
+                return False
+            raise
+        return True
+
+    def start_retrain(self, name: str, run: str, payload: dict[str, Any]) -> tuple[str, bool]:
+        if not self._retrain_arn:
+            raise RuntimeError("environment variable STEWARD_RETRAIN_STATE_MACHINE_ARN is not set")
+        try:
+            result = self._sfn.start_execution(
+                stateMachineArn=self._retrain_arn, name=run, input=json.dumps(payload)
+            )
+            return str(result["executionArn"]), True
+        except ClientError as exc:
+            if _code(exc) == "ExecutionAlreadyExists":
+                execution = self._retrain_arn.replace(":stateMachine:", ":execution:")
+                return f"{execution}:{run}", False
+            raise
+
+
+class SnsNotifier(Notifier):
+    """:class:`~steward.ports.Notifier` on an SNS topic (subscribers: e-mail, chat, tickets)."""
+
+    def __init__(self, client: Any, topic_arn: str) -> None:
+        self._sns = client
+        self._topic = topic_arn
+
+    def publish(self, subject: str, message: dict[str, Any]) -> None:
+        self._sns.publish(
+            TopicArn=self._topic,
+            Subject=subject[:100],
+            Message=json.dumps(message, default=str),
+        )
 
 
 MAX_MESSAGE_BYTES = 240 * 1024  # under SQS's 256 KiB, leaving room for attributes

@@ -9,7 +9,14 @@ from typing import Any, TypeVar
 from steward.domain.audit import AuditEvent
 from steward.domain.errors import AlreadyExists, Conflict, NotFound
 from steward.domain.models import Model, ModelVersion, Page, Status
-from steward.ports import ArtifactStore, AuditLog, LogSink, ModelStore, WorkflowEngine
+from steward.ports import (
+    ArtifactStore,
+    AuditLog,
+    LogSink,
+    ModelStore,
+    Notifier,
+    WorkflowEngine,
+)
 from steward.ports.logs import batch_records
 from steward.ports.monitoring import (
     EventBus,
@@ -122,6 +129,9 @@ class MemoryModelStore(ModelStore):
     def audit_checkpoint(self, name: str) -> tuple[int, str] | None:
         return self._checkpoints.get(name)
 
+    def task_token(self, name: str, version: int) -> str | None:
+        return self._tokens.get((name, version))
+
     def take_task_token(self, name: str, version: int) -> str | None:
         with self._lock:
             return self._tokens.pop((name, version), None)
@@ -192,6 +202,8 @@ class MemoryWorkflowEngine(WorkflowEngine):
     def __init__(self) -> None:
         self.started: dict[tuple[str, int], str] = {}
         self.resumed: list[tuple[str, dict[str, Any]]] = []
+        self.heartbeats: list[str] = []
+        self.retrains: dict[str, dict[str, Any]] = {}
 
     def approval_id(self, name: str, version: int) -> str:
         return f"execution:{name}:{version}"
@@ -201,6 +213,23 @@ class MemoryWorkflowEngine(WorkflowEngine):
 
     def resume(self, token: str, output: dict[str, Any]) -> None:
         self.resumed.append((token, output))
+
+    def heartbeat(self, token: str) -> bool:
+        self.heartbeats.append(token)
+        return True
+
+    def start_retrain(self, name: str, run: str, payload: dict[str, Any]) -> tuple[str, bool]:
+        started = run not in self.retrains
+        self.retrains.setdefault(run, payload)
+        return f"retrain:{run}", started
+
+
+class MemoryNotifier(Notifier):
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, subject: str, message: dict[str, Any]) -> None:
+        self.sent.append((subject, message))
 
 
 class MemoryLogSink(LogSink):

@@ -78,7 +78,13 @@ class DeploymentPolicy(Strict):
     auto_approve_low_risk: bool = False
     max_error_rate: float = Field(default=0.01, ge=0, le=1)
     max_latency_ms: float = Field(default=500, gt=0)
+    # Largest Jensen-Shannon distance between challenger and champion predictions.
+    max_prediction_shift: float = Field(default=0.2, gt=0, le=1)
+    min_canary_rows: int = Field(default=0, ge=0)
+    # Metric name -> largest allowed loss against the champion on the holdout
+    # ("auc": 0.02), or an absolute bound ("min_auc": 0.8, "max_rmse": 3.5).
     gates: dict[str, float] = Field(default_factory=dict)
+    approval_timeout_s: int = Field(default=7 * 86400, ge=2, le=300 * 86400)
 
 
 class RetrainPolicy(Strict):
@@ -86,7 +92,8 @@ class RetrainPolicy(Strict):
     schedule: str | None = None
     cooldown_hours: int = Field(default=24, ge=0)
     min_labels: int = Field(default=1000, ge=0)
-    trainer: str = "builtin"
+    window_hours: int = Field(default=7 * 24, ge=1, le=24 * 90)
+    trainer: Literal["builtin"] = "builtin"
 
     @field_validator("schedule")
     @classmethod
@@ -94,6 +101,17 @@ class RetrainPolicy(Strict):
         if value is not None:
             parse_schedule(value)
         return value
+
+
+class RetrainState(Strict):
+    """The model's retrain lease: one retrain at a time, and the cooldown's start."""
+
+    run: str
+    trigger: str
+    started_at: datetime
+    running: bool = True
+    ended_at: datetime | None = None
+    outcome: str | None = None
 
 
 class ModelSpec(Strict):
@@ -139,6 +157,7 @@ class Model(ModelSpec):
     production_history: list[int] = Field(default_factory=list)
     traffic: TrafficPolicy = Field(default_factory=TrafficPolicy)
     latest_drift: dict[str, Any] | None = None
+    retraining: RetrainState | None = None
     rev: int = 0
 
 
@@ -212,6 +231,8 @@ class Validation(Strict):
     ok: bool
     checks: dict[str, str] = Field(default_factory=dict)
     at: datetime | None = None
+    # The approval gates' evidence: metrics on the holdout against the champion's.
+    gates: dict[str, Any] | None = None
 
 
 class ModelVersion(Strict):

@@ -8,6 +8,7 @@ are handed to :mod:`steward.local.runtime`, which runs the repository's handlers
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import threading
@@ -81,9 +82,83 @@ def schedule_rules_match_no_events() -> None:
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
 
 
+def rules_invoke_lambda_targets() -> None:
+    """moto delivers rule targets to logs, SQS and buses only (a Lambda target raises):
+    invoke Lambda targets asynchronously, with the target's input, as EventBridge does."""
+    import boto3
+    from moto.events.models import Rule
+    from moto.utilities.arns import parse_arn
+
+    original = Rule.send_to_targets
+    if getattr(original, "_steward_lambda", False):
+        return
+
+    def _input(target: dict[str, Any], event: Any) -> Any:
+        """The target's input: constant, or the transformer's template with each
+        ``<name>`` replaced by the JSON of its ``$.a.b`` path in the event."""
+        if "Input" in target:
+            return json.loads(target["Input"])
+        transformer = target.get("InputTransformer")
+        if not transformer:
+            return event
+        text = transformer["InputTemplate"]
+        for name, path in transformer.get("InputPathsMap", {}).items():
+            value: Any = event
+            for part in path.removeprefix("$.").split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            text = text.replace(f"<{name}>", json.dumps(value))
+        return json.loads(text)
+
+    def send_to_targets(self: Rule, event: Any, transform_input: bool = True) -> None:
+        functions = [t for t in self.targets if parse_arn(t["Arn"]).service == "lambda"]
+        rest = [t for t in self.targets if t not in functions]
+        if rest:
+            others = copy.copy(self)
+            others.targets = rest
+            original(others, event, transform_input)
+        if not functions or not self.event_pattern.matches_event(event):
+            return
+        for target in functions:
+            arn = parse_arn(target["Arn"])
+            payload = _input(target, event) if transform_input else event
+            boto3.client("lambda", region_name=arn.region).invoke(
+                FunctionName=target["Arn"],
+                InvocationType="Event",
+                Payload=json.dumps(payload).encode(),
+            )
+
+    send_to_targets._steward_lambda = True  # type: ignore[attr-defined]
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
+
+
+def early_task_success_with_heartbeat() -> None:
+    """A task token completed while its Lambda still runs (a decision that came first)
+    ends the wait in AWS; moto, when the task has a heartbeat, waits for a heartbeat that
+    never comes. Take an outcome that is already there. Idempotent."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as module,
+    )
+
+    cls = module.StateTaskServiceCallback
+    original = cls._wait_for_task_token_heartbeat
+    if getattr(original, "_steward_patched", False):
+        return
+
+    def wait(self: Any, env: Any, callback_endpoint: Any, heartbeat_endpoint: Any) -> Any:
+        outcome = callback_endpoint.get_outcome()
+        if outcome is not None:
+            return outcome
+        return original(self, env, callback_endpoint, heartbeat_endpoint)
+
+    wait._steward_patched = True  # type: ignore[attr-defined]
+    cls._wait_for_task_token_heartbeat = wait  # type: ignore[method-assign]
+
+
 def fidelity_patches() -> None:
     """Where moto departs from the AWS behaviour Steward relies on, restore it."""
     serialize_stores()
+    early_task_success_with_heartbeat()
+    rules_invoke_lambda_targets()
     schedule_rules_match_no_events()
 
 

@@ -7,7 +7,8 @@ Each has a boto3 adapter (``steward.adapters.aws``) and an in-memory fake
 from steward.ports.artifacts import ArtifactStore
 from steward.ports.audit import AuditLog
 from steward.ports.logs import LogSink
+from steward.ports.notify import Notifier
 from steward.ports.store import ModelStore
 from steward.ports.workflows import WorkflowEngine
 
-__all__ = ["ArtifactStore", "AuditLog", "LogSink", "ModelStore", "WorkflowEngine"]
+__all__ = ["ArtifactStore", "AuditLog", "LogSink", "ModelStore", "Notifier", "WorkflowEngine"]

@@ -60,5 +60,9 @@ class ModelStore(ABC):
     def audit_checkpoint(self, name: str) -> tuple[int, str] | None: ...
 
     @abstractmethod
+    def task_token(self, name: str, version: int) -> str | None:
+        """Read the token without taking it (for heartbeats)."""
+
+    @abstractmethod
     def take_task_token(self, name: str, version: int) -> str | None:
         """Remove and return the token, at most once (concurrent callers: one wins)."""

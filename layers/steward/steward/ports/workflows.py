@@ -20,3 +20,12 @@ class WorkflowEngine(ABC):
     @abstractmethod
     def resume(self, token: str, output: dict[str, Any]) -> None:
         """Complete a waiting task (the human decision)."""
+
+    @abstractmethod
+    def heartbeat(self, token: str) -> bool:
+        """Tell a waiting task it is still wanted; ``False`` if it no longer waits."""
+
+    @abstractmethod
+    def start_retrain(self, name: str, run: str, payload: dict[str, Any]) -> tuple[str, bool]:
+        """Start the retrain workflow as execution ``run``; returns ``(id, started)``.
+        Starting the same run twice starts it once (duplicate events)."""

@@ -60,6 +60,7 @@ class RegisterVersion(BaseModel):
     code_ref: str | None = Field(default=None, max_length=400)
     trainer_run: str | None = Field(default=None, max_length=400)
     trigger: str = Field(default="manual", max_length=200)
+    data_window: dict[str, str] | None = None
     description: str = Field(default="", max_length=4000)
 
     @model_validator(mode="after")

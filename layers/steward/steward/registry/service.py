@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from steward.domain.audit import ChainReport, verify_chain
 from steward.domain.errors import (
@@ -36,6 +36,7 @@ from steward.domain.models import (
     ModelSpec,
     ModelVersion,
     Page,
+    RetrainState,
     Status,
     TrafficPolicy,
     Validation,
@@ -56,6 +57,7 @@ EXTENSIONS = {"onnx": "onnx", "sklearn": "skops"}
 REFERENCE_SAMPLE = 5_000
 REFERENCE_FILE = "reference.jsonl.gz"
 HOLDOUT_FILE = "holdout.jsonl.gz"
+POLICY_ACTOR = "steward-policy"
 DEFERRED = "deferred: this function has no runtime for the flavor; the approval workflow validates"
 
 
@@ -108,6 +110,30 @@ class Registry:
             before=before,
             after=after,
             reason=reason,
+        )
+
+    def record(
+        self,
+        name: str,
+        action: str,
+        target: str,
+        reason: str = "",
+        after: dict[str, Any] | None = None,
+        actor: str = "workflow",
+    ) -> None:
+        """Audit a workflow step that changes no record (gates, canary analysis)."""
+        self._audit(name, actor, action, target, after=after, reason=reason)
+
+    def set_retraining(self, model: Model, state: RetrainState, reason: str) -> Model:
+        """Take or release the model's retrain lease; :class:`Conflict` if the model changed
+        since ``model`` was read (a concurrent retrain took it first)."""
+        return self._update_model(
+            model,
+            "workflow",
+            "retrain.started" if state.running else f"retrain.{state.outcome or 'ended'}",
+            {"retraining": model.retraining.model_dump(mode="json") if model.retraining else None},
+            reason,
+            retraining=state,
         )
 
     def verify_audit(self, name: str) -> ChainReport:
@@ -279,6 +305,7 @@ class Registry:
                 trainer_run=request.trainer_run,
                 trigger=request.trigger,
                 training_data=request.training_data,
+                data_window=request.data_window,
             ),
             created_by=caller.user,
             created_at=now,
@@ -298,13 +325,21 @@ class Registry:
         """The artifact bytes, refused unless they still hash to the registered sha256."""
         return fetch_verified(self.artifacts, version)
 
-    def reference_rows(self, version: ModelVersion) -> list[dict[str, Any]]:
-        uri = f"{version.artifact.uri.rsplit('/', 1)[0]}/{REFERENCE_FILE}"
+    def _sample(
+        self, version: ModelVersion, file: str
+    ) -> tuple[list[dict[str, Any]], list[Any] | None]:
+        uri = f"{version.artifact.uri.rsplit('/', 1)[0]}/{file}"
         try:
-            rows, _ = decode_sample(self.artifacts.get(uri))
+            return decode_sample(self.artifacts.get(uri))
         except NotFound:
-            return []
-        return rows
+            return [], None
+
+    def reference_rows(self, version: ModelVersion) -> list[dict[str, Any]]:
+        return self._sample(version, REFERENCE_FILE)[0]
+
+    def holdout(self, version: ModelVersion) -> tuple[list[dict[str, Any]], list[Any] | None]:
+        """The labelled rows given at registration for the gates (empty if none)."""
+        return self._sample(version, HOLDOUT_FILE)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -327,8 +362,12 @@ class Registry:
         )
         return updated
 
-    def validate(self, name: str, number: int, actor: str = "workflow") -> Validation:
-        """The workflow's gate: integrity, loads, scores the reference rows, matches the task."""
+    def validate(
+        self, name: str, number: int, actor: str = "workflow", *, hold: bool = False
+    ) -> Validation:
+        """The workflow's first check: integrity, loads, scores the reference rows, matches
+        the task. With ``hold``, a valid version stays VALIDATING until its gates are
+        evaluated (:meth:`conclude_validation`), so no one can approve it before."""
         version = self.store.get_version(name, number)
         if version.status is not Status.REGISTERED:
             return version.validation or Validation(ok=version.status is not Status.REJECTED)
@@ -356,10 +395,49 @@ class Registry:
             )
             return validation
         validation = Validation(ok=True, checks=checks, at=self.clock())
+        if hold:
+            held = version.model_copy(
+                update={"validation": validation, "profile": profile, "updated_at": self.clock()}
+            )
+            self.store.save_version(held, version.status)
+            self._audit(name, actor, "version.checked", f"{name}/{number}", after=checks)
+            return validation
         self.transition(
             version, Action.PASS_VALIDATION, actor, validation=validation, profile=profile
         )
         return validation
+
+    def conclude_validation(
+        self,
+        name: str,
+        number: int,
+        verdict: Literal["approve", "reject", "human"],
+        reason: str,
+        evidence: dict[str, Any],
+    ) -> ModelVersion:
+        """After the gates: reject, approve by policy, or open the approval to humans."""
+        version = self.store.get_version(name, number)
+        if version.status is not Status.VALIDATING:
+            raise Conflict(f"version {number} is {version.status.value}, not validating")
+        validation = (version.validation or Validation(ok=True)).model_copy(
+            update={"gates": evidence, "ok": verdict != "reject"}
+        )
+        if verdict == "reject":
+            validation.checks["gates"] = reason
+            return self.transition(
+                version, Action.FAIL_VALIDATION, POLICY_ACTOR, reason, validation=validation
+            )
+        version = self.transition(
+            version, Action.PASS_VALIDATION, "workflow", validation=validation
+        )
+        if verdict == "approve":
+            approval = Approval(
+                actor=POLICY_ACTOR, decision="approve", comment=reason, at=self.clock()
+            )
+            version = self.transition(
+                version, Action.APPROVE, POLICY_ACTOR, reason, approvals=[approval]
+            )
+        return version
 
     def await_decision(self, name: str, number: int, token: str) -> dict[str, Any] | None:
         """Keep the workflow's task token until a human decides.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics
@@ -10,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from steward.domain.models import MODEL_NAME
-from steward.wiring import registry
+from steward.wiring import deployer, registry, retrainer
 
 logger = Logger(service="steward-workflow")
 metrics = Metrics(namespace="Steward", service="workflow")
@@ -33,6 +34,26 @@ class StepInput(BaseModel):
     execution: str | None = None
 
 
+class RunRef(BaseModel):
+    """The retrain workflow's state: the model, the run (execution name) and its trigger."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(pattern=MODEL_NAME)
+    run: str = Field(min_length=1, max_length=80)
+    trigger: str = Field(default="manual", max_length=200)
+
+
+class RetrainTrigger(BaseModel):
+    """From the ``DriftDetected`` rule, a schedule or the API."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(pattern=MODEL_NAME)
+    report_id: str | None = Field(default=None, max_length=200)
+    trigger: Literal["drift", "schedule", "manual"] = "drift"
+
+
 class ApprovalRequest(VersionRef):
     task: Literal["request_approval"]
     token: str = Field(min_length=1)
@@ -44,7 +65,7 @@ def _ref(event: dict[str, Any]) -> VersionRef:
 
 def validate(event: dict[str, Any]) -> dict[str, Any]:
     ref = _ref(event)
-    result = registry().validate(ref.name, ref.version)
+    result = registry().validate(ref.name, ref.version, hold=True)
     return result.model_dump(mode="json")
 
 
@@ -55,6 +76,113 @@ def request_approval(event: dict[str, Any]) -> dict[str, Any]:
     if decided is not None:
         reg.workflows.resume(request.token, decided)
     return {"waiting": decided is None}
+
+
+def _state(event: dict[str, Any]) -> tuple[VersionRef, dict[str, Any]]:
+    step = StepInput.model_validate(event)
+    return VersionRef.model_validate(step.input), step.input
+
+
+def evaluate_gates(event: dict[str, Any]) -> dict[str, Any]:
+    ref = _ref(event)
+    return deployer().gates(ref.name, ref.version).model_dump(mode="json")
+
+
+def deploy(event: dict[str, Any]) -> dict[str, Any]:
+    ref = _ref(event)
+    return deployer().deploy(ref.name, ref.version)
+
+
+def analyze_canary(event: dict[str, Any]) -> dict[str, Any]:
+    ref, state = _state(event)
+    plan = state["deploy"]
+    verdict = deployer().analyze(ref.name, ref.version, int(plan["champion"]), plan["since"])
+    return verdict.model_dump(mode="json")
+
+
+def promote(event: dict[str, Any]) -> dict[str, Any]:
+    ref = _ref(event)
+    return deployer().promote(ref.name, ref.version, "canary passed its analysis")
+
+
+def rollback_canary(event: dict[str, Any]) -> dict[str, Any]:
+    ref, state = _state(event)
+    error = (state.get("error") or {}).get("Error")
+    reasons = (state.get("canary") or {}).get("reasons") or [f"canary step failed: {error}"]
+    return deployer().rollback(ref.name, ref.version, "; ".join(reasons))
+
+
+def notify(event: dict[str, Any]) -> dict[str, Any]:
+    """Publish what happened; the details come from the execution's state."""
+    step = StepInput.model_validate(event)
+    what = str(event.get("event") or "update")
+    state = step.input
+    details = {
+        "execution": step.execution,
+        "reason": (state.get("gates") or {}).get("reason"),
+        "decision": (state.get("decision") or {}).get("decision"),
+        "canary": (state.get("canary") or {}).get("reasons"),
+        "error": (state.get("error") or {}).get("Error"),
+        "version": state.get("version") or (state.get("registered") or {}).get("version"),
+    }
+    number = details.pop("version")
+    deployer().notify(what, str(state.get("name")), int(number) if number else None, details)
+    return {"sent": what}
+
+
+def send_heartbeats(_: dict[str, Any]) -> dict[str, Any]:
+    return deployer().heartbeats()
+
+
+def _run_name(name: str, trigger: str, key: str) -> str:
+    """Execution names allow [A-Za-z0-9-_] up to 80 characters; equal keys give equal names,
+    so a duplicated event starts one execution."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in key)
+    return f"{name}-{trigger}-{safe}"[:80]
+
+
+def trigger_retrain(event: dict[str, Any]) -> dict[str, Any]:
+    request = RetrainTrigger.model_validate(event)
+    key = request.report_id or datetime.now(UTC).strftime("%Y%m%dT%H%M")
+    run = _run_name(request.model, request.trigger, key)
+    trigger = f"drift:{request.report_id}" if request.trigger == "drift" else request.trigger
+    execution, started = registry().workflows.start_retrain(
+        request.model, run, {"name": request.model, "run": run, "trigger": trigger}
+    )
+    return {"run": run, "execution": execution, "started": started}
+
+
+def _run(event: dict[str, Any]) -> tuple[RunRef, dict[str, Any]]:
+    step = StepInput.model_validate(event)
+    return RunRef.model_validate(step.input), step.input
+
+
+def retrain_begin(event: dict[str, Any]) -> dict[str, Any]:
+    ref, _ = _run(event)
+    return retrainer().begin(ref.name, ref.run, ref.trigger)
+
+
+def retrain_prepare(event: dict[str, Any]) -> dict[str, Any]:
+    ref, state = _run(event)
+    return retrainer().prepare(ref.name, ref.run, state["lease"]["window"])
+
+
+def retrain_train(event: dict[str, Any]) -> dict[str, Any]:
+    ref, state = _run(event)
+    return retrainer().train(ref.name, ref.run, state["data"])
+
+
+def retrain_register(event: dict[str, Any]) -> dict[str, Any]:
+    ref, state = _run(event)
+    return retrainer().register(
+        ref.name, ref.run, ref.trigger, state["lease"]["window"], state["data"], state["trained"]
+    )
+
+
+def retrain_finish(event: dict[str, Any]) -> dict[str, Any]:
+    ref, state = _run(event)
+    outcome = "failed" if state.get("error") else "registered"
+    return retrainer().finish(ref.name, ref.run, outcome)
 
 
 def record_failure(event: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +217,19 @@ TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "record_failure": record_failure,
     "expire": expire,
     "verify_audit": verify_audit,
+    "evaluate_gates": evaluate_gates,
+    "deploy": deploy,
+    "analyze_canary": analyze_canary,
+    "promote": promote,
+    "rollback_canary": rollback_canary,
+    "notify": notify,
+    "send_heartbeats": send_heartbeats,
+    "trigger_retrain": trigger_retrain,
+    "retrain_begin": retrain_begin,
+    "retrain_prepare": retrain_prepare,
+    "retrain_train": retrain_train,
+    "retrain_register": retrain_register,
+    "retrain_finish": retrain_finish,
 }
 
 

@@ -1,0 +1,1 @@
+"""The automated model lifecycle: approval gates, canary, promotion or rollback, retrain."""

@@ -1,0 +1,187 @@
+"""The retrain workflow's steps: policy and lease, training set from the logs joined with
+feedback, the built-in trainer, registration with lineage, and the lease's release."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
+from typing import Any
+
+from steward.domain.deployment import retrain_refusal
+from steward.domain.errors import Conflict, ValidationFailed
+from steward.domain.identity import Identity, Role
+from steward.domain.models import PRODUCTION, RetrainState
+from steward.lifecycle.logs import read_window
+from steward.lifecycle.quality import quality
+from steward.lifecycle.trainer import refit
+from steward.ports.monitoring import LogFiles
+from steward.registry.requests import RegisterVersion, TabularData
+from steward.registry.service import REFERENCE_SAMPLE, Registry
+
+# Retrained versions are registered by this service identity, so any human approver may
+# decide on them (the registrant never approves its own version).
+RETRAINER = Identity(user="steward-retrain", roles=frozenset({Role.DATA_SCIENTIST}))
+HOLDOUT_EVERY = 5  # every 5th labelled row is held out, deterministically
+MAX_HOLDOUT = 20_000
+
+
+def _split(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    train = [r for i, r in enumerate(rows) if i % HOLDOUT_EVERY]
+    holdout = [r for i, r in enumerate(rows) if not i % HOLDOUT_EVERY]
+    return train, holdout[:MAX_HOLDOUT]
+
+
+class Retrainer:
+    def __init__(
+        self,
+        registry: Registry,
+        logs: LogFiles,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.registry = registry
+        self.logs = logs
+        self.clock = clock
+
+    def begin(self, name: str, run: str, trigger: str) -> dict[str, Any]:
+        """Check the policy and take the model's lease; one retrain at a time."""
+        model = self.registry.get_model(name)
+        end = self.clock()
+        start = end - timedelta(hours=model.retrain.window_hours)
+        labels = read_window(self.logs, "feedback", name, start, end, ["ts", "request_id"])
+        count = 0 if labels is None else labels.num_rows
+        refusal = retrain_refusal(
+            model.retrain, model.retraining, count, end, manual=trigger == "manual"
+        )
+        if refusal is None and PRODUCTION not in model.aliases:
+            refusal = "no production version to retrain from"
+        if refusal is None:
+            state = RetrainState(run=run, trigger=trigger, started_at=end)
+            try:
+                self.registry.set_retraining(model, state, f"{trigger}: {count} labels")
+            except Conflict:
+                refusal = "another retrain took the lease first"
+        if refusal is not None:
+            self.registry.record(name, "retrain.skipped", name, refusal)
+            return {"started": False, "reason": refusal}
+        window = {"start": start.isoformat(), "end": end.isoformat()}
+        return {"started": True, "labels": count, "window": window}
+
+    def _features(self, name: str) -> tuple[Any, list[str]]:
+        model = self.registry.get_model(name)
+        champion = self.registry.get_version(name, model.aliases[PRODUCTION])
+        return champion, [f.name for f in champion.signature.inputs]
+
+    def prepare(self, name: str, run: str, window: dict[str, str]) -> dict[str, Any]:
+        """The window's scored rows joined with their labels, as one Parquet file."""
+        import pyarrow.parquet as pq
+
+        _, features = self._features(name)
+        start, end = (datetime.fromisoformat(window[k]) for k in ("start", "end"))
+        scored = read_window(
+            self.logs, "predictions", name, start, end, ["ts", "request_id", *features]
+        )
+        labels = read_window(self.logs, "feedback", name, start, end, ["ts", "request_id", "label"])
+        if scored is None or labels is None:
+            raise ValidationFailed("no scored rows with labels in the window")
+        joined = scored.drop_columns(["ts"]).join(
+            labels.drop_columns(["ts"]), keys="request_id", join_type="inner"
+        )
+        joined = joined.sort_by("request_id")  # the same rows give the same file
+        sink = BytesIO()
+        pq.write_table(joined, sink)
+        data = sink.getvalue()
+        uri, version_id = self.registry.artifacts.put(
+            f"models/{name}/training/{run}/data.parquet", data
+        )
+        return {
+            "uri": uri,
+            "version_id": version_id,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "rows": joined.num_rows,
+        }
+
+    def _rows(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        import pyarrow.parquet as pq
+
+        raw = self.registry.artifacts.get(data["uri"], data.get("version_id"))
+        if hashlib.sha256(raw).hexdigest() != data["sha256"]:
+            raise ValidationFailed("the training set changed since it was prepared")
+        rows: list[dict[str, Any]] = pq.read_table(BytesIO(raw)).to_pylist()
+        return rows
+
+    def train(self, name: str, run: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Refit the champion's kind of model on the training rows; score the holdout."""
+        import numpy as np
+
+        champion, features = self._features(name)
+        train, holdout = _split(self._rows(data))
+        if len(train) < 2 or not holdout:
+            raise ValidationFailed(f"{len(train)} training rows are too few to fit")
+        spec = json.loads(self.registry.load_artifact(champion))
+        x = np.asarray([[float(r[f]) for f in spec["coefficients"]] for r in train])
+        y = np.asarray([float(r["label"]) for r in train])
+        artifact = refit(champion.flavor, spec, x, y)
+        labels = [r["label"] for r in holdout]
+        args = (champion.flavor, artifact, champion.signature, champion.task)
+        found = quality(*args, [{f: r[f] for f in features} for r in holdout], labels)
+        uri, _ = self.registry.artifacts.put(f"models/{name}/training/{run}/model.json", artifact)
+        return {
+            "artifact_uri": uri,
+            "sha256": hashlib.sha256(artifact).hexdigest(),
+            "flavor": champion.flavor.value,
+            "parent_version": champion.version,
+            "metrics": found,
+            "rows": len(train),
+        }
+
+    def register(
+        self,
+        name: str,
+        run: str,
+        trigger: str,
+        window: dict[str, str],
+        data: dict[str, Any],
+        trained: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Register the new version with its lineage; its approval workflow starts."""
+        champion, features = self._features(name)
+        train, holdout = _split(self._rows(data))
+        request = RegisterVersion(
+            flavor=trained["flavor"],
+            artifact_uri=trained["artifact_uri"],
+            sha256=trained["sha256"],
+            signature=champion.signature,
+            metrics=trained["metrics"],
+            training_data={"uri": data["uri"], "sha256": data["sha256"], "rows": data["rows"]},
+            reference_data=TabularData(
+                instances=[{f: r[f] for f in features} for r in train[:REFERENCE_SAMPLE]]
+            ),
+            holdout_data=TabularData(
+                instances=[{f: r[f] for f in features} for r in holdout],
+                labels=[r["label"] for r in holdout],
+            ),
+            parent_version=trained["parent_version"],
+            trainer_run=run,
+            trigger=trigger,
+            code_ref="steward:builtin-trainer",
+            data_window=window,
+            description=f"retrained by {run} ({trigger})",
+        )
+        version = self.registry.register_version(name, request, RETRAINER)
+        return {"version": version.version}
+
+    def finish(self, name: str, run: str, outcome: str) -> dict[str, Any]:
+        """Release the lease (the cooldown counts from the start)."""
+        model = self.registry.get_model(name)
+        state = model.retraining
+        if state is None or state.run != run or not state.running:
+            return {"released": False}
+        ended = state.model_copy(
+            update={"running": False, "ended_at": self.clock(), "outcome": outcome}
+        )
+        self.registry.set_retraining(model, ended, outcome)
+        return {"released": True}
