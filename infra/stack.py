@@ -93,6 +93,7 @@ class StewardStack(cdk.Stack):
             workflows.grant_start_approval(fn)
         for fn in (api_fn, tasks_fn):
             workflows.grant_task_response(fn)
+        workflows.grant_list_executions(api_fn)
         Governance(self, "Governance", tasks_fn=tasks_fn.function)
         scoring = Scoring(
             self,

@@ -90,6 +90,14 @@ class Workflows(Construct):
             iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.approval_arn])
         )
 
+    def grant_list_executions(self, fn: StewardFunction) -> None:
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:ListExecutions"],
+                resources=[self.approval_arn, self.retrain.state_machine_arn],
+            )
+        )
+
     def grant_task_response(self, fn: StewardFunction) -> None:
         """Complete the human task, or send it heartbeats."""
         fn.role.add_to_principal_policy(

@@ -314,3 +314,22 @@ def test_drift_retrains_and_a_second_user_promotes_the_new_version(
     time.sleep(0.5)
     runs = sfn.list_executions(stateMachineArn=retrain_arn)["executions"]
     assert len([r for r in runs if r["name"].startswith(name)]) == 1
+
+
+def test_retrain_by_hand_and_the_executions_of_a_model(stack: Stack) -> None:
+    _create(stack, "life-manual", retrain={"min_labels": 0})
+    version = _register(stack, "life-manual")
+    assert api(stack, "POST", "/models/life-manual/retrain", user="bob")[0] == 403
+    code, first = api(stack, "POST", "/models/life-manual/retrain")
+    assert code == 202
+    code, again = api(stack, "POST", "/models/life-manual/retrain")
+    assert code == 202 and again == first  # the same minute: the same run
+    finished = execution_end(first["execution"], timeout_s=10)
+    assert finished["status"] == "SUCCEEDED"
+    assert _states(first["execution"])[-1] == "Skipped"  # no production version yet
+    code, listed = api(stack, "GET", "/models/life-manual/executions", user="bob")
+    assert code == 200
+    kinds = {(e["kind"], e["name"]) for e in listed["items"]}
+    assert ("retrain", first["run"]) in kinds
+    assert ("approval", version["execution_arn"].rsplit(":", 1)[1]) in kinds
+    assert api(stack, "GET", "/models/absent-model/executions")[0] == 404

@@ -44,6 +44,7 @@ AUDIT_DAY_INDEX = "by-day"
 MODEL_KIND = "MODEL"
 
 
+SCAN_PAGES = 5  # executions listed per state machine: 5,000 at most
 # Step Functions says so when a task token no longer waits.
 GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
@@ -482,18 +483,48 @@ class StepFunctionsEngine(WorkflowEngine):
             raise
         return True
 
-    def start_retrain(self, name: str, run: str, payload: dict[str, Any]) -> tuple[str, bool]:
+    def executions(self, name: str, limit: int) -> list[dict[str, Any]]:
+        """Executions are named after the model (``<name>-v<n>``, ``<name>-<trigger>-...``);
+        at most ``SCAN_PAGES`` pages of each machine are read, newest first."""
+        found: list[dict[str, Any]] = []
+        machines = (("approval", self._approval_arn), ("retrain", self._retrain_arn))
+        for kind, arn in machines:
+            if not arn:
+                continue
+            kwargs: dict[str, Any] = {"stateMachineArn": arn, "maxResults": 1000}
+            for _ in range(SCAN_PAGES):
+                page = self._sfn.list_executions(**kwargs)
+                for item in page["executions"]:
+                    if item["name"].startswith(f"{name}-"):
+                        found.append(
+                            {
+                                "kind": kind,
+                                "name": item["name"],
+                                "status": item["status"],
+                                "started": item["startDate"].isoformat(),
+                                "stopped": item["stopDate"].isoformat()
+                                if item.get("stopDate")
+                                else None,
+                            }
+                        )
+                if not (token := page.get("nextToken")):
+                    break
+                kwargs["nextToken"] = token
+        found.sort(key=lambda e: e["started"], reverse=True)
+        return found[:limit]
+
+    def start_retrain(self, name: str, run: str, payload: dict[str, Any]) -> str:
         if not self._retrain_arn:
             raise RuntimeError("environment variable STEWARD_RETRAIN_STATE_MACHINE_ARN is not set")
         try:
             result = self._sfn.start_execution(
                 stateMachineArn=self._retrain_arn, name=run, input=json.dumps(payload)
             )
-            return str(result["executionArn"]), True
-        except ClientError as exc:
+            return str(result["executionArn"])
+        except ClientError as exc:  # the same name: running (same input) or closed
             if _code(exc) == "ExecutionAlreadyExists":
                 execution = self._retrain_arn.replace(":stateMachine:", ":execution:")
-                return f"{execution}:{run}", False
+                return f"{execution}:{run}"
             raise
 
 

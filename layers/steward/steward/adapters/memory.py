@@ -218,10 +218,22 @@ class MemoryWorkflowEngine(WorkflowEngine):
         self.heartbeats.append(token)
         return True
 
-    def start_retrain(self, name: str, run: str, payload: dict[str, Any]) -> tuple[str, bool]:
-        started = run not in self.retrains
+    def executions(self, name: str, limit: int) -> list[dict[str, Any]]:
+        approvals = [
+            {"kind": "approval", "name": f"{n}-v{v}", "status": "RUNNING"}
+            for (n, v) in self.started
+            if n == name
+        ]
+        retrains = [
+            {"kind": "retrain", "name": run, "status": "RUNNING"}
+            for run, payload in self.retrains.items()
+            if payload.get("name") == name
+        ]
+        return (approvals + retrains)[::-1][:limit]
+
+    def start_retrain(self, name: str, run: str, payload: dict[str, Any]) -> str:
         self.retrains.setdefault(run, payload)
-        return f"retrain:{run}", started
+        return f"retrain:{run}"
 
 
 class MemoryNotifier(Notifier):

@@ -17,9 +17,16 @@ PARTS = ("registry", "scoring")
 
 def _routers(part: str) -> list[Any]:
     if part == "registry":
-        from steward.api.routes import aliases, audit, drift, models, versions
+        from steward.api.routes import aliases, audit, drift, models, versions, workflows
 
-        return [models.router, versions.router, aliases.router, audit.router, drift.router]
+        return [
+            models.router,
+            versions.router,
+            aliases.router,
+            audit.router,
+            drift.router,
+            workflows.router,
+        ]
     from steward.api.routes import scoring
 
     return [scoring.router]

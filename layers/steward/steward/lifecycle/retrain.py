@@ -17,6 +17,7 @@ from steward.domain.models import PRODUCTION, RetrainState
 from steward.lifecycle.logs import read_window
 from steward.lifecycle.quality import quality
 from steward.lifecycle.trainer import refit
+from steward.ports import WorkflowEngine
 from steward.ports.monitoring import LogFiles
 from steward.registry.requests import RegisterVersion, TabularData
 from steward.registry.service import REFERENCE_SAMPLE, Registry
@@ -32,6 +33,22 @@ def _split(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[
     train = [r for i, r in enumerate(rows) if i % HOLDOUT_EVERY]
     holdout = [r for i, r in enumerate(rows) if not i % HOLDOUT_EVERY]
     return train, holdout[:MAX_HOLDOUT]
+
+
+def run_name(name: str, trigger: str, key: str) -> str:
+    """Execution names allow [A-Za-z0-9-_] up to 80 characters; equal keys give equal names,
+    so a duplicated event starts one execution."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in key)
+    return f"{name}-{trigger}-{safe}"[:80]
+
+
+def start_retrain(workflows: WorkflowEngine, name: str, trigger: str, key: str) -> dict[str, Any]:
+    """Start the retrain workflow; ``trigger`` is ``drift`` (``key`` the report id),
+    ``schedule`` or ``manual`` (``key`` the time, to the minute)."""
+    run = run_name(name, trigger, key)
+    label = f"drift:{key}" if trigger == "drift" else trigger
+    execution = workflows.start_retrain(name, run, {"name": name, "run": run, "trigger": label})
+    return {"run": run, "execution": execution}
 
 
 class Retrainer:

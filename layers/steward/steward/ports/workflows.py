@@ -26,6 +26,11 @@ class WorkflowEngine(ABC):
         """Tell a waiting task it is still wanted; ``False`` if it no longer waits."""
 
     @abstractmethod
-    def start_retrain(self, name: str, run: str, payload: dict[str, Any]) -> tuple[str, bool]:
-        """Start the retrain workflow as execution ``run``; returns ``(id, started)``.
-        Starting the same run twice starts it once (duplicate events)."""
+    def executions(self, name: str, limit: int) -> list[dict[str, Any]]:
+        """The model's approval and retrain executions, newest first:
+        ``{"kind", "name", "status", "started", "stopped"}``."""
+
+    @abstractmethod
+    def start_retrain(self, name: str, run: str, payload: dict[str, Any]) -> str:
+        """Start the retrain workflow as execution ``run``; returns its id. Starting the
+        same run again starts nothing (duplicate events): the same id comes back."""

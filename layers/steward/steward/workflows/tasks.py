@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from steward.domain.models import MODEL_NAME
+from steward.lifecycle.retrain import start_retrain
 from steward.wiring import deployer, registry, retrainer
 
 logger = Logger(service="steward-workflow")
@@ -134,22 +135,10 @@ def send_heartbeats(_: dict[str, Any]) -> dict[str, Any]:
     return deployer().heartbeats()
 
 
-def _run_name(name: str, trigger: str, key: str) -> str:
-    """Execution names allow [A-Za-z0-9-_] up to 80 characters; equal keys give equal names,
-    so a duplicated event starts one execution."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in key)
-    return f"{name}-{trigger}-{safe}"[:80]
-
-
 def trigger_retrain(event: dict[str, Any]) -> dict[str, Any]:
     request = RetrainTrigger.model_validate(event)
     key = request.report_id or datetime.now(UTC).strftime("%Y%m%dT%H%M")
-    run = _run_name(request.model, request.trigger, key)
-    trigger = f"drift:{request.report_id}" if request.trigger == "drift" else request.trigger
-    execution, started = registry().workflows.start_retrain(
-        request.model, run, {"name": request.model, "run": run, "trigger": trigger}
-    )
-    return {"run": run, "execution": execution, "started": started}
+    return start_retrain(registry().workflows, request.model, request.trigger, key)
 
 
 def _run(event: dict[str, Any]) -> tuple[RunRef, dict[str, Any]]:
