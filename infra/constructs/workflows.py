@@ -149,13 +149,13 @@ class Workflows(Construct):
         )
         await_decision.add_catch(expired, errors=["States.Timeout"], result_path="$.error")
 
-        deploy = self._task("Deploy", "deploy", "$.deploy")
+        deploy = self._task("Deploy", "deploy", "$.deploy", retry_conflicts=True)
         promoted = self._notify("NotifyPromoted", "promoted", sfn.Succeed(self, "Promoted"))
-        rollback = self._task("Rollback", "rollback_canary", "$.rollback")
+        rollback = self._task("Rollback", "rollback_canary", "$.rollback", retry_conflicts=True)
         rolled_back = rollback.next(
             self._notify("NotifyRolledBack", "canary rolled back", sfn.Succeed(self, "RolledBack"))
         )
-        promote = self._task("Promote", "promote", "$.promotion")
+        promote = self._task("Promote", "promote", "$.promotion", retry_conflicts=True)
         analyze = self._task("AnalyzeCanary", "analyze_canary", "$.canary", fn=self._lifecycle_fn)
         # A canary that cannot be judged or promoted is taken out of traffic.
         for step in (analyze, promote):
@@ -245,9 +245,9 @@ class Workflows(Construct):
     ) -> sfn.IChainable:
         """Notify, then ``then``; a notification that cannot be sent does not undo the
         outcome (it is in the audit trail and the execution history)."""
-        task = self._task(construct_id, "notify", "$.notified", fn=fn, extra={"event": event})
-        task.add_catch(then, errors=["States.ALL"], result_path="$.notify_error")
-        return task.next(then)
+        step = self._task(construct_id, "notify", "$.notified", fn=fn, extra={"event": event})
+        step.add_catch(then, errors=["States.ALL"], result_path="$.notify_error")
+        return step.next(then)
 
     def _task(
         self,
@@ -258,8 +258,9 @@ class Workflows(Construct):
         fn: lambda_.IFunction | None = None,
         timeout: cdk.Duration = TASK_TIMEOUT,
         extra: dict[str, str] | None = None,
+        retry_conflicts: bool = False,
     ) -> tasks.LambdaInvoke:
-        return tasks.LambdaInvoke(
+        step = tasks.LambdaInvoke(
             self,
             construct_id,
             lambda_function=fn or self._tasks_fn,
@@ -276,6 +277,15 @@ class Workflows(Construct):
             retry_on_service_exceptions=True,
             task_timeout=sfn.Timeout.duration(timeout),
         )
+        if retry_conflicts:  # a concurrent change of the model's aliases or traffic
+            step.add_retry(
+                errors=["Conflict"],
+                interval=cdk.Duration.seconds(1),
+                max_attempts=3,
+                backoff_rate=2,
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+        return step
 
     def _machine(
         self,

@@ -538,6 +538,8 @@ class Registry:
         elif version.status in (Status.REJECTED, Status.ARCHIVED):
             raise Conflict(f"version {number} is {version.status.value}")
         previous = model.aliases.get(alias)
+        if previous == number and (alias != PRODUCTION or model.traffic.challenger is None):
+            return model  # already so: nothing to change or audit
         aliases = {**model.aliases, alias: number}
         changes: dict[str, Any] = {"aliases": aliases}
         if alias == PRODUCTION:
