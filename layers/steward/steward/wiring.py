@@ -12,9 +12,9 @@ if TYPE_CHECKING:
     from steward.adapters.aws import S3ArtifactStore
     from steward.drift.runs import DriftJobs
     from steward.drift.service import DriftService
-    from steward.ports.monitoring import Schedules
     from steward.lifecycle.deploy import Deployer
     from steward.lifecycle.retrain import Retrainer
+    from steward.ports.monitoring import Schedules
     from steward.scoring.service import Scorer
 
 
