@@ -66,7 +66,8 @@ def model_spec(name: str = "churn", **overrides: Any) -> dict[str, Any]:
         "risk_tier": "medium",
         "tags": {"team": "crm"},
         "monitoring": {"schedule": "rate(1 hour)", "window_hours": 24, "thresholds": {"psi": 0.2}},
-        "deployment": {"canary_percent": 10, "bake_seconds": 600},
+        # Tests of the registry deploy by hand; the workflow tests turn auto_deploy on.
+        "deployment": {"canary_percent": 10, "bake_seconds": 600, "auto_deploy": False},
         "retrain": {"on_drift": True, "cooldown_hours": 24, "min_labels": 1000},
     }
     spec.update(overrides)

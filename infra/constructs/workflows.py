@@ -170,7 +170,14 @@ class Workflows(Construct):
         deploy.next(
             sfn.Choice(self, "Canary?")
             .when(sfn.Condition.string_equals("$.deploy.mode", "canary"), bake.next(analyze))
-            .otherwise(promoted)
+            .when(sfn.Condition.string_equals("$.deploy.mode", "promoted"), promoted)
+            .otherwise(
+                self._notify(
+                    "NotifyApproved",
+                    "approved",
+                    sfn.Succeed(self, "Approved", comment="Deploying is left to people"),
+                )
+            )
         )
         rejected = self._notify("NotifyRejected", "rejected", sfn.Succeed(self, "Rejected"))
         decided = (

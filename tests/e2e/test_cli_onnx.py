@@ -121,7 +121,6 @@ def test_onnx_lifecycle_through_the_cli(
         "approval.requested",
         "version.approved",
     ]
-    # The approval workflow promotes the first version (or the CLI's deploy came first).
     assert actions[7:] == ["alias.set"]
     code, verified = steward(platform, capsys, "--user", "alice", "audit", "verify", "cli-onnx")
     assert code == 0 and verified["ok"]  # type: ignore[index]

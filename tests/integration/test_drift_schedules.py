@@ -18,7 +18,7 @@ import pytest
 from steward import wiring
 from tests.factories import model_spec, parquet_log, reference_rows, register_body
 from tests.integration.conftest import Stack
-from tests.integration.test_api_flow import _wait_status, api
+from tests.integration.support import api, wait_status
 
 NAME = "sched-a"
 
@@ -27,7 +27,7 @@ def _serve(stack: Stack) -> None:
     assert api(stack, "POST", "/models", model_spec(NAME))[0] == 201
     body = register_body(reference_data={"instances": reference_rows(2000, seed=1)})
     assert api(stack, "POST", f"/models/{NAME}/versions", body)[0] == 201
-    _wait_status(stack, NAME, 1, "PENDING_APPROVAL")
+    wait_status(stack, NAME, 1, "PENDING_APPROVAL")
     decision = {"decision": "approve", "comment": "ok"}
     assert api(stack, "POST", f"/models/{NAME}/versions/1/decision", decision, user="bob")[0] == 200
     assert api(stack, "PUT", f"/models/{NAME}/aliases/production", {"version": 1})[0] == 200

@@ -73,7 +73,12 @@ def notices(stack: Stack) -> Iterator[Notices]:
 
 
 def _create(stack: Stack, name: str, **overrides: Any) -> None:
-    deployment = {"canary_percent": 20, "bake_seconds": 0, **overrides.pop("deployment", {})}
+    deployment = {
+        "canary_percent": 20,
+        "bake_seconds": 0,
+        "auto_deploy": True,
+        **overrides.pop("deployment", {}),
+    }
     spec = model_spec(name, deployment=deployment, **overrides)
     code, body = api(stack, "POST", "/models", spec)
     assert code == 201, body

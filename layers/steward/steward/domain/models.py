@@ -73,13 +73,17 @@ class MonitoringPolicy(Strict):
 
 
 class DeploymentPolicy(Strict):
+    # On approval, the workflow deploys: promotes a first version, canaries later ones.
+    auto_deploy: bool = True
     canary_percent: int = Field(default=10, ge=0, le=100)
     bake_seconds: int = Field(default=600, ge=0, le=7 * 86400)
     auto_approve_low_risk: bool = False
     max_error_rate: float = Field(default=0.01, ge=0, le=1)
     max_latency_ms: float = Field(default=500, gt=0)
-    # Largest Jensen-Shannon distance between challenger and champion predictions.
-    max_prediction_shift: float = Field(default=0.2, gt=0, le=1)
+    # Largest Jensen-Shannon distance between the challenger's and the champion's live
+    # predictions: a guard against a broken challenger. A model retrained for drift is
+    # meant to answer differently, so keep it loose (the demo's retrain moves ~0.7).
+    max_prediction_shift: float = Field(default=0.5, gt=0, le=1)
     min_canary_rows: int = Field(default=0, ge=0)
     # Metric name -> largest allowed loss against the champion on the holdout
     # ("auc": 0.02), or an absolute bound ("min_auc": 0.8, "max_rmse": 3.5).

@@ -112,10 +112,13 @@ class Deployer:
     # -- deployment ----------------------------------------------------------------------
 
     def deploy(self, name: str, number: int) -> dict[str, Any]:
-        """Promote the first version outright; canary every later one (unless 0 %)."""
+        """Promote the first version outright; canary every later one (unless 0 %). With
+        ``auto_deploy`` off, deploying is left to people (aliases, traffic)."""
         model = self.registry.get_model(name)
         policy = model.deployment
         champion = model.aliases.get(PRODUCTION)
+        if not policy.auto_deploy:
+            return {"mode": "manual", "champion": champion, "bake_s": 0}
         if champion is None or champion == number or policy.canary_percent == 0:
             self.promote(name, number, "approved: nothing to canary against")
             return {"mode": "promoted", "champion": number, "bake_s": 0}

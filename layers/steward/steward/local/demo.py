@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -21,8 +20,14 @@ CHURN = {
     "risk_tier": "medium",
     "tags": {"team": "crm"},
     "monitoring": {"schedule": "rate(1 hour)", "window_hours": 24, "thresholds": {"psi": 0.2}},
-    "deployment": {"canary_percent": 10, "bake_seconds": 600},
-    "retrain": {"on_drift": True, "cooldown_hours": 24, "min_labels": 1000},
+    # A demo bakes canaries for seconds; in production, longer than the log writer's window.
+    "deployment": {
+        "canary_percent": 20,
+        "bake_seconds": 4,
+        "gates": {"auc": 0.05},
+        "max_prediction_shift": 0.9,
+    },
+    "retrain": {"on_drift": True, "cooldown_hours": 24, "min_labels": 500},
 }
 SIGNATURE = {
     "inputs": [
@@ -68,6 +73,100 @@ def _await(client: Client, path: str, status: str, timeout_s: float = 30) -> dic
         time.sleep(0.2)
 
 
+def _until(done: Any, timeout_s: float = 60, step_s: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (value := done()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the demo waited too long for the platform")
+        time.sleep(step_s)
+    return value
+
+
+def _outcomes(rows: list[dict[str, Any]], seed: int, now: bool = True) -> list[int]:
+    """Who churned: last year as the first model learned it, or now (``now``), a relation
+    that model no longer matches."""
+    rng = np.random.default_rng(seed)
+    a, b, c = (-0.4, -0.02, 0.012) if now else (-1.2, -0.035, 0.012)
+    z = np.array([a + b * r["tenure"] + c * r["monthly_charges"] for r in rows])
+    churned: list[int] = (rng.random(len(rows)) < 1 / (1 + np.exp(-z))).astype(int).tolist()
+    return churned
+
+
+def _detect_and_retrain(
+    client: Client, alice: Client, bob: Client, shifted: list[dict[str, Any]]
+) -> None:
+    """The schedule detects the drift; the platform retrains, bob approves, the canary
+    bakes on live traffic, and the new version is promoted (or rolled back)."""
+    schedule = next(
+        s["name"] for s in client.get("/_local/info")["schedules"] if s["name"].endswith("/churn")
+    )
+    before = (alice.get("/models/churn").get("latest_drift") or {}).get("report_id")
+    client.post(f"/_local/schedules/{schedule}/fire", {})
+    report = _until(
+        lambda: (
+            (latest := alice.get("/models/churn").get("latest_drift"))
+            and latest["report_id"] != before
+            and latest
+        )
+    )
+    print(
+        f"  the churn schedule fired: drift detected: {report['drift_detected']} "
+        f"({', '.join(report.get('drifted_features') or [])}); report: "
+        f"{client.url}/models/churn/drift/{report['report_id']}"
+    )
+    retrain = _until(
+        lambda: next(
+            (
+                e
+                for e in alice.get("/models/churn/executions")["items"]
+                if e["kind"] == "retrain" and e["status"] != "RUNNING"
+            ),
+            None,
+        )
+    )
+    model = alice.get("/models/churn")
+    number = model["latest_version"]
+    if retrain["status"] != "SUCCEEDED" or number < 2:
+        print(f"  DriftDetected started retrain {retrain['name']}: {retrain['status']}")
+        return
+    path = f"/models/churn/versions/{number}"
+    version = _await(alice, path, "PENDING_APPROVAL")
+    lineage, gates = version["lineage"], (version.get("validation") or {}).get("gates") or {}
+    print(
+        f"  DriftDetected -> retrain {retrain['name']}: registered churn v{number} "
+        f"(parent v{lineage['parent_version']}, {lineage['training_data']['rows']} labelled rows) "
+        f"as steward-retrain"
+    )
+    print(
+        f"  gates: {gates.get('reason')}; holdout AUC v{number} "
+        f"{gates.get('metrics', {}).get('auc', float('nan')):.3f} vs champion "
+        f"{(gates.get('champion_metrics') or {}).get('auc', float('nan')):.3f}"
+    )
+    bob.post(f"{path}/decision", {"decision": "approve", "comment": "retrained on new labels"})
+    _until(lambda: alice.get("/models/churn")["traffic"].get("challenger") == number)
+    print(f"  bob approved v{number}; canary: 20 % of traffic, baking for 4 s")
+    for start in range(0, 600, 100):
+        batch = shifted[start : start + 100]
+        alice.post(
+            "/models/churn/predict",
+            {"instances": batch, "keys": [str(start + i) for i in range(len(batch))]},
+        )
+    client.post("/_local/flush", {})
+    done = _until(
+        lambda: next(
+            (
+                e
+                for e in alice.get("/models/churn/executions")["items"]
+                if e["name"].endswith(f"-v{number}") and e["status"] != "RUNNING"
+            ),
+            None,
+        )
+    )
+    production = alice.get("/models/churn")["aliases"]["production"]
+    outcome = "promoted" if production == number else "rolled back"
+    print(f"  canary analysis done ({done['status']}): {outcome}; production is v{production}")
+
+
 def load_demo(client: Client) -> None:
     alice, bob = client.as_user("alice"), client.as_user("bob")
     started = time.perf_counter()
@@ -75,6 +174,7 @@ def load_demo(client: Client) -> None:
         alice.post("/models", CHURN)
         alice.post("/models", CREDIT)
     logistic = {"intercept": -1.2, "coefficients": {"tenure": -0.035, "monthly_charges": 0.012}}
+    holdout = _rows(500, seed=5)
     v1 = alice.post(
         "/models/churn/versions",
         {
@@ -84,6 +184,7 @@ def load_demo(client: Client) -> None:
             "metrics": {"auc": 0.81, "log_loss": 0.47},
             "training_data": {"uri": "s3://demo/churn/2026-10.parquet", "rows": 120000},
             "reference_data": {"instances": _rows(2000, seed=1)},
+            "holdout_data": {"instances": holdout, "labels": _outcomes(holdout, seed=5, now=False)},
             "code_ref": "git:demo",
         },
     )
@@ -91,9 +192,12 @@ def load_demo(client: Client) -> None:
     print(f"  registered churn v{v1['version']} (logistic) as alice; validating...")
     _await(alice, path, "PENDING_APPROVAL")
     bob.post(f"{path}/decision", {"decision": "approve", "comment": "AUC and profile reviewed"})
-    alice.put("/models/churn/aliases/production", {"version": v1["version"]})
+    _until(lambda: alice.get("/models/churn")["aliases"].get("production") == v1["version"])
     elapsed = time.perf_counter() - started
-    print(f"  bob approved it; churn v{v1['version']} serves production ({elapsed:.1f} s)")
+    print(
+        f"  bob approved it; the approval workflow promoted churn v{v1['version']} "
+        f"to production ({elapsed:.1f} s)"
+    )
 
     traffic = _rows(1000, seed=3)
     for start in range(0, len(traffic), 100):
@@ -116,20 +220,22 @@ def load_demo(client: Client) -> None:
         }
         for i, r in enumerate(_rows(1000, seed=4))
     ]
-    since = time.time()
+    request_ids: list[str] = []
     for start in range(0, len(shifted), 100):
-        alice.post("/models/churn/predict", {"instances": shifted[start : start + 100]})
-    client.post("/_local/flush", {})
-    window = {
-        "start": datetime.fromtimestamp(since - 1, UTC).isoformat(),
-        "end": datetime.now(UTC).isoformat(),
-    }
-    drifted = alice.post("/models/churn/drift/evaluate", window)
-    print(
-        f"  injected drift, evaluated again: drift detected: {drifted['drift_detected']} "
-        f"({', '.join(drifted['drifted_features'])}); report: "
-        f"{client.url}/models/churn/drift/{drifted['report_id']}"
+        scored = alice.post("/models/churn/predict", {"instances": shifted[start : start + 100]})
+        request_ids += scored["request_ids"]
+    labels = _outcomes(shifted, seed=6)
+    alice.post(
+        "/models/churn/feedback",
+        {
+            "records": [
+                {"request_id": r, "label": y} for r, y in zip(request_ids, labels, strict=True)
+            ]
+        },
     )
+    client.post("/_local/flush", {})
+    print(f"  injected drift: 1000 records of next month's customers, and {len(labels)} labels")
+    _detect_and_retrain(client, alice, bob, shifted)
 
     rules = {
         "rules": [

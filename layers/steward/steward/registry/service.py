@@ -537,18 +537,26 @@ class Registry:
             check_deployable(version, alias)
         elif version.status in (Status.REJECTED, Status.ARCHIVED):
             raise Conflict(f"version {number} is {version.status.value}")
-        previous = model.aliases.get(alias)
-        if previous == number and (alias != PRODUCTION or model.traffic.challenger is None):
+        if _holds(model, alias, number):
             return model  # already so: nothing to change or audit
+        previous = model.aliases.get(alias)
         aliases = {**model.aliases, alias: number}
         changes: dict[str, Any] = {"aliases": aliases}
         if alias == PRODUCTION:
             if previous is not None and previous != number:
                 changes["production_history"] = [*model.production_history, previous]
             changes["traffic"] = TrafficPolicy(champion=number)
-        return self._update_model(
-            model, caller.user, "alias.set", {"aliases": model.aliases}, reason, **changes
-        )
+        try:
+            return self._update_model(
+                model, caller.user, "alias.set", {"aliases": model.aliases}, reason, **changes
+            )
+        except Conflict:
+            # A concurrent change: fine if it made the same change (the workflow promoting
+            # while a person deploys the same version), a 409 otherwise.
+            current = self.store.get_model(name)
+            if _holds(current, alias, number):
+                return current
+            raise
 
     def set_traffic(self, name: str, policy: TrafficPolicy, caller: Identity) -> Model:
         caller.require(Role.DATA_SCIENTIST, Role.APPROVER)
@@ -594,6 +602,13 @@ class Registry:
                     traffic=TrafficPolicy(champion=candidate),
                 )
         raise Conflict(f"{name} has no previous approved production version")
+
+
+def _holds(model: Model, alias: str, number: int) -> bool:
+    """``alias`` already points at ``number`` (production: with no challenger)."""
+    if model.aliases.get(alias) != number:
+        return False
+    return alias != PRODUCTION or model.traffic.challenger is None
 
 
 def _prediction_column(result: ValidationResult) -> Any:
