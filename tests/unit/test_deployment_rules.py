@@ -68,7 +68,7 @@ def test_canary_verdicts() -> None:
     few = canary_verdict(policy, CanaryStats(rows=5), champion, None)
     errors = canary_verdict(policy, CanaryStats(rows=100, errors=5), champion, None)
     slow = canary_verdict(policy, CanaryStats(rows=100, latency_p95_ms=80), champion, None)
-    moved = canary_verdict(policy, CanaryStats(rows=100), champion, 0.5)
+    moved = canary_verdict(policy, CanaryStats(rows=100), champion, 0.8)
     for verdict, word in ((few, "fewer"), (errors, "error"), (slow, "latency"), (moved, "moved")):
         assert not verdict.passed and word in verdict.reasons[0]
 
