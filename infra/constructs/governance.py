@@ -20,24 +20,18 @@ class Governance(Construct):
         self.verify_audit = events.Rule(
             self,
             "VerifyAudit",
-            description="Verify every model's audit hash chain",
+            description="Hourly: verify every audit hash chain; heartbeat every open approval",
             schedule=events.Schedule.expression(AUDIT_VERIFY_SCHEDULE),
+            # Open approvals wait for days; Step Functions must hear from them within their
+            # heartbeat (at most 6 hours), so every open one gets one each hour.
             targets=[
                 targets.LambdaFunction(
                     tasks_fn,
-                    event=events.RuleTargetInput.from_object({"task": "verify_audit"}),
+                    event=events.RuleTargetInput.from_object({"task": task}),
                     dead_letter_queue=self.dead_letters,
                     retry_attempts=2,
                     max_event_age=cdk.Duration.hours(1),
-                ),
-                # Open approvals wait for days; Step Functions must hear from them within
-                # their heartbeat (at most 6 hours), so every open one gets one each hour.
-                targets.LambdaFunction(
-                    tasks_fn,
-                    event=events.RuleTargetInput.from_object({"task": "send_heartbeats"}),
-                    dead_letter_queue=self.dead_letters,
-                    retry_attempts=2,
-                    max_event_age=cdk.Duration.hours(1),
-                ),
+                )
+                for task in ("verify_audit", "send_heartbeats")
             ],
         )
