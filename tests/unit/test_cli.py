@@ -50,11 +50,26 @@ REPORT = {
     },
     "performance": {"auc": 0.7},
 }
+EXECUTION = {
+    "kind": "approval",
+    "name": "churn-v3",
+    "status": "RUNNING",
+    "started": "2026-11-27T06:00:00+00:00",
+    "stopped": None,
+}
 PREDICTED = {
     "model": "churn",
     "version": 2,
     "request_ids": ["q1", "q2"],
     "predictions": [{"label": 1, "probability": 0.8}, {"label": 0, "probability": 0.1}],
+}
+
+
+BY_SUFFIX: dict[str, Any] = {
+    "/predict": PREDICTED,
+    "/feedback": {"accepted": 1},
+    "/executions": {"items": [EXECUTION]},
+    "/retrain": {"run": "churn-manual-20261127T0700", "execution": "arn:x"},
 }
 
 
@@ -70,10 +85,9 @@ class FakeApi:
             return {"items": [MODEL], "next_token": None}
         if route == "/approvals" or (route.endswith("/versions") and method == "GET"):
             return {"items": [VERSION], "next_token": None}
-        if route.endswith("/predict"):
-            return PREDICTED
-        if route.endswith("/feedback"):
-            return {"accepted": 1}
+        for suffix, payload in BY_SUFFIX.items():
+            if route.endswith(suffix):
+                return payload
         if "/drift" in route and method == "GET" and route.endswith("/drift"):
             return {"items": [REPORT], "next_token": None}
         if "/drift" in route:
@@ -221,6 +235,8 @@ CASES: list[tuple[list[str], str, str, Any, str]] = [
         {"reason": "bad"},
         "aliases",
     ),
+    (["retrain", "churn"], "POST", "/models/churn/retrain", {}, "churn-manual"),
+    (["executions", "churn"], "GET", "/models/churn/executions", None, "RUNNING"),
     (
         ["predict", "churn", "--instances", '[{"tenure": 3}]', "--version", "2"],
         "POST",

@@ -156,6 +156,14 @@ def rollback(args: argparse.Namespace) -> Any:
     return client(args).post(f"/models/{args.name}/rollback", {"reason": args.reason})
 
 
+def retrain(args: argparse.Namespace) -> Any:
+    return client(args).post(f"/models/{args.name}/retrain", {})
+
+
+def executions(args: argparse.Namespace) -> Any:
+    return client(args).get(f"/models/{args.name}/executions" + _query(limit=args.limit))
+
+
 def predict(args: argparse.Namespace) -> Any:
     if args.file:
         instances = _rows(Path(args.file))
@@ -353,6 +361,26 @@ def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     rb.add_argument("name")
     rb.add_argument("--reason", default="rollback from the CLI")
+
+    rt = _command(
+        sub,
+        "retrain",
+        "start the retrain workflow now (it checks the policy and the model's lease)",
+        retrain,
+        _record(["run", "execution"]),
+        common,
+    )
+    rt.add_argument("name")
+    ex = _command(
+        sub,
+        "executions",
+        "a model's approval and retrain workflow executions, newest first",
+        executions,
+        _items(render.EXECUTION_COLUMNS),
+        common,
+    )
+    ex.add_argument("name")
+    ex.add_argument("--limit", type=int)
 
     pr = _command(sub, "predict", "score records", predict, render.predictions, common)
     pr.add_argument("name")

@@ -94,6 +94,13 @@ REPORT_COLUMNS: list[Column] = [
     key("drift_share"),
     key("drifted_features"),
 ]
+EXECUTION_COLUMNS: list[Column] = [
+    key("kind"),
+    key("name"),
+    key("status"),
+    key("started"),
+    key("stopped"),
+]
 FEATURE_COLUMNS: list[Column] = [
     key("feature"),
     key("test"),
