@@ -243,3 +243,36 @@ def test_decision_models_explain_their_outcome(registry: Registry, scorer: Score
         "rules", PredictRequest(instances=[{"tenure": 30.0, "charges": 1.0, "plan": "pro"}])
     )
     assert out.predictions == [{"outcome": "keep", "explanation": {"rule": "long"}}]
+
+
+def test_tracing_records_load_predict_and_handoff_subsegments(
+    registry: Registry, scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+    from typing import Any
+
+    from steward.scoring import tracing
+
+    assert tracing.tracer() is None  # off in tests: the X-Ray SDK is never imported
+    segments: list[tuple[str, dict[str, Any]]] = []
+
+    @contextmanager
+    def in_subsegment(name: str) -> Any:
+        annotations: dict[str, Any] = {}
+        yield SimpleNamespace(put_annotation=annotations.__setitem__)
+        segments.append((name, annotations))
+
+    fake = SimpleNamespace(provider=SimpleNamespace(in_subsegment=in_subsegment))
+    monkeypatch.setattr(tracing, "tracer", lambda: fake)
+    _served(registry, -0.04)
+    scorer.predict("churn", PredictRequest(instances=reference_rows(3)))
+    scorer.predict("churn", PredictRequest(instances=reference_rows(2)))
+    assert [name for name, _ in segments] == [
+        "load_model",
+        "predict",
+        "log_handoff",
+        "predict",
+        "log_handoff",
+    ]
+    assert segments[1][1] == {"model": "churn", "version": 1, "rows": 3}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -45,27 +46,29 @@ def _strings(spec: FeatureSpec, values: Sequence[Any], row0: int = 0) -> np.ndar
     return out
 
 
-_PLAIN_NUMBERS = (float, int)
+_PLAIN_NUMBERS = frozenset({float, int})
+_STR = frozenset({str})
+_DICT = frozenset({dict})
 
 
 def column(spec: FeatureSpec, values: Sequence[Any]) -> np.ndarray:
     if spec.numeric:
         # Fast path: plain floats and ints convert in one numpy call; anything else (None,
         # bools, wrong types) takes the checking path, which names the offending row.
-        if all(type(v) in _PLAIN_NUMBERS for v in values):
+        if _PLAIN_NUMBERS.issuperset(map(type, values)):
             out = np.array(values, dtype=np.float64)
             if spec.type == "integer" and not np.all(out == np.round(out)):
                 raise ValidationFailed(f"{spec.name} must be an integer")
             return out
         return _numeric(spec, values)
-    if all(type(v) is str for v in values):
+    if _STR.issuperset(map(type, values)):
         return np.array(values, dtype=object)
     return _strings(spec, values)
 
 
 def columns_from_records(records: Sequence[Mapping[str, Any]], signature: Signature) -> Columns:
     """Validate records against the signature's inputs; a missing feature is a 422."""
-    if not all(type(r) is dict for r in records):  # the common case, checked fast
+    if not _DICT.issuperset(map(type, records)):  # the common case, checked fast
         for i, record in enumerate(records):
             if not isinstance(record, Mapping):
                 raise ValidationFailed(f"row {i}: each instance must be an object")
@@ -75,7 +78,7 @@ def columns_from_records(records: Sequence[Mapping[str, Any]], signature: Signat
     columns: Columns = {}
     for spec in signature.inputs:
         try:
-            values = [record[spec.name] for record in records]
+            values = list(map(itemgetter(spec.name), records))
         except KeyError:
             raise ValidationFailed(f"missing feature: {spec.name}") from None
         columns[spec.name] = column(spec, values)

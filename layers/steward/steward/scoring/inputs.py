@@ -6,6 +6,7 @@ unseen categories and nulls are scored but flagged, so that monitoring sees them
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -84,25 +85,31 @@ def to_columns(request: PredictRequest, signature: Signature) -> Columns:
     return columns_from_split(split.columns, split.data, signature)
 
 
-def quality_flags(columns: Columns, signature: Signature) -> list[list[str]]:
-    """Per record, the names of the checks it failed (empty list: clean)."""
+def quality_flags(columns: Columns, signature: Signature) -> tuple[list[Sequence[str]], int]:
+    """Per record, the names of the checks it failed (empty: clean), and how many records
+    failed any. Checks run on whole columns; only flagged records get a list of their own."""
     rows = len(next(iter(columns.values())))
-    flags: list[list[str]] = [[] for _ in range(rows)]
+    hits: list[tuple[str, np.ndarray]] = []
     for spec in signature.inputs:
         values = columns[spec.name]
         if spec.numeric:
-            missing = np.isnan(values)
-            low = (values < spec.min) if spec.min is not None else np.zeros(rows, bool)
-            high = (values > spec.max) if spec.max is not None else np.zeros(rows, bool)
-            for i in np.flatnonzero(missing).tolist():
-                flags[i].append(f"{spec.name}:null")
-            for i in np.flatnonzero(low | high).tolist():
-                flags[i].append(f"{spec.name}:out_of_range")
+            hits.append((f"{spec.name}:null", np.isnan(values)))
+            if spec.min is not None or spec.max is not None:
+                with np.errstate(invalid="ignore"):
+                    low = values < spec.min if spec.min is not None else False
+                    high = values > spec.max if spec.max is not None else False
+                hits.append((f"{spec.name}:out_of_range", np.asarray(low | high)))
         else:
-            allowed = set(spec.categories) if spec.categories else None
-            for i, value in enumerate(values):
-                if value is None:
-                    flags[i].append(f"{spec.name}:null")
-                elif allowed is not None and value not in allowed:
-                    flags[i].append(f"{spec.name}:unseen_category")
-    return flags
+            missing = np.fromiter((v is None for v in values), bool, rows)
+            hits.append((f"{spec.name}:null", missing))
+            if spec.categories:
+                allowed = set(spec.categories)
+                unseen = np.fromiter((v not in allowed for v in values), bool, rows) & ~missing
+                hits.append((f"{spec.name}:unseen_category", unseen))
+    flags: list[Sequence[str]] = [()] * rows
+    any_hit = np.zeros(rows, bool)
+    for _, mask in hits:
+        any_hit |= mask
+    for i in np.flatnonzero(any_hit).tolist():
+        flags[i] = [name for name, mask in hits if mask[i]]
+    return flags, int(any_hit.sum())

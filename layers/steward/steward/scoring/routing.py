@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+import numpy as np
 
 from steward.domain.models import TrafficPolicy
 
@@ -39,3 +42,28 @@ def route(policy: TrafficPolicy, key: str) -> Route:
     if bucket(key) < policy.challenger_percent * 100:
         return Route(policy.challenger, Variant.CHALLENGER)
     return Route(policy.champion, Variant.CHAMPION)
+
+
+def assign(
+    policy: TrafficPolicy, keys: Sequence[str]
+) -> dict[tuple[int, Variant], np.ndarray | None]:
+    """The rows of a batch per (version, variant), in order of first appearance; None stands
+    for every row, so that champion-only and shadow traffic never hash keys one by one."""
+    if policy.champion is None:
+        raise ValueError("no champion: the model has no production version")
+    if policy.challenger is None or (policy.challenger_percent == 0 and policy.mode == "canary"):
+        return {(policy.champion, Variant.CHAMPION): None}
+    if policy.mode == "shadow":
+        return {
+            (policy.champion, Variant.CHAMPION): None,
+            (policy.challenger, Variant.SHADOW): None,
+        }
+    groups: dict[tuple[int, Variant], list[int]] = {}
+    for i, key in enumerate(keys):
+        r = route(policy, key)
+        groups.setdefault((r.version, r.variant), []).append(i)
+    rows = len(keys)
+    return {
+        job: None if len(members) == rows else np.asarray(members, dtype=np.intp)
+        for job, members in groups.items()
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +21,8 @@ from steward.registry.integrity import fetch_verified
 from steward.runtimes.base import Prediction, Runtime
 from steward.runtimes.loader import load_runtime
 from steward.scoring.inputs import PredictRequest, quality_flags, to_columns
-from steward.scoring.routing import Route, Variant, route
+from steward.scoring.routing import Route, Variant, assign
+from steward.scoring.tracing import subsegment
 
 MODEL_TTL_S = 5.0  # a promotion reaches warm functions within this time
 SERVABLE = frozenset({Status.APPROVED, Status.PENDING_APPROVAL})
@@ -34,6 +35,14 @@ class PredictResponse(BaseModel):
     request_ids: list[str]
     versions: list[int] | None = None  # per record, when a canary splits the batch
     flagged: int = 0  # records scored with quality flags (out of range, unseen, null)
+
+
+def request_id_batch(rows: int) -> list[str]:
+    """One id per record: a fresh 128-bit random prefix (uuid4) per request, then the record's
+    index. Unique as long as uuid4 is, unguessable from other requests' ids, and one uuid4 per
+    request instead of one per row (a 1,000-row batch: ~0.1 ms instead of ~2 ms)."""
+    prefix = uuid.uuid4().hex + "-"
+    return [f"{prefix}{i}" for i in range(rows)]
 
 
 @dataclass
@@ -109,8 +118,11 @@ class Scorer:
             with self._lock:
                 runtime = self._runtimes.get(key)
                 if runtime is None:
-                    data = fetch_verified(self.artifacts, version)
-                    runtime = load_runtime(version.flavor, data, version.signature, version.task)
+                    with subsegment("load_model", model=version.name, version=version.version):
+                        data = fetch_verified(self.artifacts, version)
+                        runtime = load_runtime(
+                            version.flavor, data, version.signature, version.task
+                        )
                     self._runtimes[key] = runtime
         return runtime
 
@@ -150,52 +162,46 @@ class Scorer:
         primary_version = self._servable(name, primary)
         columns = to_columns(request, primary_version.signature)
         rows = request.rows
-        base = uuid.uuid4().hex
-        request_ids = [f"{base}-{i}" for i in range(rows)]
+        request_ids = request_id_batch(rows)
+        flags, flagged = quality_flags(columns, primary_version.signature)
         if pinned is not None:
-            routes = [pinned] * rows
-        elif model.traffic.challenger is None:  # champion only: no per-record hashing
-            routes = [Route(primary, Variant.CHAMPION)] * rows
+            jobs: dict[tuple[int, Variant], np.ndarray | None] = {
+                (pinned.version, pinned.variant): None
+            }
         else:
-            routes = [route(model.traffic, k) for k in (request.keys or request_ids)]
+            jobs = assign(model.traffic, request.keys or request_ids)
 
-        # One runtime call per (version, answered-or-shadow) group of rows.
-        jobs: dict[tuple[int, bool], list[int]] = {}
-        for i, r in enumerate(routes):
-            jobs.setdefault((r.version, False), []).append(i)
-            if r.shadow_version is not None:
-                jobs.setdefault((r.shadow_version, True), []).append(i)
-
-        answers: list[dict[str, Any]] = [{}] * rows
-        answered = [primary] * rows
-        flags = quality_flags(columns, primary_version.signature)
+        answers: list[dict[str, Any]] = []
+        answered: list[int] = []
         log = _LogColumns(list(columns))
-        for (number, is_shadow), members in jobs.items():
+        for (number, variant), members in jobs.items():
             target = primary_version if number == primary else self._servable(name, number)
-            index = np.asarray(members)
-            subset = columns if len(members) == rows else {k: v[index] for k, v in columns.items()}
-            t0 = time.perf_counter()
-            prediction = self.runtime(target).predict(subset)
-            latency_ms = (time.perf_counter() - t0) * 1000 / len(members)
-            outputs = _outputs(target.task, prediction)
-            if is_shadow:
-                variants = [Variant.SHADOW.value] * len(members)
-            elif len(members) == rows:  # the whole request went to one version
-                answers, answered = outputs, [number] * rows
-                variants = [routes[0].variant.value] * rows
-            else:
-                for j, i in enumerate(members):
-                    answers[i], answered[i] = outputs[j], number
-                variants = [routes[i].variant.value for i in members]
-            log.add(subset, members, request_ids, number, variants, prediction, latency_ms, flags)
-        self.sink.send("predictions", name, log.batch())
+            subset = columns if members is None else {k: v[members] for k, v in columns.items()}
+            count = rows if members is None else len(members)
+            runtime = self.runtime(target)
+            with subsegment("predict", model=name, version=number, rows=count):
+                t0 = time.perf_counter()
+                prediction = runtime.predict(subset)
+                latency_ms = (time.perf_counter() - t0) * 1000 / count
+            if variant is not Variant.SHADOW:
+                outputs = _outputs(target.task, prediction)
+                if members is None:  # the whole request went to one version: the common case
+                    answers, answered = outputs, [number] * rows
+                else:
+                    if not answers:
+                        answers, answered = [{}] * rows, [primary] * rows
+                    for j, i in enumerate(members.tolist()):
+                        answers[i], answered[i] = outputs[j], number
+            log.add(subset, members, request_ids, number, variant, prediction, latency_ms, flags)
+        with subsegment("log_handoff", model=name):
+            self.sink.send("predictions", name, log.batch())
         return PredictResponse.model_construct(  # our own values: no need to re-validate
             predictions=answers,
             model=name,
             version=primary,
             request_ids=request_ids,
             versions=answered if len(set(answered)) > 1 else None,
-            flagged=sum(1 for f in flags if f),
+            flagged=flagged,
         )
 
     def feedback(self, name: str, labels: list[tuple[str, Any]]) -> int:
@@ -224,29 +230,36 @@ class _LogColumns:
         self.prediction: list[Any] = []
         self.score: list[float | None] = []
         self.latency_ms: list[float] = []
-        self.flags: list[list[str]] = []
+        self.flags: list[Sequence[str]] = []
 
     def add(
         self,
         subset: Columns,
-        members: list[int],
+        members: np.ndarray | None,
         request_ids: list[str],
         version: int,
-        variants: list[str],
+        variant: Variant,
         prediction: Prediction,
         latency_ms: float,
-        flags: list[list[str]],
+        flags: list[Sequence[str]],
     ) -> None:
-        n = len(members)
-        self.request_id += [request_ids[i] for i in members]
+        """The rows of one runtime call: ``members`` index the request (None: every row)."""
+        if members is None:
+            n = len(request_ids)
+            self.request_id += request_ids
+            self.flags += flags
+        else:
+            index = members.tolist()
+            n = len(index)
+            self.request_id += [request_ids[i] for i in index]
+            self.flags += [flags[i] for i in index]
         self.version += [version] * n
-        self.variant += variants
+        self.variant += [variant.value] * n
         for name, values in subset.items():
             self.features[name] += _json_values(values)
         self.prediction += _json_values(prediction.values)
         self.score += prediction.scores.tolist() if prediction.scores is not None else [None] * n
         self.latency_ms += [latency_ms] * n
-        self.flags += [flags[i] for i in members]
 
     def batch(self) -> dict[str, Any]:
         return {
