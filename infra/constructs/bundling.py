@@ -126,6 +126,32 @@ def function_code(source: str) -> cdk.aws_lambda.Code:
     )
 
 
+# What an image build reads from the repository (Docker ignore syntax: all, then exceptions).
+IMAGE_CONTEXT = (
+    "*",
+    "!layers/deps/*.txt",
+    "!layers/steward/steward",
+    "!functions",
+    "functions/*/__pycache__",
+    "**/__pycache__",
+    "**/*.pyc",
+)
+
+
+def image_code(source: str) -> cdk.aws_lambda.DockerImageCode:
+    """``functions/<source>/Dockerfile`` as an image asset, with the repository as its build
+    context. ``cdk synth`` only stages the context (no Docker); the image is built when the
+    assets are published (`cdk deploy`)."""
+    return cdk.aws_lambda.DockerImageCode.from_image_asset(
+        str(ROOT),
+        file=f"functions/{source}/Dockerfile",
+        cmd=["handler.handler"],
+        platform=cdk.aws_ecr_assets.Platform.LINUX_AMD64,
+        exclude=list(IMAGE_CONTEXT),
+        ignore_mode=cdk.IgnoreMode.DOCKER,
+    )
+
+
 def steward_layer_code() -> cdk.aws_lambda.Code:
     """The shared ``steward`` library as a layer (``python/steward``), without local-only parts."""
     return cdk.aws_lambda.Code.from_asset(

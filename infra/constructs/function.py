@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -10,7 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.constructs.bundling import function_code
+from infra.constructs.bundling import function_code, image_code
 from infra.constructs.nag import acknowledge
 
 RUNTIME = lambda_.Runtime.PYTHON_3_11
@@ -18,7 +19,9 @@ SOURCE_TAG = "steward:source"
 
 
 class StewardFunction(Construct):
-    """One Lambda per folder of ``functions/``; the tag ``steward:source`` names the folder.
+    """One Lambda per folder of ``functions/``; the tag ``steward:source`` names the folder
+    whose handler it runs. A zip function with layers by default; with ``image``, a container
+    image function (``functions/<image>/Dockerfile``) for dependencies too heavy for a zip.
 
     The role starts empty: each capability grants exactly the actions it needs.
     """
@@ -30,7 +33,8 @@ class StewardFunction(Construct):
         *,
         source: str,
         description: str,
-        layers: Sequence[lambda_.ILayerVersion],
+        layers: Sequence[lambda_.ILayerVersion] = (),
+        image: str | None = None,
         environment: dict[str, str] | None = None,
         memory_size: int = 512,
         timeout: cdk.Duration | None = None,
@@ -49,28 +53,37 @@ class StewardFunction(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Steward {source} function",
         )
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.X86_64,
-            handler="handler.handler",
-            code=function_code(source),
-            layers=list(layers),
-            role=self.role,
-            description=description,
-            memory_size=memory_size,
-            timeout=timeout or cdk.Duration.seconds(30),
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            reserved_concurrent_executions=reserved_concurrency,
-            environment={
+        common: dict[str, Any] = {
+            "architecture": lambda_.Architecture.X86_64,
+            "role": self.role,
+            "description": description,
+            "memory_size": memory_size,
+            "timeout": timeout or cdk.Duration.seconds(30),
+            "tracing": lambda_.Tracing.ACTIVE,
+            "log_group": self.log_group,
+            "logging_format": lambda_.LoggingFormat.JSON,
+            "reserved_concurrent_executions": reserved_concurrency,
+            "environment": {
                 "POWERTOOLS_SERVICE_NAME": f"steward-{source}",
                 "POWERTOOLS_METRICS_NAMESPACE": "Steward",
                 **(environment or {}),
             },
-        )
+        }
+        self.function: lambda_.Function
+        if image is not None:
+            self.function = lambda_.DockerImageFunction(
+                self, "Function", code=image_code(image), **common
+            )
+        else:
+            self.function = lambda_.Function(
+                self,
+                "Function",
+                runtime=RUNTIME,
+                handler="handler.handler",
+                code=function_code(source),
+                layers=list(layers),
+                **common,
+            )
         self.log_group.grant_write(self.role)
         cdk.Tags.of(self.function).add(SOURCE_TAG, source)
         acknowledge(
@@ -79,7 +92,7 @@ class StewardFunction(Construct):
             "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level "
             "permissions; every other statement of this role names its resources.",
         )
-        for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
+        for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion") if image is None else ():
             acknowledge(
                 self.function,
                 rule,

@@ -1,5 +1,6 @@
-"""Scoring: the lean scoring function, the prediction-log queue (with DLQ), the Parquet
-writer, the logs bucket, and alarms on errors and dead letters."""
+"""Scoring: the lean scoring function, the image scoring function for heavy flavors, the
+prediction-log queue (with DLQ), the Parquet writer, the logs bucket, and alarms on errors
+and dead letters."""
 
 from __future__ import annotations
 
@@ -48,18 +49,41 @@ class Scoring(Construct):
                 queue=self.dead_letters, max_receive_count=MAX_RECEIVES
             ),
         )
+        scoring_env = {**environment, "STEWARD_LOG_QUEUE_URL": self.queue.queue_url}
+        # Same handler, every flavor installed (scikit-learn, skops): a container image, as
+        # those do not fit a zip's 250 MB. Only the zip function invokes it.
+        self.image_function = StewardFunction(
+            self,
+            "ImageFunction",
+            source="scoring",
+            image="scoring_image",
+            description="Steward scoring for heavy flavors (scikit-learn), forwarded by scoring",
+            environment=scoring_env,
+            memory_size=3008,
+            reserved_concurrency=reserved_concurrency,
+        )
         self.function = StewardFunction(
             self,
             "Function",
             source="scoring",
             description="Steward scoring: predict and feedback",
             layers=[layers.steward, layers.core, layers.numpy, layers.onnx],
-            environment={**environment, "STEWARD_LOG_QUEUE_URL": self.queue.queue_url},
+            environment={
+                **scoring_env,
+                "STEWARD_IMAGE_SCORING_FUNCTION": self.image_function.function.function_name,
+            },
             memory_size=2048,
             reserved_concurrency=reserved_concurrency,
         )
-        registry.grant_read(self.function.role)
-        self.queue.grant_send_messages(self.function.role)
+        for fn in (self.function, self.image_function):
+            registry.grant_read(fn.role)
+            self.queue.grant_send_messages(fn.role)
+        self.function.role.add_to_principal_policy(  # this function only, no version wildcard
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"],
+                resources=[self.image_function.function.function_arn],
+            )
+        )
 
         self.writer = StewardFunction(
             self,
@@ -102,6 +126,7 @@ class Scoring(Construct):
         )
         self.alarms = [
             self._alarm("ScoringErrors", self.function.function.metric_errors()),
+            self._alarm("ImageScoringErrors", self.image_function.function.metric_errors()),
             self._alarm("WriterErrors", self.writer.function.metric_errors()),
             self._alarm(
                 "DeadLetters", self.dead_letters.metric_approximate_number_of_messages_visible()

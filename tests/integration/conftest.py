@@ -41,11 +41,12 @@ class Stack:
         """Deliver queued log records to the writer, as Lambda's SQS poller would."""
         return sum(p.flush() for p in self.pollers)
 
-    def function(self, source: str) -> str:
-        return next(f.name for f in self.deployment.functions if f.source == source)
+    def function(self, source: str, *, image: bool = False) -> str:
+        functions = self.deployment.functions
+        return next(f.name for f in functions if f.source == source and f.image == image)
 
-    def invoke(self, source: str, event: Any) -> Any:
-        return self.runtime.invoke(self.function(source), event)
+    def invoke(self, source: str, event: Any, *, image: bool = False) -> Any:
+        return self.runtime.invoke(self.function(source, image=image), event)
 
 
 @pytest.fixture(scope="session")

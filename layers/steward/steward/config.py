@@ -33,6 +33,9 @@ class Settings(BaseModel):
     retrain_state_machine_arn: str | None = None
     topic_arn: str | None = None
     log_queue_url: str | None = None
+    # Set on the zip scoring function only: the container-image function it forwards the
+    # requests for flavors it does not ship to (runtimes.loader.IMAGE_FLAVORS).
+    image_scoring_function: str | None = None
     logs_bucket: str | None = None
     reports_bucket: str | None = None
     drift_state_machine_arn: str | None = None

@@ -9,7 +9,7 @@ from steward.config import Settings, settings
 from steward.registry.service import Registry
 
 if TYPE_CHECKING:
-    from steward.adapters.aws import S3ArtifactStore
+    from steward.adapters.aws import LambdaForwarder, S3ArtifactStore
     from steward.drift.runs import DriftJobs
     from steward.drift.service import DriftService
     from steward.lifecycle.deploy import Deployer
@@ -28,7 +28,17 @@ def _client(service: str) -> Any:
 
 def reset() -> None:
     """Forget settings and services: the next call builds them again (a new cold start)."""
-    for cached in (settings, registry, scorer, log_store, drift, drift_jobs, deployer, retrainer):
+    for cached in (
+        settings,
+        registry,
+        scorer,
+        image_forwarder,
+        log_store,
+        drift,
+        drift_jobs,
+        deployer,
+        retrainer,
+    ):
         cached.cache_clear()
 
 
@@ -83,6 +93,17 @@ def scorer() -> Scorer:
         artifacts=S3ArtifactStore(_client("s3"), cfg.need("artifacts_bucket")),
         sink=SqsLogSink(_client("sqs"), cfg.need("log_queue_url")),
     )
+
+
+@lru_cache(maxsize=1)
+def image_forwarder() -> LambdaForwarder | None:
+    """The scoring image function, when this function forwards heavy flavors to one."""
+    name = settings().image_scoring_function
+    if not name:
+        return None
+    from steward.adapters.aws import LambdaForwarder
+
+    return LambdaForwarder(_client("lambda"), name)
 
 
 @lru_cache(maxsize=1)

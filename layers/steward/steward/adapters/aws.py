@@ -590,6 +590,38 @@ class SqsLogSink(LogSink):
                 raise DependencyUnavailable("the prediction log queue refused records; retry")
 
 
+class LambdaForwarder:
+    """Hands an API Gateway event to another function (synchronous Invoke) and returns its
+    proxy response: the zip scoring function forwards the flavors it does not ship."""
+
+    MARK = "stewardForwarded"  # set on forwarded events: the receiver never forwards again
+
+    def __init__(self, client: Any, function_name: str) -> None:
+        self._lambda = client
+        self._function = function_name
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        from steward.domain.errors import DependencyUnavailable, PayloadTooLarge
+
+        payload = json.dumps({**event, self.MARK: True}).encode()
+        try:
+            result = self._lambda.invoke(
+                FunctionName=self._function, InvocationType="RequestResponse", Payload=payload
+            )
+        except ClientError as exc:
+            if _code(exc) == "RequestTooLargeException":
+                raise PayloadTooLarge("request too large to forward: split the batch") from None
+            raise DependencyUnavailable("the scoring image function is unavailable") from None
+        answer = json.loads(result["Payload"].read() or b"null")
+        if (
+            result.get("FunctionError")
+            or not isinstance(answer, dict)
+            or "statusCode" not in answer
+        ):
+            raise DependencyUnavailable("the scoring image function failed; retry")
+        return answer
+
+
 class S3LogFiles(LogFiles):
     def __init__(self, client: Any, bucket: str) -> None:
         self._s3 = client

@@ -3,7 +3,9 @@
 Three gaps of the emulator are bridged here, and only here:
 
 * asset zips: the bootstrap bucket gets a placeholder object per asset key (moto never runs
-  Lambda code; the handlers run in-process from ``functions/``);
+  Lambda code; the handlers run in-process from ``functions/``); container images are never
+  built (moto does not check image URIs): an image function runs the handler of the folder
+  its ``steward:source`` tag names, in-process like the others;
 * state machines: those created by CloudFormation are not seen by moto's executing Step
   Functions backend, so each is created again through the API with its resolved definition;
 * API Gateway stages are skipped by moto's CloudFormation; the local gateway reads the
@@ -120,12 +122,16 @@ def _functions(template: dict[str, Any], physical: dict[str, str]) -> list[Funct
         if SOURCE_TAG not in tags:
             continue
         config = lam.get_function_configuration(FunctionName=physical[logical])
+        image = props.get("PackageType") == "Image"
         specs.append(
             FunctionSpec(
                 name=config["FunctionName"],
                 arn=config["FunctionArn"],
                 source=tags[SOURCE_TAG],
-                handler=config["Handler"],
+                # An image function names its handler in the image's command; its image is
+                # never built locally: it runs the same folder's handler in-process.
+                handler=props["ImageConfig"]["Command"][0] if image else config["Handler"],
+                image=image,
                 memory_mb=int(config.get("MemorySize", 128)),
                 timeout_s=int(config.get("Timeout", 3)),
                 environment=dict(config.get("Environment", {}).get("Variables", {})),

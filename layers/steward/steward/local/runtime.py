@@ -38,6 +38,7 @@ class FunctionSpec:
     memory_mb: int
     timeout_s: int
     environment: dict[str, str] = field(default_factory=dict)
+    image: bool = False  # a container-image function (same handler folder, more libraries)
 
 
 class LambdaContext:

@@ -14,6 +14,9 @@ from steward.runtimes.safety import refuse_pickle
 
 DECISION_FLAVORS = frozenset({Flavor.LINEAR, Flavor.LOGISTIC, Flavor.SCORECARD, Flavor.RULES})
 MAX_CLASSES = 1000
+# Flavors whose libraries are too heavy for a zip function (scikit-learn and skops): in AWS
+# they are served by the scoring image function, to which the zip function forwards.
+IMAGE_FLAVORS = frozenset({Flavor.SKLEARN})
 
 
 def load_runtime(flavor: Flavor, data: bytes, signature: Signature, task: Task) -> Runtime:

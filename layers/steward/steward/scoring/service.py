@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from steward.domain.errors import Conflict, NotFound
 from steward.domain.frames import Columns
-from steward.domain.models import Model, ModelVersion, Status, Task
+from steward.domain.models import Flavor, Model, ModelVersion, Status, Task
 from steward.ports import ArtifactStore, LogSink, ModelStore
 from steward.registry.integrity import fetch_verified
 from steward.runtimes.base import Prediction, Runtime
@@ -142,6 +142,18 @@ class Scorer:
         if model.traffic.champion is None:
             raise Conflict(f"{model.name} has no production version to serve")
         return None, model.traffic.champion
+
+    def flavors(
+        self, name: str, *, version: int | None = None, alias: str | None = None
+    ) -> set[Flavor]:
+        """The flavors a request may need: the pinned version's, or the champion's and the
+        challenger's (cached reads; raises as :meth:`predict` would)."""
+        model = self.model(name)
+        pinned, primary = self._plan(model, version, alias)
+        numbers = {primary}
+        if pinned is None and model.traffic.challenger is not None:
+            numbers.add(model.traffic.challenger)
+        return {self._servable(name, n).flavor for n in numbers}
 
     def _servable(self, name: str, number: int) -> ModelVersion:
         version = self.version(name, number)

@@ -13,9 +13,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from steward.domain.errors import StewardError
+from steward.runtimes.loader import IMAGE_FLAVORS
 from steward.scoring.inputs import MAX_ROWS, parse_request
 from steward.scoring.service import PredictResponse
-from steward.wiring import scorer
+from steward.wiring import image_forwarder, scorer
 
 router = Router()
 metrics = Metrics(namespace="Steward", service="scoring")
@@ -57,6 +58,9 @@ def predict(
     # the resolver: one pass in pydantic-core instead of json.loads plus validation.
     started = time.perf_counter()
     try:
+        forwarded = _forward_to_image(name, version, alias)
+        if forwarded is not None:
+            return forwarded
         request = parse_request(router.current_event.decoded_body)
         response = scorer().predict(name, request, version=version, alias=alias)
     except StewardError:
@@ -74,6 +78,28 @@ def predict(
     )
     # Serialized once, in pydantic-core: the hot path builds no second copy of the answer.
     return Response(200, "application/json", response.model_dump_json())
+
+
+def _forward_to_image(name: str, version: int | None, alias: str | None) -> Response[str] | None:
+    """In AWS the zip scoring function ships no scikit-learn: a request that may need such a
+    flavor goes, as is, to the scoring image function (same handler, every flavor), whose
+    answer is returned unchanged. Forwarded events are marked and never forwarded again."""
+    forwarder = image_forwarder()
+    event = router.current_event.raw_event
+    if forwarder is None or event.get(forwarder.MARK):
+        return None
+    if scorer().flavors(name, version=version, alias=alias).isdisjoint(IMAGE_FLAVORS):
+        return None
+    answer = forwarder.invoke(event)
+    metrics.add_dimension(name="model", value=name)
+    metrics.add_metric(name="ForwardedRequests", unit=MetricUnit.Count, value=1)
+    headers = answer.get("headers") or {}
+    return Response(
+        answer["statusCode"],
+        headers.get("Content-Type", "application/json"),
+        answer.get("body", ""),
+        headers={k: v for k, v in headers.items() if k != "Content-Type"},
+    )
 
 
 @router.post("/models/<name>/feedback", summary="Ground-truth labels, joined by request id")
