@@ -66,6 +66,8 @@ class StewardFunction(Construct):
             "environment": {
                 "POWERTOOLS_SERVICE_NAME": f"steward-{source}",
                 "POWERTOOLS_METRICS_NAMESPACE": "Steward",
+                # Steward uses no pydantic plugins: skip their entry-point scan at cold start.
+                "PYDANTIC_DISABLE_PLUGINS": "__all__",
                 **(environment or {}),
             },
         }

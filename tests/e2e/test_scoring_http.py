@@ -123,3 +123,39 @@ def test_malformed_payloads_get_clear_4xx(
     code, payload = _raw(platform, "/models/http-bad/predict", body)
     assert code == status, payload
     assert set(payload) == {"error", "message"} and payload["message"]
+
+
+def test_sklearn_models_answer_through_the_image_function(platform: LocalPlatform) -> None:
+    """sklearn (skops) is served by the scoring image function in AWS; locally the zip
+    function forwards to it through the emulator's Lambda Invoke, as it would in AWS."""
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    client = Client(url=platform.url)
+    alice, bob = client.as_user("alice"), client.as_user("bob")
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(200, 3))
+    model = LogisticRegression().fit(x, (x[:, 1] > 0).astype(int))
+    rows = [dict(zip(NAMES, map(float, r), strict=True)) for r in x]
+    alice.post("/models", {"name": "http-sk", "task": "classification"})
+    v = alice.post(
+        "/models/http-sk/versions",
+        {
+            "flavor": "sklearn",
+            "artifact_b64": base64.b64encode(sio.dumps(model)).decode(),
+            "signature": {"inputs": [{"name": n, "type": "double"} for n in NAMES]},
+            "reference_data": {"instances": rows},
+        },
+    )
+    path = f"/models/http-sk/versions/{v['version']}"
+    for _ in range(200):
+        if alice.get(path)["status"] == "PENDING_APPROVAL":
+            break
+    bob.post(f"{path}/decision", {"decision": "approve", "comment": "ok"})
+    alice.put("/models/http-sk/aliases/production", {"version": v["version"]})
+    before = platform.runtime.invocations["scoring"] if platform.runtime else 0
+    answer = client.post("/models/http-sk/predict", {"instances": rows[:50]})
+    got = np.array([p["probability"] for p in answer["predictions"]])
+    assert np.allclose(got, model.predict_proba(x[:50])[:, 1], atol=1e-6)
+    assert platform.runtime is not None
+    assert platform.runtime.invocations["scoring"] - before == 2  # zip, then image function

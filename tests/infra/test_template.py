@@ -76,3 +76,28 @@ def test_state_machines_log_everything_and_trace(synth: Synth) -> None:
         assert machine["Properties"]["TracingConfiguration"]["Enabled"] is True
     texts = [json.dumps(m["Properties"]["DefinitionString"]) for m in machines]
     assert sum("waitForTaskToken" in t for t in texts) == 1
+
+
+def test_heavy_flavors_go_to_an_image_function_only_the_scoring_function_invokes(
+    synth: Synth,
+) -> None:
+    functions = synth.resources("AWS::Lambda::Function")
+    (image_id,) = [k for k, f in functions.items() if f["Properties"].get("PackageType") == "Image"]
+    image = functions[image_id]["Properties"]
+    assert image["ImageConfig"]["Command"] == ["handler.handler"]
+    assert image["TracingConfig"]["Mode"] == "Active"
+    forwarding = [
+        f["Properties"]
+        for f in functions.values()
+        if f["Properties"]["Environment"]["Variables"].get("STEWARD_IMAGE_SCORING_FUNCTION")
+        == {"Ref": image_id}
+    ]
+    assert len(forwarding) == 1 and "Layers" in forwarding[0]  # the zip scoring function
+    invokers = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"]
+            if "lambda:InvokeFunction" in (actions if isinstance(actions, list) else [actions]):
+                if statement["Resource"] == {"Fn::GetAtt": [image_id, "Arn"]}:
+                    invokers += [r["Ref"] for r in policy["Properties"]["Roles"]]
+    assert invokers == [forwarding[0]["Role"]["Fn::GetAtt"][0]]
