@@ -154,7 +154,8 @@ def cold_import_ms(runs: int = 5) -> tuple[float, list[str]]:
     probe = (
         "import sys, time; t = time.perf_counter(); import handler; "
         "ms = (time.perf_counter() - t) * 1000; "
-        "print(ms, ','.join(m for m in ('pandas', 'scipy', 'sklearn', 'aws_xray_sdk') if m in sys.modules))"
+        "heavy = ('pandas', 'scipy', 'sklearn', 'aws_xray_sdk'); "
+        "print(ms, ','.join(m for m in heavy if m in sys.modules))"
     )
     times, heavy = [], []
     for _ in range(runs):

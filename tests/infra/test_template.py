@@ -97,7 +97,9 @@ def test_heavy_flavors_go_to_an_image_function_only_the_scoring_function_invokes
     for policy in synth.resources("AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"]
-            if "lambda:InvokeFunction" in (actions if isinstance(actions, list) else [actions]):
-                if statement["Resource"] == {"Fn::GetAtt": [image_id, "Arn"]}:
-                    invokers += [r["Ref"] for r in policy["Properties"]["Roles"]]
+            invokes = "lambda:InvokeFunction" in (
+                actions if isinstance(actions, list) else [actions]
+            )
+            if invokes and statement["Resource"] == {"Fn::GetAtt": [image_id, "Arn"]}:
+                invokers += [r["Ref"] for r in policy["Properties"]["Roles"]]
     assert invokers == [forwarding[0]["Role"]["Fn::GetAtt"][0]]
