@@ -20,7 +20,7 @@ from steward.ports import ArtifactStore, LogSink, ModelStore
 from steward.registry.integrity import fetch_verified
 from steward.runtimes.base import Prediction, Runtime
 from steward.runtimes.loader import load_runtime
-from steward.scoring.inputs import PredictRequest, quality_flags, to_columns
+from steward.scoring.inputs import MAX_ROWS, PredictRequest, quality_flags, to_columns
 from steward.scoring.routing import Route, Variant, assign
 from steward.scoring.tracing import subsegment
 
@@ -37,12 +37,15 @@ class PredictResponse(BaseModel):
     flagged: int = 0  # records scored with quality flags (out of range, unseen, null)
 
 
+_INDEXES = [str(i) for i in range(MAX_ROWS)]
+
+
 def request_id_batch(rows: int) -> list[str]:
     """One id per record: a fresh 128-bit random prefix (uuid4) per request, then the record's
     index. Unique as long as uuid4 is, unguessable from other requests' ids, and one uuid4 per
-    request instead of one per row (a 1,000-row batch: ~0.1 ms instead of ~2 ms)."""
+    request instead of one per row (1,000 ids: ~0.1 ms instead of ~2 ms)."""
     prefix = uuid.uuid4().hex + "-"
-    return [f"{prefix}{i}" for i in range(rows)]
+    return list(map(prefix.__add__, _INDEXES[:rows]))
 
 
 @dataclass
