@@ -276,3 +276,34 @@ def test_tracing_records_load_predict_and_handoff_subsegments(
         "log_handoff",
     ]
     assert segments[1][1] == {"model": "churn", "version": 1, "rows": 3}
+
+
+_json_values = st.one_of(st.none(), st.floats(allow_nan=False), st.integers(), st.text(max_size=5))
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["instances", "keys", "dataframe_split", "extra"]),
+        st.one_of(
+            st.lists(st.dictionaries(st.text(max_size=4), _json_values, max_size=3), max_size=4),
+            st.lists(_json_values, max_size=3),
+            _json_values,
+        ),
+        max_size=3,
+    )
+)
+def test_the_fast_parse_accepts_and_refuses_exactly_what_validation_does(body: dict) -> None:  # type: ignore[type-arg]
+    from pydantic import ValidationError
+
+    from steward.scoring.inputs import parse_request
+
+    raw = json.dumps(body)
+    try:
+        expected = PredictRequest.model_validate_json(raw).model_dump()
+    except ValidationError:
+        expected = None
+    try:
+        got = parse_request(raw).model_dump()
+    except ValidationFailed:
+        got = None
+    assert got == expected

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import from_json
 
 from steward.domain.errors import PayloadTooLarge, ValidationFailed, describe_errors
 from steward.domain.frames import Columns, columns_from_records, columns_from_split
@@ -55,15 +56,38 @@ class PredictRequest(BaseModel):
 
 
 def parse_request(body: str | bytes | None) -> PredictRequest:
-    """Parse and validate in one pass (pydantic-core's JSON parser): on 1,000 rows this is
-    a fraction of ``json.loads`` followed by validation."""
+    """Parse with pydantic-core's JSON parser (a third of ``json.loads`` here). The common
+    shape, ``{"instances": [{...}, ...]}`` with optional string keys, is checked in a few
+    set operations, which is half the cost of validating every record's dict again; any
+    other body takes the full validation, which also words every error."""
     check_size(body)
     if not body:
         raise ValidationFailed("the request body is empty: send instances or dataframe_split")
     try:
+        data = from_json(body)
+    except ValueError:
+        data = None
+    if _plain_instances(data):
+        return PredictRequest.model_construct(instances=data["instances"], keys=data.get("keys"))
+    try:
         return PredictRequest.model_validate_json(body)
     except ValidationError as exc:
         raise ValidationFailed(describe_errors(exc.errors())) from None
+
+
+_REQUEST_KEYS = frozenset({"instances", "keys"})
+_DICT, _STR = frozenset({dict}), frozenset({str})
+
+
+def _plain_instances(data: Any) -> bool:
+    """Would ``PredictRequest`` accept ``data`` as is, with instances? (JSON object keys are
+    always strings, and a record's values are validated against the signature later.)"""
+    if type(data) is not dict or "instances" not in data or not _REQUEST_KEYS.issuperset(data):
+        return False
+    instances, keys = data["instances"], data.get("keys")
+    if type(instances) is not list or not _DICT.issuperset(map(type, instances)):
+        return False
+    return keys is None or (type(keys) is list and _STR.issuperset(map(type, keys)))
 
 
 def check_size(body: str | bytes | None) -> None:
