@@ -29,13 +29,9 @@ def _sklearn_model() -> Any:
     return LogisticRegression(max_iter=500).fit(x, (x[:, 0] < 24).astype(int))
 
 
-def _serve(name: str, model: Any) -> None:
-    import skops.io as sio
-
+def _serve(name: str, body: dict[str, Any]) -> None:
     registry = wiring.registry()
     registry.create_model(ModelSpec.model_validate(model_spec(name)), USERS.identify("alice"))
-    signature = {"inputs": [{"name": f, "type": "double", "min": 0} for f in FEATURES]}
-    body = register_body(flavor="sklearn", artifact_b64=b64(sio.dumps(model)), signature=signature)
     number = registry.register_version(
         name, RegisterVersion.model_validate(body), USERS.identify("alice")
     ).version
@@ -48,8 +44,14 @@ def _serve(name: str, model: Any) -> None:
 
 
 def test_zip_function_forwards_sklearn_to_the_image_function(stack: Stack) -> None:
+    import skops.io as sio
+
     model = _sklearn_model()
-    _serve("sk-forward", model)
+    signature = {"inputs": [{"name": f, "type": "double", "min": 0} for f in FEATURES]}
+    artifact = b64(sio.dumps(model))
+    _serve(
+        "sk-forward", register_body(flavor="sklearn", artifact_b64=artifact, signature=signature)
+    )
     rows = [{f: r[f] for f in FEATURES} for r in reference_rows(40, seed=11)]
     path = "/models/sk-forward/predict"
     before = stack.runtime.invocations["scoring"]
@@ -74,23 +76,10 @@ def test_zip_function_forwards_sklearn_to_the_image_function(stack: Stack) -> No
 
 
 def test_light_flavors_are_not_forwarded(stack: Stack) -> None:
-    registry = wiring.registry()
-    registry.create_model(ModelSpec.model_validate(model_spec("light")), USERS.identify("alice"))
-    number = registry.register_version(
-        "light", RegisterVersion.model_validate(register_body()), USERS.identify("alice")
-    ).version
-    for _ in range(200):
-        if registry.get_version("light", number).status.value == "PENDING_APPROVAL":
-            break
-        time.sleep(0.02)
-    registry.decide(
-        "light", number, Decision(decision="approve", comment="ok"), USERS.identify("bob")
-    )
-    registry.set_alias("light", "production", number, USERS.identify("alice"))
+    _serve("light", register_body())  # a logistic decision model: the zip function scores it
     before = stack.runtime.invocations["scoring"]
     path = "/models/light/predict"
-    result = stack.invoke(
-        "scoring", api_event("POST", path, {"instances": reference_rows(3)}, resource=path)
-    )
+    event = api_event("POST", path, {"instances": reference_rows(3)}, resource=path)
+    result = stack.invoke("scoring", event)
     assert result["statusCode"] == 200, result
     assert stack.runtime.invocations["scoring"] - before == 1
