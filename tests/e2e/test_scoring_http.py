@@ -42,7 +42,9 @@ def _onnx(seed: int) -> tuple[bytes, np.ndarray]:
 
 def _deploy(client: Client, name: str) -> tuple[list[bytes], np.ndarray]:
     alice, bob = client.as_user("alice"), client.as_user("bob")
-    alice.post("/models", {"name": name, "task": "classification"})
+    # Deployed by hand below: approving version 2 must not start a canary by policy.
+    manual = {"auto_deploy": False}
+    alice.post("/models", {"name": name, "task": "classification", "deployment": manual})
     artifacts = []
     x = np.zeros((0, 3))
     for seed in (1, 2):
