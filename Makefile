@@ -3,18 +3,27 @@ SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# Security scanners pin many packages of their own: they live in a virtualenv of their own.
+SCAN_VENV := .venv-scan
 PORT ?= 8080
 PYTEST_ARGS ?=
 # Node 20 is what these machines ship; jsii (the CDK's bridge) warns on every call.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install chromium demo test lint unit integration infra e2e bench synth openapi clean
+.PHONY: install chromium demo test lint unit integration infra e2e reliability scan-tools bench synth openapi clean
 
 install: $(VENV)/.installed node_modules/.installed chromium
 
 # The console's browser tests drive Debian's chromium through Playwright (no browser download).
 chromium:
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+$(SCAN_VENV)/.installed: tests/reliability/scan-requirements.txt
+	@test -x $(SCAN_VENV)/bin/python || $(PY) -m venv $(SCAN_VENV) || python3 -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r tests/reliability/scan-requirements.txt
+	@touch $@
+
+scan-tools: $(SCAN_VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -41,6 +50,10 @@ test: install lint
 unit integration infra e2e: install
 	$(BIN)/pytest tests/$@ $(PYTEST_ARGS)
 
+# The reliability tier's long variant: many more fuzzing cases and hypothesis examples.
+reliability: install
+	STEWARD_RELIABILITY=long $(BIN)/pytest tests/reliability $(PYTEST_ARGS)
+
 bench: install
 	$(BIN)/python -m bench
 
@@ -51,4 +64,4 @@ openapi: install
 	$(BIN)/python -m steward.api.openapi --write
 
 clean:
-	rm -rf cdk.out .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .cache .venv-scan .pytest_cache .mypy_cache .ruff_cache

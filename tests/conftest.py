@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    from tests.moto_stack import Stack
+
 ROOT = Path(__file__).resolve().parents[1]
-TIERS = ("unit", "integration", "infra", "e2e")
+TIERS = ("unit", "integration", "infra", "e2e", "reliability")
 
 # No test may reach a real AWS account.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -26,3 +31,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
         if parts and parts[0] in TIERS:
             item.add_marker(getattr(pytest.mark, parts[0]))
+
+
+@pytest.fixture(scope="session")
+def template() -> dict[str, Any]:
+    """The CDK template as the local platform deploys it (synthesized once, cached)."""
+    from tests import moto_stack
+
+    return moto_stack.template()
+
+
+@pytest.fixture(scope="session")
+def stack(template: dict[str, Any]) -> Iterator[Stack]:
+    """The template deployed on moto, handlers in-process: one per session, for every tier."""
+    from tests import moto_stack
+
+    yield from moto_stack.stack(template)

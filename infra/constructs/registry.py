@@ -68,6 +68,8 @@ class Registry(Construct):
         """Read and write models and versions, append to the audit trail, upload artifacts.
 
         Audit events can only be put (never updated or deleted): append-only by IAM too.
+        ``s3:DeleteObject`` (no version) only lays delete markers, to withdraw what a failed
+        registration staged: Object Lock keeps every locked object version.
         """
         self.grant_read(grantee)
         self.table.grant(
@@ -79,7 +81,8 @@ class Registry(Construct):
         self.audit.grant(grantee, "dynamodb:PutItem")
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["s3:PutObject"], resources=[self.artifacts.arn_for_objects("models/*")]
+                actions=["s3:PutObject", "s3:DeleteObject"],
+                resources=[self.artifacts.arn_for_objects("models/*")],
             )
         )
 

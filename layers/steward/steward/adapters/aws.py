@@ -18,7 +18,7 @@ from pydantic_core import to_json
 
 from steward.domain.audit import AuditEvent
 from steward.domain.errors import AlreadyExists, Conflict, IntegrityError, NotFound
-from steward.domain.models import Model, ModelVersion, Page, Status
+from steward.domain.models import Model, ModelVersion, Page, Status, page_offset
 from steward.ports import (
     ArtifactStore,
     AuditLog,
@@ -373,7 +373,7 @@ class DynamoAuditLog(AuditLog):
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         events.sort(key=lambda e: (e.at, e.stream, e.seq), reverse=True)
-        start = int(token or 0)
+        start = page_offset(token)
         chunk = events[start : start + limit]
         more = start + limit < len(events)
         return Page(items=chunk, next_token=str(start + limit) if more else None)
@@ -440,6 +440,10 @@ class S3ArtifactStore(ArtifactStore):
                 raise Forbidden(f"Steward may not read {uri}") from None
             raise
         return body
+
+    def discard(self, uri: str) -> None:
+        bucket, key = _split_s3(uri)
+        self._s3.delete_object(Bucket=bucket, Key=key)  # a delete marker: locked versions stay
 
 
 class StepFunctionsEngine(WorkflowEngine):

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from steward.domain.audit import AuditEvent
 from steward.domain.errors import AlreadyExists, Conflict, NotFound
-from steward.domain.models import Model, ModelVersion, Page, Status
+from steward.domain.models import Model, ModelVersion, Page, Status, page_offset
 from steward.ports import (
     ArtifactStore,
     AuditLog,
@@ -31,7 +31,7 @@ T = TypeVar("T")
 
 
 def _page(items: list[T], limit: int, token: str | None) -> Page[T]:
-    start = int(token or 0)
+    start = page_offset(token)
     chunk = items[start : start + limit]
     more = start + limit < len(items)
     return Page(items=chunk, next_token=str(start + limit) if more else None)
@@ -192,6 +192,13 @@ class MemoryArtifactStore(ArtifactStore):
             return self._objects[(uri, vid or "")]
         except KeyError:
             raise NotFound(f"no object at {uri}") from None
+
+    def discard(self, uri: str) -> None:
+        self._latest.pop(uri, None)
+
+    def live(self) -> list[str]:
+        """Test helper: the URIs whose latest version is an object (not discarded)."""
+        return sorted(self._latest)
 
     def overwrite(self, uri: str, version_id: str, data: bytes) -> None:
         """Test helper: corrupt a stored version in place."""

@@ -20,7 +20,11 @@ PRODUCTION = "production"
 
 ModelName = Annotated[str, Field(pattern=MODEL_NAME)]
 AliasName = Annotated[str, Field(pattern=ALIAS_NAME)]
-VersionNumber = Annotated[int, Field(ge=1)]
+# Request bodies take JSON numbers and booleans as such: lax coercion would accept 0/1 or
+# "true" for a boolean and "3" for a version, which the published schema forbids.
+VersionNumber = Annotated[int, Field(ge=1, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
+Number = Annotated[float, Field(strict=True)]  # a JSON number: ints accepted, bools not
 
 
 class Strict(BaseModel):
@@ -59,11 +63,11 @@ class Status(StrEnum):
 
 class MonitoringPolicy(Strict):
     schedule: str = "rate(1 day)"
-    window_hours: int = Field(default=24, ge=1, le=24 * 90)
+    window_hours: int = Field(default=24, ge=1, le=24 * 90, strict=True)
     protected_attributes: list[str] = Field(default_factory=list)
-    thresholds: dict[str, float] = Field(default_factory=dict)
-    feature_thresholds: dict[str, dict[str, float]] = Field(default_factory=dict)
-    drift_share: float = Field(default=0.3, gt=0, le=1)
+    thresholds: dict[str, Number] = Field(default_factory=dict)
+    feature_thresholds: dict[str, dict[str, Number]] = Field(default_factory=dict)
+    drift_share: float = Field(default=0.3, gt=0, le=1, strict=True)
 
     @field_validator("schedule")
     @classmethod
@@ -74,29 +78,29 @@ class MonitoringPolicy(Strict):
 
 class DeploymentPolicy(Strict):
     # On approval, the workflow deploys: promotes a first version, canaries later ones.
-    auto_deploy: bool = True
-    canary_percent: int = Field(default=10, ge=0, le=100)
-    bake_seconds: int = Field(default=600, ge=0, le=7 * 86400)
-    auto_approve_low_risk: bool = False
-    max_error_rate: float = Field(default=0.01, ge=0, le=1)
-    max_latency_ms: float = Field(default=500, gt=0)
+    auto_deploy: Flag = True
+    canary_percent: int = Field(default=10, ge=0, le=100, strict=True)
+    bake_seconds: int = Field(default=600, ge=0, le=7 * 86400, strict=True)
+    auto_approve_low_risk: Flag = False
+    max_error_rate: float = Field(default=0.01, ge=0, le=1, strict=True)
+    max_latency_ms: float = Field(default=500, gt=0, strict=True)
     # Largest Jensen-Shannon distance between the challenger's and the champion's live
     # predictions: a guard against a broken challenger. A model retrained for drift is
     # meant to answer differently, so keep it loose (the demo's retrain moves ~0.7).
-    max_prediction_shift: float = Field(default=0.5, gt=0, le=1)
-    min_canary_rows: int = Field(default=0, ge=0)
+    max_prediction_shift: float = Field(default=0.5, gt=0, le=1, strict=True)
+    min_canary_rows: int = Field(default=0, ge=0, strict=True)
     # Metric name -> largest allowed loss against the champion on the holdout
     # ("auc": 0.02), or an absolute bound ("min_auc": 0.8, "max_rmse": 3.5).
-    gates: dict[str, float] = Field(default_factory=dict)
-    approval_timeout_s: int = Field(default=7 * 86400, ge=2, le=300 * 86400)
+    gates: dict[str, Number] = Field(default_factory=dict)
+    approval_timeout_s: int = Field(default=7 * 86400, ge=2, le=300 * 86400, strict=True)
 
 
 class RetrainPolicy(Strict):
-    on_drift: bool = False
+    on_drift: Flag = False
     schedule: str | None = None
-    cooldown_hours: int = Field(default=24, ge=0)
-    min_labels: int = Field(default=1000, ge=0)
-    window_hours: int = Field(default=7 * 24, ge=1, le=24 * 90)
+    cooldown_hours: int = Field(default=24, ge=0, strict=True)
+    min_labels: int = Field(default=1000, ge=0, strict=True)
+    window_hours: int = Field(default=7 * 24, ge=1, le=24 * 90, strict=True)
     trainer: Literal["builtin"] = "builtin"
 
     @field_validator("schedule")
@@ -136,7 +140,7 @@ class ModelSpec(Strict):
 class TrafficPolicy(Strict):
     champion: VersionNumber | None = None
     challenger: VersionNumber | None = None
-    challenger_percent: int = Field(default=0, ge=0, le=100)
+    challenger_percent: int = Field(default=0, ge=0, le=100, strict=True)
     mode: Literal["canary", "shadow"] = "canary"
 
     @model_validator(mode="after")
@@ -171,10 +175,10 @@ FeatureType = Literal["double", "float", "integer", "boolean", "string"]
 class FeatureSpec(Strict):
     name: str = Field(min_length=1, max_length=128)
     type: FeatureType = "double"
-    min: float | None = None
-    max: float | None = None
+    min: Number | None = None
+    max: Number | None = None
     categories: list[str] | None = None
-    nullable: bool = False
+    nullable: Flag = False
 
     @property
     def numeric(self) -> bool:
@@ -205,7 +209,7 @@ class Signature(Strict):
 class TrainingDataRef(Strict):
     uri: str = Field(default="", max_length=2048)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    rows: int | None = Field(default=None, ge=0)
+    rows: int | None = Field(default=None, ge=0, strict=True)
 
 
 class Lineage(Strict):
@@ -250,7 +254,7 @@ class ModelVersion(Strict):
     sha256: str
     artifact: Artifact
     signature: Signature
-    metrics: dict[str, float] = Field(default_factory=dict)
+    metrics: dict[str, Number] = Field(default_factory=dict)
     lineage: Lineage = Field(default_factory=Lineage)
     profile: dict[str, Any] | None = None
     validation: Validation | None = None
@@ -268,3 +272,15 @@ T = TypeVar("T")
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_token: str | None = None
+
+
+def page_offset(token: str | None) -> int:
+    """The offset an offset-based ``next_token`` stands for (0 without one); a token the
+    caller made up is their fault, not a server error."""
+    if not token:
+        return 0
+    if not token.isdigit() or len(token) > 12:
+        from steward.domain.errors import BadRequest
+
+        raise BadRequest("next_token is not valid")
+    return int(token)

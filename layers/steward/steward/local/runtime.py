@@ -72,6 +72,11 @@ class LocalRuntime:
         self._specs: dict[str, FunctionSpec] = {}
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.Lock()
+        # powertools keeps the request being resolved in a class attribute
+        # (``BaseRouter.current_event``) shared by every resolver in the process: Lambda runs
+        # one invocation per environment at a time, so API requests here run one at a time
+        # too, or a concurrent request could be authorized as another caller.
+        self._http_lock = threading.RLock()
         self.invocations: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
 
@@ -115,8 +120,10 @@ class LocalRuntime:
         handler = self._load(spec)
         started = time.perf_counter()
         self.invocations[spec.source] += 1
+        http = isinstance(event, dict) and "httpMethod" in event
         try:
-            return handler(event, LambdaContext(spec))
+            with self._http_lock if http else contextlib.nullcontext():
+                return handler(event, LambdaContext(spec))
         except Exception as exc:
             self.failures[spec.source] += 1
             log.error("function %s failed:\n%s", spec.source, traceback.format_exc())

@@ -14,3 +14,10 @@ class ArtifactStore(ABC):
     def get(self, uri: str, version_id: str | None = None) -> bytes:
         """Read an object (a stored artifact or a caller's ``s3://`` URI);
         :class:`NotFound` if absent."""
+
+    @abstractmethod
+    def discard(self, uri: str) -> None:
+        """Withdraw an object that a failed registration staged and no record references.
+
+        On a versioned bucket this leaves a delete marker: Object Lock keeps the locked
+        object versions until their retention lapses, but the key no longer serves them."""

@@ -10,6 +10,7 @@ from steward.domain.models import (
     DeploymentPolicy,
     Flavor,
     MonitoringPolicy,
+    Number,
     RetrainPolicy,
     Signature,
     TrafficPolicy,
@@ -52,11 +53,11 @@ class RegisterVersion(BaseModel):
     artifact_uri: str | None = Field(default=None, pattern=r"^s3://[^/]+/.+")
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     signature: Signature | None = None
-    metrics: dict[str, float] = Field(default_factory=dict)
+    metrics: dict[str, Number] = Field(default_factory=dict)
     training_data: TrainingDataRef | None = None
     reference_data: TabularData | None = None
     holdout_data: TabularData | None = None
-    parent_version: int | None = Field(default=None, ge=1)
+    parent_version: int | None = Field(default=None, ge=1, strict=True)
     code_ref: str | None = Field(default=None, max_length=400)
     trainer_run: str | None = Field(default=None, max_length=400)
     trigger: str = Field(default="manual", max_length=200)
@@ -80,7 +81,7 @@ class Decision(BaseModel):
 class AliasUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, strict=True)
 
 
 class TrafficUpdate(TrafficPolicy):

@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import random
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -52,6 +54,7 @@ from steward.runtimes.loader import ValidationResult, validate_artifact
 from steward.runtimes.safety import refuse_pickle
 
 Clock = Callable[[], datetime]
+logger = logging.getLogger(__name__)
 REGISTER_ATTEMPTS = 40
 EXTENSIONS = {"onnx": "onnx", "sklearn": "skops"}
 REFERENCE_SAMPLE = 5_000
@@ -238,18 +241,30 @@ class Registry:
 
         for attempt in range(REGISTER_ATTEMPTS):
             number = self.store.get_model(name).latest_version + 1
-            version = self._stage_version(
-                model, number, request, data, digest, signature, rows, holdout, caller
-            )
-            version.profile = profile
-            version.validation = Validation(ok=True, checks=checks, at=self.clock())
-            version.execution_arn = self.workflows.approval_id(name, number)
+            staged: list[str] = []
             try:
+                version = self._stage_version(
+                    model, number, request, data, digest, signature, rows, holdout, caller, staged
+                )
+                version.profile = profile
+                version.validation = Validation(ok=True, checks=checks, at=self.clock())
+                version.execution_arn = self.workflows.approval_id(name, number)
                 self.store.add_version(version)
                 break
             except Conflict:
                 # A concurrent registration took the number: take the next one.
+                self._withdraw(staged)
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311 - jitter
+            except Exception:
+                # Record and artifact, or neither. A write whose answer was lost may have
+                # landed: read it back, and go on if it did; withdraw what no record
+                # references; when that cannot be known, withdraw nothing.
+                landed = self._landed(name, number, staged)
+                if landed:
+                    break
+                if landed is False:
+                    self._withdraw(staged)
+                raise
         else:
             raise Conflict("too many concurrent registrations; retry")
 
@@ -274,20 +289,26 @@ class Registry:
         rows: list[dict[str, Any]],
         holdout: tuple[list[dict[str, Any]], list[Any] | None] | None,
         caller: Identity,
+        staged: list[str],
     ) -> ModelVersion:
-        """Upload the artifact (and reference/holdout samples) for version ``number``.
+        """Upload the artifact (and reference/holdout samples) for version ``number``,
+        appending each object's URI to ``staged`` as it lands.
 
-        Objects are pinned by S3 version id: if this number is lost to a concurrent
-        registration, the winner's record still points at its own object versions.
+        Each attempt writes under a folder of its own (``models/<name>/<number>/<attempt>/``),
+        so an attempt that loses its number, or fails, never shares a key with the winner's
+        objects and can be withdrawn without touching them.
         """
-        prefix = f"models/{model.name}/{number}"
+        prefix = f"models/{model.name}/{number}/{uuid.uuid4().hex[:12]}"
         ext = EXTENSIONS.get(request.flavor.value, "json")
         uri, version_id = self.artifacts.put(f"{prefix}/model.{ext}", data)
+        staged.append(uri)
         if rows:
             sample = encode_sample(rows[:REFERENCE_SAMPLE])
-            self.artifacts.put(f"{prefix}/{REFERENCE_FILE}", sample)
+            staged.append(self.artifacts.put(f"{prefix}/{REFERENCE_FILE}", sample)[0])
         if holdout is not None:
-            self.artifacts.put(f"{prefix}/{HOLDOUT_FILE}", encode_sample(*holdout))
+            staged.append(
+                self.artifacts.put(f"{prefix}/{HOLDOUT_FILE}", encode_sample(*holdout))[0]
+            )
         now = self.clock()
         return ModelVersion(
             name=model.name,
@@ -312,6 +333,26 @@ class Registry:
             updated_at=now,
             description=request.description,
         )
+
+    def _landed(self, name: str, number: int, staged: list[str]) -> bool | None:
+        """Whether the version record that references the staged artifact exists: True,
+        False, or None when the read fails too."""
+        if not staged:
+            return False
+        try:
+            return self.store.get_version(name, number).artifact.uri == staged[0]
+        except NotFound:
+            return False
+        except Exception:
+            logger.warning("could not check a failed registration", exc_info=True)
+            return None
+
+    def _withdraw(self, staged: list[str]) -> None:
+        for uri in staged:
+            try:
+                self.artifacts.discard(uri)
+            except Exception:  # unreferenced either way; the failure is logged
+                logger.warning("could not withdraw %s", uri, exc_info=True)
 
     def get_version(self, name: str, version: int) -> ModelVersion:
         return self.store.get_version(name, version)
@@ -367,11 +408,22 @@ class Registry:
     ) -> Validation:
         """The workflow's first check: integrity, loads, scores the reference rows, matches
         the task. With ``hold``, a valid version stays VALIDATING until its gates are
-        evaluated (:meth:`conclude_validation`), so no one can approve it before."""
+        evaluated (:meth:`conclude_validation`), so no one can approve it before.
+
+        Idempotent: a duplicate or retried run resumes a VALIDATING version that a
+        dependency fault cut short (a held one keeps its result) and, if another run
+        settles it first, returns that run's result; each transition is recorded once.
+        """
         version = self.store.get_version(name, number)
-        if version.status is not Status.REGISTERED:
+        if version.status is Status.REGISTERED:
+            try:
+                version = self.transition(version, Action.START_VALIDATION, actor)
+            except Conflict:  # a duplicate run started it first
+                version = self.store.get_version(name, number)
+        if version.status is not Status.VALIDATING:
             return version.validation or Validation(ok=version.status is not Status.REJECTED)
-        version = self.transition(version, Action.START_VALIDATION, actor)
+        if hold and version.validation is not None and "integrity" in version.validation.checks:
+            return version.validation  # checked already, held for its gates
         checks: dict[str, str] = {}
         try:
             data = self.load_artifact(version)
@@ -390,10 +442,9 @@ class Registry:
         except (ValidationFailed, IntegrityError) as exc:
             checks["failure"] = exc.message
             validation = Validation(ok=False, checks=checks, at=self.clock())
-            self.transition(
-                version, Action.FAIL_VALIDATION, actor, exc.message, validation=validation
+            return self._settle(
+                version, Action.FAIL_VALIDATION, actor, validation, reason=exc.message
             )
-            return validation
         validation = Validation(ok=True, checks=checks, at=self.clock())
         if hold:
             held = version.model_copy(
@@ -402,9 +453,22 @@ class Registry:
             self.store.save_version(held, version.status)
             self._audit(name, actor, "version.checked", f"{name}/{number}", after=checks)
             return validation
-        self.transition(
-            version, Action.PASS_VALIDATION, actor, validation=validation, profile=profile
-        )
+        return self._settle(version, Action.PASS_VALIDATION, actor, validation, profile=profile)
+
+    def _settle(
+        self,
+        version: ModelVersion,
+        action: Action,
+        actor: str,
+        validation: Validation,
+        reason: str = "",
+        **changes: Any,
+    ) -> Validation:
+        try:
+            self.transition(version, action, actor, reason, validation=validation, **changes)
+        except Conflict:  # a duplicate run settled it first: its result stands
+            settled = self.store.get_version(version.name, version.version)
+            return settled.validation or Validation(ok=settled.status is not Status.REJECTED)
         return validation
 
     def conclude_validation(
@@ -474,7 +538,14 @@ class Registry:
         )
         token = self.store.take_task_token(name, number)
         if token is not None:
-            self.workflows.resume(token, _decision_output(updated))
+            try:
+                self.workflows.resume(token, _decision_output(updated))
+            except Exception:
+                # The decision is recorded and stands; keep the token so that the waiting
+                # workflow can still be resumed, rather than answer a failure for a decision
+                # that was made (its retry would be a 409).
+                logger.exception("could not resume the approval workflow of %s/%s", name, number)
+                self.store.put_task_token(name, number, token)
         return updated
 
     def expire(self, name: str, number: int) -> None:

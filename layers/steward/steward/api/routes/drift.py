@@ -47,7 +47,19 @@ def reports(
     return ReportList(items=page.items, next_token=page.next_token)
 
 
-@router.get("/models/<name>/drift/<report_id>", summary="One report (Accept: text/html)")
+@router.get(
+    "/models/<name>/drift/<report_id>",
+    summary="One report (Accept: text/html)",
+    responses={
+        200: {
+            "description": "The report as JSON, or the human report when Accept asks for HTML",
+            "content": {
+                "application/json": {"model": DriftReport},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def report(name: str, report_id: str) -> Response[str]:
     if "text/html" in (router.current_event.headers.get("accept") or ""):
         return Response(200, "text/html; charset=utf-8", drift().get(name, report_id, "html"))

@@ -19,7 +19,11 @@ router = Router()
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
-@router.post("/models", summary="Create a model", responses={201: {"description": "Created"}})
+@router.post(
+    "/models",
+    summary="Create a model",
+    responses={201: {"description": "Created", "content": {"application/json": {"model": Model}}}},
+)
 def create_model(spec: ModelSpec) -> Response[str]:
     return created(registry().create_model(spec, caller(router)))
 

@@ -24,7 +24,9 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 @router.post(
     "/models/<name>/versions",
     summary="Register a version and start its approval workflow",
-    responses={201: {"description": "Registered"}},
+    responses={
+        201: {"description": "Registered", "content": {"application/json": {"model": VersionView}}}
+    },
 )
 def register_version(name: str, request: RegisterVersion) -> Response[str]:
     version = registry().register_version(name, request, caller(router))
@@ -47,7 +49,19 @@ def get_profile(name: str, version: int) -> dict[str, Any]:
     return registry().get_version(name, version).profile or {}
 
 
-@router.get("/models/<name>/versions/<version>/card", summary="The model card (Markdown or HTML)")
+@router.get(
+    "/models/<name>/versions/<version>/card",
+    summary="The model card (Markdown or HTML)",
+    responses={
+        200: {
+            "description": "The card, Markdown unless Accept asks for text/html",
+            "content": {
+                "text/markdown": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def get_card(name: str, version: int) -> Response[str]:
     reg = registry()
     card = model_card(reg.get_model(name), reg.get_version(name, version))
