@@ -4,7 +4,8 @@ every answered prediction's record is counted in the Parquet logs or the dead-le
 
 A request whose log hand-off fails is answered 503 and retried by the application: an
 answer is only ever given once its record is on the queue. Delivery is at least once, so
-records are counted by distinct request id.
+records are counted by distinct request id. ``make test`` sends the 1,000 predictions in
+requests of 10 records; ``make reliability`` sends 10,000, one per request.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def test_no_answered_prediction_loses_its_log_record(
     name = "durability"
     serve(name)
     total = examples(1_000, 10_000)
+    per_request = examples(10, 1)  # the long run sends every prediction on its own
     rows = reference_rows(total, seed=11)
     path = f"/models/{name}/predict"
     rng = random.Random(8)
@@ -72,9 +74,10 @@ def test_no_answered_prediction_loses_its_log_record(
     answered: list[str] = []
     refused = 0
     with injected(*faults):
-        for row in rows:
+        for start in range(0, total, per_request):
+            batch = rows[start : start + per_request]
             for _attempt in range(20):  # the application retries a 503
-                answer = call(stack, "POST", path, {"instances": [row]}, resource=path)
+                answer = call(stack, "POST", path, {"instances": batch}, resource=path)
                 if answer.status == 200:
                     answered += answer.body["request_ids"]
                     break
@@ -82,8 +85,8 @@ def test_no_answered_prediction_loses_its_log_record(
                 refused += 1
             else:
                 raise AssertionError("a prediction was refused 20 times in a row")
-        for poller in stack.pollers:  # the writer runs with the same faults, 10 per batch
-            monkeypatch.setattr(poller, "source", dataclasses.replace(poller.source, batch_size=10))
+        for poller in stack.pollers:  # the writer, one message per batch, has the same faults
+            monkeypatch.setattr(poller, "source", dataclasses.replace(poller.source, batch_size=1))
             poller.flush()
     sends = [f for f in faults if f.service == "sqs"]
     writes = [f for f in faults if f.service == "s3"]

@@ -39,7 +39,7 @@ def test_malicious_pickle_is_refused_and_never_runs(
 
 def test_joblib_dumps_are_recognised(tmp_path: Path) -> None:
     joblib = pytest.importorskip("joblib")
-    for compress in (0, 3, ("gzip", 3), ("bz2", 3), ("xz", 3)):
+    for compress in (0, 3, ("gzip", 3), ("bz2", 3), ("xz", 3), ("lzma", 3)):
         path = tmp_path / "m.joblib"
         joblib.dump({"a": 1}, path, compress=compress)
         assert looks_like_pickle(path.read_bytes()), compress

@@ -27,7 +27,7 @@ def _is_pickle_stream(data: bytes) -> bool:
 
 
 def _decompressed_prefix(data: bytes) -> bytes | None:
-    """The first bytes of a zlib/gzip/bz2/xz stream (joblib's compressed formats)."""
+    """The first bytes of a zlib/gzip/bz2/xz/lzma stream (joblib's compressed formats)."""
     try:
         if len(data) > 2 and data[0] == 0x78 and (data[0] * 256 + data[1]) % 31 == 0:
             return zlib.decompressobj().decompress(data[:4096], 64)
@@ -37,6 +37,9 @@ def _decompressed_prefix(data: bytes) -> bytes | None:
             return bz2.BZ2Decompressor().decompress(data[:65536], 64)
         if data[:6] == b"\xfd7zXZ\x00":
             return lzma.LZMADecompressor().decompress(data[:65536], 64)
+        if data[:2] == b"\x5d\x00":  # the legacy .lzma format (joblib's compress="lzma")
+            decompressor = lzma.LZMADecompressor(format=lzma.FORMAT_ALONE)
+            return decompressor.decompress(data[:65536], 64)
     except (zlib.error, OSError, EOFError, lzma.LZMAError):
         return None
     return None
