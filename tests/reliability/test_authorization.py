@@ -68,6 +68,12 @@ ENDPOINTS = [
         prepare=_with_previous_production,
     ),
     Endpoint("POST", f"/models/{MODEL}/drift/evaluate", WRITERS, lambda u: {}),
+    Endpoint(
+        "PATCH",
+        f"/models/{MODEL}",
+        WRITERS,
+        lambda u: {"deployment": {"canary_percent": 20}, "reason": f"by {u}"},
+    ),
 ]
 
 
