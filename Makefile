@@ -43,7 +43,7 @@ lint: install
 	$(BIN)/ruff format --check layers functions infra tests bench
 	$(BIN)/mypy layers/steward/steward functions infra
 
-test: install lint
+test: install scan-tools lint
 	$(BIN)/python -m steward.api.openapi --check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -51,7 +51,7 @@ unit integration infra e2e: install
 	$(BIN)/pytest tests/$@ $(PYTEST_ARGS)
 
 # The reliability tier's long variant: many more fuzzing cases and hypothesis examples.
-reliability: install
+reliability: install scan-tools
 	STEWARD_RELIABILITY=long $(BIN)/pytest tests/reliability $(PYTEST_ARGS)
 
 bench: install

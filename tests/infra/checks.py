@@ -96,11 +96,24 @@ def function_problems(template: dict[str, Any]) -> list[str]:
 
 
 def async_targets_without_dlq(template: dict[str, Any]) -> list[str]:
+    """Every rule target has a DLQ; every queue a function consumes redrives to a DLQ, and
+    the function reports partial batch failures (so only failed records come back)."""
     problems = []
     for name, rule in _resources(template, "AWS::Events::Rule").items():
         for target in rule["Properties"].get("Targets", []):
             if "DeadLetterConfig" not in target:
                 problems.append(f"{name}/{target.get('Id')}: no DLQ")
+    queues = _resources(template, "AWS::SQS::Queue")
+    for name, mapping in _resources(template, "AWS::Lambda::EventSourceMapping").items():
+        props = mapping["Properties"]
+        source = props.get("EventSourceArn", {})
+        queue = source.get("Fn::GetAtt", [None])[0] if isinstance(source, dict) else None
+        if queue not in queues:
+            continue
+        if "RedrivePolicy" not in queues[queue].get("Properties", {}):
+            problems.append(f"{name}: its queue {queue} has no DLQ")
+        if "ReportBatchItemFailures" not in props.get("FunctionResponseTypes", []):
+            problems.append(f"{name}: no partial batch failures")
     return problems
 
 

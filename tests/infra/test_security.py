@@ -86,3 +86,19 @@ def test_gate_fails_when_a_role_gains_a_wildcard_action() -> None:
     assert broken.error is not None
     assert any("s3:*" in p for p in checks.wildcard_actions(broken.template))
     assert any("Action::s3:*" in rule for rule, _ in broken.violations())
+
+
+def test_gate_fails_when_a_consumed_queue_has_no_dlq() -> None:
+    template = {
+        "Resources": {
+            "Q": {"Type": "AWS::SQS::Queue", "Properties": {}},
+            "M": {
+                "Type": "AWS::Lambda::EventSourceMapping",
+                "Properties": {"EventSourceArn": {"Fn::GetAtt": ["Q", "Arn"]}},
+            },
+        }
+    }
+    assert checks.async_targets_without_dlq(template) == [
+        "M: its queue Q has no DLQ",
+        "M: no partial batch failures",
+    ]

@@ -2,7 +2,7 @@
 pip-audit on the installed dependencies.
 
 The scanners pin packages of their own, so they run from ``.venv-scan`` (``make scan-tools``,
-part of ``make install``), never from the project's environment. Each finding is fixed, or
+a step of ``make test``), never from the project's environment. Each finding is fixed, or
 acknowledged with a reason in a committed file next to this one; an acknowledgement that no
 longer matches a finding fails too, so the lists cannot rot.
 """
@@ -24,7 +24,7 @@ HERE = Path(__file__).parent
 def _tool(name: str) -> str:
     path = SCAN_BIN / name
     if not path.exists():
-        pytest.fail(f"{path} is missing: run `make scan-tools` (part of `make install`)")
+        pytest.fail(f"{path} is missing: run `make scan-tools` (a step of `make test`)")
     return str(path)
 
 
