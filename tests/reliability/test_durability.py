@@ -59,6 +59,7 @@ def _dead_letter_request_ids(name: str) -> list[str]:
     return ids
 
 
+@pytest.mark.timeout(examples(600, 3600))  # the long run takes over 10 minutes here
 def test_no_answered_prediction_loses_its_log_record(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -302,10 +302,13 @@ def test_validation_cut_short_by_a_fault_resumes_on_retry(
     assert status in ("REGISTERED", "VALIDATING")
     result = stack.invoke("workflow", event)  # Lambda's retry
     assert result["ok"] is True
-    assert wiring.registry().get_version(name, number).status.value == "PENDING_APPROVAL"
+    version = wiring.registry().get_version(name, number)
+    # Checked, and held VALIDATING until its gates conclude (the next workflow step).
+    assert version.status.value == "VALIDATING"
+    assert version.validation is not None and "integrity" in version.validation.checks
     actions = [e.action for e in wiring.registry().audit_log.all_events(name)]
     assert actions.count("version.validating") == 1
-    assert actions.count("version.pending_approval") == 1
+    assert actions.count("version.checked") == 1
 
 
 def test_every_fault_kind_reaches_every_service() -> None:

@@ -47,7 +47,12 @@ def list_executions(name: str, limit: Annotated[int, Query(ge=1, le=200)] = 50) 
 @router.post(
     "/models/<name>/retrain",
     summary="Retrain now (the retrain workflow checks the policy and the lease)",
-    responses={202: {"description": "Started, or already running for this minute"}},
+    responses={
+        202: {
+            "description": "Started, or already running for this minute",
+            "content": {"application/json": {"model": RetrainStarted}},
+        }
+    },
 )
 def retrain(name: str) -> Response[str]:
     caller(router).require(Role.DATA_SCIENTIST)
