@@ -73,6 +73,71 @@ def _await(client: Client, path: str, status: str, timeout_s: float = 30) -> dic
         time.sleep(0.2)
 
 
+CELL_RISK = {
+    "name": "cell-risk",
+    "description": "Malignancy risk from four cell measurements (gradient boosting, ONNX)",
+    "owner": "alice",
+    "use_case": "triage",
+    "task": "classification",
+    "risk_tier": "medium",
+    "deployment": {"gates": {"min_auc": 0.9}},
+}
+CELL_SCREEN = {
+    "name": "cell-screen",
+    "description": "Screening scorecard: points per measurement band, review below 600",
+    "owner": "alice",
+    "use_case": "triage",
+    "task": "decision",
+    "risk_tier": "high",
+    "deployment": {"gates": {"min_accuracy": 0.85}},
+}
+
+
+def _dataset_models(alice: Client, bob: Client) -> None:
+    """An ML model and a scorecard trained on scikit-learn's breast-cancer data."""
+    try:
+        from steward.local.demo_models import onnx_classifier, scorecard
+    except ImportError:
+        print("  (scikit-learn or skl2onnx missing: the dataset models are skipped)")
+        return
+    existing = {m["name"] for m in alice.get("/models")["items"]}
+    for spec, flavor, build in (
+        (CELL_RISK, "onnx", onnx_classifier),
+        (CELL_SCREEN, "scorecard", scorecard),
+    ):
+        name = str(spec["name"])
+        if name in existing:
+            continue
+        model = build()
+        alice.post("/models", spec)
+        version = alice.post(
+            f"/models/{name}/versions",
+            {
+                "flavor": flavor,
+                "artifact_b64": base64.b64encode(model.artifact).decode(),
+                "signature": model.signature,
+                "metrics": model.metrics,
+                "training_data": {
+                    "uri": "sklearn:load_breast_cancer",
+                    "rows": len(model.reference),
+                },
+                "reference_data": {"instances": model.reference},
+                "holdout_data": {"instances": model.holdout, "labels": model.labels},
+                "code_ref": "steward.local.demo_models",
+            },
+        )
+        path = f"/models/{name}/versions/{version['version']}"
+        pending = _await(alice, path, "PENDING_APPROVAL")
+        gates = (pending.get("validation") or {}).get("gates") or {}
+        bob.post(f"{path}/decision", {"decision": "approve", "comment": "holdout gates reviewed"})
+        _until(lambda name=name: alice.get(f"/models/{name}")["aliases"].get("production") == 1)
+        found = ", ".join(f"{k} {v:.3f}" for k, v in sorted(gates.get("metrics", {}).items()))
+        print(
+            f"  {name} v1 ({flavor}, trained on scikit-learn's breast-cancer data): {found}; "
+            f"bob approved, in production"
+        )
+
+
 def _until(done: Any, timeout_s: float = 60, step_s: float = 0.2) -> Any:
     deadline = time.monotonic() + timeout_s
     while not (value := done()):
@@ -236,6 +301,7 @@ def load_demo(client: Client) -> None:
     client.post("/_local/flush", {})
     print(f"  injected drift: 1000 records of next month's customers, and {len(labels)} labels")
     _detect_and_retrain(client, alice, bob, shifted)
+    _dataset_models(alice, bob)
 
     rules = {
         "rules": [
