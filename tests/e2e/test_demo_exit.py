@@ -37,7 +37,7 @@ def test_demo_exit_narrates_and_summarizes(tmp_path: Path) -> None:
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=420,  # a loaded 2-core machine: platform start and the whole story
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     elapsed = time.perf_counter() - started
