@@ -20,7 +20,7 @@ class Governance(Construct):
         self.verify_audit = events.Rule(
             self,
             "VerifyAudit",
-            description="Hourly: verify every audit hash chain; heartbeat every open approval",
+            description="Hourly: verify audit chains, heartbeat open approvals, due retrains",
             schedule=events.Schedule.expression(AUDIT_VERIFY_SCHEDULE),
             # Open approvals wait for days; Step Functions must hear from them within their
             # heartbeat (at most 6 hours), so every open one gets one each hour.
@@ -32,6 +32,6 @@ class Governance(Construct):
                     retry_attempts=2,
                     max_event_age=cdk.Duration.hours(1),
                 )
-                for task in ("verify_audit", "send_heartbeats")
+                for task in ("verify_audit", "send_heartbeats", "scheduled_retrains")
             ],
         )

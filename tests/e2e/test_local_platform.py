@@ -86,7 +86,7 @@ def test_schedules_fire_locally(platform: LocalPlatform) -> None:
     info = Client(url=platform.url).get("/_local/info")
     assert "in memory" in info["state"] and info["schedules"]
     fired = Client(url=platform.url).post(f"/_local/schedules/{rules[0]['Name']}/fire", {})
-    assert fired["targets"] == 2  # audit verification and approval heartbeats
+    assert fired["targets"] == 3  # audit verification, approval heartbeats, due retrains
 
 
 def _free_port() -> int:

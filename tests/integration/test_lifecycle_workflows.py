@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -338,3 +339,24 @@ def test_retrain_by_hand_and_the_executions_of_a_model(stack: Stack) -> None:
     assert ("retrain", first["run"]) in kinds
     assert ("approval", version["execution_arn"].rsplit(":", 1)[1]) in kinds
     assert api(stack, "GET", "/models/absent-model/executions")[0] == 404
+
+
+def test_a_retrain_schedule_starts_one_run_per_slot(stack: Stack) -> None:
+    from steward import wiring
+    from steward.lifecycle.retrain import Retrainer
+
+    _create(stack, "life-sched", retrain={"schedule": "rate(1 hour)", "min_labels": 0})
+    assert [
+        r for r in wiring.retrainer().scheduled(wiring.registry().workflows) if "life-sched" in r
+    ] == []
+    later = Retrainer(
+        wiring.registry(),
+        wiring.retrainer().logs,
+        clock=lambda: datetime.now(UTC) + timedelta(hours=2, minutes=1),
+    )
+    [run] = [r for r in later.scheduled(wiring.registry().workflows) if "life-sched" in r]
+    assert run.startswith("life-sched-schedule-")
+    assert run in later.scheduled(wiring.registry().workflows)  # the same slot, the same run
+    sfn = boto3.client("stepfunctions")
+    runs = sfn.list_executions(stateMachineArn=settings().need("retrain_state_machine_arn"))
+    assert [e["name"] for e in runs["executions"]].count(run) == 1

@@ -13,6 +13,7 @@ from steward.domain.deployment import (
     evaluate_gates,
     heartbeat_for,
     retrain_refusal,
+    retrain_slot,
     route_approval,
 )
 from steward.domain.models import DeploymentPolicy, RetrainPolicy, RetrainState, RiskTier
@@ -86,6 +87,24 @@ def test_retrain_refusals() -> None:
     assert "does not retrain on drift" in (
         retrain_refusal(RetrainPolicy(on_drift=False), None, 5000, NOW) or ""
     )
+    assert "no schedule" in (retrain_refusal(policy, None, 500, NOW, "schedule") or "")
+    scheduled = RetrainPolicy(schedule="rate(7 days)", cooldown_hours=24, min_labels=0)
+    assert retrain_refusal(scheduled, old, 0, NOW, "schedule") is None
+    assert "cooling down" in (retrain_refusal(scheduled, recent, 0, NOW, "schedule") or "")
     # By hand: no cooldown and no on_drift needed, but never two at once.
-    assert retrain_refusal(RetrainPolicy(min_labels=0), recent, 0, NOW, manual=True) is None
-    assert retrain_refusal(policy, running, 500, NOW, manual=True) is not None
+    assert retrain_refusal(RetrainPolicy(min_labels=0), recent, 0, NOW, "manual") is None
+    assert retrain_refusal(policy, running, 500, NOW, "manual") is not None
+
+
+def test_retrain_slots_catch_up_once() -> None:
+    created = NOW - timedelta(days=30)
+    weekly = "rate(7 days)"
+    assert retrain_slot(weekly, NOW, None, NOW + timedelta(days=6)) is None
+    assert retrain_slot(weekly, created, None, NOW) == created + timedelta(days=28)
+    last = created + timedelta(days=28, hours=1)  # it ran: nothing until the next slot
+    assert retrain_slot(weekly, created, last, NOW) is None
+    assert retrain_slot(weekly, created, last, NOW + timedelta(days=5)) == created + timedelta(
+        days=35
+    )
+    nightly = "cron(0 2 * * ? *)"
+    assert retrain_slot(nightly, created, None, NOW) == NOW.replace(hour=2)

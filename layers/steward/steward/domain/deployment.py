@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from steward.domain.models import DeploymentPolicy, RetrainPolicy, RetrainState, RiskTier
+from steward.domain.schedule import parse_schedule
 
 LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
 # A human may take days, but Step Functions must hear from the waiting task more often:
@@ -163,19 +164,26 @@ def canary_verdict(
     )
 
 
+Trigger = Literal["drift", "schedule", "manual"]
+MAX_SLOTS = 100_000  # catching up a schedule: at most this many missed slots are skipped
+
+
 def retrain_refusal(
     policy: RetrainPolicy,
     state: RetrainState | None,
     labels: int,
     now: datetime,
-    *,
-    manual: bool = False,
+    trigger: Trigger = "drift",
 ) -> str | None:
-    """Why a retrain may not start now, or ``None`` when it may."""
+    """Why a retrain may not start now, or ``None`` when it may. By hand, only the lease
+    and the labels count; drift needs ``on_drift``, a schedule needs ``schedule``."""
     if state is not None and state.running:
         return f"retrain {state.run} is still running"
-    if not manual and not policy.on_drift:
+    if trigger == "drift" and not policy.on_drift:
         return "the retrain policy does not retrain on drift"
+    if trigger == "schedule" and not policy.schedule:
+        return "the retrain policy has no schedule"
+    manual = trigger == "manual"
     if state is not None and not manual:
         ready = state.started_at + timedelta(hours=policy.cooldown_hours)
         if now < ready:
@@ -183,3 +191,20 @@ def retrain_refusal(
     if labels < policy.min_labels:
         return f"{labels} labelled rows, fewer than {policy.min_labels}"
     return None
+
+
+def retrain_slot(
+    expression: str, anchor: datetime, last: datetime | None, now: datetime
+) -> datetime | None:
+    """The latest slot of a retrain schedule in ``(last or anchor, now]``, or ``None``.
+    Missed slots collapse into the latest one: a retrain catches up once, not per slot."""
+    schedule = parse_schedule(expression)
+    slot = schedule.next_after(last or anchor, anchor)
+    if slot is None or slot > now:
+        return None
+    for _ in range(MAX_SLOTS):
+        following = schedule.next_after(slot, anchor)
+        if following is None or following > now:
+            break
+        slot = following
+    return slot

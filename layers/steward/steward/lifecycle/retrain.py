@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from typing import Any
 
-from steward.domain.deployment import retrain_refusal
+from steward.domain.deployment import retrain_refusal, retrain_slot
 from steward.domain.errors import Conflict, ValidationFailed
 from steward.domain.identity import Identity, Role
 from steward.domain.models import PRODUCTION, RetrainState
@@ -70,8 +70,13 @@ class Retrainer:
         start = end - timedelta(hours=model.retrain.window_hours)
         labels = read_window(self.logs, "feedback", name, start, end, ["ts", "request_id"])
         count = 0 if labels is None else labels.num_rows
+        kind = trigger.split(":", 1)[0]
         refusal = retrain_refusal(
-            model.retrain, model.retraining, count, end, manual=trigger == "manual"
+            model.retrain,
+            model.retraining,
+            count,
+            end,
+            kind if kind in ("drift", "schedule") else "manual",  # type: ignore[arg-type]
         )
         if refusal is None and PRODUCTION not in model.aliases:
             refusal = "no production version to retrain from"
@@ -86,6 +91,25 @@ class Retrainer:
             return {"started": False, "reason": refusal}
         window = {"start": start.isoformat(), "end": end.isoformat()}
         return {"started": True, "labels": count, "window": window}
+
+    def scheduled(self, workflows: WorkflowEngine) -> list[str]:
+        """Start the retrains whose schedule has a slot due (run hourly). Each run is named
+        after its slot, so running this twice in a slot starts nothing more."""
+        now = self.clock()
+        started: list[str] = []
+        token: str | None = None
+        while True:
+            page = self.registry.list_models(100, token)
+            for model in page.items:
+                if not model.retrain.schedule:
+                    continue
+                last = model.retraining.started_at if model.retraining else None
+                slot = retrain_slot(model.retrain.schedule, model.created_at, last, now)
+                if slot is not None:
+                    key = slot.strftime("%Y%m%dT%H%M")
+                    started.append(start_retrain(workflows, model.name, "schedule", key)["run"])
+            if not (token := page.next_token):
+                return started
 
     def _features(self, name: str) -> tuple[Any, list[str]]:
         model = self.registry.get_model(name)

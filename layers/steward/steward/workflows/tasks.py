@@ -141,6 +141,10 @@ def trigger_retrain(event: dict[str, Any]) -> dict[str, Any]:
     return start_retrain(registry().workflows, request.model, request.trigger, key)
 
 
+def scheduled_retrains(_: dict[str, Any]) -> dict[str, Any]:
+    return {"started": retrainer().scheduled(registry().workflows)}
+
+
 def _run(event: dict[str, Any]) -> tuple[RunRef, dict[str, Any]]:
     step = StepInput.model_validate(event)
     return RunRef.model_validate(step.input), step.input
@@ -214,6 +218,7 @@ TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "notify": notify,
     "send_heartbeats": send_heartbeats,
     "trigger_retrain": trigger_retrain,
+    "scheduled_retrains": scheduled_retrains,
     "retrain_begin": retrain_begin,
     "retrain_prepare": retrain_prepare,
     "retrain_train": retrain_train,
