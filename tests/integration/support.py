@@ -27,7 +27,7 @@ def scoring(stack: Stack, path: str, body: Any) -> tuple[int, Any]:
 
 
 def wait_status(
-    stack: Stack, name: str, version: int, status: str, timeout_s: float = 5
+    stack: Stack, name: str, version: int, status: str, timeout_s: float = 30
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
