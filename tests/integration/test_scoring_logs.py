@@ -25,9 +25,11 @@ from tests.integration.support import scoring
 USERS = UserDirectory()
 
 
-def _serve(name: str) -> None:
+def _serve(name: str, **spec: Any) -> None:
     registry = wiring.registry()
-    registry.create_model(ModelSpec.model_validate(model_spec(name)), USERS.identify("alice"))
+    registry.create_model(
+        ModelSpec.model_validate(model_spec(name, **spec)), USERS.identify("alice")
+    )
     number = registry.register_version(
         name, RegisterVersion.model_validate(register_body()), USERS.identify("alice")
     ).version

@@ -64,7 +64,10 @@ class Status(StrEnum):
 class MonitoringPolicy(Strict):
     schedule: str = "rate(1 day)"
     window_hours: int = Field(default=24, ge=1, le=24 * 90, strict=True)
+    # feedback for a window's predictions is read up to this long after the window's end
+    label_lag_hours: int = Field(default=48, ge=0, le=24 * 90, strict=True)
     protected_attributes: list[str] = Field(default_factory=list)
+    # drift tests, and performance/fairness bounds (see steward.drift.performance, fairness)
     thresholds: dict[str, Number] = Field(default_factory=dict)
     feature_thresholds: dict[str, dict[str, Number]] = Field(default_factory=dict)
     drift_share: float = Field(default=0.3, gt=0, le=1, strict=True)

@@ -352,7 +352,8 @@ class DriftReport(BaseModel):
     features: dict[str, FeatureDrift]
     prediction: FeatureDrift | None = None
     data_quality: dict[str, Any]
-    performance: dict[str, Any] = Field(default_factory=dict)
+    performance: dict[str, Any] = Field(default_factory=dict)  # steward.drift.outcomes
+    fairness: dict[str, Any] = Field(default_factory=dict)
     created_at: str
 
 

@@ -1,9 +1,12 @@
-"""The human drift report: one section per feature with reference vs current histograms
-(inline SVG, no scripts, no external assets)."""
+"""The human drift report: one section per feature with reference vs current histograms and
+the statistic over past reports, performance and fairness tables (inline SVG, no scripts, no
+external assets)."""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
+from typing import Any
 
 from steward.drift.evaluate import DriftReport, FeatureDrift
 
@@ -36,7 +39,122 @@ def _bars(feature: FeatureDrift) -> str:
     return "".join(parts)
 
 
-def render(report: DriftReport) -> str:
+def _line(values: Sequence[float | None], threshold: float | None, label: str) -> str:
+    """A statistic over reports, oldest to newest (the last point is this report), with the
+    threshold dashed."""
+    points = [(i, v) for i, v in enumerate(values) if v is not None]
+    if len(points) < 2:
+        return ""
+    top = max([v for _, v in points] + [threshold or 0.0, 1e-9]) * 1.1
+    step = WIDTH / max(len(values) - 1, 1)
+    height = HEIGHT / 2
+
+    def y(v: float) -> float:
+        return height - height * v / top
+
+    path = " ".join(f"{i * step:.1f},{y(v):.1f}" for i, v in points)
+    parts = [
+        f"<svg role='img' width='{WIDTH}' height='{height + 4:.0f}' "
+        f"aria-label='{html.escape(label)} over the last {len(values)} reports'>",
+        f"<polyline points='{path}' fill='none' stroke='#1a73e8' stroke-width='2'/>",
+    ]
+    if threshold is not None:
+        parts.append(
+            f"<line x1='0' x2='{WIDTH}' y1='{y(threshold):.1f}' y2='{y(threshold):.1f}' "
+            "stroke='#d93025' stroke-dasharray='4 3'/>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _series(history: Sequence[dict[str, Any]], pick: Any, current: float) -> list[float | None]:
+    """One value per past report, oldest first (``history`` is newest first), then this
+    report's."""
+    out: list[float | None] = []
+    for summary in reversed(history):
+        try:
+            value = pick(summary)
+        except (KeyError, TypeError):
+            value = None
+        out.append(float(value) if isinstance(value, int | float) else None)
+    out.append(current)
+    return out
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4f}"
+        return html.escape("-" if v is None else str(v))
+
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _performance(report: DriftReport, history: Sequence[dict[str, Any]]) -> str:
+    p = report.performance
+    if not p:
+        return ""
+    intro = (
+        f"<p>{p.get('rows_labelled', 0)} labelled rows of {p.get('rows_scored', 0)} scored "
+        f"(labels read up to {p.get('label_lag_hours', 0)} h after the window); verdict: "
+        f"<strong>{html.escape(str(p.get('verdict', '-')))}</strong>.</p>"
+    )
+    breaches = {c["metric"] for c in p.get("checks", []) if c["breach"]}
+    rows = [
+        (m, v, p.get("registered", {}).get(m), "breach" if m in breaches else "ok")
+        for m, v in sorted(p.get("metrics", {}).items())
+    ]
+    charts = "".join(
+        f"<section><h3>{html.escape(m)} over time</h3>"
+        f"{_line(_series(history, lambda s, m=m: s['performance'][m], v), None, m)}</section>"
+        for m, v in sorted(p.get("metrics", {}).items())
+        if len(history)
+    )
+    table = _table(("metric", "value", "registered", "check"), rows) if rows else ""
+    return f"<h2>Performance</h2>{intro}{table}{charts}"
+
+
+def _fairness(report: DriftReport) -> str:
+    f = report.fairness
+    if not f:
+        return ""
+    parts = [
+        "<h2>Fairness</h2>",
+        f"<p>Positive class {html.escape(str(f.get('positive_class')))}; flagged when the "
+        f"disparate impact is under {f['thresholds']['disparate_impact']} or the TPR "
+        f"difference over {f['thresholds']['tpr_difference']}.</p>",
+    ]
+    for attribute, found in f.get("attributes", {}).items():
+        status = "flagged" if found["flagged"] else "ok"
+        di, tpr = found.get("disparate_impact"), found.get("tpr_difference")
+        parts.append(
+            f"<h3>{html.escape(attribute)}: {status}</h3><p>disparate impact "
+            f"{'-' if di is None else f'{di:.4f}'}, TPR difference "
+            f"{'-' if tpr is None else f'{tpr:.4f}'}</p>"
+        )
+        rows = [
+            (g, v["rows"], v["selection_rate"], v["tpr"], v["tpr_difference"])
+            for g, v in found["groups"].items()
+        ]
+        parts.append(_table(("group", "rows", "selection rate", "TPR", "TPR gap to best"), rows))
+    return "".join(parts)
+
+
+def _quality(quality: dict[str, Any]) -> str:
+    rows = []
+    for key, value in quality.items():
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            value = {k: {a: round(b, 4) for a, b in v.items()} for k, v in value.items()}
+        elif isinstance(value, dict):
+            value = {k: round(v, 4) if isinstance(v, float) else v for k, v in value.items()}
+        rows.append((key, "-" if value in ({}, []) else value))
+    return "<h2>Data quality</h2>" + _table(("check", "found"), rows)
+
+
+def render(report: DriftReport, history: Sequence[dict[str, Any]] = ()) -> str:
+    """``history``: the summaries of past reports, newest first (as listed)."""
     esc = html.escape
     verdict = "Drift detected" if report.drift_detected else "No drift"
     rows = []
@@ -50,8 +168,21 @@ def render(report: DriftReport) -> str:
             f"<tr><th scope='row'>{esc(name)}</th><td>{esc(f.test)}</td>"
             f"<td>{f.statistic:.4f}</td><td>{f.threshold:.4f}</td><td>{status}</td></tr>"
         )
-        sections.append(f"<section><h3>{esc(name)} — {status}</h3>{_bars(f)}</section>")
-    quality = report.data_quality
+        trend = _line(
+            _series(history, lambda s, n=name: s["features"][n]["statistic"], f.statistic),
+            f.threshold,
+            f"{name} {f.test}",
+        )
+        sections.append(
+            f"<section><h3>{esc(name)} — {status}</h3>{_bars(f)}"
+            f"{f'<p>{esc(f.test)} over past reports</p>{trend}' if trend else ''}</section>"
+        )
+    share = _line(
+        _series(history, lambda s: s["drift_share"], report.drift_share),
+        None,
+        "share of drifted features",
+    )
+    overall = f"<h2>Drifted share over past reports</h2>{share}" if share else ""
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>Drift report {esc(report.report_id)}</title><style>"
@@ -64,6 +195,6 @@ def render(report: DriftReport) -> str:
         f"features drifted. Grey: reference, blue: current.</p>"
         "<table><thead><tr><th>feature</th><th>test</th><th>statistic</th><th>threshold</th>"
         f"<th>verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f"{''.join(sections)}"
-        f"<h2>Data quality</h2><pre>{esc(str(quality))}</pre></body></html>"
+        f"{overall}{''.join(sections)}{_performance(report, history)}{_fairness(report)}"
+        f"{_quality(report.data_quality)}</body></html>"
     )

@@ -13,17 +13,20 @@ from typing import IO, Any
 from steward.domain.errors import Conflict, ValidationFailed
 from steward.domain.models import Page, Signature
 from steward.domain.profile import Profile
+from steward.drift import outcomes
 from steward.drift.evaluate import DriftReport, Partial, partial_of, report
 from steward.drift.html import render
+from steward.drift.metrics import emit
 from steward.drift.plan import MAX_BATCH_BYTES, MAX_BATCH_ROWS, batches, with_rows
 from steward.ports import ModelStore
 from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of
 
 MAX_WINDOW = timedelta(days=31)
+HISTORY = 30  # past reports drawn in the HTML report's drift-over-time charts
 
 
-def _prefix(name: str, hour: datetime) -> str:
-    return f"predictions/model={name}/date={hour:%Y-%m-%d}/hour={hour:%H}/"
+def _prefix(name: str, hour: datetime, kind: str = "predictions") -> str:
+    return f"{kind}/model={name}/date={hour:%Y-%m-%d}/hour={hour:%H}/"
 
 
 @dataclass
@@ -83,6 +86,7 @@ class DriftService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         batch_rows: int = MAX_BATCH_ROWS,
         batch_bytes: int = MAX_BATCH_BYTES,
+        metrics: Callable[[DriftReport], None] = emit,
     ) -> None:
         self.batch_rows = batch_rows
         self.batch_bytes = batch_bytes
@@ -91,12 +95,15 @@ class DriftService:
         self.reports = reports
         self.events = events
         self.clock = clock
+        self.metrics = metrics
 
-    def files(self, name: str, start: datetime, end: datetime) -> list[str]:
+    def files(
+        self, name: str, start: datetime, end: datetime, kind: str = "predictions"
+    ) -> list[str]:
         """Partition pruning: only the date=/hour= folders the window touches."""
         keys: list[str] = []
         for hour in _hours(start, end):
-            keys += self.logs.keys(_prefix(name, hour))
+            keys += self.logs.keys(_prefix(name, hour, kind))
         return keys
 
     def _window(
@@ -166,10 +173,29 @@ class DriftService:
             window=(run.start, run.end),
             created_at=self.clock().isoformat(),
         )
-        result.data_quality["seconds"] = round(seconds, 3)
+        # Performance and fairness: a narrow second read of the run's files joined with the
+        # feedback (in the reduce step of a distributed run; see steward.drift.outcomes).
+        started = time.perf_counter()
+        feedback_end = min(
+            run.end + timedelta(hours=model.monitoring.label_lag_hours), self.clock()
+        )
+        result.performance, result.fairness = outcomes.evaluate(
+            self.logs,
+            run.keys,
+            self.files(run.model, run.start, max(feedback_end, run.end), "feedback"),
+            (run.start, run.end),
+            self.store.get_version(run.model, run.version),
+            model.task,
+            model.monitoring,
+        )
+        result.data_quality["seconds"] = round(seconds + time.perf_counter() - started, 3)
         payload = result.model_dump(mode="json")
-        self.reports.save(run.model, payload, render(result))
-        self._remember(run.model, summary_of(payload))
+        history = self.reports.summaries(run.model, HISTORY, None).items
+        self.reports.save(run.model, payload, render(result, history))
+        summary = summary_of(payload)
+        summary.pop("features")  # the per-feature series stays in the report rows
+        self._remember(run.model, summary)
+        self.metrics(result)
         if result.drift_detected:
             self.events.publish(
                 "DriftDetected",

@@ -92,7 +92,9 @@ class EventBus(ABC):
 
 
 def summary_of(report: dict[str, Any]) -> dict[str, Any]:
-    return {
+    """The listing row; it carries each feature's verdict statistic and the performance
+    metrics, so that the HTML report can chart drift over past reports."""
+    summary = {
         k: report[k]
         for k in (
             "report_id",
@@ -106,3 +108,9 @@ def summary_of(report: dict[str, Any]) -> dict[str, Any]:
             "created_at",
         )
     }
+    summary["features"] = {
+        name: {"statistic": round(f["statistic"], 6), "drift": f["drift"]}
+        for name, f in report.get("features", {}).items()
+    }
+    summary["performance"] = (report.get("performance") or {}).get("metrics", {})
+    return summary

@@ -1,0 +1,134 @@
+"""The drift service with feedback and protected attributes, on fakes: performance and
+fairness in the JSON and HTML reports, drift over past reports, EMF metrics on stdout."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sklearn import metrics as sk
+
+from steward.adapters.memory import MemoryEventBus, MemoryLogFiles, MemoryReportStore
+from steward.domain.identity import UserDirectory
+from steward.domain.models import ModelSpec
+from steward.drift.service import DriftService
+from steward.registry.requests import Decision, RegisterVersion
+from steward.registry.service import Registry
+from tests.factories import model_spec, reference_rows, register_body
+
+USERS = UserDirectory()
+T0 = datetime(2026, 11, 27, 10, tzinfo=UTC)
+
+
+def _write(columns: dict[str, Any]) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(pa.table(columns), sink)
+    return sink.getvalue()
+
+
+@pytest.fixture
+def service(registry: Registry) -> DriftService:
+    monitoring = {
+        "schedule": "rate(1 hour)",
+        "window_hours": 1,
+        "label_lag_hours": 2,
+        "protected_attributes": ["plan"],
+    }
+    spec = model_spec(monitoring=monitoring)
+    registry.create_model(ModelSpec.model_validate(spec), USERS.identify("alice"))
+    request = RegisterVersion.model_validate(
+        register_body(reference_data={"instances": reference_rows(1000)})
+    )
+    registry.register_version("churn", request, USERS.identify("alice"))
+    registry.validate("churn", 1)
+    registry.decide("churn", 1, Decision(decision="approve", comment="ok"), USERS.identify("bob"))
+    registry.set_alias("churn", "production", 1, USERS.identify("alice"))
+    ticks = iter(range(10_000))
+    return DriftService(
+        registry.store,
+        MemoryLogFiles(),
+        MemoryReportStore(),
+        MemoryEventBus(),
+        clock=lambda: T0 + timedelta(hours=6, seconds=next(ticks)),
+    )
+
+
+def _traffic(logs: MemoryLogFiles, hour: int, seed: int) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    rows = reference_rows(800, seed=seed)
+    n = len(rows)
+    score = rng.random(n)
+    at = T0 + timedelta(hours=hour)
+    ids = [f"{seed}-{i}" for i in range(n)]
+    columns = {k: [r[k] for r in rows] for k in rows[0]}
+    columns.update(
+        request_id=ids,
+        ts=pa.array([at] * n, pa.timestamp("us", tz="UTC")),
+        version=pa.array([1] * n, pa.int32()),
+        prediction=(score >= 0.5).astype(float).tolist(),
+        score=score.tolist(),
+    )
+    day = f"date={at:%Y-%m-%d}/hour={at:%H}"
+    logs.files[f"predictions/model=churn/{day}/a.parquet"] = _write(columns)
+    truth = (rng.random(n) < score).astype(int)
+    labelled = slice(0, 500)
+    later = at + timedelta(hours=1)  # labels arrive an hour later, inside the lag
+    logs.files[f"feedback/model=churn/date={later:%Y-%m-%d}/hour={later:%H}/f.parquet"] = _write(
+        {"request_id": ids[labelled], "label": truth[labelled].tolist()}
+    )
+    plan = np.array(columns["plan"])
+    return truth[labelled], score[labelled], plan[labelled]
+
+
+def test_performance_fairness_history_and_metrics(
+    service: DriftService, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    _traffic(logs, 0, seed=1)
+    first = service.evaluate("churn", T0, T0 + timedelta(hours=1))
+    y, score, plan = _traffic(logs, 2, seed=2)
+    report = service.evaluate("churn", T0 + timedelta(hours=2), T0 + timedelta(hours=3))
+    yhat = (score >= 0.5).astype(int)
+
+    perf = report.performance
+    assert perf["rows_labelled"] == 500 and perf["rows_scored"] == 800
+    assert perf["metrics"]["roc_auc"] == pytest.approx(sk.roc_auc_score(y, score))
+    assert perf["metrics"]["f1"] == pytest.approx(sk.f1_score(y, yhat))
+    assert perf["registered"] == {"roc_auc": 0.81} and perf["verdict"] in ("ok", "degraded")
+    groups = report.fairness["attributes"]["plan"]["groups"]
+    assert groups["pro"]["tpr"] == pytest.approx(
+        sk.recall_score(y[plan == "pro"], yhat[plan == "pro"])
+    )
+    assert set(groups) == {"basic", "pro"}
+
+    stored = json.loads(service.get("churn", report.report_id))
+    assert stored["performance"]["metrics"] == perf["metrics"] and stored["fairness"]
+    page = service.get("churn", report.report_id, "html")
+    assert "<h2>Performance</h2>" in page and "<h2>Fairness</h2>" in page
+    assert "<polyline" in page  # drift over the past report and this one
+    assert "<polyline" not in service.get("churn", first.report_id, "html")  # no past yet
+    summary = service.list("churn").items[0]
+    assert summary["features"]["tenure"]["statistic"] == pytest.approx(
+        report.features["tenure"].statistic, abs=1e-6
+    )
+    latest = service.store.get_model("churn").latest_drift
+    assert latest is not None and "features" not in latest  # the model item stays small
+
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    per_feature = [e for e in emf if e.get("feature") == "tenure"]
+    assert len(per_feature) == 2 and "Drift.psi" in per_feature[-1] and "Drifted" in per_feature[-1]
+    overall = [e for e in emf if "DriftShare" in e][-1]
+    assert overall["model"] == "churn"
+    assert overall["Performance.roc_auc"] == [pytest.approx(perf["metrics"]["roc_auc"])]
+    directive = overall["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "Steward" and ["model"] in [
+        [d for d in ds if d != "service"] for ds in directive["Dimensions"]
+    ]
+    assert any(e.get("attribute") == "plan" and "DisparateImpact" in e for e in emf)
