@@ -51,6 +51,7 @@ def test_labels_are_normalized_and_the_latest_wins() -> None:
         ("c", _feedback(["w"], ["1"])),
         ("d", b"not parquet"),
         ("e", _parquet({"request_id": ["q"]})),
+        ("f", _parquet({"request_id": ["q"], "label": [[1, 2]]})),  # not a class
     ]
     labels = outcomes.read_labels(files, Task.CLASSIFICATION, skipped)
     found = dict(
@@ -59,7 +60,7 @@ def test_labels_are_normalized_and_the_latest_wins() -> None:
         )
     )
     assert found == {"x": "0", "y": "0", "z": "2.5", "w": "1"}
-    assert [s["key"] for s in skipped] == ["d", "e"]
+    assert [s["key"] for s in skipped] == ["d", "e", "f"]
 
 
 def test_join_keeps_window_and_version_and_counts_every_scored_row() -> None:

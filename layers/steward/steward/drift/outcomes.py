@@ -96,6 +96,8 @@ def read_labels(
             tables.append(table.append_column("label", label))
         except _Skip as exc:
             skipped.append({"key": key, "reason": str(exc)})
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+            skipped.append({"key": key, "reason": f"unreadable ({type(exc).__name__})"})
     if not tables:
         empty = {"request_id": pa.array([], pa.string()), "label": pa.array([], label_type)}
         return pa.table(empty)
@@ -279,7 +281,7 @@ def read_predictions(
                 joiner.add(pa.table(table))
         except _Skip as exc:
             outcomes.skipped.append({"key": key, "reason": str(exc)})
-        except (pa.ArrowInvalid, OSError) as exc:
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
             outcomes.skipped.append({"key": key, "reason": f"unreadable ({type(exc).__name__})"})
     joiner.flush()
     return outcomes
