@@ -40,19 +40,32 @@ class _Skip(Exception):
 
 def _class_keys(column: Any) -> Any:
     """Classes as strings, one spelling per value whatever the column type: 1, 1.0 and True
-    are all ``"1"`` (labels arrive as JSON and predictions as the runtime's type)."""
+    are all ``"1"`` (labels arrive as JSON and predictions as the runtime's type). Only the
+    distinct values are converted; the rows take them by dictionary index."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    if pa.types.is_boolean(column.type):
-        return column.cast(pa.int8()).cast(pa.string())
-    if pa.types.is_floating(column.type):
-        integral = pc.equal(pc.floor(column), column)
-        whole = pc.cast(column, pa.int64(), safe=False).cast(pa.string())
-        return pc.if_else(integral, whole, column.cast(pa.string()))
-    return column.cast(pa.string())
+    encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
+    values = encoded.dictionary
+    if pa.types.is_boolean(values.type):
+        values = values.cast(pa.int8())
+    if pa.types.is_floating(values.type):
+        integral = pc.equal(pc.floor(values), values)
+        whole = pc.cast(values, pa.int64(), safe=False).cast(pa.string())
+        values = pc.if_else(integral, whole, values.cast(pa.string()))
+    return values.cast(pa.string()).take(encoded.indices)
+
+
+def _strings(column: Any) -> np.ndarray:
+    """A string column as a numpy unicode array (nulls as the missing group), built from
+    the distinct values: sorting and comparing it stays in C, unlike Python objects."""
+    import pyarrow.compute as pc
+
+    encoded = column.combine_chunks().dictionary_encode()
+    names = np.array([*encoded.dictionary.to_pylist(), fairness.MISSING], dtype=np.str_)
+    codes = pc.fill_null(encoded.indices, len(names) - 1).to_numpy()
+    strings: np.ndarray = names[codes]
+    return strings
 
 
 def _numbers(column: Any) -> Any:
@@ -102,17 +115,11 @@ def read_labels(
         empty = {"request_id": pa.array([], pa.string()), "label": pa.array([], label_type)}
         return pa.table(empty)
     labels = pa.concat_tables(tables)
-    return _one_per_request(labels.filter(pc.is_valid(labels.column("label"))), "max")
-
-
-def _one_per_request(table: Any, which: str) -> Any:
-    """One row per request id: the first (``min``) or the last (``max``) in read order.
-    Files are listed in time order, so ``max`` is the latest label."""
-    import pyarrow as pa
-
-    numbered = table.append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
-    rows = numbered.group_by("request_id", use_threads=False).aggregate([("__row", which)])
-    return table.take(rows.column(f"__row_{which}"))
+    labels = labels.filter(pc.is_valid(labels.column("label")))
+    # One row per request id, the last read (files are listed in time order: the latest).
+    numbered = labels.append_column("__row", pa.array(np.arange(labels.num_rows)))
+    rows = numbered.group_by("request_id", use_threads=False).aggregate([("__row", "max")])
+    return labels.take(rows.column("__row_max"))
 
 
 @dataclass
@@ -182,7 +189,10 @@ class _Joiner:
             matched = block.filter(found)
             if matched.num_rows:
                 label = self.labels.column("label").take(index.filter(found))
-                self.outcomes.labelled.append(matched.append_column("label", label))
+                matched = matched.append_column("label", label)
+                # which label: the same request joined twice (a re-delivered prediction)
+                # has the same index, whatever block or map child it came from
+                self.outcomes.labelled.append(matched.append_column("__label", index.filter(found)))
 
     def _count(self, block: Any) -> None:
         per_class = block.group_by("prediction", use_threads=False).aggregate(
@@ -322,7 +332,8 @@ def assess(
     if outcomes.labelled:
         rows = pa.concat_tables(outcomes.labelled)
         rows = rows.filter(pc.is_valid(rows.column("prediction")))
-        labelled = _one_per_request(rows, "min")  # a prediction logged twice counts once
+        _, first = np.unique(rows.column("__label").to_numpy(), return_index=True)
+        labelled = rows.take(pa.array(first))  # a prediction logged twice counts once
     n = labelled.num_rows if labelled is not None else 0
     result: dict[str, Any] = {
         "task": task.value,
@@ -342,8 +353,7 @@ def assess(
     else:
         label_classes: set[str] = set()
         if labelled is not None and n:
-            y = labelled.column("label").to_numpy(zero_copy_only=False)
-            yhat = labelled.column("prediction").to_numpy(zero_copy_only=False)
+            y, yhat = _strings(labelled.column("label")), _strings(labelled.column("prediction"))
             label_classes = set(np.unique(y).tolist())
         positive = positive_class(outcomes.by_class, label_classes)
         result["positive_class"] = positive
@@ -364,13 +374,7 @@ def assess(
     if policy.protected_attributes and task is not Task.REGRESSION and positive is not None:
         groups = None
         if labelled is not None and n:
-            groups = {
-                a: np.array(
-                    [fairness.MISSING if g is None else g for g in labelled.column(a).to_pylist()],
-                    dtype=object,
-                )
-                for a in policy.protected_attributes
-            }
+            groups = {a: _strings(labelled.column(a)) for a in policy.protected_attributes}
         counts = {a: outcomes.groups.get(a, {}) for a in policy.protected_attributes}
         fair = fairness.assess(counts, groups, y, yhat, positive, thresholds)
     return result, fair
