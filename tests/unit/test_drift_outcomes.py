@@ -14,7 +14,7 @@ import pytest
 from sklearn import metrics as sk
 
 from steward.domain.models import MonitoringPolicy, Task
-from steward.drift import outcomes
+from steward.drift import outcomes, performance
 
 T0 = datetime(2026, 11, 27, 10, tzinfo=UTC)
 WINDOW = (T0, T0 + timedelta(hours=1))
@@ -158,7 +158,7 @@ def test_regression_and_nothing_to_read() -> None:
 
 
 def test_positive_class_is_the_one_with_the_higher_mean_score() -> None:
-    assert outcomes.positive_class({"no": [10, 10, 2.0], "yes": [5, 5, 4.0]}, set()) == "yes"
-    assert outcomes.positive_class({"stay": [10, 10, 1.0]}, {"churn", "stay"}) == "churn"
-    assert outcomes.positive_class({"a": [1, 0, 0.0], "b": [1, 0, 0.0]}, {"c"}) is None
-    assert outcomes.positive_class({"0": [3, 0, 0.0]}, {"1"}) == "1"
+    assert performance.positive_class({"no": [10, 10, 2.0], "yes": [5, 5, 4.0]}, set()) == "yes"
+    assert performance.positive_class({"stay": [10, 10, 1.0]}, {"churn", "stay"}) == "churn"
+    assert performance.positive_class({"a": [1, 0, 0.0], "b": [1, 0, 0.0]}, {"c"}) is None
+    assert performance.positive_class({"0": [3, 0, 0.0]}, {"1"}) == "1"

@@ -32,6 +32,28 @@ def _write(columns: dict[str, Any]) -> bytes:
     return sink.getvalue()
 
 
+def _probability(rows: list[dict[str, Any]]) -> np.ndarray:
+    """The factories' logistic model (intercept -1, tenure -0.04, charges 0.02)."""
+    z = np.array([-1 - 0.04 * r["tenure"] + 0.02 * r["charges"] for r in rows])
+    return 1 / (1 + np.exp(-z))
+
+
+def _truth(rows: list[dict[str, Any]]) -> list[int]:
+    rng = np.random.default_rng(4)
+    return (rng.random(len(rows)) < _probability(rows)).astype(int).tolist()
+
+
+def test_validation_measures_the_holdout_baseline(service: DriftService) -> None:
+    holdout = reference_rows(300, seed=5)
+    y, p = np.array(_truth(holdout)), _probability(holdout)
+    validation = service.store.get_version("churn", 1).validation
+    assert validation is not None and "holdout" in validation.checks
+    measured = validation.holdout_metrics
+    assert measured["roc_auc"] == pytest.approx(sk.roc_auc_score(y, p), abs=1e-9)
+    assert measured["log_loss"] == pytest.approx(sk.log_loss(y, p), rel=1e-9)
+    assert measured["f1"] == pytest.approx(sk.f1_score(y, (p >= 0.5).astype(int)))
+
+
 @pytest.fixture
 def service(registry: Registry) -> DriftService:
     monitoring = {
@@ -42,10 +64,14 @@ def service(registry: Registry) -> DriftService:
     }
     spec = model_spec(monitoring=monitoring)
     registry.create_model(ModelSpec.model_validate(spec), USERS.identify("alice"))
-    request = RegisterVersion.model_validate(
-        register_body(reference_data={"instances": reference_rows(1000)})
+    holdout = reference_rows(300, seed=5)
+    body = register_body(
+        reference_data={"instances": reference_rows(1000)},
+        holdout_data={"instances": holdout, "labels": _truth(holdout)},
     )
-    registry.register_version("churn", request, USERS.identify("alice"))
+    registry.register_version(
+        "churn", RegisterVersion.model_validate(body), USERS.identify("alice")
+    )
     registry.validate("churn", 1)
     registry.decide("churn", 1, Decision(decision="approve", comment="ok"), USERS.identify("bob"))
     registry.set_alias("churn", "production", 1, USERS.identify("alice"))
@@ -101,7 +127,9 @@ def test_performance_fairness_history_and_metrics(
     assert perf["rows_labelled"] == 500 and perf["rows_scored"] == 800
     assert perf["metrics"]["roc_auc"] == pytest.approx(sk.roc_auc_score(y, score))
     assert perf["metrics"]["f1"] == pytest.approx(sk.f1_score(y, yhat))
-    assert perf["registered"] == {"roc_auc": 0.81} and perf["verdict"] in ("ok", "degraded")
+    holdout = service.store.get_version("churn", 1).validation.holdout_metrics  # type: ignore[union-attr]
+    assert perf["baseline"] == "holdout" and perf["registered"] == holdout  # not the 0.81 claimed
+    assert perf["verdict"] in ("ok", "degraded")
     groups = report.fairness["attributes"]["plan"]["groups"]
     assert groups["pro"]["tpr"] == pytest.approx(
         sk.recall_score(y[plan == "pro"], yhat[plan == "pro"])

@@ -244,6 +244,8 @@ class Validation(Strict):
     at: datetime | None = None
     # The approval gates' evidence: metrics on the holdout against the champion's.
     gates: dict[str, Any] | None = None
+    # the version's metrics on its labelled holdout sample, measured here (drift baseline)
+    holdout_metrics: dict[str, float] = Field(default_factory=dict)
 
 
 class ModelVersion(Strict):

@@ -297,25 +297,6 @@ def read_predictions(
     return outcomes
 
 
-def positive_class(by_class: dict[str, list[float]], label_classes: set[str]) -> str | None:
-    """The class the score is the probability of: the predicted class with the higher mean
-    score (runtimes log the positive-class probability for binary models). None when more
-    than two classes occur (multiclass)."""
-    classes = set(by_class) | label_classes
-    if len(classes) > 2:
-        return None
-    means = {c: v[2] / v[1] for c, v in by_class.items() if v[1]}
-    if len(means) == 2:
-        return max(means, key=lambda c: means[c])
-    if len(means) == 1:
-        ((only, mean),) = means.items()
-        others = classes - {only}
-        return only if mean >= 0.5 or not others else others.pop()
-    if classes and classes <= {"0", "1"}:
-        return "1"
-    return max(classes) if classes else None  # scikit-learn's convention: the last class
-
-
 def assess(
     outcomes: Outcomes,
     task: Task,
@@ -355,7 +336,7 @@ def assess(
         if labelled is not None and n:
             y, yhat = _strings(labelled.column("label")), _strings(labelled.column("prediction"))
             label_classes = set(np.unique(y).tolist())
-        positive = positive_class(outcomes.by_class, label_classes)
+        positive = performance.positive_class(outcomes.by_class, label_classes)
         result["positive_class"] = positive
         if y is not None and yhat is not None and labelled is not None:
             score = labelled.column("score")
@@ -405,4 +386,7 @@ def evaluate(
             labels,
         )
         outcomes.skipped += skipped
-    return assess(outcomes, task, policy, version.metrics, labels.num_rows)
+    measured = version.validation.holdout_metrics if version.validation else {}
+    found, fair = assess(outcomes, task, policy, measured or version.metrics, labels.num_rows)
+    found["baseline"] = "holdout" if measured else "registered"
+    return found, fair

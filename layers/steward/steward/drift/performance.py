@@ -151,3 +151,51 @@ def verdict(rows_labelled: int, found: list[dict[str, Any]], thresholds: dict[st
     if rows_labelled < thresholds.get("min_labelled_rows", DEFAULTS["min_labelled_rows"]):
         return "insufficient_labels"
     return "degraded" if any(c["breach"] for c in found) else "ok"
+
+
+def class_key(value: Any) -> str:
+    """One spelling per class, as the log reader normalizes them: 1, 1.0 and True are "1"."""
+    if isinstance(value, bool | np.bool_):
+        return "1" if value else "0"
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def holdout(
+    regression_task: bool, labels: list[Any], values: np.ndarray, scores: np.ndarray | None
+) -> dict[str, float]:
+    """The metrics of a version on its labelled holdout sample (scored at validation): the
+    baseline that drift reports compare live performance with."""
+    if regression_task:
+        return dict(regression(np.asarray(labels, np.float64), values)["metrics"])
+    y = np.array([class_key(v) for v in labels], dtype=np.str_)
+    yhat = np.array([class_key(v) for v in values.tolist()], dtype=np.str_)
+    by_class: dict[str, list[float]] = {}
+    for cls in set(yhat.tolist()):
+        chosen = yhat == cls
+        n = float(np.count_nonzero(chosen))
+        total = float(scores[chosen].sum()) if scores is not None else 0.0
+        by_class[cls] = [n, n if scores is not None else 0.0, total]
+    positive = positive_class(by_class, set(y.tolist()))
+    return dict(classification(y, yhat, scores, positive)["metrics"])
+
+
+def positive_class(by_class: dict[str, list[float]], label_classes: set[str]) -> str | None:
+    """The class the score is the probability of: the predicted class with the higher mean
+    score (runtimes log the positive-class probability for binary models); ``by_class``:
+    predicted class -> [rows, rows with a score, sum of scores]. None when more than two
+    classes occur (multiclass)."""
+    classes = set(by_class) | label_classes
+    if len(classes) > 2:
+        return None
+    means = {c: v[2] / v[1] for c, v in by_class.items() if v[1]}
+    if len(means) == 2:
+        return max(means, key=lambda c: means[c])
+    if len(means) == 1:
+        ((only, mean),) = means.items()
+        others = classes - {only}
+        return only if mean >= 0.5 or not others else others.pop()
+    if classes and classes <= {"0", "1"}:
+        return "1"
+    return max(classes) if classes else None  # scikit-learn's convention: the last class

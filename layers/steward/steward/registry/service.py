@@ -40,6 +40,7 @@ from steward.domain.models import (
     Page,
     RetrainState,
     Status,
+    Task,
     TrafficPolicy,
     Validation,
 )
@@ -382,6 +383,22 @@ class Registry:
         """The labelled rows given at registration for the gates (empty if none)."""
         return self._sample(version, HOLDOUT_FILE)
 
+    def holdout_metrics(self, version: ModelVersion, result: ValidationResult) -> dict[str, float]:
+        """Performance on the labelled holdout sample, if one was registered."""
+        rows, labels = self.holdout(version)
+        if not rows or not labels:
+            return {}
+        try:
+            prediction = result.runtime.predict(columns_from_records(rows, version.signature))
+        except ValidationFailed:
+            raise
+        except Exception:  # as for the reference rows: the artifact is at fault
+            raise ValidationFailed("the model failed to score the holdout rows") from None
+        from steward.drift.performance import holdout
+
+        regression = version.task is Task.REGRESSION
+        return holdout(regression, labels, prediction.values, prediction.scores)
+
     # -- lifecycle -----------------------------------------------------------------------
 
     def transition(
@@ -434,6 +451,9 @@ class Registry:
                 version.flavor, data, version.signature, version.task, reference
             )
             checks.update(result.checks)
+            holdout = self.holdout_metrics(version, result)
+            if holdout:
+                checks["holdout"] = "scored the labelled holdout rows"
             profile = version.profile
             if reference is not None and (profile or {}).get("prediction") is None:
                 profile = build_profile(reference, _prediction_column(result)).model_dump(
@@ -445,7 +465,7 @@ class Registry:
             return self._settle(
                 version, Action.FAIL_VALIDATION, actor, validation, reason=exc.message
             )
-        validation = Validation(ok=True, checks=checks, at=self.clock())
+        validation = Validation(ok=True, checks=checks, at=self.clock(), holdout_metrics=holdout)
         if hold:
             held = version.model_copy(
                 update={"validation": validation, "profile": profile, "updated_at": self.clock()}
