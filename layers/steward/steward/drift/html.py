@@ -112,7 +112,8 @@ def _performance(report: DriftReport, history: Sequence[dict[str, Any]]) -> str:
         for m, v in sorted(p.get("metrics", {}).items())
         if len(history)
     )
-    table = _table(("metric", "value", "registered", "check"), rows) if rows else ""
+    baseline = f"baseline ({p.get('baseline', 'registered')})"
+    table = _table(("metric", "value", baseline, "check"), rows) if rows else ""
     return f"<h2>Performance</h2>{intro}{table}{charts}"
 
 
