@@ -25,14 +25,13 @@ from tests.integration.support import scoring
 USERS = UserDirectory()
 
 
-def _serve(name: str, **spec: Any) -> None:
+def _serve(name: str, register: dict[str, Any] | None = None, **spec: Any) -> None:
     registry = wiring.registry()
     registry.create_model(
         ModelSpec.model_validate(model_spec(name, **spec)), USERS.identify("alice")
     )
-    number = registry.register_version(
-        name, RegisterVersion.model_validate(register_body()), USERS.identify("alice")
-    ).version
+    body = RegisterVersion.model_validate(register_body(**(register or {})))
+    number = registry.register_version(name, body, USERS.identify("alice")).version
     for _ in range(200):
         if registry.get_version(name, number).status.value == "PENDING_APPROVAL":
             break

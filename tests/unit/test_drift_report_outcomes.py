@@ -20,7 +20,7 @@ from steward.domain.models import ModelSpec
 from steward.drift.service import DriftService
 from steward.registry.requests import Decision, RegisterVersion
 from steward.registry.service import Registry
-from tests.factories import model_spec, reference_rows, register_body
+from tests.factories import logistic_probability, model_spec, reference_rows, register_body
 
 USERS = UserDirectory()
 T0 = datetime(2026, 11, 27, 10, tzinfo=UTC)
@@ -32,20 +32,14 @@ def _write(columns: dict[str, Any]) -> bytes:
     return sink.getvalue()
 
 
-def _probability(rows: list[dict[str, Any]]) -> np.ndarray:
-    """The factories' logistic model (intercept -1, tenure -0.04, charges 0.02)."""
-    z = np.array([-1 - 0.04 * r["tenure"] + 0.02 * r["charges"] for r in rows])
-    return 1 / (1 + np.exp(-z))
-
-
 def _truth(rows: list[dict[str, Any]]) -> list[int]:
     rng = np.random.default_rng(4)
-    return (rng.random(len(rows)) < _probability(rows)).astype(int).tolist()
+    return (rng.random(len(rows)) < logistic_probability(rows)).astype(int).tolist()
 
 
 def test_validation_measures_the_holdout_baseline(service: DriftService) -> None:
     holdout = reference_rows(300, seed=5)
-    y, p = np.array(_truth(holdout)), _probability(holdout)
+    y, p = np.array(_truth(holdout)), logistic_probability(holdout)
     validation = service.store.get_version("churn", 1).validation
     assert validation is not None and "holdout" in validation.checks
     measured = validation.holdout_metrics

@@ -9,6 +9,8 @@ process, so drift metrics would otherwise leak into a scoring flush)."""
 
 from __future__ import annotations
 
+import math
+
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from steward.drift.evaluate import DriftReport
@@ -22,7 +24,8 @@ def _flush(dimensions: dict[str, str], values: dict[str, float], unit: MetricUni
     for key, dimension in dimensions.items():
         metrics.add_dimension(name=key, value=dimension)
     for name, value in values.items():
-        metrics.add_metric(name=name, unit=unit, value=value)
+        if math.isfinite(value):  # CloudWatch refuses NaN and infinities
+            metrics.add_metric(name=name, unit=unit, value=value)
     metrics.flush_metrics()
 
 
