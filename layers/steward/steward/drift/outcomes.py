@@ -158,6 +158,7 @@ class Outcomes:
 class _Joiner:
     def __init__(self, labels: Any, task: Task, attributes: list[str], outcomes: Outcomes) -> None:
         self.labels = labels
+        self.ids = labels.column("request_id").combine_chunks()  # hashed once per block
         self.task = task
         self.attributes = attributes
         self.outcomes = outcomes
@@ -176,15 +177,13 @@ class _Joiner:
 
         if not self.buffer:
             return
-        block = pa.concat_tables(self.buffer).combine_chunks()
+        block = pa.concat_tables(self.buffer)  # chunked: no copy
         self.buffer, self.buffered = [], 0
         self.outcomes.rows += block.num_rows
         if self.task is not Task.REGRESSION:
             self._count(block)
         if self.labels.num_rows:
-            index = pc.index_in(
-                block.column("request_id"), value_set=self.labels.column("request_id")
-            )
+            index = pc.index_in(block.column("request_id"), value_set=self.ids)
             found = pc.is_valid(index)
             matched = block.filter(found)
             if matched.num_rows:
@@ -233,7 +232,7 @@ def _window_rows(batch: Any, window: tuple[Any, Any], version: int | None) -> An
     mask = pc.and_(pc.greater_equal(ts, window[0]), pc.less(ts, window[1]))
     if version is not None and "version" in batch.schema.names:
         mask = pc.and_(mask, pc.equal(batch.column("version"), version))
-    return batch.filter(mask)
+    return batch if pc.all(mask).as_py() else batch.filter(mask)  # filtering copies
 
 
 def _log_column(attribute: str) -> str:
