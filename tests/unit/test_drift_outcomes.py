@@ -11,6 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn import metrics as sk
 
 from steward.domain.models import MonitoringPolicy, Task
@@ -162,3 +164,18 @@ def test_positive_class_is_the_one_with_the_higher_mean_score() -> None:
     assert performance.positive_class({"stay": [10, 10, 1.0]}, {"churn", "stay"}) == "churn"
     assert performance.positive_class({"a": [1, 0, 0.0], "b": [1, 0, 0.0]}, {"c"}) is None
     assert performance.positive_class({"0": [3, 0, 0.0]}, {"1"}) == "1"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=1),
+        st.lists(st.integers(-(2**53), 2**53), min_size=1),
+        st.lists(st.booleans(), min_size=1),
+        st.lists(st.text(max_size=5), min_size=1),
+    )
+)
+def test_the_log_reader_and_the_holdout_spell_classes_alike(values: list[Any]) -> None:
+    """Two spellings of one rule: Arrow on log columns, Python on holdout labels."""
+    arrow = outcomes._class_keys(pa.array(values)).to_pylist()
+    assert arrow == [performance.class_key(v) for v in values]

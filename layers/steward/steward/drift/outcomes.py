@@ -41,19 +41,13 @@ class _Skip(Exception):
 def _class_keys(column: Any) -> Any:
     """Classes as strings, one spelling per value whatever the column type: 1, 1.0 and True
     are all ``"1"`` (labels arrive as JSON and predictions as the runtime's type). Only the
-    distinct values are converted; the rows take them by dictionary index."""
+    distinct values are spelled (by :func:`performance.class_key`, the rule the holdout uses
+    too); the rows take them by dictionary index."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
-    values = encoded.dictionary
-    if pa.types.is_boolean(values.type):
-        values = values.cast(pa.int8())
-    if pa.types.is_floating(values.type):
-        integral = pc.equal(pc.floor(values), values)
-        whole = pc.cast(values, pa.int64(), safe=False).cast(pa.string())
-        values = pc.if_else(integral, whole, values.cast(pa.string()))
-    return values.cast(pa.string()).take(encoded.indices)
+    spelled = [performance.class_key(v) for v in encoded.dictionary.to_pylist()]
+    return pa.array(spelled, pa.string()).take(encoded.indices)
 
 
 def _strings(column: Any) -> np.ndarray:

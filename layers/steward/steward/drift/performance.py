@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+EXACT_INTEGERS = 2.0**53  # floats below this spell integers as integers ("1", not "1.0")
 HIGHER_IS_BETTER = ("accuracy", "precision", "recall", "f1", "roc_auc")
 LOWER_IS_BETTER = ("log_loss", "rmse", "mae")
 # Registered metric names that mean one of ours.
@@ -157,7 +158,8 @@ def class_key(value: Any) -> str:
     """One spelling per class, as the log reader normalizes them: 1, 1.0 and True are "1"."""
     if isinstance(value, bool | np.bool_):
         return "1" if value else "0"
-    if isinstance(value, float | np.floating) and float(value).is_integer():
+    is_float = isinstance(value, float | np.floating)
+    if is_float and float(value).is_integer() and abs(value) < EXACT_INTEGERS:
         return str(int(value))
     return str(value)
 
