@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from steward.adapters.memory import MemorySchedules
 from steward.domain.errors import Forbidden, ValidationFailed
 from steward.domain.identity import UserDirectory
-from steward.domain.models import ModelSpec
+from steward.domain.models import ModelSpec, MonitoringPolicy
 from steward.registry.requests import ModelUpdate
 from steward.registry.service import Registry
 from tests.factories import model_spec
@@ -31,7 +31,8 @@ def test_schedule_follows_the_monitoring_policy(registry: Registry, users: UserD
     assert schedules.schedules == {"churn": "cron(0 6 * * ? *)"}
     event = list(registry.audit_log.all_events("churn"))[-1]
     assert event.action == "model.updated" and event.reason == "daily"
-    assert event.before == {"monitoring": {**model_spec()["monitoring"], **_defaults()}}
+    before = MonitoringPolicy.model_validate(model_spec()["monitoring"]).model_dump(mode="json")
+    assert event.before == {"monitoring": before}
     assert event.after["monitoring"]["schedule"] == "cron(0 6 * * ? *)"
 
     retrain = ModelUpdate.model_validate({"retrain": {"on_drift": False}})
@@ -39,10 +40,6 @@ def test_schedule_follows_the_monitoring_policy(registry: Registry, users: UserD
     assert schedules.schedules == {"churn": "cron(0 6 * * ? *)"}
     with pytest.raises(Forbidden):
         registry.update_model("churn", retrain, users.identify("viewer"))
-
-
-def _defaults() -> dict[str, object]:
-    return {"protected_attributes": [], "feature_thresholds": {}, "drift_share": 0.3}
 
 
 @pytest.mark.parametrize(
