@@ -34,7 +34,7 @@ from steward.ports.monitoring import (
     ReportStore,
     RunStore,
     Schedules,
-    summary_of,
+    listing_of,
 )
 
 T = TypeVar("T")
@@ -786,7 +786,7 @@ class S3DynamoReportStore(ReportStore):
                 Body=body.encode(),
                 ContentType=content_type,
             )
-        summary = summary_of(report)
+        summary = listing_of(report)
         self._db.put_item(
             TableName=self._table,
             Item={

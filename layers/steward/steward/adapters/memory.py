@@ -24,7 +24,7 @@ from steward.ports.monitoring import (
     ReportStore,
     RunStore,
     Schedules,
-    summary_of,
+    listing_of,
 )
 
 T = TypeVar("T")
@@ -325,7 +325,7 @@ class MemoryReportStore(ReportStore):
 
     def summaries(self, model: str, limit: int, token: str | None) -> Page[dict[str, Any]]:
         items = sorted(
-            (summary_of(r) for (m, _), (r, _) in self.reports.items() if m == model),
+            (listing_of(r) for (m, _), (r, _) in self.reports.items() if m == model),
             key=lambda s: s["created_at"],
             reverse=True,
         )

@@ -192,9 +192,7 @@ class DriftService:
         payload = result.model_dump(mode="json")
         history = self.reports.summaries(run.model, HISTORY, None).items
         self.reports.save(run.model, payload, render(result, history))
-        summary = summary_of(payload)
-        summary.pop("features")  # the per-feature series stays in the report rows
-        self._remember(run.model, summary)
+        self._remember(run.model, summary_of(payload))
         self.metrics(result)
         if result.drift_detected:
             self.events.publish(

@@ -92,9 +92,7 @@ class EventBus(ABC):
 
 
 def summary_of(report: dict[str, Any]) -> dict[str, Any]:
-    """The listing row; it carries each feature's verdict statistic and the performance
-    metrics, so that the HTML report can chart drift over past reports."""
-    summary = {
+    return {
         k: report[k]
         for k in (
             "report_id",
@@ -108,9 +106,14 @@ def summary_of(report: dict[str, Any]) -> dict[str, Any]:
             "created_at",
         )
     }
-    summary["features"] = {
+
+
+def listing_of(report: dict[str, Any]) -> dict[str, Any]:
+    """The report's listing row: its summary, each feature's verdict statistic and the
+    performance metrics, so that the HTML report can chart drift over past reports."""
+    features = {
         name: {"statistic": round(f["statistic"], 6), "drift": f["drift"]}
         for name, f in report.get("features", {}).items()
     }
-    summary["performance"] = (report.get("performance") or {}).get("metrics", {})
-    return summary
+    performance = (report.get("performance") or {}).get("metrics", {})
+    return {**summary_of(report), "features": features, "performance": performance}
