@@ -17,6 +17,7 @@ from sklearn import metrics as sk
 from steward.adapters.memory import MemoryEventBus, MemoryLogFiles, MemoryReportStore
 from steward.domain.identity import UserDirectory
 from steward.domain.models import ModelSpec
+from steward.drift.html import render
 from steward.drift.service import DriftService
 from steward.registry.requests import Decision, RegisterVersion
 from steward.registry.service import Registry
@@ -154,3 +155,14 @@ def test_performance_fairness_history_and_metrics(
         [d for d in ds if d != "service"] for ds in directive["Dimensions"]
     ]
     assert any(e.get("attribute") == "plan" and "DisparateImpact" in e for e in emf)
+
+
+def test_history_charts_tolerate_rows_from_before_the_series(service: DriftService) -> None:
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    _traffic(logs, 0, seed=3)
+    report = service.evaluate("churn", T0, T0 + timedelta(hours=1))
+    old = {"report_id": "0" * 16, "drift_share": 0.5, "created_at": "2026-11-01T00:00:00+00:00"}
+    page = render(report, [old, {**old, "features": {"tenure": {"statistic": "bad"}}}])
+    assert page.count("<polyline") >= 1  # the drifted share: two past points and this one
+    assert "<h3>tenure — ok</h3>" in page or "<h3>tenure — drift</h3>" in page
