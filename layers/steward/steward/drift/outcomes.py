@@ -20,16 +20,15 @@ No pandas; the maths on the labelled rows is numpy (:mod:`steward.drift.performa
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from steward.domain.models import ModelVersion, MonitoringPolicy, Task
 from steward.drift import fairness, performance
-from steward.ports.monitoring import LogFiles
 
 JOIN_BLOCK = 1 << 20
 
@@ -71,18 +70,20 @@ def _numbers(column: Any) -> Any:
         raise _Skip("values that are not numbers") from None
 
 
-def _parquet(data: bytes) -> Any:
+def _parquet(source: bytes | IO[bytes]) -> Any:
+    """A Parquet reader on file bytes, or on an open file (then only the footer and the
+    column chunks read are fetched)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        return pq.ParquetFile(io.BytesIO(data))
+        return pq.ParquetFile(io.BytesIO(source) if isinstance(source, bytes) else source)
     except (pa.ArrowInvalid, OSError) as exc:
         raise _Skip(f"not a readable Parquet file ({type(exc).__name__})") from None
 
 
 def read_labels(
-    files: Iterable[tuple[str, bytes]], task: Task, skipped: list[dict[str, str]]
+    files: Iterable[tuple[str, bytes | IO[bytes]]], task: Task, skipped: list[dict[str, str]]
 ) -> Any:
     """``request_id`` -> ``label`` (class strings, or float64 for regression), one row per
     request id, the latest file's label winning."""
@@ -237,7 +238,7 @@ def _log_column(attribute: str) -> str:
 
 
 def read_predictions(
-    files: Iterable[tuple[str, bytes]],
+    files: Iterable[tuple[str, bytes | IO[bytes]]],
     window: tuple[datetime, datetime],
     version: int | None,
     task: Task,
@@ -355,7 +356,7 @@ def assess(
 
 
 def evaluate(
-    logs: LogFiles,
+    opened: Callable[[list[str]], Iterable[tuple[str, IO[bytes]]]],
     prediction_keys: list[str],
     feedback_keys: list[str],
     window: tuple[datetime, datetime],
@@ -364,14 +365,15 @@ def evaluate(
     policy: MonitoringPolicy,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Read what is needed (nothing without feedback files or protected attributes), join,
-    and assess: the report's ``performance`` and ``fairness``."""
+    and assess: the report's ``performance`` and ``fairness``. ``opened``: each key with its
+    file open while it is read (``DriftService._opened``)."""
     skipped: list[dict[str, str]] = []
-    labels = read_labels(((k, logs.read(k)) for k in feedback_keys), task, skipped)
+    labels = read_labels(opened(feedback_keys), task, skipped)
     if not labels.num_rows and not policy.protected_attributes:
         outcomes = Outcomes(skipped=skipped)
     else:
         outcomes = read_predictions(
-            ((k, logs.read(k)) for k in prediction_keys),
+            opened(prediction_keys),
             window,
             version.version,
             task,

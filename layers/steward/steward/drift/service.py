@@ -180,7 +180,7 @@ class DriftService:
             run.end + timedelta(hours=model.monitoring.label_lag_hours), self.clock()
         )
         result.performance, result.fairness = outcomes.evaluate(
-            self.logs,
+            self._opened,
             run.keys,
             self.files(run.model, run.start, max(feedback_end, run.end), "feedback"),
             (run.start, run.end),
