@@ -12,7 +12,8 @@ from sklearn import metrics as sk
 
 from tests.factories import api_event, logistic_probability, reference_rows
 from tests.integration.conftest import Stack
-from tests.integration.test_scoring_logs import _post, _serve
+from tests.integration.support import scoring
+from tests.integration.test_scoring_logs import _serve
 
 
 def test_report_has_performance_and_fairness_equal_to_scikit_learn(stack: Stack) -> None:
@@ -26,7 +27,7 @@ def test_report_has_performance_and_fairness_equal_to_scikit_learn(stack: Stack)
     ids, labels, scores, plans = [], [], [], []
     for start in range(0, len(rows), 100):
         batch = rows[start : start + 100]
-        code, body = _post(stack, "/models/outcomes-a/predict", {"instances": batch})
+        code, body = scoring(stack, "/models/outcomes-a/predict", {"instances": batch})
         assert code == 200, body
         ids += body["request_ids"]
         labels += [p["label"] for p in body["predictions"]]
@@ -35,7 +36,7 @@ def test_report_has_performance_and_fairness_equal_to_scikit_learn(stack: Stack)
     score = np.array(scores)
     truth = (rng.random(len(ids)) < score).astype(int)  # ground truth, for 300 of 400 rows
     feedback = [{"request_id": i, "label": int(t)} for i, t in zip(ids[:300], truth, strict=False)]
-    code, _ = _post(stack, "/models/outcomes-a/feedback", {"records": feedback})
+    code, _ = scoring(stack, "/models/outcomes-a/feedback", {"records": feedback})
     assert code == 200
     assert stack.flush() >= 5
 
