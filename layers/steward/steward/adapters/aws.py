@@ -36,6 +36,7 @@ from steward.ports.monitoring import (
     Schedules,
     listing_of,
 )
+from steward.scoring.forwarding import FORWARDED_MARK
 
 T = TypeVar("T")
 SPOOL_BYTES = 8 * 1024 * 1024  # log files up to this size are read in memory, larger on disk
@@ -598,7 +599,7 @@ class LambdaForwarder:
     """Hands an API Gateway event to another function (synchronous Invoke) and returns its
     proxy response: the zip scoring function forwards the flavors it does not ship."""
 
-    MARK = "stewardForwarded"  # set on forwarded events: the receiver never forwards again
+    MARK = FORWARDED_MARK
 
     def __init__(self, client: Any, function_name: str) -> None:
         self._lambda = client

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -94,11 +93,6 @@ class Gateway:
         self._runtime = runtime
         self._routes = routes
         self._extra = list(extra)
-        # A Lambda execution environment handles one event at a time, and the handlers rely
-        # on it: powertools keeps the current event in a class attribute that every resolver
-        # in the process shares (the API and the scoring function alike). One process hosts
-        # them all here, so the gateway hands them one request at a time.
-        self._one_at_a_time = threading.Lock()
 
     def match(self, path: str, method: str) -> tuple[Route, dict[str, str]] | None:
         for route in self._routes:
@@ -125,8 +119,8 @@ class Gateway:
         route, params = matched
         event = proxy_event(request, route, params)
         try:
-            with self._one_at_a_time:
-                result = self._runtime.invoke(route.function, event)
+            # One request at a time: the runtime holds its lock for API events.
+            result = self._runtime.invoke(route.function, event)
         except FunctionError:
             return _error(502, "bad_gateway", "the function failed; see the platform log")
         except Exception:

@@ -24,6 +24,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from steward.scoring.forwarding import FORWARDED_MARK
+
 log = logging.getLogger("steward_local")
 
 Handler = Callable[[Any, Any], Any]
@@ -120,7 +122,9 @@ class LocalRuntime:
         handler = self._load(spec)
         started = time.perf_counter()
         self.invocations[spec.source] += 1
-        http = isinstance(event, dict) and "httpMethod" in event
+        # A request the scoring function forwards to the image function arrives on another
+        # thread while its caller holds the lock and waits for it: it belongs to that request.
+        http = isinstance(event, dict) and "httpMethod" in event and not event.get(FORWARDED_MARK)
         try:
             with self._http_lock if http else contextlib.nullcontext():
                 return handler(event, LambdaContext(spec))
