@@ -168,7 +168,7 @@ def test_a_failed_gate_rejects_without_a_human(stack: Stack) -> None:
     rejected = wait_status(stack, "life-gate", 1, "REJECTED")
     assert rejected["approvals"] == []  # never open to a human
     assert "min_auc" in rejected["validation"]["checks"]["gates"]
-    assert 0.5 < rejected["validation"]["gates"]["metrics"]["auc"] < 0.99
+    assert 0.5 < rejected["validation"]["gates"]["metrics"]["roc_auc"] < 0.99
     trail = api(stack, "GET", "/models/life-gate/audit")[1]["items"]
     assert any(e["actor"] == "steward-policy" and e["action"] == "version.rejected" for e in trail)
 

@@ -22,8 +22,8 @@ NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
 
 def test_a_tolerance_gate_compares_with_the_champion() -> None:
-    [ok] = evaluate_gates({"auc": 0.02}, {"auc": 0.80}, {"auc": 0.81})
-    [bad] = evaluate_gates({"auc": 0.02}, {"auc": 0.78}, {"auc": 0.81})
+    [ok] = evaluate_gates({"auc": 0.02}, {"roc_auc": 0.80}, {"roc_auc": 0.81})
+    [bad] = evaluate_gates({"auc": 0.02}, {"roc_auc": 0.78}, {"roc_auc": 0.81})
     assert ok.passed and not bad.passed and bad.bound == 0.81 - 0.02
     assert "champion 0.81" in bad.detail
 
@@ -35,17 +35,17 @@ def test_lower_is_better_metrics_may_only_rise_by_the_tolerance() -> None:
 
 
 def test_absolute_bounds_and_missing_metrics() -> None:
-    results = evaluate_gates({"min_auc": 0.9, "max_log_loss": 0.5}, {"auc": 0.95}, None)
+    results = evaluate_gates({"min_auc": 0.9, "max_log_loss": 0.5}, {"roc_auc": 0.95}, None)
     by_gate = {r.gate: r for r in results}
     assert by_gate["min_auc"].passed
     assert not by_gate["max_log_loss"].passed  # the metric is missing: the gate fails
-    [first] = evaluate_gates({"auc": 0.02}, {"auc": 0.7}, None)
+    [first] = evaluate_gates({"auc": 0.02}, {"roc_auc": 0.7}, None)
     assert first.passed and "no champion" in first.detail
 
 
 def test_routing_rejects_failures_and_auto_approves_only_low_risk_by_policy() -> None:
-    passed = evaluate_gates({"min_auc": 0.5}, {"auc": 0.9}, None)
-    failed = evaluate_gates({"min_auc": 0.95}, {"auc": 0.9}, None)
+    passed = evaluate_gates({"min_auc": 0.5}, {"roc_auc": 0.9}, None)
+    failed = evaluate_gates({"min_auc": 0.95}, {"roc_auc": 0.9}, None)
     auto = DeploymentPolicy(auto_approve_low_risk=True)
     assert route_approval(RiskTier.LOW, auto, failed)[0] == "reject"
     assert route_approval(RiskTier.LOW, auto, passed)[0] == "approve"

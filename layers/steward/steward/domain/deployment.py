@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from steward.domain.models import DeploymentPolicy, RetrainPolicy, RetrainState, RiskTier
 from steward.domain.schedule import parse_schedule
+from steward.drift.performance import ALIASES, LOWER_IS_BETTER
 
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
 # A human may take days, but Step Functions must hear from the waiting task more often:
 # the hourly governance job sends heartbeats for every open approval.
 HEARTBEAT_S = 6 * 3600
@@ -45,7 +45,7 @@ def _gate(
     name: str, tolerance: float, metrics: dict[str, float], champion: dict[str, float] | None
 ) -> GateResult:
     if name.startswith(("min_", "max_")):
-        metric = name[4:]
+        metric = ALIASES.get(name[4:], name[4:])
         value = metrics.get(metric)
         ok = value is not None and (value >= tolerance if name[:3] == "min" else value <= tolerance)
         word = "at least" if name[:3] == "min" else "at most"
@@ -57,19 +57,20 @@ def _gate(
             passed=ok,
             detail=f"{metric} {_fmt(value)} must be {word} {tolerance:g}",
         )
-    value = metrics.get(name)
-    if champion is None or name not in champion:
+    metric = ALIASES.get(name, name)
+    value = metrics.get(metric)
+    if champion is None or metric not in champion:
         # Nothing to lose against: the first version, or a champion without the metric.
         return GateResult(
             gate=name,
-            metric=name,
+            metric=metric,
             value=value,
             bound=tolerance,
             passed=value is not None,
-            detail=f"{name} {_fmt(value)}: no champion to compare with",
+            detail=f"{metric} {_fmt(value)}: no champion to compare with",
         )
-    base = champion[name]
-    if name in LOWER_IS_BETTER:
+    base = champion[metric]
+    if metric in LOWER_IS_BETTER:
         bound, ok = base + tolerance, value is not None and value <= base + tolerance
         word = "at most"
     else:
@@ -77,12 +78,14 @@ def _gate(
         word = "at least"
     return GateResult(
         gate=name,
-        metric=name,
+        metric=metric,
         value=value,
         bound=bound,
         champion=base,
         passed=ok,
-        detail=f"{name} {_fmt(value)} must be {word} {bound:g} (champion {base:g} ± {tolerance:g})",
+        detail=(
+            f"{metric} {_fmt(value)} must be {word} {bound:g} (champion {base:g} ± {tolerance:g})"
+        ),
     )
 
 

@@ -60,7 +60,8 @@ class Deployer:
         found: dict[str, float] = {}
         theirs: dict[str, float] | None = None
         if rows and labels:
-            found = self.quality(version, rows, labels)
+            measured = version.validation.holdout_metrics if version.validation else None
+            found = dict(measured) if measured else self.quality(version, rows, labels)
             if champion is not None and champion != number:
                 theirs = self.quality(self.registry.get_version(name, champion), rows, labels)
         results = evaluate_gates(policy.gates, found, theirs)

@@ -204,8 +204,8 @@ def _detect_and_retrain(
     )
     print(
         f"  gates: {gates.get('reason')}; holdout AUC v{number} "
-        f"{gates.get('metrics', {}).get('auc', float('nan')):.3f} vs champion "
-        f"{(gates.get('champion_metrics') or {}).get('auc', float('nan')):.3f}"
+        f"{gates.get('metrics', {}).get('roc_auc', float('nan')):.3f} vs champion "
+        f"{(gates.get('champion_metrics') or {}).get('roc_auc', float('nan')):.3f}"
     )
     bob.post(f"{path}/decision", {"decision": "approve", "comment": "retrained on new labels"})
     _until(lambda: alice.get("/models/churn")["traffic"].get("challenger") == number)
