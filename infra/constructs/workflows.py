@@ -120,6 +120,16 @@ class Workflows(Construct):
     def _approval(self) -> sfn.IChainable:
         failed = self._fail_path("Approval", "ApprovalWorkflowFailed")
         validate = self._task("Validate", "validate", "$.validation")
+        # Validation resumes where a fault cut it short: a brief S3 or DynamoDB fault is
+        # retried instead of rejecting the version (validation failures are results, not
+        # errors, so they are never retried).
+        validate.add_retry(
+            errors=["States.TaskFailed"],
+            interval=cdk.Duration.seconds(2),
+            max_attempts=3,
+            backoff_rate=2,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
         gates = self._task("EvaluateGates", "evaluate_gates", "$.gates")
         await_decision = tasks.LambdaInvoke(
             self,

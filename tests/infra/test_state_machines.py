@@ -78,3 +78,9 @@ def test_every_task_has_a_timeout_and_task_tokens_wait_bounded(synth: Synth) -> 
             assert any(
                 "States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])
             ) or state_name.startswith("Record"), state_name
+
+
+def test_validation_retries_task_faults(synth: Synth) -> None:
+    approval = next(d for n, d in _definitions(synth).items() if n.startswith("WorkflowsApproval"))
+    retries = approval["States"]["Validate"]["Retry"]
+    assert any("States.TaskFailed" in r["ErrorEquals"] and r["MaxAttempts"] >= 2 for r in retries)
