@@ -7,9 +7,7 @@ and alarms."""
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_stepfunctions as sfn
@@ -19,6 +17,7 @@ from constructs import Construct
 from infra.constructs.function import StewardFunction
 from infra.constructs.layers import Layers
 from infra.constructs.nag import acknowledge, arn_token
+from infra.constructs.observability import alarm_on_any, traced_state_machine
 from infra.constructs.registry import Registry
 from infra.constructs.storage import dead_letter_queue, secure_bucket
 
@@ -104,10 +103,11 @@ class Monitoring(Construct):
 
         self.state_machine = self._state_machine(machine_name)
         self.alarms = [
-            self._alarm("DriftErrors", self.function.function.metric_errors()),
-            self._alarm("RunsFailed", self.state_machine.metric_failed()),
-            self._alarm("RunsTimedOut", self.state_machine.metric_timed_out()),
-            self._alarm(
+            alarm_on_any(self, "DriftErrors", self.function.function.metric_errors()),
+            alarm_on_any(self, "RunsFailed", self.state_machine.metric_failed()),
+            alarm_on_any(self, "RunsTimedOut", self.state_machine.metric_timed_out()),
+            alarm_on_any(
+                self,
                 "ScheduleDeadLetters",
                 self.dead_letters.metric_approximate_number_of_messages_visible(),
             ),
@@ -170,24 +170,7 @@ class Monitoring(Construct):
             .when(sfn.Condition.number_less_than_equals("$.plan.count", 1), inline.next(done))
             .otherwise(fan_out.next(reduce).next(done))
         )
-        machine = sfn.StateMachine(
-            self,
-            "Run",
-            state_machine_name=name,
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=RUN_TIMEOUT,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=logs.LogGroup(
-                    self,
-                    "RunLogs",
-                    retention=logs.RetentionDays.THREE_MONTHS,
-                    removal_policy=cdk.RemovalPolicy.DESTROY,
-                ),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=False,
-            ),
-        )
+        machine = traced_state_machine(self, "Run", definition, RUN_TIMEOUT, name)
         acknowledge(
             machine,
             f"AwsSolutions-IAM5[Resource::{arn_token(self.function.function)}:*]",
@@ -208,24 +191,7 @@ class Monitoring(Construct):
                 "The Distributed Map describes and stops its own child executions (of this "
                 "state machine and its map run label), which have generated names.",
             )
-        acknowledge(
-            machine,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray tracing and CloudWatch Logs delivery actions support no resource-level "
-            "permissions.",
-        )
         return machine
-
-    def _alarm(self, construct_id: str, metric: cloudwatch.Metric) -> cloudwatch.Alarm:
-        return cloudwatch.Alarm(
-            self,
-            construct_id,
-            metric=metric.with_(period=cdk.Duration.minutes(5), statistic="Maximum"),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
 
     # -- grants ----------------------------------------------------------------------------
 

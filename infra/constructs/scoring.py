@@ -5,7 +5,6 @@ and dead letters."""
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
@@ -15,6 +14,7 @@ from constructs import Construct
 from infra.constructs.function import StewardFunction
 from infra.constructs.layers import Layers
 from infra.constructs.nag import acknowledge, arn_token
+from infra.constructs.observability import alarm_on_any
 from infra.constructs.registry import Registry
 from infra.constructs.storage import dead_letter_queue, secure_bucket
 
@@ -125,21 +125,12 @@ class Scoring(Construct):
             f"a message to the DLQ after {MAX_RECEIVES} failed receives.",
         )
         self.alarms = [
-            self._alarm("ScoringErrors", self.function.function.metric_errors()),
-            self._alarm("ImageScoringErrors", self.image_function.function.metric_errors()),
-            self._alarm("WriterErrors", self.writer.function.metric_errors()),
-            self._alarm(
-                "DeadLetters", self.dead_letters.metric_approximate_number_of_messages_visible()
+            alarm_on_any(self, "ScoringErrors", self.function.function.metric_errors()),
+            alarm_on_any(self, "ImageScoringErrors", self.image_function.function.metric_errors()),
+            alarm_on_any(self, "WriterErrors", self.writer.function.metric_errors()),
+            alarm_on_any(
+                self,
+                "DeadLetters",
+                self.dead_letters.metric_approximate_number_of_messages_visible(),
             ),
         ]
-
-    def _alarm(self, construct_id: str, metric: cloudwatch.Metric) -> cloudwatch.Alarm:
-        return cloudwatch.Alarm(
-            self,
-            construct_id,
-            metric=metric.with_(period=cdk.Duration.minutes(5), statistic="Maximum"),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )

@@ -11,7 +11,6 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -19,6 +18,7 @@ from constructs import Construct
 
 from infra.constructs.function import StewardFunction
 from infra.constructs.nag import acknowledge, arn_token
+from infra.constructs.observability import traced_state_machine
 from infra.constructs.storage import dead_letter_queue
 
 APPROVAL_TIMEOUT = cdk.Duration.days(7)
@@ -311,34 +311,11 @@ class Workflows(Construct):
         timeout: cdk.Duration,
         name: str | None = None,
     ) -> sfn.StateMachine:
-        machine = sfn.StateMachine(
-            self,
-            construct_id,
-            state_machine_name=name,
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=timeout,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=logs.LogGroup(
-                    self,
-                    f"{construct_id}Logs",
-                    retention=logs.RetentionDays.THREE_MONTHS,
-                    removal_policy=cdk.RemovalPolicy.DESTROY,
-                ),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=False,
-            ),
-        )
+        machine = traced_state_machine(self, construct_id, definition, timeout, name)
         for fn in (self._tasks_fn, self._lifecycle_fn):
             acknowledge(
                 machine,
                 f"AwsSolutions-IAM5[Resource::{arn_token(fn)}:*]",
                 "Step Functions invokes the task functions by qualified ARN (any version).",
             )
-        acknowledge(
-            machine,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray tracing and CloudWatch Logs delivery actions support no resource-level "
-            "permissions.",
-        )
         return machine
