@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from steward.domain.binning import Binner, scratch
+from steward.domain.binning import Binner, snap_edges
 from steward.domain.frames import Columns, n_rows
 
 PROFILE_FORMAT = 1
@@ -68,14 +68,15 @@ class Profile(BaseModel):
 
 
 def quantile_edges(values: np.ndarray, bins: int = FINE_BINS) -> list[float]:
-    """Unique interior quantile cut points of the finite values."""
+    """Unique interior quantile cut points of the finite values, each moved down onto the
+    counting grid (:func:`~steward.domain.binning.snap_edges`, by under 1/32 of a bin)."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return []
     qs = np.linspace(0.0, 1.0, bins + 1)[1:-1]
-    edges = np.unique(np.quantile(finite, qs, method="linear"))
-    # A cut point equal to the minimum leaves bin 0 empty forever: drop it.
-    return [float(e) for e in edges if e > finite.min()]
+    edges = snap_edges(np.unique(np.quantile(finite, qs, method="linear")))
+    # A cut point at or below the minimum leaves bin 0 empty forever: drop it.
+    return [e for e in edges if e > finite.min()]
 
 
 class NumericAccumulator:
@@ -115,9 +116,7 @@ class NumericAccumulator:
         self._count_out_of_range(values, (low, high) if finite is values else None)
         self.count += finite.size
         self.total += total
-        squares, _ = scratch(finite.size)
-        np.multiply(finite, finite, out=squares)
-        self.total_sq += float(squares.sum())  # as np.square(x).sum(): same rounding
+        self.total_sq += float(np.einsum("i,i->", finite, finite))  # one pass, no temporary
         self.min = low if self.min is None else min(self.min, low)
         self.max = high if self.max is None else max(self.max, high)
         self.binner.count_into(finite, self.counts, (low, high))
