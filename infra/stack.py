@@ -113,6 +113,7 @@ class StewardStack(cdk.Stack):
             environment=common_env,
         )
         monitoring.grant_evaluate(api_fn)
+        monitoring.grant_start_run(api_fn)  # on-demand windows of more than one batch
         monitoring.grant_schedules(api_fn)
         monitoring.grant_read_logs(lifecycle_fn)
         api = Api(self, "Api", handler=api_fn.function)

@@ -64,7 +64,7 @@ class Monitoring(Construct):
             source="drift",
             description="Steward drift: scheduled evaluation and the distributed run's steps",
             layers=[layers.steward, layers.core, layers.numpy, layers.arrow],
-            environment={**environment, "STEWARD_DRIFT_STATE_MACHINE_ARN": self.state_machine_arn},
+            environment=environment,
             memory_size=3008,
             timeout=DRIFT_TIMEOUT,
         )
@@ -76,11 +76,7 @@ class Monitoring(Construct):
             )
         )
         self.grant_evaluate(self.function)
-        self.function.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["states:StartExecution"], resources=[self.state_machine_arn]
-            )
-        )
+        self.grant_start_run(self.function)
 
         self.dead_letters = dead_letter_queue(self, "ScheduleDlq", of="the drift schedules")
         self.schedule_group = scheduler.CfnScheduleGroup(self, "Schedules", name=self.group_name)
@@ -239,6 +235,15 @@ class Monitoring(Construct):
             f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:"
             f"<AWS::AccountId>:schedule/{self.group_name}/*]",
             "One schedule per model, named after it, inside the drift schedule group only.",
+        )
+
+    def grant_start_run(self, fn: StewardFunction) -> None:
+        """Start the distributed run (a window of more than one batch), and nothing else."""
+        fn.add_environment("STEWARD_DRIFT_STATE_MACHINE_ARN", self.state_machine_arn)
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=[self.state_machine_arn]
+            )
         )
 
     def grant_evaluate(self, fn: StewardFunction) -> None:

@@ -4,6 +4,7 @@ in JSON and HTML, and the verdict flipping when drift is injected."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -13,10 +14,11 @@ from pathlib import Path
 import boto3
 import pytest
 
+from steward import wiring
 from steward.client import Client
 from steward.local.platform import LocalPlatform
 from steward.local.scheduler import Scheduler
-from tests.factories import model_spec, reference_rows, register_body
+from tests.factories import model_spec, parquet_log, reference_rows, register_body
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,6 +128,37 @@ def test_the_models_schedule_fires_locally_and_raises_drift_detected(
 
     fired = client.post(f"/_local/schedules/{schedule}/fire", {})
     assert fired == {"schedule": schedule, "targets": 1}
+
+
+def test_a_window_too_large_for_one_function_answers_202_and_reports(
+    platform: LocalPlatform,
+) -> None:
+    """Runs after the tests above (drift-churn is served): small batches make three files
+    three batches, run by the drift state machine on the emulator; the client polls."""
+    client = Client(url=platform.url, user="alice")
+    hour = (datetime.now(UTC) - timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    for i in range(3):
+        at = hour + timedelta(minutes=10 + i)
+        key = f"predictions/model=drift-churn/date={at:%Y-%m-%d}/hour={at:%H}/old-{i}.parquet"
+        body = parquet_log(reference_rows(400, seed=30 + i), at)
+        boto3.client("s3").put_object(Bucket=os.environ["STEWARD_LOGS_BUCKET"], Key=key, Body=body)
+    window = {"start": hour.isoformat(), "end": (hour + timedelta(hours=1)).isoformat()}
+    inline = client.evaluate_drift("drift-churn", window)
+    os.environ["STEWARD_DRIFT_BATCH_ROWS"] = "400"
+    wiring.reset()
+    try:
+        started = client.exchange("POST", "/models/drift-churn/drift/evaluate", window)
+        assert started.status == 202 and started.body["batches"] == 3
+        assert started.header("Location") == f"/models/drift-churn/drift/{inline['report_id']}"
+        report = client.evaluate_drift("drift-churn", window, timeout_s=60, poll_s=0.1)
+    finally:
+        del os.environ["STEWARD_DRIFT_BATCH_ROWS"]
+        wiring.reset()
+    assert report["report_id"] == inline["report_id"] and report["rows"] == 1200
+    assert report["created_at"] > inline["created_at"]
+    assert {f: d["drift"] for f, d in report["features"].items()} == {
+        f: d["drift"] for f, d in inline["features"].items()
+    }
 
 
 def _wait(predicate, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]

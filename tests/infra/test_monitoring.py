@@ -1,6 +1,6 @@
 """The Monitoring construct's security and workflow properties: the distributed drift run
 (Distributed Map, bounded, retried, caught, logged, traced), the scheduler role that can only
-invoke the drift function, and the API's narrow hold on the per-model schedules."""
+invoke the drift function, and the API's narrow hold on the per-model schedules and the run."""
 
 from __future__ import annotations
 
@@ -93,6 +93,30 @@ def test_api_manages_only_the_drift_group_and_passes_only_the_scheduler_role(
     drift_actions = {a for s in _statements(synth, "MonitoringFunctionRole") for a in _actions(s)}
     assert not any(a.startswith(("scheduler:", "iam:")) for a in drift_actions)
     assert "states:StartExecution" in drift_actions
+
+
+def test_api_starts_only_the_drift_run_and_the_retrain_workflow(synth: Synth) -> None:
+    """On-demand windows of more than one batch start the distributed run from the API."""
+    starts = [
+        s for s in _statements(synth, "ApiFunctionRole") if "states:StartExecution" in _actions(s)
+    ]
+    resources = [
+        json.dumps(r)
+        for s in starts
+        for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    ]
+    assert not any(r == '"*"' or r.endswith(':*"') for r in resources)
+    assert sum(":stateMachine:Steward-drift-run" in r for r in resources) == 1
+    assert all(
+        _actions(s) == ["states:StartExecution"] for s in starts if "drift-run" in json.dumps(s)
+    )
+    (api,) = [
+        f
+        for k, f in synth.resources("AWS::Lambda::Function").items()
+        if k.startswith("ApiFunction")
+    ]
+    arn = api["Properties"]["Environment"]["Variables"]["STEWARD_DRIFT_STATE_MACHINE_ARN"]
+    assert ":stateMachine:Steward-drift-run" in json.dumps(arn)
 
 
 def test_alarms_watch_the_drift_function_runs_and_schedule_dead_letters(synth: Synth) -> None:

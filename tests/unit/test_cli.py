@@ -13,7 +13,7 @@ import pytest
 
 from steward.cli.main import build_parser, main
 from steward.cli.progress import Spinner, bar
-from steward.client import ApiError, Client
+from steward.client import ApiError, Client, Reply
 from steward.profiles import client_for, load_profiles, select
 
 MODEL = {
@@ -78,6 +78,7 @@ class FakeApi:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, Any, str | None]] = []
+        self.scripted: list[Reply | ApiError] = []  # answered first, in order
 
     def answer(self, method: str, path: str) -> Any:
         route = path.split("?")[0]
@@ -119,17 +120,22 @@ class FakeApi:
         path: str,
         body: Any = None,
         accept: str = "application/json",
-    ) -> Any:
+    ) -> Reply:
         self.calls.append((method, path, body, client.user))
+        if self.scripted:
+            answer = self.scripted.pop(0)
+            if isinstance(answer, ApiError):
+                raise answer
+            return answer
         if accept == "text/html":
-            return "<html>report</html>"
-        return self.answer(method, path)
+            return Reply(200, "<html>report</html>")
+        return Reply(200, self.answer(method, path))
 
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeApi:
     fake = FakeApi()
-    monkeypatch.setattr(Client, "request", lambda self, *a, **k: fake(self, *a, **k))
+    monkeypatch.setattr(Client, "exchange", lambda self, *a, **k: fake(self, *a, **k))
     monkeypatch.setenv("STEWARD_CONFIG", str(tmp_path / "none.toml"))
     monkeypatch.delenv("STEWARD_PROFILE", raising=False)
     monkeypatch.delenv("STEWARD_URL", raising=False)
@@ -343,6 +349,44 @@ def test_drift_show_writes_the_html_report(api: FakeApi, tmp_path: Path) -> None
     target = tmp_path / "report.html"
     assert main(["--json", "drift", "show", "churn", "r1", "--html", str(target)]) == 0
     assert target.read_text() == "<html>report</html>"
+
+
+RUN_STARTED = {
+    "report_id": "r1",
+    "model": "churn",
+    "window": {"start": "2026-11-27T00:00:00+00:00", "end": "2026-11-27T05:00:00+00:00"},
+    "status": "running",
+    "batches": 3,
+    "execution": "arn:aws:states:us-east-1:1:execution:Steward-drift-run:churn-r1",
+    "started_at": "2026-11-27T05:59:00+00:00",
+}
+
+
+def test_drift_run_polls_a_distributed_run_until_its_report(
+    api: FakeApi, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("steward.client.time.sleep", lambda _s: None)
+    api.scripted = [
+        Reply(202, RUN_STARTED, {"location": "/models/churn/drift/r1"}),
+        ApiError(404, "not_found", "no drift report r1 for churn"),  # not kept yet
+        Reply(200, {**REPORT, "created_at": "2026-11-27T05:00:00Z"}),  # the window's last run
+    ]
+    assert main(["drift", "run", "churn", "--start", "2026-11-27T00:00:00Z"]) == 0
+    assert [c[:2] for c in api.calls] == [
+        ("POST", "/models/churn/drift/evaluate"),
+        *[("GET", "/models/churn/drift/r1")] * 3,
+    ]
+    assert "tenure   wasserstein" in capsys.readouterr().out  # REPORT, created at 06:00
+
+
+def test_drift_run_gives_up_after_its_timeout(
+    api: FakeApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.scripted = [Reply(202, RUN_STARTED, {"Location": "/models/churn/drift/r1"})]
+    api.scripted += [ApiError(404, "not_found", "no drift report r1 for churn")]
+    assert main(["drift", "run", "churn", "--timeout", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "3 batches) has not reported in 0 s" in err and "GET /models/churn/drift/r1" in err
 
 
 class Terminal(io.StringIO):

@@ -17,9 +17,9 @@ from pydantic import ValidationError
 from steward.adapters.memory import MemoryLogFiles, MemoryRunStore
 from steward.domain.models import ModelSpec
 from steward.drift import partials
-from steward.drift.evaluate import Partial, partial_of
+from steward.drift.evaluate import DriftReport, Partial, partial_of
 from steward.drift.plan import LogFile, batches, footer_rows, with_rows
-from steward.drift.runs import DriftJobs, InProcessDriftRuns
+from steward.drift.runs import DriftJobs, InProcessDriftRuns, Started
 from steward.drift.service import DriftService
 from steward.ports.monitoring import DriftRuns
 from steward.registry.service import Registry
@@ -160,6 +160,29 @@ def test_scheduled_runs_inline_for_one_batch_else_starts_a_run(
     runner.jobs = jobs
     runner.start(model, start, end, run_id)
     assert runner.completed[0]["report_id"] == run_id and runner.completed[0]["rows"] == 1200
+
+
+def test_run_decides_inline_or_distributed_for_the_api(service: DriftService) -> None:  # noqa: F811
+    """The on-demand route's decision: one batch, or no state machine, is the report here;
+    more start the run under the window's report id."""
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    _fill(logs, 4, 300, shift=40.0)
+    window = (T0, T0 + timedelta(hours=2))
+    runs = Recorded()
+    jobs = DriftJobs(service, MemoryRunStore(), runs)
+    report = jobs.run("churn", *window)
+    assert isinstance(report, DriftReport) and report.rows == 1200 and runs.started == []
+
+    service.batch_rows = 600
+    started = jobs.run("churn", *window)
+    assert isinstance(started, Started) and len(started.run.batches) == 2
+    assert started.execution == "arn:execution" and started.at > T0
+    assert runs.started == [("churn", *(t.isoformat() for t in window), report.report_id)]
+    assert started.run.run_id == report.report_id  # the same window, the same report
+
+    alone = DriftJobs(service, MemoryRunStore(), None).run("churn", *window)
+    assert isinstance(alone, DriftReport) and alone.rows == 1200 and len(runs.started) == 1
 
 
 def test_a_scheduled_model_without_production_is_skipped(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -21,6 +23,20 @@ class ApiError(Exception):
         self.message = message
 
 
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 @dataclass
 class Client:
     url: str = os.environ.get("STEWARD_URL", DEFAULT_URL)
@@ -32,9 +48,11 @@ class Client:
     def as_user(self, user: str) -> Client:
         return Client(url=self.url, user=user, timeout_s=self.timeout_s, signer=self.signer)
 
-    def request(
+    def exchange(
         self, method: str, path: str, body: Any | None = None, accept: str = "application/json"
-    ) -> Any:
+    ) -> Reply:
+        """The request's status, headers and body (parsed JSON, or text for other media);
+        an error status raises :class:`ApiError`."""
         data = json.dumps(body).encode() if body is not None else None
         url = self.url.rstrip("/") + path
         headers = {"Content-Type": "application/json", "Accept": accept}
@@ -48,6 +66,7 @@ class Client:
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
                 raw = response.read()
+                status, answered = response.status, dict(response.headers.items())
         except urllib.error.HTTPError as exc:
             raw = exc.read()
             try:
@@ -56,8 +75,48 @@ class Client:
             except (ValueError, AttributeError):
                 raise ApiError(exc.code, "error", raw.decode(errors="replace")[:200]) from None
         if accept != "application/json":
-            return raw.decode()
-        return json.loads(raw) if raw else None
+            return Reply(status, raw.decode(), answered)
+        return Reply(status, json.loads(raw) if raw else None, answered)
+
+    def request(
+        self, method: str, path: str, body: Any | None = None, accept: str = "application/json"
+    ) -> Any:
+        return self.exchange(method, path, body, accept).body
+
+    def evaluate_drift(
+        self,
+        name: str,
+        window: dict[str, str] | None = None,
+        *,
+        timeout_s: float = 900.0,
+        poll_s: float = 2.0,
+        waiting: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Any:
+        """Evaluate drift over a window and return the report. A window too large for one
+        function answers 202 (the distributed run): poll its ``Location`` until the run has
+        kept a report newer than the request (a rerun replaces the window's earlier one)."""
+        reply = self.exchange("POST", f"/models/{name}/drift/evaluate", window or {})
+        if reply.status != 202:
+            return reply.body
+        run: dict[str, Any] = reply.body
+        location = reply.header("Location") or f"/models/{name}/drift/{run['report_id']}"
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if waiting is not None:
+                waiting(run)
+            try:
+                report = self.get(location)
+                if _instant(report["created_at"]) >= _instant(run["started_at"]):
+                    return report
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"the drift run of {name} ({run['batches']} batches) has not reported in "
+                    f"{timeout_s:.0f} s; it goes on: GET {location} later"
+                )
+            time.sleep(poll_s)
 
     def get(self, path: str) -> Any:
         return self.request("GET", path)

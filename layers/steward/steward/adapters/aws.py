@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any, TypeVar
@@ -46,6 +47,7 @@ MODEL_KIND = "MODEL"
 
 
 SCAN_PAGES = 5  # executions listed per state machine: 5,000 at most
+RERUNS = 20  # names tried for one drift window (a start per name) before a unique one
 # Step Functions says so when a task token no longer waits.
 GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
@@ -689,27 +691,41 @@ class S3RunStore(RunStore):
 
 
 class StepFunctionsDriftRuns(DriftRuns):
-    """:class:`~steward.ports.monitoring.DriftRuns` on the distributed drift state machine;
-    the execution name is the run id, so a retried schedule never starts a window twice."""
+    """:class:`~steward.ports.monitoring.DriftRuns` on the distributed drift state machine.
 
-    def __init__(self, client: Any, state_machine_arn: str) -> None:
+    The execution is named after the run (the window), with the same input for the same
+    name. Step Functions answers a start of a running execution's name and input with that
+    execution, and ``ExecutionAlreadyExists`` only when it has closed (names are kept 90
+    days): then the window is run again under the next name, ``<model>-<run>-1``, ``-2``...
+    So starting a window while it runs joins that run, and starting it after it finished
+    (or failed) runs it again, as an inline evaluation would; both write the same report."""
+
+    def __init__(self, client: Any, state_machine_arn: str, reruns: int = RERUNS) -> None:
         self._sfn = client
         self._arn = state_machine_arn
+        self._reruns = reruns
 
     def start(self, model: str, start: str, end: str, run_id: str) -> str:
-        name = f"{model}-{run_id}"[:80]
-        try:
-            result = self._sfn.start_execution(
-                stateMachineArn=self._arn,
-                name=name,
-                input=json.dumps({"model": model, "start": start, "end": end}),
-            )
-        except ClientError as exc:
-            if _code(exc) != "ExecutionAlreadyExists":
-                raise
-            return f"{self._arn.replace(':stateMachine:', ':execution:')}:{name}"
-        arn: str = result["executionArn"]
-        return arn
+        payload = json.dumps({"model": model, "start": start, "end": end})
+        for attempt in range(self._reruns):
+            try:
+                return self._start(execution_name(model, run_id, attempt), payload)
+            except ClientError as exc:
+                if _code(exc) != "ExecutionAlreadyExists":  # closed: run it again
+                    raise
+        # Run that often within 90 days: a name of its own (no longer joins a running one).
+        return self._start(execution_name(model, run_id, time.time_ns()), payload)
+
+    def _start(self, name: str, payload: str) -> str:
+        result = self._sfn.start_execution(stateMachineArn=self._arn, name=name, input=payload)
+        return str(result["executionArn"])
+
+
+def execution_name(model: str, run_id: str, attempt: int = 0) -> str:
+    """``<model>-<run>``, then ``<model>-<run>-<attempt>``: the model is cut to fit Step
+    Functions' 80 characters, never the run id (which tells the windows apart)."""
+    suffix = f"-{run_id}" + (f"-{attempt}" if attempt else "")
+    return model[: 80 - len(suffix)] + suffix
 
 
 class EventBridgeSchedules(Schedules):

@@ -191,8 +191,14 @@ def feedback(args: argparse.Namespace) -> Any:
 
 def drift_run(args: argparse.Namespace) -> Any:
     window = {k: v for k, v in (("start", args.start), ("end", args.end)) if v}
-    with Spinner(f"evaluating drift of {args.name}"):
-        return client(args).post(f"/models/{args.name}/drift/evaluate", window)
+    with Spinner(f"evaluating drift of {args.name}") as progress:
+
+        def waiting(run: dict[str, Any]) -> None:
+            progress.update(f"evaluating drift of {args.name}: {run['batches']} batches running")
+
+        return client(args).evaluate_drift(
+            args.name, window, timeout_s=args.timeout, waiting=waiting
+        )
 
 
 def drift_list(args: argparse.Namespace) -> Any:
@@ -404,6 +410,12 @@ def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     run_p.add_argument("name")
     run_p.add_argument("--start", help="ISO 8601 with zone (default: the policy's window)")
     run_p.add_argument("--end", help="ISO 8601 with zone (default: now)")
+    run_p.add_argument(
+        "--timeout",
+        type=float,
+        default=900.0,
+        help="seconds to wait for a distributed run's report (a large window)",
+    )
     ls = _command(
         drift, "list", "a model's drift reports", drift_list, _items(render.REPORT_COLUMNS), common
     )
@@ -441,6 +453,9 @@ def run(args: argparse.Namespace) -> int:
         result = args.func(args)
     except ApiError as exc:
         print(f"error: {exc.status} {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except TimeoutError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     if isinstance(result, Failed):
         emit(args, result.payload)

@@ -1,6 +1,7 @@
 """The steps of a drift run as the drift function performs them: scheduled (plan, then one
 batch inline or a distributed run), plan, map (one batch -> a partial), reduce (partials ->
-the report), and evaluate (a whole window inline).
+the report), and evaluate (a whole window inline). :meth:`DriftJobs.run` is the one place
+that decides between inline and distributed, for the schedule and the API alike.
 
 A plan is kept as a scratch object (``drift/_runs/<model>/<run>/plan.json``) and the map's
 items are only batch numbers, so that the state machine's payloads stay small whatever the
@@ -15,6 +16,7 @@ import json
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce as fold
 from typing import Annotated, Any, Literal
@@ -31,7 +33,7 @@ from pydantic import (
 from steward.domain.errors import Conflict
 from steward.domain.models import ModelName
 from steward.drift import partials
-from steward.drift.evaluate import Partial
+from steward.drift.evaluate import DriftReport, Partial
 from steward.drift.service import DriftService, Run
 from steward.ports.monitoring import DriftRuns, RunStore, summary_of
 
@@ -46,6 +48,15 @@ def _iso(value: str | datetime | None) -> datetime | None:
     return value
 
 
+@dataclass(frozen=True)
+class Started:
+    """A distributed run of a window: started, or joined while it runs."""
+
+    run: Run
+    execution: str
+    at: datetime  # its report is created after this (a rerun replaces an older one)
+
+
 class DriftJobs:
     def __init__(
         self, service: DriftService, scratch: RunStore, runs: DriftRuns | None = None
@@ -58,27 +69,40 @@ class DriftJobs:
     def _base(model: str, run_id: str) -> str:
         return f"{RUNS_PREFIX}/{model}/{run_id}"
 
+    def run(
+        self, model: str, start: datetime | None = None, end: datetime | None = None
+    ) -> DriftReport | Started:
+        """Evaluate the window (default: the policy's, up to now) here when it is one batch
+        or there is no state machine to spread it on; else start the distributed run, whose
+        report gets the run's id (a rerun of the window replaces the same report)."""
+        if self.runs is None:  # nowhere to spread it: no need to read the footers
+            return self.service.evaluate(model, start, end)
+        started = time.perf_counter()
+        run = self.service.plan(model, start, end)
+        if len(run.batches) <= 1:
+            partial = self.service.evaluate_keys(run, run.keys)
+            return self.service.finish(run, partial, time.perf_counter() - started)
+        at = self.service.clock()
+        execution = self.runs.start(model, run.start.isoformat(), run.end.isoformat(), run.run_id)
+        return Started(run, execution, at)
+
     def scheduled(self, model: str) -> dict[str, Any]:
-        """The schedule's target: the policy's window up to now; one batch runs here.
+        """The schedule's target: the policy's window up to now, as :meth:`run` decides.
 
         A model with nothing in production yet is skipped, not failed: its schedule exists
         from creation, and a failure would retry, dead-letter and alarm every hour."""
-        started = time.perf_counter()
         try:
-            run = self.service.plan(model)
+            outcome = self.run(model)
         except Conflict as exc:
             return {"mode": "skipped", "model": model, "reason": exc.message}
-        if len(run.batches) <= 1 or self.runs is None:
-            partial = self.service.evaluate_keys(run, run.keys)
-            result = self.service.finish(run, partial, time.perf_counter() - started)
-            return {"mode": "inline", **summary_of(result.model_dump(mode="json"))}
-        execution = self.runs.start(model, run.start.isoformat(), run.end.isoformat(), run.run_id)
-        return {
-            "mode": "distributed",
-            "run": run.run_id,
-            "batches": len(run.batches),
-            "execution": execution,
-        }
+        if isinstance(outcome, Started):
+            return {
+                "mode": "distributed",
+                "run": outcome.run.run_id,
+                "batches": len(outcome.run.batches),
+                "execution": outcome.execution,
+            }
+        return {"mode": "inline", **summary_of(outcome.model_dump(mode="json"))}
 
     def evaluate(
         self, model: str, start: str | datetime | None, end: str | datetime | None

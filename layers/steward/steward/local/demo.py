@@ -269,7 +269,7 @@ def load_demo(client: Client) -> None:
         alice.post("/models/churn/predict", {"instances": traffic[start : start + 100]})
     flushed = client.post("/_local/flush", {})
     print(f"  scored 1000 records; {flushed['delivered']} log messages written as Parquet")
-    calm = alice.post("/models/churn/drift/evaluate", {})
+    calm = alice.evaluate_drift("churn")
     print(
         f"  drift evaluation over the last day: {calm['rows']} rows, "
         f"drift detected: {calm['drift_detected']}"

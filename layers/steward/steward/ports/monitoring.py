@@ -67,7 +67,7 @@ class DriftRuns(ABC):
 
     @abstractmethod
     def start(self, model: str, start: str, end: str, run_id: str) -> str:
-        """Start the run (idempotent per ``run_id``); returns where it runs (an ARN)."""
+        """Start the run, or join it while it runs (same ``run_id``); where it runs (an ARN)."""
 
 
 class Schedules(ABC):

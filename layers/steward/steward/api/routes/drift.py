@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from steward.api.context import caller
 from steward.domain.identity import Role
 from steward.drift.evaluate import DriftReport
-from steward.wiring import drift
+from steward.wiring import drift, drift_jobs
 
 router = Router()
 
@@ -31,12 +31,66 @@ class ReportList(BaseModel):
     next_token: str | None = None
 
 
-@router.post("/models/<name>/drift/evaluate", summary="Evaluate drift over a window now")
-def evaluate(name: str, window: EvaluateWindow | None = None) -> DriftReport:
+class ReportWindow(BaseModel):
+    start: str
+    end: str
+
+
+class RunStarted(BaseModel):
+    """A window too large for one function, evaluated by the distributed run. Its report
+    appears at ``Location`` when the run's reduce step has kept it (404 until then; for a
+    rerun, the window's earlier report until this one, created after ``started_at``)."""
+
+    report_id: str
+    model: str
+    window: ReportWindow
+    status: Literal["running"] = "running"
+    batches: int
+    execution: str
+    started_at: str
+
+
+@router.post(
+    "/models/<name>/drift/evaluate",
+    summary="Evaluate drift over a window now",
+    responses={
+        200: {
+            "description": "The report, when the window fits one function",
+            "content": {"application/json": {"model": DriftReport}},
+        },
+        202: {
+            "description": "Evaluating in the distributed run (the window has more than one "
+            "batch); poll GET Location for the report",
+            "headers": {
+                "Location": {
+                    "description": "The report's path: GET it until it is there",
+                    "schema": {"type": "string"},
+                }
+            },
+            "content": {"application/json": {"model": RunStarted}},
+        },
+    },
+)
+def evaluate(name: str, window: EvaluateWindow | None = None) -> Response[str]:
     caller(router).require(Role.DATA_SCIENTIST, Role.APPROVER)
     start: datetime | None = window.start if window else None
     end: datetime | None = window.end if window else None
-    return drift().evaluate(name, start, end)
+    outcome = drift_jobs().run(name, start, end)
+    if isinstance(outcome, DriftReport):
+        return Response(200, "application/json", outcome.model_dump_json())
+    run = outcome.run
+    started = RunStarted(
+        report_id=run.run_id,
+        model=name,
+        window=ReportWindow(start=run.start.isoformat(), end=run.end.isoformat()),
+        batches=len(run.batches),
+        execution=outcome.execution,
+        started_at=outcome.at.isoformat(),
+    )
+    location = f"/models/{name}/drift/{run.run_id}"
+    return Response(
+        202, "application/json", started.model_dump_json(), headers={"Location": location}
+    )
 
 
 @router.get("/models/<name>/drift", summary="Drift reports, newest first")

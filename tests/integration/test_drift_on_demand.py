@@ -1,0 +1,146 @@
+"""On-demand drift evaluation over the API on moto, with the CDK stack: a window of one batch
+answers its report (200); a window of more batches answers 202 and runs the distributed state
+machine, whose report (at ``Location``) equals the inline evaluation of the same window;
+starting it again while it runs joins the run, and after it has closed runs it again."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from steward import wiring
+from steward.adapters.aws import StepFunctionsDriftRuns, execution_name
+from tests.factories import api_event, parquet_log, reference_rows
+from tests.integration.conftest import Stack
+from tests.integration.support import api, execution_end
+from tests.integration.test_scoring_logs import _serve
+
+NAME = "ondemand-a"
+HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=5)
+
+
+@pytest.fixture(scope="module")
+def window(stack: Stack) -> dict[str, str]:
+    """A served model and a two-hour window of four log files (500 rows each, tenure
+    drifted in two of them)."""
+    _serve(NAME)
+    s3 = boto3.client("s3")
+    for i in range(4):
+        at = HOUR + timedelta(hours=i % 2, minutes=10)
+        shift = 40.0 if i % 2 else 0.0
+        rows = [{**r, "tenure": r["tenure"] + shift} for r in reference_rows(500, seed=20 + i)]
+        key = f"predictions/model={NAME}/date={at:%Y-%m-%d}/hour={at:%H}/part-{i}.parquet"
+        s3.put_object(Bucket=os.environ["STEWARD_LOGS_BUCKET"], Key=key, Body=parquet_log(rows, at))
+    return {"start": HOUR.isoformat(), "end": (HOUR + timedelta(hours=2)).isoformat()}
+
+
+@contextmanager
+def batch_rows(rows: int) -> Iterator[None]:
+    """Batches of at most ``rows`` rows, for the API and the drift function alike."""
+    os.environ["STEWARD_DRIFT_BATCH_ROWS"] = str(rows)
+    wiring.reset()
+    try:
+        yield
+    finally:
+        del os.environ["STEWARD_DRIFT_BATCH_ROWS"]
+        wiring.reset()
+
+
+def _post(stack: Stack, window: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    event = api_event("POST", f"/models/{NAME}/drift/evaluate", window, user="alice")
+    result = stack.invoke("api", event)
+    headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        headers[key.lower()] = values[0]
+    return result["statusCode"], json.loads(result["body"]), headers
+
+
+def _verdicts(report: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "rows": report["rows"],
+        "drift_detected": report["drift_detected"],
+        "drifted_features": report["drifted_features"],
+        "features": {
+            name: (f["test"], pytest.approx(f["statistic"], abs=1e-12), f["drift"])
+            for name, f in report["features"].items()
+        },
+    }
+
+
+def _executions() -> list[dict[str, Any]]:
+    arn = os.environ["STEWARD_DRIFT_STATE_MACHINE_ARN"]
+    found = boto3.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+    return [e for e in found if e["name"].startswith(f"{NAME}-")]
+
+
+def test_a_window_of_one_batch_answers_its_report(stack: Stack, window: dict[str, str]) -> None:
+    code, report, _ = _post(stack, window)
+    assert code == 200, report
+    assert report["rows"] == 2000 and report["drift_detected"]
+    assert "tenure" in report["drifted_features"]
+    assert _executions() == []  # evaluated in the API function
+
+
+def test_a_larger_window_runs_distributed_and_reports_the_same(
+    stack: Stack, window: dict[str, str]
+) -> None:
+    _code, inline, _ = _post(stack, window)
+    with batch_rows(1000):  # two files per child: two children
+        code, started, headers = _post(stack, window)
+        assert code == 202, started
+        again_code, again, _ = _post(stack, window)  # while it runs: joins it (or reruns)
+        for execution in {started["execution"], again["execution"]}:  # the plan: 2 batches
+            assert execution_end(execution, timeout_s=30)["status"] == "SUCCEEDED"
+    assert again_code == 202 and again["report_id"] == started["report_id"]
+    assert started["report_id"] == inline["report_id"]  # the window's id, either way
+    assert started["status"] == "running" and started["batches"] == 2
+    assert started["window"] == inline["window"] and started["model"] == NAME
+    assert headers["location"] == f"/models/{NAME}/drift/{started['report_id']}"
+    history = boto3.client("stepfunctions").get_execution_history(
+        executionArn=started["execution"]
+    )["events"]
+    entered = {
+        e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
+    }
+    assert "EvaluateBatches" in entered and "EvaluateInline" not in entered
+
+    code, report = api(stack, "GET", headers["location"])
+    assert code == 200 and report["created_at"] >= started["started_at"]  # this run's
+    assert _verdicts(report) == _verdicts(inline)
+
+
+def _stop(execution: str) -> None:
+    boto3.client("stepfunctions").stop_execution(executionArn=execution)
+    assert execution_end(execution)["status"] == "ABORTED"  # the emulator stops it shortly
+
+
+def test_a_window_starts_again_only_once_its_run_has_closed(stack: Stack) -> None:
+    """Step Functions answers a running execution's name and input with that execution and
+    ExecutionAlreadyExists once it has closed: the adapter then takes the next name."""
+    sfn = boto3.client("stepfunctions")
+    role = "arn:aws:iam::123456789012:role/unused"
+    waits = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}}
+    arn = sfn.create_state_machine(
+        name="ondemand-waits", definition=json.dumps(waits), roleArn=role
+    )["stateMachineArn"]
+    runs = StepFunctionsDriftRuns(sfn, arn, reruns=2)
+    model, run_id = "m" * 63, "0123456789abcdef"  # the longest model name
+    window = (model, "2026-11-27T00:00:00+00:00", "2026-11-27T02:00:00+00:00", run_id)
+    first = runs.start(*window)
+    assert first.split(":")[-1] == execution_name(model, run_id) == f"{model}-{run_id}"
+    assert runs.start(*window) == first  # running: joined
+    _stop(first)
+    second = runs.start(*window)
+    assert second.endswith(f"{run_id}-1") and runs.start(*window) == second
+    _stop(second)
+    third = runs.start(*window)  # past the reruns: a name of its own
+    assert third not in (first, second) and f"-{run_id}-" in third
+    assert all(len(e.split(":")[-1]) <= 80 for e in (first, second, third))
+    _stop(third)
