@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     from steward.domain.identity import UserDirectory
     from steward.domain.models import ModelSpec, ModelVersion, Signature, TrafficPolicy
+    from steward.domain.partitions import prefix
     from steward.domain.profile import build_profile
     from steward.drift import partials
     from steward.drift.plan import with_rows
@@ -53,9 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     for i in range(args.files):
         sink = io.BytesIO()
         pq.write_table(_table(args.rows_per_file, 100 + i), sink, row_group_size=131_072)
-        logs.files[f"predictions/model=bench/date={T0:%Y-%m-%d}/hour=00/{i:03d}.parquet"] = (
-            sink.getvalue()
-        )
+        logs.files[f"{prefix('predictions', 'bench', T0)}{i:03d}.parquet"] = sink.getvalue()
     reference = _table(200_000, 1).to_pydict()
     columns = {k: np.asarray(reference[k], dtype=np.float64) for k in NUMERIC}
     columns |= {k: np.asarray(reference[k], dtype=object) for k in CATEGORICAL}

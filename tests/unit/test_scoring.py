@@ -174,7 +174,7 @@ def test_writer_groups_by_hour_and_reports_failures() -> None:
 
     messages = [message("a", "10", 3), message("b", "11", 2), ("c", "not json")]
     groups, poison = group_messages(messages)
-    assert poison == ["c"] and {g.hour for g in groups} == {"10", "11"}
+    assert poison == ["c"] and {g.hour.hour for g in groups} == {10, 11}
     import io
 
     import pyarrow.parquet as pq

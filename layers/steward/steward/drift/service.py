@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from steward.domain.errors import Conflict, ValidationFailed
 from steward.domain.models import Page, Signature
+from steward.domain.partitions import prefixes
 from steward.domain.profile import Profile
 from steward.drift import outcomes
 from steward.drift.evaluate import DriftReport, Partial, partial_of, report
@@ -23,10 +24,6 @@ from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of
 
 MAX_WINDOW = timedelta(days=31)
 HISTORY = 30  # past reports drawn in the HTML report's drift-over-time charts
-
-
-def _prefix(name: str, hour: datetime, kind: str = "predictions") -> str:
-    return f"{kind}/model={name}/date={hour:%Y-%m-%d}/hour={hour:%H}/"
 
 
 @dataclass
@@ -68,13 +65,6 @@ class Run:
         )
 
 
-def _hours(start: datetime, end: datetime) -> Iterator[datetime]:
-    hour = start.replace(minute=0, second=0, microsecond=0)
-    while hour < end:
-        yield hour
-        hour += timedelta(hours=1)
-
-
 class DriftService:
     def __init__(
         self,
@@ -96,15 +86,6 @@ class DriftService:
         self.events = events
         self.clock = clock
         self.metrics = metrics
-
-    def files(
-        self, name: str, start: datetime, end: datetime, kind: str = "predictions"
-    ) -> list[str]:
-        """Partition pruning: only the date=/hour= folders the window touches."""
-        keys: list[str] = []
-        for hour in _hours(start, end):
-            keys += self.logs.keys(_prefix(name, hour, kind))
-        return keys
 
     def _window(
         self, name: str, start: datetime | None, end: datetime | None
@@ -131,7 +112,7 @@ class DriftService:
     ) -> DriftReport:
         """The whole window in this process."""
         number, start, end = self._window(name, start, end)
-        run = Run(name, number, start, end, self.files(name, start, end))
+        run = Run(name, number, start, end, self.logs.window_keys("predictions", name, start, end))
         started = time.perf_counter()
         return self.finish(run, self.evaluate_keys(run, run.keys), time.perf_counter() - started)
 
@@ -141,8 +122,8 @@ class DriftService:
         """The window's files (partition pruning) in batches sized from their footers."""
         number, start, end = self._window(name, start, end)
         sizes: dict[str, int] = {}
-        for hour in _hours(start, end):
-            sizes |= self.logs.sizes(_prefix(name, hour))
+        for folder in prefixes("predictions", name, start, end):
+            sizes |= self.logs.sizes(folder)
         files = with_rows(sizes, self.logs.tail)
         groups = batches(files, self.batch_rows, self.batch_bytes)
         return Run(name, number, start, end, [f.key for f in files], [b.keys for b in groups])
@@ -182,7 +163,7 @@ class DriftService:
         result.performance, result.fairness = outcomes.evaluate(
             self._opened,
             run.keys,
-            self.files(run.model, run.start, max(feedback_end, run.end), "feedback"),
+            self.logs.window_keys("feedback", run.model, run.start, max(feedback_end, run.end)),
             (run.start, run.end),
             self.store.get_version(run.model, run.version),
             model.task,

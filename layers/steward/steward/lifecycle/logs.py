@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from io import BytesIO
 from typing import Any
 
 from steward.ports.monitoring import LogFiles
-
-
-def hours(start: datetime, end: datetime) -> Iterator[datetime]:
-    hour = start.replace(minute=0, second=0, microsecond=0)
-    while hour < end:
-        yield hour
-        hour += timedelta(hours=1)
-
-
-def partition_keys(
-    logs: LogFiles, kind: str, name: str, start: datetime, end: datetime
-) -> list[str]:
-    """Partition pruning: only the ``date=/hour=`` folders the window touches."""
-    keys: list[str] = []
-    for hour in hours(start, end):
-        keys += logs.keys(f"{kind}/model={name}/date={hour:%Y-%m-%d}/hour={hour:%H}/")
-    return keys
 
 
 def read_window(
@@ -44,7 +26,7 @@ def read_window(
     import pyarrow.parquet as pq
 
     tables = []
-    for key in partition_keys(logs, kind, name, start, end):
+    for key in logs.window_keys(kind, name, start, end):
         file = pq.ParquetFile(BytesIO(logs.read(key)))
         present = [c for c in columns if c in file.schema_arrow.names] if columns else None
         table = file.read(columns=present)

@@ -7,9 +7,11 @@ import io
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import IO, Any
 
 from steward.domain.models import Page
+from steward.domain.partitions import prefixes
 
 
 class LogFiles(ABC):
@@ -27,6 +29,10 @@ class LogFiles(ABC):
     @abstractmethod
     def tail(self, key: str, size: int) -> bytes:
         """The last ``size`` bytes of the object (a ranged read: Parquet footers)."""
+
+    def window_keys(self, kind: str, model: str, start: datetime, end: datetime) -> list[str]:
+        """The files of the hours a window touches (partition pruning), hour by hour."""
+        return [key for folder in prefixes(kind, model, start, end) for key in self.keys(folder)]
 
     @contextmanager
     def open(self, key: str) -> Iterator[IO[bytes]]:

@@ -14,7 +14,10 @@ import io
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from steward.domain.partitions import hour_of, prefix
 
 # Columns the log schema owns; a feature with one of these names is stored as feature_<name>.
 RESERVED = frozenset(
@@ -41,15 +44,14 @@ Put = Callable[[str, bytes], object]
 class Group:
     kind: str
     model: str
-    date: str
-    hour: str
+    hour: datetime  # UTC
     batches: list[dict[str, Any]] = field(default_factory=list)
     message_ids: set[str] = field(default_factory=set)
 
     @property
     def key(self) -> str:
         digest = hashlib.sha256("\n".join(sorted(self.message_ids)).encode()).hexdigest()[:24]
-        return f"{self.kind}/model={self.model}/date={self.date}/hour={self.hour}/{digest}.parquet"
+        return f"{prefix(self.kind, self.model, self.hour)}{digest}.parquet"
 
     @property
     def rows(self) -> int:
@@ -58,20 +60,19 @@ class Group:
 
 def group_messages(messages: Iterable[tuple[str, str]]) -> tuple[list[Group], list[str]]:
     """Group batches by partition; returns the groups and the ids of unreadable messages."""
-    groups: dict[tuple[str, str, str, str], Group] = {}
+    groups: dict[tuple[str, str, datetime], Group] = {}
     poison: list[str] = []
     for message_id, body in messages:
         try:
             batch = json.loads(body)
-            kind, model, ts = batch["kind"], batch["model"], str(batch["ts"])
+            kind, model, hour = batch["kind"], batch["model"], hour_of(str(batch["ts"]))
             if kind not in ("predictions", "feedback") or not isinstance(batch["columns"], dict):
                 raise ValueError(kind)
             int(batch["rows"])
         except (ValueError, KeyError, TypeError):
             poison.append(message_id)
             continue
-        date, hour = ts[:10], ts[11:13]
-        group = groups.setdefault((kind, model, date, hour), Group(kind, model, date, hour))
+        group = groups.setdefault((kind, model, hour), Group(kind, model, hour))
         group.batches.append(batch)
         group.message_ids.add(message_id)
     return list(groups.values()), poison
