@@ -18,7 +18,7 @@ from steward.adapters.memory import MemoryLogFiles, MemoryRunStore
 from steward.domain.models import ModelSpec
 from steward.drift import partials
 from steward.drift.evaluate import DriftReport, Partial, partial_of
-from steward.drift.plan import LogFile, batches, footer_rows, with_rows
+from steward.drift.plan import LogFile, batches, footer_rows, listed, with_rows
 from steward.drift.runs import DriftJobs, InProcessDriftRuns, Started
 from steward.drift.service import DriftService
 from steward.ports.monitoring import DriftRuns
@@ -49,6 +49,14 @@ def test_footer_rows_reads_the_row_count_from_the_last_bytes() -> None:
     logs.files = {"b": data, "a": b"junk", "c": b""}
     planned = with_rows({k: len(v) for k, v in logs.files.items()}, logs.tail)
     assert planned == [LogFile("a", 4, None), LogFile("b", len(data), 5000), LogFile("c", 0, 0)]
+
+
+def test_listed_is_every_folder_s_listing() -> None:
+    logs = MemoryLogFiles()
+    logs.files = {HOUR.format(h, f"f{i}"): b"x" * i for h in range(10, 14) for i in range(3)}
+    folders = [HOUR.format(h, "")[: -len(".parquet")] for h in range(9, 14)]
+    assert listed(folders, logs.sizes, threads=3) == {k: len(v) for k, v in logs.files.items()}
+    assert listed([], logs.sizes) == {}
 
 
 files_st = st.lists(
@@ -163,8 +171,8 @@ def test_scheduled_runs_inline_for_one_batch_else_starts_a_run(
 
 
 def test_run_decides_inline_or_distributed_for_the_api(service: DriftService) -> None:  # noqa: F811
-    """The on-demand route's decision: one batch, or no state machine, is the report here;
-    more start the run under the window's report id."""
+    """The on-demand route's decision: one batch (within the API's rows), or no state
+    machine, is the report here; more start the run under the window's report id."""
     logs = service.logs
     assert isinstance(logs, MemoryLogFiles)
     _fill(logs, 4, 300, shift=40.0)
@@ -181,8 +189,13 @@ def test_run_decides_inline_or_distributed_for_the_api(service: DriftService) ->
     assert runs.started == [("churn", *(t.isoformat() for t in window), report.report_id)]
     assert started.run.run_id == report.report_id  # the same window, the same report
 
+    service.batch_rows = 10**6
+    large = jobs.run("churn", *window, inline_rows=1000)  # one batch, too large for the API
+    assert isinstance(large, Started) and len(large.run.batches) == 1 and large.run.rows == 1200
+    assert isinstance(jobs.run("churn", *window, inline_rows=1200), DriftReport)
+
     alone = DriftJobs(service, MemoryRunStore(), None).run("churn", *window)
-    assert isinstance(alone, DriftReport) and alone.rows == 1200 and len(runs.started) == 1
+    assert isinstance(alone, DriftReport) and alone.rows == 1200 and len(runs.started) == 2
 
 
 def test_a_scheduled_model_without_production_is_skipped(

@@ -70,16 +70,20 @@ class DriftJobs:
         return f"{RUNS_PREFIX}/{model}/{run_id}"
 
     def run(
-        self, model: str, start: datetime | None = None, end: datetime | None = None
+        self,
+        model: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        inline_rows: int | None = None,
     ) -> DriftReport | Started:
         """Evaluate the window (default: the policy's, up to now) here when it is one batch
-        or there is no state machine to spread it on; else start the distributed run, whose
-        report gets the run's id (a rerun of the window replaces the same report)."""
+        (of at most ``inline_rows``) or there is no state machine to spread it on; else start
+        the distributed run, whose report gets the run's id (a rerun replaces it)."""
         if self.runs is None:  # nowhere to spread it: no need to read the footers
             return self.service.evaluate(model, start, end)
         started = time.perf_counter()
         run = self.service.plan(model, start, end)
-        if len(run.batches) <= 1:
+        if len(run.batches) <= 1 and (inline_rows is None or run.rows <= inline_rows):
             partial = self.service.evaluate_keys(run, run.keys)
             return self.service.finish(run, partial, time.perf_counter() - started)
         at = self.service.clock()

@@ -18,7 +18,7 @@ from steward.drift import outcomes
 from steward.drift.evaluate import DriftReport, Partial, partial_of, report
 from steward.drift.html import render
 from steward.drift.metrics import emit
-from steward.drift.plan import MAX_BATCH_BYTES, MAX_BATCH_ROWS, batches, with_rows
+from steward.drift.plan import MAX_BATCH_BYTES, MAX_BATCH_ROWS, batches, listed, with_rows
 from steward.ports import ModelStore
 from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of
 
@@ -37,6 +37,7 @@ class Run:
     end: datetime
     keys: list[str]
     batches: list[list[str]] = field(default_factory=list)
+    rows: int = 0  # planned: from the footers (a file without one counts none)
 
     @property
     def run_id(self) -> str:
@@ -51,6 +52,7 @@ class Run:
             "end": self.end.isoformat(),
             "keys": self.keys,
             "batches": self.batches,
+            "rows": self.rows,
         }
 
     @classmethod
@@ -62,6 +64,7 @@ class Run:
             end=datetime.fromisoformat(data["end"]),
             keys=list(data["keys"]),
             batches=[list(b) for b in data.get("batches", [])],
+            rows=int(data.get("rows", 0)),
         )
 
 
@@ -121,12 +124,11 @@ class DriftService:
     def plan(self, name: str, start: datetime | None = None, end: datetime | None = None) -> Run:
         """The window's files (partition pruning) in batches sized from their footers."""
         number, start, end = self._window(name, start, end)
-        sizes: dict[str, int] = {}
-        for folder in prefixes("predictions", name, start, end):
-            sizes |= self.logs.sizes(folder)
+        sizes = listed(prefixes("predictions", name, start, end), self.logs.sizes)
         files = with_rows(sizes, self.logs.tail)
         groups = batches(files, self.batch_rows, self.batch_bytes)
-        return Run(name, number, start, end, [f.key for f in files], [b.keys for b in groups])
+        keys, rows = [f.key for f in files], sum(f.rows or 0 for f in files)
+        return Run(name, number, start, end, keys, [b.keys for b in groups], rows)
 
     def evaluate_keys(self, run: Run, keys: list[str]) -> Partial:
         """One map child: stream ``keys`` into a partial result."""
