@@ -132,13 +132,14 @@ class TieGrid:
 
     def count_into(self, values: np.ndarray, out: np.ndarray, inside: bool) -> None:
         """``inside``: every value is known to lie in the grid, so the clip is spared."""
-        floats, buckets = scratch(values.shape[0])
+        floats, _ = scratch(values.shape[0])
         if inside:
             np.add(values, self.add, out=floats)
         else:
             np.clip(values, self.low, self.high, out=floats)
             np.add(floats, self.add, out=floats)
-        np.subtract(floats.view(np.int64), self.base, out=buckets)
+        buckets = floats.view(np.int64)  # in place: one scratch array stays in cache
+        np.subtract(buckets, self.base, out=buckets)
         per_bucket = np.bincount(buckets, minlength=self.size)
         out += np.add.reduceat(per_bucket, self.reduce_at)
 
