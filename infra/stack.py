@@ -114,6 +114,7 @@ class StewardStack(cdk.Stack):
         )
         monitoring.grant_evaluate(api_fn)
         monitoring.grant_start_run(api_fn)  # on-demand windows of more than one batch
+        monitoring.grant_read_runs(api_fn)  # ... and their status
         monitoring.grant_schedules(api_fn)
         monitoring.grant_read_logs(lifecycle_fn)
         api = Api(self, "Api", handler=api_fn.function)

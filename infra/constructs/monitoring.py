@@ -50,11 +50,17 @@ class Monitoring(Construct):
         # Literal names: the function's environment names the state machine and the group
         # without a reference (the state machine already refers to the function).
         self.group_name = f"{stack.stack_name}-drift"
-        machine_name = f"{stack.stack_name}-drift-run"
+        self.machine_name = machine_name = f"{stack.stack_name}-drift-run"
         self.state_machine_arn = stack.format_arn(
             service="states",
             resource="stateMachine",
             resource_name=machine_name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.executions_arn = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{machine_name}:*",
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
 
@@ -244,6 +250,27 @@ class Monitoring(Construct):
             iam.PolicyStatement(
                 actions=["states:StartExecution"], resources=[self.state_machine_arn]
             )
+        )
+
+    def grant_read_runs(self, fn: StewardFunction) -> None:
+        """Read the distributed runs' states (a window's executions, by name or listed),
+        never their input or history."""
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution"], resources=[self.executions_arn]
+            )
+        )
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:ListExecutions"], resources=[self.state_machine_arn]
+            )
+        )
+        acknowledge(
+            fn.role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"
+            f"<AWS::AccountId>:execution:{self.machine_name}:*]",
+            "Drift run status: executions of the drift state machine only, named after the "
+            "window's report id (with rerun suffixes), so not known before the run starts.",
         )
 
     def grant_evaluate(self, fn: StewardFunction) -> None:

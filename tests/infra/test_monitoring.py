@@ -32,6 +32,11 @@ def _actions(statement: dict[str, Any]) -> list[str]:
     return action if isinstance(action, list) else [action]
 
 
+def _resources(statement: dict[str, Any]) -> list[Any]:
+    resource = statement["Resource"]
+    return resource if isinstance(resource, list) else [resource]
+
+
 def test_the_drift_run_is_a_bounded_distributed_map(synth: Synth) -> None:
     name, definition = _drift_machine(synth)
     assert definition["StartAt"] == "Plan" and definition["TimeoutSeconds"] <= 4 * 3600
@@ -100,15 +105,13 @@ def test_api_starts_only_the_drift_run_and_the_retrain_workflow(synth: Synth) ->
     starts = [
         s for s in _statements(synth, "ApiFunctionRole") if "states:StartExecution" in _actions(s)
     ]
-    resources = [
-        json.dumps(r)
-        for s in starts
-        for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
-    ]
+    resources = [json.dumps(r) for s in starts for r in _resources(s)]
     assert not any(r == '"*"' or r.endswith(':*"') for r in resources)
     assert sum(":stateMachine:Steward-drift-run" in r for r in resources) == 1
-    assert all(
-        _actions(s) == ["states:StartExecution"] for s in starts if "drift-run" in json.dumps(s)
+    assert all(  # listing the machine's executions is the run status route's (read only)
+        set(_actions(s)) <= {"states:StartExecution", "states:ListExecutions"}
+        for s in starts
+        if "drift-run" in json.dumps(s)
     )
     (api,) = [
         f
@@ -117,6 +120,23 @@ def test_api_starts_only_the_drift_run_and_the_retrain_workflow(synth: Synth) ->
     ]
     arn = api["Properties"]["Environment"]["Variables"]["STEWARD_DRIFT_STATE_MACHINE_ARN"]
     assert ":stateMachine:Steward-drift-run" in json.dumps(arn)
+
+
+def test_api_reads_only_the_drift_runs_states(synth: Synth) -> None:
+    """The run status route: describe the drift machine's executions and list that machine's
+    (no history, nothing of another state machine)."""
+    statements = _statements(synth, "ApiFunctionRole")
+    (describe,) = [s for s in statements if "states:DescribeExecution" in _actions(s)]
+    assert _actions(describe) == ["states:DescribeExecution"]
+    assert json.dumps(describe["Resource"]).endswith(':execution:Steward-drift-run:*"]]}')
+    lists = [s for s in statements if "states:ListExecutions" in _actions(s)]
+    listed = [json.dumps(r) for s in lists for r in _resources(s) if "drift-run" in json.dumps(r)]
+    assert len(listed) == 1 and ":stateMachine:Steward-drift-run" in listed[0]
+    assert not any(
+        a.startswith("states:GetExecutionHistory") for s in statements for a in _actions(s)
+    )
+    drift_actions = {a for s in _statements(synth, "MonitoringFunctionRole") for a in _actions(s)}
+    assert not {"states:DescribeExecution", "states:ListExecutions"} & drift_actions
 
 
 def test_alarms_watch_the_drift_function_runs_and_schedule_dead_letters(synth: Synth) -> None:

@@ -1,12 +1,14 @@
 """On-demand drift evaluation over the API on moto, with the CDK stack: a window of one batch
 answers its report (200); a window of more batches answers 202 and runs the distributed state
 machine, whose report (at ``Location``) equals the inline evaluation of the same window;
-starting it again while it runs joins the run, and after it has closed runs it again."""
+starting it again while it runs joins the run, and after it has closed runs it again. A run
+that fails says so at its status route, and the client stops polling at once."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -17,6 +19,9 @@ import pytest
 
 from steward import wiring
 from steward.adapters.aws import StepFunctionsDriftRuns, execution_name
+from steward.client import ApiError, Client, Reply, RunFailed
+from steward.domain.errors import NotFound
+from steward.drift.runs import DriftJobs
 from tests.factories import api_event, parquet_log, reference_rows
 from tests.integration.conftest import Stack
 from tests.integration.support import api, execution_end
@@ -116,8 +121,58 @@ def test_a_larger_window_runs_distributed_and_reports_the_same(
     assert _verdicts(report) == _verdicts(inline)
 
 
-def _stop(execution: str) -> None:
-    boto3.client("stepfunctions").stop_execution(executionArn=execution)
+class InProcessClient(Client):
+    """The Python client, with the API function in-process instead of HTTP."""
+
+    def __init__(self, stack: Stack) -> None:
+        super().__init__(url="http://in-process", user="alice")
+        self.stack = stack
+
+    def exchange(
+        self, method: str, path: str, body: Any | None = None, accept: str = "application/json"
+    ) -> Reply:
+        result = self.stack.invoke("api", api_event(method, path, body, user=self.user))
+        answer = json.loads(result["body"]) if result.get("body") else None
+        if result["statusCode"] >= 400:
+            raise ApiError(result["statusCode"], answer["error"], answer["message"])
+        headers = dict(result.get("headers") or {})
+        headers.update({k: v[0] for k, v in (result.get("multiValueHeaders") or {}).items()})
+        return Reply(result["statusCode"], answer, headers)
+
+
+def test_a_failed_run_shows_failed_and_the_client_stops_at_once(
+    stack: Stack, window: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> None:  # every map child raises
+        raise RuntimeError("s3://internal/secret is gone")
+
+    monkeypatch.setattr(DriftJobs, "map", broken)
+    began = time.monotonic()
+    with batch_rows(1000), pytest.raises(RunFailed) as failed:  # 60 s: not reached
+        InProcessClient(stack).evaluate_drift(NAME, window, timeout_s=60, poll_s=0.05)
+    assert time.monotonic() - began < 30
+    report_id = failed.value.status["report_id"]
+    code, status = api(stack, "GET", f"/models/{NAME}/drift/runs/{report_id}")
+    assert code == 200 and status == failed.value.status
+    assert set(status) == {
+        *("report_id", "model", "status", "started_at", "stopped_at", "execution"),
+        *("error", "cause"),
+    }
+    assert (status["status"], status["error"], status["cause"]) == (
+        "FAILED",
+        "DriftRunFailed",
+        "a step failed",
+    )
+    assert status["model"] == NAME and status["stopped_at"] >= status["started_at"]
+    assert "secret" not in json.dumps(status) and "drift-run:" in status["execution"]
+    assert execution_end(status["execution"])["status"] == "FAILED"
+    for unknown in ("0" * 16, "not-a-run"):
+        code, body = api(stack, "GET", f"/models/{NAME}/drift/runs/{unknown}")
+        assert code == 404 and body["error"] == "not_found", body
+
+
+def _stop(execution: str, **reason: str) -> None:
+    boto3.client("stepfunctions").stop_execution(executionArn=execution, **reason)
     assert execution_end(execution)["status"] == "ABORTED"  # the emulator stops it shortly
 
 
@@ -133,14 +188,26 @@ def test_a_window_starts_again_only_once_its_run_has_closed(stack: Stack) -> Non
     runs = StepFunctionsDriftRuns(sfn, arn, reruns=2)
     model, run_id = "m" * 63, "0123456789abcdef"  # the longest model name
     window = (model, "2026-11-27T00:00:00+00:00", "2026-11-27T02:00:00+00:00", run_id)
+    with pytest.raises(NotFound):
+        runs.status(model, run_id)  # never ran
     first = runs.start(*window)
     assert first.split(":")[-1] == execution_name(model, run_id) == f"{model}-{run_id}"
     assert runs.start(*window) == first  # running: joined
-    _stop(first)
+    assert (runs.status(model, run_id).status, runs.status(model, run_id).execution) == (
+        "RUNNING",
+        first,
+    )
+    _stop(first, error="Operator", cause="s3://internal/secret")
+    aborted = runs.status(model, run_id)
+    assert aborted.status == "ABORTED" and aborted.stopped_at is not None
+    assert aborted.error is None and aborted.cause is None  # not the state machine's own
     second = runs.start(*window)
     assert second.endswith(f"{run_id}-1") and runs.start(*window) == second
+    assert runs.status(model, run_id).execution == second  # the latest run of the window
     _stop(second)
     third = runs.start(*window)  # past the reruns: a name of its own
     assert third not in (first, second) and f"-{run_id}-" in third
     assert all(len(e.split(":")[-1]) <= 80 for e in (first, second, third))
+    latest = runs.status(model, run_id)  # found by listing
+    assert (latest.status, latest.execution, latest.report_id) == ("RUNNING", third, run_id)
     _stop(third)

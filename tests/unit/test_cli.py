@@ -13,7 +13,7 @@ import pytest
 
 from steward.cli.main import build_parser, main
 from steward.cli.progress import Spinner, bar
-from steward.client import ApiError, Client, Reply
+from steward.client import ApiError, Client, Reply, RunFailed
 from steward.profiles import client_for, load_profiles, select
 
 MODEL = {
@@ -89,6 +89,8 @@ class FakeApi:
         for suffix, payload in BY_SUFFIX.items():
             if route.endswith(suffix):
                 return payload
+        if "/drift/runs/" in route:
+            return {"status": "RUNNING", "execution": "arn:e"}
         if "/drift" in route and method == "GET" and route.endswith("/drift"):
             return {"items": [REPORT], "next_token": None}
         if "/drift" in route:
@@ -369,12 +371,15 @@ def test_drift_run_polls_a_distributed_run_until_its_report(
     api.scripted = [
         Reply(202, RUN_STARTED, {"location": "/models/churn/drift/r1"}),
         ApiError(404, "not_found", "no drift report r1 for churn"),  # not kept yet
+        Reply(200, {"status": "RUNNING", "execution": "arn:e"}),
         Reply(200, {**REPORT, "created_at": "2026-11-27T05:00:00Z"}),  # the window's last run
     ]
     assert main(["drift", "run", "churn", "--start", "2026-11-27T00:00:00Z"]) == 0
+    report, run = ("GET", "/models/churn/drift/r1"), ("GET", "/models/churn/drift/runs/r1")
     assert [c[:2] for c in api.calls] == [
         ("POST", "/models/churn/drift/evaluate"),
-        *[("GET", "/models/churn/drift/r1")] * 3,
+        *[report, run] * 2,  # not kept yet; the window's last run's: the run still runs
+        report,
     ]
     assert "tenure   wasserstein" in capsys.readouterr().out  # REPORT, created at 06:00
 
@@ -387,6 +392,57 @@ def test_drift_run_gives_up_after_its_timeout(
     assert main(["drift", "run", "churn", "--timeout", "0"]) == 1
     err = capsys.readouterr().err
     assert "3 batches) has not reported in 0 s" in err and "GET /models/churn/drift/r1" in err
+
+
+def test_drift_run_stops_at_once_when_its_run_failed(
+    api: FakeApi, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No waiting for the timeout: the run's status says it ended with no report."""
+    monkeypatch.setattr("steward.client.time.sleep", lambda _s: None)
+    links = {"report": "/models/churn/drift/r1", "run": "/models/churn/drift/runs/r1"}
+    status = {
+        "report_id": "r1",
+        "model": "churn",
+        "started_at": "2026-11-27T05:59:00+00:00",
+        "stopped_at": "2026-11-27T06:01:00+00:00",
+        "execution": RUN_STARTED["execution"],
+    }
+    not_yet = ApiError(404, "not_found", "no drift report r1 for churn")
+    api.scripted = [
+        Reply(202, {**RUN_STARTED, "links": links}, {"Location": links["report"]}),
+        not_yet,
+        Reply(200, {**status, "status": "RUNNING", "stopped_at": None}),
+        not_yet,
+        Reply(
+            200,
+            {**status, "status": "FAILED", "error": "DriftRunFailed", "cause": "a step failed"},
+        ),
+    ]
+    assert main(["drift", "run", "churn", "--timeout", "900"]) == 1
+    assert [c[:2] for c in api.calls] == [
+        ("POST", "/models/churn/drift/evaluate"),
+        *[("GET", links["report"]), ("GET", links["run"])] * 2,
+    ]
+    err = capsys.readouterr().err
+    assert "drift run of churn ended FAILED: DriftRunFailed (a step failed)" in err
+    assert "execution:Steward-drift-run:churn-r1" in err
+
+
+@pytest.mark.parametrize("ended", ["TIMED_OUT", "ABORTED"])
+def test_client_raises_run_failed_for_a_run_stopped_without_a_report(
+    api: FakeApi, monkeypatch: pytest.MonkeyPatch, ended: str
+) -> None:
+    monkeypatch.setattr("steward.client.time.sleep", lambda _s: None)
+    state = {"status": ended, "execution": "arn:e", "error": None}
+    api.scripted = [
+        Reply(202, RUN_STARTED, {}),  # no links (an older server): the client knows the paths
+        ApiError(404, "not_found", "no report"),
+        Reply(200, state),
+    ]
+    with pytest.raises(RunFailed, match=f"ended {ended}, with no report") as failed:
+        Client().evaluate_drift("churn", timeout_s=900)
+    assert failed.value.status == state
+    assert api.calls[-1][:2] == ("GET", "/models/churn/drift/runs/r1")
 
 
 class Terminal(io.StringIO):

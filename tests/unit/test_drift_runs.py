@@ -15,13 +15,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from steward.adapters.memory import MemoryLogFiles, MemoryRunStore
+from steward.domain.errors import NotFound
 from steward.domain.models import ModelSpec
 from steward.drift import partials
 from steward.drift.evaluate import DriftReport, Partial, partial_of
 from steward.drift.plan import LogFile, batches, footer_rows, listed, with_rows
 from steward.drift.runs import DriftJobs, InProcessDriftRuns, Started
 from steward.drift.service import DriftService
-from steward.ports.monitoring import DriftRuns
+from steward.ports.monitoring import DriftRuns, RunStatus
 from steward.registry.service import Registry
 from tests.factories import model_spec, parquet_log, reference_rows
 from tests.unit.test_drift_service import T0, USERS, service  # noqa: F401  (fixture)
@@ -116,6 +117,9 @@ class Recorded(DriftRuns):
     def start(self, model: str, start: str, end: str, run_id: str) -> str:
         self.started.append((model, start, end, run_id))
         return "arn:execution"
+
+    def status(self, model: str, run_id: str) -> RunStatus:
+        raise NotFound(f"no drift run {run_id} for {model}")
 
 
 def test_map_reduce_gives_the_single_pass_report(service: DriftService) -> None:  # noqa: F811
@@ -234,3 +238,42 @@ def test_malformed_steps_are_refused(event: dict[str, object]) -> None:
     jobs = DriftJobs(None, MemoryRunStore())  # type: ignore[arg-type]  # never reached
     with pytest.raises(ValidationError):
         jobs.handle(event)
+
+
+def test_a_run_whose_step_raises_is_failed_with_the_machines_own_error(
+    service: DriftService,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As the state machine's RunFailed: the status names the run's failure, never the
+    step's exception text; an id that names no run is not found."""
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    _fill(logs, 4, 300)
+    service.batch_rows = 600
+    runner = InProcessDriftRuns()
+    jobs = DriftJobs(service, MemoryRunStore(), runner)
+    runner.jobs = jobs
+    window = (T0, T0 + timedelta(hours=2))
+    ok = jobs.run("churn", *window)
+    assert isinstance(ok, Started)
+    done = jobs.status("churn", ok.run.run_id)
+    assert done.status == "SUCCEEDED" and done.error is None and done.execution == ok.execution
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("s3://secret/key is gone")
+
+    monkeypatch.setattr(jobs, "map", broken)
+    failed = jobs.run("churn", *window)
+    assert isinstance(failed, Started) and failed.run.run_id == ok.run.run_id
+    status = jobs.status("churn", ok.run.run_id)
+    assert (status.status, status.error, status.cause) == (
+        "FAILED",
+        "DriftRunFailed",
+        "a step failed",
+    )
+    assert "secret" not in status.model_dump_json() and status.stopped_at is not None
+    for model, run_id in (("churn", "0" * 16), ("churn", "not-a-run"), ("other", ok.run.run_id)):
+        with pytest.raises(NotFound):
+            jobs.status(model, run_id)
+    with pytest.raises(NotFound):
+        DriftJobs(service, MemoryRunStore(), None).status("churn", ok.run.run_id)

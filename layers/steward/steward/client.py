@@ -23,6 +23,17 @@ class ApiError(Exception):
         self.message = message
 
 
+class RunFailed(Exception):
+    """A distributed drift run stopped without a report (failed, timed out or aborted)."""
+
+    def __init__(self, message: str, status: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+STOPPED = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+
+
 @dataclass(frozen=True)
 class Reply:
     status: int
@@ -94,29 +105,50 @@ class Client:
     ) -> Any:
         """Evaluate drift over a window and return the report. A window too large for one
         function answers 202 (the distributed run): poll its ``Location`` until the run has
-        kept a report newer than the request (a rerun replaces the window's earlier one)."""
+        kept a report newer than the request (a rerun replaces the window's earlier one),
+        and its status, to stop at once with :class:`RunFailed` when it ended without one."""
         reply = self.exchange("POST", f"/models/{name}/drift/evaluate", window or {})
         if reply.status != 202:
             return reply.body
         run: dict[str, Any] = reply.body
         location = reply.header("Location") or f"/models/{name}/drift/{run['report_id']}"
+        status_path = run.get("links", {}).get("run") or (
+            f"/models/{name}/drift/runs/{run['report_id']}"
+        )
         deadline = time.monotonic() + timeout_s
         while True:
             if waiting is not None:
                 waiting(run)
-            try:
-                report = self.get(location)
-                if _instant(report["created_at"]) >= _instant(run["started_at"]):
-                    return report
-            except ApiError as exc:
-                if exc.status != 404:
-                    raise
+            report = self._found(location)
+            if report is not None and _instant(report["created_at"]) >= _instant(run["started_at"]):
+                return report
+            self._raise_if_stopped(name, status_path)
             if time.monotonic() > deadline:
                 raise TimeoutError(
                     f"the drift run of {name} ({run['batches']} batches) has not reported in "
                     f"{timeout_s:.0f} s; it goes on: GET {location} later"
                 )
             time.sleep(poll_s)
+
+    def _found(self, path: str) -> Any | None:
+        """GET ``path``, ``None`` while it is not there (404)."""
+        try:
+            return self.get(path)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            return None
+
+    def _raise_if_stopped(self, name: str, status_path: str) -> None:
+        state = self._found(status_path)  # 404: not started yet, or a server without runs
+        if state is None or state["status"] not in STOPPED:
+            return
+        reason = f": {state['error']} ({state['cause']})" if state.get("error") else ""
+        raise RunFailed(
+            f"the drift run of {name} ended {state['status']}{reason}, with no report; "
+            f"execution {state['execution']}",
+            state,
+        )
 
     def get(self, path: str) -> Any:
         return self.request("GET", path)

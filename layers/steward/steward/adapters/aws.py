@@ -29,10 +29,12 @@ from steward.ports import (
     WorkflowEngine,
 )
 from steward.ports.monitoring import (
+    RUN_FAILED,
     DriftRuns,
     EventBus,
     LogFiles,
     ReportStore,
+    RunStatus,
     RunStore,
     Schedules,
     listing_of,
@@ -719,6 +721,64 @@ class StepFunctionsDriftRuns(DriftRuns):
     def _start(self, name: str, payload: str) -> str:
         result = self._sfn.start_execution(stateMachineArn=self._arn, name=name, input=payload)
         return str(result["executionArn"])
+
+    def status(self, model: str, run_id: str) -> RunStatus:
+        """Describe the window's names in the order :meth:`start` takes them, up to the first
+        that never ran, and keep the latest started (a name freed after 90 days is taken
+        again); past the reruns, the unique names are found by listing the executions."""
+        found: list[dict[str, Any]] = []
+        for attempt in range(self._reruns):
+            described = self._describe(
+                f"{self._executions}:{execution_name(model, run_id, attempt)}"
+            )
+            if described is None:
+                break
+            found.append(described)
+        else:
+            found += self._unique(run_id)
+        if not found:
+            raise NotFound(f"no drift run {run_id} for {model}")
+        latest = max(found, key=lambda e: e["startDate"])
+        own = latest.get("error") == RUN_FAILED  # never a step's error or its text
+        status = latest["status"]
+        return RunStatus(
+            report_id=run_id,
+            model=model,
+            status="RUNNING" if status == "PENDING_REDRIVE" else status,
+            started_at=latest["startDate"],
+            stopped_at=latest.get("stopDate"),
+            execution=latest["executionArn"],
+            error=RUN_FAILED if own else None,
+            cause=latest.get("cause") if own else None,
+        )
+
+    @property
+    def _executions(self) -> str:
+        return self._arn.replace(":stateMachine:", ":execution:", 1)
+
+    def _describe(self, arn: str) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = self._sfn.describe_execution(executionArn=arn)
+        except ClientError as exc:
+            if _code(exc) in ("ExecutionDoesNotExist", "InvalidArn", "InvalidName"):
+                return None
+            raise
+        return found
+
+    def _unique(self, run_id: str) -> list[dict[str, Any]]:
+        """The window's time-suffixed executions in the newest ``SCAN_PAGES`` pages."""
+        kwargs: dict[str, Any] = {"stateMachineArn": self._arn, "maxResults": 1000}
+        named: list[dict[str, Any]] = []
+        for _ in range(SCAN_PAGES):
+            page = self._sfn.list_executions(**kwargs)
+            named += [e for e in page["executions"] if f"-{run_id}-" in e["name"]]
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        if not named:
+            return []
+        latest = self._describe(max(named, key=lambda e: e["startDate"])["executionArn"])
+        return [latest] if latest is not None else []
 
 
 def execution_name(model: str, run_id: str, attempt: int = 0) -> str:

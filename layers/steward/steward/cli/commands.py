@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from steward.cli import render
 from steward.cli.progress import Spinner
-from steward.client import ApiError, Client
+from steward.client import ApiError, Client, RunFailed
 from steward.profiles import client_for, select
 
 MAX_INLINE = 5 * 1024 * 1024
@@ -454,7 +454,7 @@ def run(args: argparse.Namespace) -> int:
     except ApiError as exc:
         print(f"error: {exc.status} {exc.code}: {exc.message}", file=sys.stderr)
         return 1
-    except TimeoutError as exc:
+    except (TimeoutError, RunFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if isinstance(result, Failed):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,16 +31,23 @@ from pydantic import (
     model_validator,
 )
 
-from steward.domain.errors import Conflict
+from steward.domain.errors import Conflict, NotFound
 from steward.domain.models import ModelName
 from steward.drift import partials
 from steward.drift.evaluate import DriftReport, Partial
 from steward.drift.service import DriftService, Run
-from steward.ports.monitoring import DriftRuns, RunStore, summary_of
+from steward.ports.monitoring import (
+    RUN_FAILED,
+    DriftRuns,
+    RunStatus,
+    RunStore,
+    summary_of,
+)
 
 RUNS_PREFIX = "drift/_runs"
 INLINE_BUDGET = 160 * 1024  # of Step Functions' 256 KB, for all children's inline results
-RunId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+RUN_ID = re.compile(r"[0-9a-f]{16}")
+RunId = Annotated[str, Field(pattern=rf"^{RUN_ID.pattern}$")]
 
 
 def _iso(value: str | datetime | None) -> datetime | None:
@@ -89,6 +97,13 @@ class DriftJobs:
         at = self.service.clock()
         execution = self.runs.start(model, run.start.isoformat(), run.end.isoformat(), run.run_id)
         return Started(run, execution, at)
+
+    def status(self, model: str, run_id: str) -> RunStatus:
+        """The window's latest distributed run; :class:`NotFound` for an id that names no
+        run (or with no state machine to run one)."""
+        if self.runs is None or not RUN_ID.fullmatch(run_id):
+            raise NotFound(f"no drift run {run_id} for {model}")
+        return self.runs.status(model, run_id)
 
     def scheduled(self, model: str) -> dict[str, Any]:
         """The schedule's target: the policy's window up to now, as :meth:`run` decides.
@@ -226,16 +241,38 @@ _EVENTS: TypeAdapter[Scheduled | Evaluate | Plan | MapChild | Reduce] = TypeAdap
 
 class InProcessDriftRuns(DriftRuns):
     """The in-memory :class:`DriftRuns`: plan -> map -> reduce in this process, a thread per
-    child (unit tests; the local platform runs the real state machine on the emulator)."""
+    child (unit tests; the local platform runs the real state machine on the emulator). A
+    step that raises fails the run as the state machine's ``RunFailed`` does."""
 
     def __init__(self, jobs: DriftJobs | None = None, max_concurrency: int = 4) -> None:
         self.jobs = jobs
         self.max_concurrency = max_concurrency
         self.completed: list[dict[str, Any]] = []
+        self.runs: dict[tuple[str, str], RunStatus] = {}
 
     def start(self, model: str, start: str, end: str, run_id: str) -> str:
         assert self.jobs is not None, "bind the jobs first"
-        jobs = self.jobs
+        execution = f"in-process:{model}:{run_id}"
+        began = self.jobs.service.clock()
+        try:
+            self.completed.append(self._run(self.jobs, model, start, end))
+        except Exception:  # the run fails, as RunFailed catches States.ALL
+            state = {"status": "FAILED", "error": RUN_FAILED, "cause": "a step failed"}
+        else:
+            state = {"status": "SUCCEEDED"}
+        self.runs[model, run_id] = RunStatus.model_validate(
+            {
+                "report_id": run_id,
+                "model": model,
+                "started_at": began,
+                "stopped_at": self.jobs.service.clock(),
+                "execution": execution,
+                **state,
+            }
+        )
+        return execution
+
+    def _run(self, jobs: DriftJobs, model: str, start: str, end: str) -> dict[str, Any]:
         plan = jobs.plan(model, start, end)
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
             results = list(
@@ -244,5 +281,10 @@ class InProcessDriftRuns(DriftRuns):
                     plan["items"],
                 )
             )
-        self.completed.append(jobs.reduce(model, plan["run"], results))
-        return f"in-process:{model}:{plan['run']}"
+        return jobs.reduce(model, plan["run"], results)
+
+    def status(self, model: str, run_id: str) -> RunStatus:
+        try:
+            return self.runs[model, run_id]
+        except KeyError:
+            raise NotFound(f"no drift run {run_id} for {model}") from None

@@ -8,7 +8,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, Literal
+
+from pydantic import BaseModel
 
 from steward.domain.models import Page
 from steward.domain.partitions import prefixes
@@ -68,12 +70,35 @@ class RunStore(ABC):
         """The object; :class:`NotFound` if absent."""
 
 
+RunState = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+STOPPED: frozenset[str] = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})  # with no report
+RUN_FAILED = "DriftRunFailed"  # the state machine's RunFailed error (its cause is ours too)
+
+
+class RunStatus(BaseModel):
+    """Where a distributed drift run stands: the window's latest execution. ``error`` and
+    ``cause`` are only ever the state machine's own (``RunFailed``), never a step's text."""
+
+    report_id: str
+    model: str
+    status: RunState
+    started_at: datetime
+    stopped_at: datetime | None = None
+    execution: str
+    error: str | None = None
+    cause: str | None = None
+
+
 class DriftRuns(ABC):
     """Starts a distributed evaluation (plan, map over batches, reduce) of one window."""
 
     @abstractmethod
     def start(self, model: str, start: str, end: str, run_id: str) -> str:
         """Start the run, or join it while it runs (same ``run_id``); where it runs (an ARN)."""
+
+    @abstractmethod
+    def status(self, model: str, run_id: str) -> RunStatus:
+        """The latest run of the window ``run_id``; :class:`NotFound` if it never ran."""
 
 
 class Schedules(ABC):

@@ -1,4 +1,5 @@
-"""Drift: evaluate a window now, list reports, read one (JSON, or HTML for people)."""
+"""Drift: evaluate a window now, follow its distributed run, list reports, read one (JSON,
+or HTML for people)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from steward.api.context import caller
 from steward.domain.identity import Role
 from steward.drift.evaluate import DriftReport
+from steward.ports.monitoring import RunStatus
 from steward.wiring import drift, drift_jobs
 
 # What the API function (1 GB, behind API Gateway's 29 s) evaluates itself: at the measured
@@ -41,10 +43,16 @@ class ReportWindow(BaseModel):
     end: str
 
 
+class RunLinks(BaseModel):
+    report: str
+    run: str
+
+
 class RunStarted(BaseModel):
     """A window too large for one function, evaluated by the distributed run. Its report
-    appears at ``Location`` when the run's reduce step has kept it (404 until then; for a
-    rerun, the window's earlier report until this one, created after ``started_at``)."""
+    appears at ``Location`` (``links.report``) when the run's reduce step has kept it (404
+    until then; for a rerun, the window's earlier report until this one, created after
+    ``started_at``); ``links.run`` says whether the run still runs, or failed."""
 
     report_id: str
     model: str
@@ -53,6 +61,7 @@ class RunStarted(BaseModel):
     batches: int
     execution: str
     started_at: str
+    links: RunLinks
 
 
 @router.post(
@@ -84,6 +93,7 @@ def evaluate(name: str, window: EvaluateWindow | None = None) -> Response[str]:
     if isinstance(outcome, DriftReport):
         return Response(200, "application/json", outcome.model_dump_json())
     run = outcome.run
+    location = f"/models/{name}/drift/{run.run_id}"
     started = RunStarted(
         report_id=run.run_id,
         model=name,
@@ -91,11 +101,19 @@ def evaluate(name: str, window: EvaluateWindow | None = None) -> Response[str]:
         batches=len(run.batches),
         execution=outcome.execution,
         started_at=outcome.at.isoformat(),
+        links=RunLinks(report=location, run=f"/models/{name}/drift/runs/{run.run_id}"),
     )
-    location = f"/models/{name}/drift/{run.run_id}"
     return Response(
         202, "application/json", started.model_dump_json(), headers={"Location": location}
     )
+
+
+@router.get(
+    "/models/<name>/drift/runs/<report_id>",
+    summary="The distributed run of a window: running, succeeded, failed, timed out, aborted",
+)
+def run_status(name: str, report_id: str) -> RunStatus:
+    return drift_jobs().status(name, report_id)
 
 
 @router.get("/models/<name>/drift", summary="Drift reports, newest first")
