@@ -10,17 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+from tests.e2e.support import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_demo_exit_narrates_and_summarizes(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     started = time.perf_counter()
     result = subprocess.run(
         [

@@ -18,6 +18,7 @@ from steward import wiring
 from steward.client import Client
 from steward.local.platform import LocalPlatform
 from steward.local.scheduler import Scheduler
+from steward.polling import until
 from tests.factories import model_spec, parquet_log, reference_rows, register_body
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,10 +37,12 @@ def _serve(client: Client) -> None:
         "/models/drift-churn/versions",
         register_body(reference_data={"instances": reference_rows(3000, seed=1)}),
     )
-    for _ in range(200):
-        if alice.get("/models/drift-churn/versions/1")["status"] == "PENDING_APPROVAL":
-            break
-        time.sleep(0.05)
+    until(
+        lambda: alice.get("/models/drift-churn/versions/1")["status"] == "PENDING_APPROVAL",
+        10,
+        step_s=0.05,
+        what="validation",
+    )
     bob.post("/models/drift-churn/versions/1/decision", {"decision": "approve", "comment": "ok"})
     alice.put("/models/drift-churn/aliases/production", {"version": 1})
 
@@ -120,7 +123,12 @@ def test_the_models_schedule_fires_locally_and_raises_drift_detected(
     now[0] += timedelta(hours=2, seconds=1)
     scheduler.tick()
     assert schedule in [name for name, _ in scheduler.fired]
-    detected = _wait(lambda: sqs.receive_message(QueueUrl=queue).get("Messages"))
+    detected = until(
+        lambda: sqs.receive_message(QueueUrl=queue).get("Messages"),
+        30,
+        step_s=0.1,
+        what="DriftDetected",
+    )
     detail = json.loads(detected[0]["Body"])["detail"]
     assert detail["model"] == "drift-churn" and "tenure" in detail["drifted_features"]
     latest = client.get("/models/drift-churn")["latest_drift"]
@@ -159,13 +167,3 @@ def test_a_window_too_large_for_one_function_answers_202_and_reports(
     assert {f: d["drift"] for f, d in report["features"].items()} == {
         f: d["drift"] for f, d in inline["features"].items()
     }
-
-
-def _wait(predicate, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,25 +18,18 @@ import pytest
 from steward.client import ApiError, Client
 from steward.local.platform import LocalPlatform
 from steward.local.scheduler import Scheduler
+from steward.polling import until
+from tests.e2e.support import free_port
 from tests.factories import model_spec, register_body
 
 ROOT = Path(__file__).resolve().parents[2]
+WAIT_S = 20.0
 
 
 @pytest.fixture(scope="module")
 def platform() -> Iterator[LocalPlatform]:
     with LocalPlatform(port=0, data_dir=ROOT / ".cache" / "local-e2e") as running:
         yield running
-
-
-def _wait(predicate, timeout_s: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_health_over_http(platform: LocalPlatform) -> None:
@@ -51,19 +43,27 @@ def test_lifecycle_runs_the_cdk_state_machine_with_real_handlers(platform: Local
     alice.post("/models", model_spec("e2e-churn"))
     version = alice.post("/models/e2e-churn/versions", register_body())
     assert version["execution_arn"].startswith("arn:aws:states:")
-    _wait(lambda: alice.get("/models/e2e-churn/versions/1")["status"] == "PENDING_APPROVAL")
+    until(
+        lambda: alice.get("/models/e2e-churn/versions/1")["status"] == "PENDING_APPROVAL",
+        WAIT_S,
+        step_s=0.1,
+        what="validation",
+    )
     assert platform.runtime is not None and platform.runtime.invocations["workflow"] >= 1
     with pytest.raises(ApiError) as denied:
         alice.post("/models/e2e-churn/versions/1/decision", {"decision": "approve", "comment": "x"})
     assert denied.value.status == 403
     bob.post("/models/e2e-churn/versions/1/decision", {"decision": "approve", "comment": "ok"})
     sfn = boto3.client("stepfunctions")  # the emulator, through AWS_ENDPOINT_URL
-    execution = _wait(
+    execution = until(
         lambda: (
             (e := sfn.describe_execution(executionArn=version["execution_arn"]))["status"]
             != "RUNNING"
             and e
-        )
+        ),
+        WAIT_S,
+        step_s=0.1,
+        what="the approval workflow",
     )
     assert execution["status"] == "SUCCEEDED"
     model = alice.put("/models/e2e-churn/aliases/production", {"version": 1})
@@ -82,21 +82,20 @@ def test_schedules_fire_locally(platform: LocalPlatform) -> None:
     now[0] += timedelta(hours=1, seconds=1)
     scheduler.tick()
     assert rules[0]["Name"] in [name for name, _ in scheduler.fired]  # and models' schedules
-    _wait(lambda: platform.runtime.invocations["workflow"] > before)  # type: ignore[union-attr]
+    until(
+        lambda: platform.runtime.invocations["workflow"] > before,  # type: ignore[union-attr]
+        WAIT_S,
+        step_s=0.1,
+        what="the scheduled workflow",
+    )
     info = Client(url=platform.url).get("/_local/info")
     assert "in memory" in info["state"] and info["schedules"]
     fired = Client(url=platform.url).post(f"/_local/schedules/{rules[0]['Name']}/fire", {})
     assert fired["targets"] == 3  # audit verification, approval heartbeats, due retrains
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_steward_local_up_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -116,7 +115,7 @@ def test_steward_local_up_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        _wait(lambda: _health(port), timeout_s=120)
+        until(lambda: _health(port), 120, step_s=0.1, what="steward local up")
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     finally:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import boto3
 
+from steward.polling import until
 from tests.factories import api_event
 from tests.integration.conftest import Stack
 
@@ -29,22 +29,31 @@ def scoring(stack: Stack, path: str, body: Any) -> tuple[int, Any]:
 def wait_status(
     stack: Stack, name: str, version: int, status: str, timeout_s: float = 30
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
+    seen: list[dict[str, Any]] = []
+
+    def reached() -> dict[str, Any] | None:
         _code, body = api(stack, "GET", f"/models/{name}/versions/{version}")
-        if body["status"] == status or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    if body["status"] == status:
-        return body
-    raise AssertionError(f"version stayed {body['status']}: {body.get('validation')}")
+        seen.append(body)
+        return body if body["status"] == status else None
+
+    try:
+        return until(reached, timeout_s, step_s=0.05, what=f"{name} v{version} {status}")
+    except TimeoutError:
+        last = seen[-1]
+        raise AssertionError(f"version stayed {last['status']}: {last.get('validation')}") from None
 
 
 def execution_end(arn: str, timeout_s: float = 5) -> dict[str, Any]:
+    """The execution once it has stopped; still running after ``timeout_s``, as it is then
+    (the caller's assertion shows its state)."""
     sfn = boto3.client("stepfunctions")
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def ended() -> dict[str, Any] | None:
         execution: dict[str, Any] = sfn.describe_execution(executionArn=arn)
-        if execution["status"] != "RUNNING" or time.monotonic() > deadline:
-            return execution
-        time.sleep(0.05)
+        return execution if execution["status"] != "RUNNING" else None
+
+    try:
+        return until(ended, timeout_s, step_s=0.05, what=f"execution {arn}")
+    except TimeoutError:
+        running: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+        return running

@@ -336,6 +336,19 @@ def test_register_uploads_and_waits_for_validation(
     assert json.loads(capsys.readouterr().out)["status"] == "PENDING_APPROVAL"
 
 
+def test_register_wait_exits_1_when_validation_does_not_settle_in_time(
+    api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    artifact = tmp_path / "model.json"
+    artifact.write_text('{"intercept": 0, "coefficients": {"x": 1}}')
+    validating = Reply(200, {**VERSION, "status": "VALIDATING"})
+    api.scripted = [validating, validating]  # the POST's answer, then the one GET
+    argv = ["register", "churn", "--flavor", "logistic", "--artifact", str(artifact)]
+    assert main([*argv, "--wait", "--timeout", "0"]) == 1
+    assert [c[0] for c in api.calls] == ["POST", "GET"]
+    assert "waited 0 s for the validation of /models/churn/versions/3" in capsys.readouterr().err
+
+
 def test_api_errors_exit_1_with_the_message(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -367,7 +380,7 @@ RUN_STARTED = {
 def test_drift_run_polls_a_distributed_run_until_its_report(
     api: FakeApi, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("steward.client.time.sleep", lambda _s: None)
+    monkeypatch.setattr("steward.polling.time.sleep", lambda _s: None)
     api.scripted = [
         Reply(202, RUN_STARTED, {"location": "/models/churn/drift/r1"}),
         ApiError(404, "not_found", "no drift report r1 for churn"),  # not kept yet
@@ -391,14 +404,15 @@ def test_drift_run_gives_up_after_its_timeout(
     api.scripted += [ApiError(404, "not_found", "no drift report r1 for churn")]
     assert main(["drift", "run", "churn", "--timeout", "0"]) == 1
     err = capsys.readouterr().err
-    assert "3 batches) has not reported in 0 s" in err and "GET /models/churn/drift/r1" in err
+    assert "waited 0 s for the drift run of churn (3 batches) to report" in err
+    assert "it goes on: GET /models/churn/drift/r1 later" in err
 
 
 def test_drift_run_stops_at_once_when_its_run_failed(
     api: FakeApi, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No waiting for the timeout: the run's status says it ended with no report."""
-    monkeypatch.setattr("steward.client.time.sleep", lambda _s: None)
+    monkeypatch.setattr("steward.polling.time.sleep", lambda _s: None)
     links = {"report": "/models/churn/drift/r1", "run": "/models/churn/drift/runs/r1"}
     status = {
         "report_id": "r1",
@@ -432,7 +446,7 @@ def test_drift_run_stops_at_once_when_its_run_failed(
 def test_client_raises_run_failed_for_a_run_stopped_without_a_report(
     api: FakeApi, monkeypatch: pytest.MonkeyPatch, ended: str
 ) -> None:
-    monkeypatch.setattr("steward.client.time.sleep", lambda _s: None)
+    monkeypatch.setattr("steward.polling.time.sleep", lambda _s: None)
     state = {"status": ended, "execution": "arn:e", "error": None}
     api.scripted = [
         Reply(202, RUN_STARTED, {}),  # no links (an older server): the client knows the paths

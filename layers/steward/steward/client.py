@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from steward.polling import until
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -115,20 +116,18 @@ class Client:
         status_path = run.get("links", {}).get("run") or (
             f"/models/{name}/drift/runs/{run['report_id']}"
         )
-        deadline = time.monotonic() + timeout_s
-        while True:
+
+        def reported() -> Any | None:
             if waiting is not None:
                 waiting(run)
             report = self._found(location)
             if report is not None and _instant(report["created_at"]) >= _instant(run["started_at"]):
                 return report
             self._raise_if_stopped(name, status_path)
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"the drift run of {name} ({run['batches']} batches) has not reported in "
-                    f"{timeout_s:.0f} s; it goes on: GET {location} later"
-                )
-            time.sleep(poll_s)
+            return None
+
+        what = f"the drift run of {name} ({run['batches']} batches) to report; it goes on: "
+        return until(reported, timeout_s, step_s=poll_s, what=what + f"GET {location} later")
 
     def _found(self, path: str) -> Any | None:
         """GET ``path``, ``None`` while it is not there (404)."""

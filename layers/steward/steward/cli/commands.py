@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from urllib.parse import urlencode
 from steward.cli import render
 from steward.cli.progress import Spinner
 from steward.client import ApiError, Client, RunFailed
+from steward.polling import until
 from steward.profiles import client_for, select
 
 MAX_INLINE = 5 * 1024 * 1024
@@ -89,14 +89,16 @@ def versions(args: argparse.Namespace) -> Any:
 
 
 def _await_settled(api: Client, path: str, timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
+    """The version once validation has settled; :class:`TimeoutError` (exit 1) if it has
+    not within ``timeout_s``."""
     with Spinner("waiting for validation") as progress:
-        while True:
+
+        def settled() -> Any:
             version = api.get(path)
             progress.update(f"waiting for validation: {version['status']}")
-            if version["status"] in SETTLED or time.monotonic() > deadline:
-                return version
-            time.sleep(0.5)
+            return version if version["status"] in SETTLED else None
+
+        return until(settled, timeout_s, step_s=0.5, what=f"the validation of {path}")
 
 
 def register(args: argparse.Namespace) -> Any:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import time
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from steward.client import Client
+from steward.polling import until
 
+DEMO_WAIT_S = 60.0  # for the platform to act on its own (workflows, schedules)
 CHURN = {
     "name": "churn",
     "description": "Monthly churn risk for subscription customers",
@@ -65,12 +68,11 @@ def _b64(payload: dict[str, Any]) -> str:
 
 
 def _await(client: Client, path: str, status: str, timeout_s: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
+    def reached() -> dict[str, Any] | None:
         version: dict[str, Any] = client.get(path)
-        if version["status"] == status or time.monotonic() > deadline:
-            return version
-        time.sleep(0.2)
+        return version if version["status"] == status else None
+
+    return until(reached, timeout_s, what=f"{path} to be {status}")
 
 
 CELL_RISK = {
@@ -130,7 +132,7 @@ def _dataset_models(alice: Client, bob: Client) -> None:
         pending = _await(alice, path, "PENDING_APPROVAL")
         gates = (pending.get("validation") or {}).get("gates") or {}
         bob.post(f"{path}/decision", {"decision": "approve", "comment": "holdout gates reviewed"})
-        _until(lambda name=name: alice.get(f"/models/{name}")["aliases"].get("production") == 1)
+        until(partial(_in_production, alice, name, 1), DEMO_WAIT_S, what=f"{name} v1 in production")
         found = ", ".join(f"{k} {v:.3f}" for k, v in sorted(gates.get("metrics", {}).items()))
         print(
             f"  {name} v1 ({flavor}, trained on scikit-learn's breast-cancer data): {found}; "
@@ -138,13 +140,8 @@ def _dataset_models(alice: Client, bob: Client) -> None:
         )
 
 
-def _until(done: Any, timeout_s: float = 60, step_s: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (value := done()):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the demo waited too long for the platform")
-        time.sleep(step_s)
-    return value
+def _in_production(client: Client, name: str, version: int) -> bool:
+    return bool(client.get(f"/models/{name}")["aliases"].get("production") == version)
 
 
 def _outcomes(rows: list[dict[str, Any]], seed: int, now: bool = True) -> list[int]:
@@ -167,19 +164,21 @@ def _detect_and_retrain(
     )
     before = (alice.get("/models/churn").get("latest_drift") or {}).get("report_id")
     client.post(f"/_local/schedules/{schedule}/fire", {})
-    report = _until(
+    report = until(
         lambda: (
             (latest := alice.get("/models/churn").get("latest_drift"))
             and latest["report_id"] != before
             and latest
-        )
+        ),
+        DEMO_WAIT_S,
+        what="the scheduled drift report",
     )
     print(
         f"  the churn schedule fired: drift detected: {report['drift_detected']} "
         f"({', '.join(report.get('drifted_features') or [])}); report: "
         f"{client.url}/models/churn/drift/{report['report_id']}"
     )
-    retrain = _until(
+    retrain = until(
         lambda: next(
             (
                 e
@@ -187,7 +186,9 @@ def _detect_and_retrain(
                 if e["kind"] == "retrain" and e["status"] != "RUNNING"
             ),
             None,
-        )
+        ),
+        DEMO_WAIT_S,
+        what="the retrain workflow",
     )
     model = alice.get("/models/churn")
     number = model["latest_version"]
@@ -208,7 +209,11 @@ def _detect_and_retrain(
         f"{(gates.get('champion_metrics') or {}).get('roc_auc', float('nan')):.3f}"
     )
     bob.post(f"{path}/decision", {"decision": "approve", "comment": "retrained on new labels"})
-    _until(lambda: alice.get("/models/churn")["traffic"].get("challenger") == number)
+    until(
+        lambda: alice.get("/models/churn")["traffic"].get("challenger") == number,
+        DEMO_WAIT_S,
+        what=f"churn v{number} as the challenger",
+    )
     print(f"  bob approved v{number}; canary: 20 % of traffic, baking for 4 s")
     for start in range(0, 600, 100):
         batch = shifted[start : start + 100]
@@ -217,7 +222,7 @@ def _detect_and_retrain(
             {"instances": batch, "keys": [str(start + i) for i in range(len(batch))]},
         )
     client.post("/_local/flush", {})
-    done = _until(
+    done = until(
         lambda: next(
             (
                 e
@@ -225,7 +230,9 @@ def _detect_and_retrain(
                 if e["name"].endswith(f"-v{number}") and e["status"] != "RUNNING"
             ),
             None,
-        )
+        ),
+        DEMO_WAIT_S,
+        what="the canary analysis",
     )
     production = alice.get("/models/churn")["aliases"]["production"]
     outcome = "promoted" if production == number else "rolled back"
@@ -257,7 +264,11 @@ def load_demo(client: Client) -> None:
     print(f"  registered churn v{v1['version']} (logistic) as alice; validating...")
     _await(alice, path, "PENDING_APPROVAL")
     bob.post(f"{path}/decision", {"decision": "approve", "comment": "AUC and profile reviewed"})
-    _until(lambda: alice.get("/models/churn")["aliases"].get("production") == v1["version"])
+    until(
+        partial(_in_production, alice, "churn", v1["version"]),
+        DEMO_WAIT_S,
+        what="the approval workflow",
+    )
     elapsed = time.perf_counter() - started
     print(
         f"  bob approved it; the approval workflow promoted churn v{v1['version']} "

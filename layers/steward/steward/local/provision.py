@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +29,7 @@ import boto3
 
 from steward.local.emulator import ACCOUNT, REGION
 from steward.local.runtime import FunctionSpec
+from steward.polling import until
 
 BOOTSTRAP_QUALIFIER = "hnb659fds"
 SOURCE_TAG = "steward:source"
@@ -97,18 +97,15 @@ def _bootstrap(template: dict[str, Any]) -> None:
 
 
 def _wait(cfn: Any, stack_name: str, timeout_s: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
+    def settled() -> dict[str, Any] | None:
         stack: dict[str, Any] = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-        status = stack["StackStatus"]
-        if status.endswith("_COMPLETE") or status.endswith("_FAILED"):
-            if status != "CREATE_COMPLETE":
-                reason = stack.get("StackStatusReason", "")
-                raise RuntimeError(f"local stack {status}: {reason}")
-            return stack
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"local stack still {status}")
-        time.sleep(0.2)
+        return stack if stack["StackStatus"].endswith(("_COMPLETE", "_FAILED")) else None
+
+    stack = until(settled, timeout_s, what=f"the local stack {stack_name}")
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        reason = stack.get("StackStatusReason", "")
+        raise RuntimeError(f"local stack {stack['StackStatus']}: {reason}")
+    return stack
 
 
 def _functions(template: dict[str, Any], physical: dict[str, str]) -> list[FunctionSpec]:
