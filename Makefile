@@ -5,12 +5,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Security scanners pin many packages of their own: they live in a virtualenv of their own.
 SCAN_VENV := .venv-scan
+# Drift peers for `make bench-peers`, each in a virtualenv of its own (not part of `make test`).
+PEER_VENVS := .venv-peers
+PEERS := evidently nannyml
+PEERS_ARGS ?=
 PORT ?= 8080
 PYTEST_ARGS ?=
 # Node 20 is what these machines ship; jsii (the CDK's bridge) warns on every call.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install chromium demo test lint unit integration infra e2e reliability scan-tools bench synth openapi clean
+.PHONY: install chromium demo test lint unit integration infra e2e reliability scan-tools bench bench-peers peer-envs synth openapi clean
 
 install: $(VENV)/.installed node_modules/.installed chromium
 
@@ -57,6 +61,18 @@ reliability: install scan-tools
 bench: install
 	$(BIN)/python -m bench
 
+$(PEER_VENVS)/%/.installed: bench/peer_envs/%-requirements.txt
+	@test -x $(PEER_VENVS)/$*/bin/python || $(PY) -m venv $(PEER_VENVS)/$* || python3 -m venv $(PEER_VENVS)/$*
+	$(PEER_VENVS)/$*/bin/python -m pip install --quiet --upgrade pip
+	$(PEER_VENVS)/$*/bin/python -m pip install --quiet -r $<
+	@touch $@
+
+peer-envs: $(PEERS:%=$(PEER_VENVS)/%/.installed)
+
+# Steward against Evidently and NannyML on bench/drift's logs, e.g. PEERS_ARGS="--repeats 3".
+bench-peers: install peer-envs
+	$(BIN)/python -m bench.peers $(PEERS_ARGS)
+
 synth: install
 	npx cdk synth --quiet
 
@@ -64,4 +80,4 @@ openapi: install
 	$(BIN)/python -m steward.api.openapi --write
 
 clean:
-	rm -rf cdk.out .cache .venv-scan .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .cache .venv-scan $(PEER_VENVS) .pytest_cache .mypy_cache .ruff_cache
