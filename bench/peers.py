@@ -146,6 +146,10 @@ def summarize_peer(
         "undrifted_flagged_by_method": runs[0].get("flagged_by_method"),
         "methods": runs[0]["methods"],
         "verdicts_ok": undrifted == [] and drifted_flagged == drift.EXPECTED_DRIFT,
+        "drifted_missed": sorted(set(drift.EXPECTED_DRIFT) - set(drifted_flagged or [])),
+        "false_positives": sorted(
+            set(undrifted) | (set(drifted_flagged or []) - set(drift.EXPECTED_DRIFT))
+        ),
     }
 
 

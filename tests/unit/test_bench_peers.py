@@ -49,6 +49,8 @@ def test_summary_reports_false_positives_and_failures() -> None:
     summary = peers.summarize_peer(runs, {"flagged": ["c0", "n00"]}, 1000.0, 1000)
     assert summary["undrifted_flagged"] == ["n05"]  # flagged in any timed run
     assert summary["verdicts_ok"] is False
+    assert summary["drifted_missed"] == ["n01", "n02"]
+    assert summary["false_positives"] == ["n05"]
     failed = peers.summarize_peer([{"error": "MemoryError"}], {}, 1000.0, 1000)
     assert failed == {"error": "MemoryError"}
     with pytest.raises(AssertionError):
