@@ -8,7 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from steward.domain.binning import MAX_GRID, Binner, TieGrid, snap_edges
+from steward.domain.binning import MAX_GRID, Binner, BitGrid, TieGrid, snap_edges
 from steward.domain.profile import quantile_edges
 
 finite = st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False)
@@ -92,29 +92,62 @@ def test_streaming_counts_equal_searchsorted(
 )
 @example(np.array([1.0]))  # a binary feature's one edge
 @example(np.array([0.5, 1.0]))
-@example(np.array([1e-3, 2e-3, 1e6]))  # crowded cut points in a wide range: left as they are
-def test_snapped_edges_sit_on_a_tie_grid_just_below_the_cut_points(cuts: np.ndarray) -> None:
+@example(np.array([1e-3, 2e-3, 1e6]))  # crowded in a wide range: the logarithmic grid
+@example(np.array([-1e-3, -2e-3, 1e6]))  # and with a negative edge: left as they are
+def test_snapped_edges_sit_on_a_grid_just_below_the_cut_points(cuts: np.ndarray) -> None:
     cuts = np.sort(cuts)
     snapped = np.asarray(snap_edges(cuts))
-    grid = TieGrid.of(snapped)
+    grid = Binner(snapped).grid
     if grid is None:
         assert np.array_equal(snapped, cuts)
         return
-    gap = float(np.diff(cuts).min()) if cuts.size > 1 else abs(float(cuts[0])) * 2.0**-15 or 1.0
-    assert np.all(snapped <= cuts) and np.all(cuts - snapped <= gap / 16)
+    gaps = np.diff(cuts)
+    below = np.concatenate([[np.inf], gaps])  # each cut point's gaps to its neighbours
+    above = np.concatenate([gaps, [np.inf]])
+    alone = abs(cuts[0]) * 2.0**-15 or 1.0  # a single cut point
+    local = np.minimum(np.minimum(below, above), alone if cuts.size == 1 else np.inf)
+    assert np.all(snapped <= cuts) and np.all(cuts - snapped <= local / 16)
     assert np.all(np.diff(snapped) > 0)  # none merge: every bin of the reference is kept
-    assert math.log2(grid.width).is_integer() and grid.size <= MAX_GRID
+    assert grid.size <= MAX_GRID
+    if isinstance(grid, TieGrid):
+        assert math.log2(grid.width).is_integer()
 
 
-def test_profiles_count_on_the_tie_grid() -> None:
+heavy = st.floats(-40, 40).map(math.exp)  # positive, across 115 octaves
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    arrays(np.float64, st.integers(2, 300), elements=heavy),
+    arrays(np.float64, st.integers(0, 2000), elements=wide),
+)
+def test_logarithmic_grid_counts_equal_searchsorted(
+    reference: np.ndarray, values: np.ndarray
+) -> None:
+    edges = quantile_edges(reference, bins=50)
+    around = np.asarray(edges)
+    values = np.concatenate(
+        [values, around, np.nextafter(around, -np.inf), np.nextafter(around, np.inf), [-0.0]]
+    )
+    out = np.zeros(len(edges) + 1, dtype=np.int64)
+    Binner(edges).count_into(values, out)
+    assert np.array_equal(out, expected_counts(edges, values))
+    out[:] = 0
+    Binner(edges).count_into(values, out, (float(values.min()), float(values.max())))
+    assert np.array_equal(out, expected_counts(edges, values))
+
+
+def test_profiles_count_on_a_grid() -> None:
     rng = np.random.default_rng(3)
-    for reference in (
-        rng.normal(2, 3, 50_000),
-        rng.random(5000),
-        rng.integers(0, 7, 5000).astype(float),
-        rng.gamma(2.0, 2.0, 50_000),
+    for reference, kind in (
+        (rng.normal(2, 3, 50_000), TieGrid),
+        (rng.random(5000), TieGrid),
+        (rng.integers(0, 7, 5000).astype(float), TieGrid),
+        (rng.gamma(2.0, 2.0, 50_000), TieGrid),
+        (rng.lognormal(0, 2, 50_000), BitGrid),  # heavy tails: amounts, durations, counts
+        (rng.pareto(1.5, 50_000) + 1, BitGrid),
     ):
         edges = quantile_edges(reference)
-        assert Binner(edges).tie is not None
+        assert isinstance(Binner(edges).grid, kind)
         assert len(edges) == len(raw_edges(reference, bins=100))  # no bin lost
-    assert Binner(raw_edges(rng.normal(size=5000))).tie is None  # arbitrary cut points
+    assert Binner(raw_edges(rng.normal(size=5000))).grid is None  # arbitrary cut points

@@ -54,8 +54,9 @@ MAX_GRID = 1 << 17  # buckets: the bincount table stays in the core's cache
 def snap_edges(edges: list[float] | np.ndarray) -> list[float]:
     """Move each cut point down onto the tie grid of :class:`TieGrid`, by under 1/16 of the
     smallest gap between cut points (so none merge), and counting needs no comparisons at
-    all. Edges that no grid of at most ``MAX_GRID`` buckets can hold (cut points crowded in
-    a small part of a wide range, as in heavy-tailed data) are returned unchanged."""
+    all. Positive cut points that no such grid of at most ``MAX_GRID`` buckets can hold
+    (crowded in a small part of a wide range, as in heavy-tailed data) go onto the
+    logarithmic :class:`BitGrid` instead; others are returned unchanged."""
     array = np.asarray(edges, dtype=np.float64)
     unchanged = [float(e) for e in array]
     if array.size == 0 or not np.all(np.isfinite(array)):
@@ -74,7 +75,25 @@ def snap_edges(edges: list[float] | np.ndarray) -> list[float]:
         return unchanged
     ticks -= ticks % 2 == 0  # m odd: a value on the edge rounds up, to the even bucket
     snapped = (ticks + 0.5) * width
-    return [float(e) for e in snapped] if TieGrid.of(snapped) is not None else unchanged
+    if TieGrid.of(snapped) is not None:
+        return [float(e) for e in snapped]
+    return _snap_bits(array) or unchanged
+
+
+def _snap_bits(edges: np.ndarray) -> list[float] | None:
+    """Positive edges crowded in a wide range (heavy tails): keep only the mantissa bits a
+    :class:`BitGrid` needs, which moves each edge down by under 1/32 of its gaps."""
+    if not np.all(edges > 0):
+        return None
+    ratio = float((edges[1:] / edges[:-1]).min() - 1) if edges.size > 1 else 2.0**-15
+    if not ratio > 0:
+        return None
+    kept = math.ceil(math.log2(SNAP * (1 + ratio) / ratio))  # mantissa bits of the grid
+    if kept > 50:
+        return None
+    shift = 52 - kept
+    snapped = ((edges.view(np.int64) >> shift) << shift).view(np.float64)
+    return [float(e) for e in snapped] if BitGrid.of(snapped) is not None else None
 
 
 class TieGrid:
@@ -144,6 +163,60 @@ class TieGrid:
         out += np.add.reduceat(per_bucket, self.reduce_at)
 
 
+class BitGrid:
+    """Counting when every edge is positive and its bits end in ``shift`` zeros. For
+    ``v >= 0`` the bits of a double, read as an integer, grow with ``v`` (negative values
+    read as negative integers), so ``v >= edge`` exactly when ``bits(v) >> shift >=
+    bits(edge) >> shift``: a logarithmic grid of ``2^(52 - shift)`` buckets per octave, one
+    shift and one subtract per value, no bucket straddling an edge. Values at or below zero
+    and beyond the grid are clipped to its ends, below and above every edge."""
+
+    def __init__(self, edges: np.ndarray, shift: int, first: int, size: int) -> None:
+        self.shift = shift
+        self.first = first
+        self.size = size
+        self.starts = self.buckets(edges)
+        self.reduce_at = np.concatenate([[0], self.starts])
+
+    @classmethod
+    def of(cls, edges: np.ndarray) -> BitGrid | None:
+        if edges.size == 0 or not (np.all(np.isfinite(edges)) and np.all(edges > 0)):
+            return None
+        bits = np.ascontiguousarray(edges, dtype=np.float64).view(np.int64)
+        shift = int(_trailing_zeros(bits).min())
+        if shift < 2:  # shifted by 2 or more, bits less ``first`` cannot wrap around
+            return None
+        low, high = int(bits[0]) >> shift, int(bits[-1]) >> shift
+        span = max(high - low, 1)  # as many buckets again on each side: tails need no clip
+        first = max(low - span, 0)
+        size = high + span - first + 1
+        if size > MAX_GRID:
+            return None
+        grid = cls(edges, shift, first, size)
+        return grid if np.all(np.diff(grid.starts) > 0) and grid.starts[0] > 0 else None
+
+    def buckets(self, values: np.ndarray) -> np.ndarray:
+        bits = np.ascontiguousarray(values, dtype=np.float64).view(np.int64)
+        buckets: np.ndarray = np.clip((bits >> self.shift) - self.first, 0, self.size - 1)
+        return buckets
+
+    def inside(self, low: float, high: float) -> bool:
+        ends = self.buckets(np.array([low, high]))
+        bits = np.array([low, high], dtype=np.float64).view(np.int64)
+        return bool(np.array_equal(ends, (bits >> self.shift) - self.first))
+
+    def count_into(self, values: np.ndarray, out: np.ndarray, inside: bool) -> None:
+        """``inside``: every value is known to lie in the grid, so the clip is spared."""
+        _, buckets = scratch(values.shape[0])
+        bits = np.ascontiguousarray(values).view(np.int64)
+        np.right_shift(bits, self.shift, out=buckets)
+        np.subtract(buckets, self.first, out=buckets)
+        if not inside:
+            np.clip(buckets, 0, self.size - 1, out=buckets)
+        per_bucket = np.bincount(buckets, minlength=self.size)
+        out += np.add.reduceat(per_bucket, self.reduce_at)
+
+
 def _trailing_zeros(ints: np.ndarray) -> np.ndarray:
     """Trailing zero bits of positive or negative nonzero int64s."""
     magnitude = np.abs(ints)
@@ -157,11 +230,11 @@ class Binner:
         self.edges = np.asarray(edges, dtype=np.float64)
         n = len(self.edges)
         self.bins = n + 1
-        self.tie: TieGrid | None = None
+        self.grid: TieGrid | BitGrid | None = None
         self.counting = False
         if n == 0:
             return
-        self.tie = TieGrid.of(self.edges)
+        self.grid = TieGrid.of(self.edges) or BitGrid.of(self.edges)
         self.lo, self.hi = float(self.edges[0]), float(self.edges[-1])
         self.buckets = max(BUCKETS_PER_EDGE * n, 1)
         span = self.hi - self.lo
@@ -181,7 +254,7 @@ class Binner:
         )
         self.first = np.searchsorted(edge_buckets, np.arange(self.buckets), side="left")
         self.steps = int(np.bincount(edge_buckets, minlength=self.buckets).max())
-        if self.tie is None:  # the tie grid counts without it
+        if self.grid is None:  # a grid counts without it
             self._counting_table(span)
 
     def _counting_table(self, span: float) -> None:
@@ -256,8 +329,8 @@ class Binner:
         if len(self.edges) == 0:
             out[0] += n
             return
-        if self.tie is not None:
-            self.tie.count_into(values, out, span is not None and self.tie.inside(*span))
+        if self.grid is not None:
+            self.grid.count_into(values, out, span is not None and self.grid.inside(*span))
             return
         if not (self.lookup and self.counting) or n < 64:
             out += np.bincount(self.bin(values), minlength=self.bins)
