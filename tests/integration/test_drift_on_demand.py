@@ -6,6 +6,7 @@ that fails says so at its status route, and the client stops polling at once."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -15,6 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from steward import wiring
@@ -22,7 +26,7 @@ from steward.adapters.aws import StepFunctionsDriftRuns, execution_name
 from steward.client import ApiError, Client, Reply, RunFailed
 from steward.domain.errors import NotFound
 from steward.drift.runs import DriftJobs
-from tests.factories import api_event, parquet_log, reference_rows
+from tests.factories import api_event, logistic_probability, parquet_log, reference_rows
 from tests.integration.conftest import Stack
 from tests.integration.support import api, execution_end
 from tests.integration.test_scoring_logs import _serve
@@ -33,16 +37,26 @@ HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(
 
 @pytest.fixture(scope="module")
 def window(stack: Stack) -> dict[str, str]:
-    """A served model and a two-hour window of four log files (500 rows each, tenure
-    drifted in two of them)."""
-    _serve(NAME)
-    s3 = boto3.client("s3")
+    """A served model with ``plan`` protected and a two-hour window of four log files (500
+    scored rows each, tenure drifted in two of them), with feedback labels for 3 rows in 5."""
+    _serve(NAME, monitoring={"schedule": "rate(1 hour)", "protected_attributes": ["plan"]})
+    s3, bucket = boto3.client("s3"), os.environ["STEWARD_LOGS_BUCKET"]
+    ids: list[str] = []
     for i in range(4):
         at = HOUR + timedelta(hours=i % 2, minutes=10)
         shift = 40.0 if i % 2 else 0.0
         rows = [{**r, "tenure": r["tenure"] + shift} for r in reference_rows(500, seed=20 + i)]
+        for j, (row, p) in enumerate(zip(rows, logistic_probability(rows), strict=True)):
+            row.update(request_id=f"{NAME}-{i}-{j}", prediction=float(p >= 0.5), score=float(p))
+        ids += [r["request_id"] for r in rows if int(r["request_id"].rsplit("-", 1)[1]) % 5 < 3]
         key = f"predictions/model={NAME}/date={at:%Y-%m-%d}/hour={at:%H}/part-{i}.parquet"
-        s3.put_object(Bucket=os.environ["STEWARD_LOGS_BUCKET"], Key=key, Body=parquet_log(rows, at))
+        s3.put_object(Bucket=bucket, Key=key, Body=parquet_log(rows, at))
+    labels = (np.random.default_rng(5).random(len(ids)) < 0.4).astype(int).tolist()
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"request_id": ids, "label": labels}), sink)
+    at = HOUR + timedelta(hours=2)
+    key = f"feedback/model={NAME}/date={at:%Y-%m-%d}/hour={at:%H}/labels.parquet"
+    s3.put_object(Bucket=bucket, Key=key, Body=sink.getvalue())
     return {"start": HOUR.isoformat(), "end": (HOUR + timedelta(hours=2)).isoformat()}
 
 
@@ -119,6 +133,12 @@ def test_a_larger_window_runs_distributed_and_reports_the_same(
     code, report = api(stack, "GET", headers["location"])
     assert code == 200 and report["created_at"] >= started["started_at"]  # this run's
     assert _verdicts(report) == _verdicts(inline)
+    # performance and fairness joined in the children, merged in the reduce: as inline
+    assert report["performance"] == inline["performance"]
+    assert report["fairness"] == inline["fairness"]
+    assert report["performance"]["rows_labelled"] == 1200
+    assert report["performance"]["rows_scored"] == 2000
+    assert set(report["fairness"]["attributes"]["plan"]["groups"]) == {"basic", "pro"}
 
 
 class InProcessClient(Client):

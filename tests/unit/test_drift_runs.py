@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from unittest.mock import ANY
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -16,9 +18,10 @@ from pydantic import ValidationError
 
 from steward.adapters.memory import MemoryLogFiles, MemoryRunStore
 from steward.domain.errors import NotFound
-from steward.domain.models import ModelSpec
-from steward.drift import partials
-from steward.drift.evaluate import DriftReport, Partial, partial_of
+from steward.domain.models import ModelSpec, Task
+from steward.drift import outcomes, partials
+from steward.drift.evaluate import DriftReport, partial_of
+from steward.drift.partials import Child
 from steward.drift.plan import LogFile, batches, footer_rows, listed, with_rows
 from steward.drift.runs import DriftJobs, InProcessDriftRuns, Started
 from steward.drift.service import DriftService
@@ -30,12 +33,39 @@ from tests.unit.test_drift_service import T0, USERS, service  # noqa: F401  (fix
 HOUR = "predictions/model=churn/date=2026-11-27/hour={:02d}/{}.parquet"
 
 
-def _fill(logs: MemoryLogFiles, files: int, rows: int, shift: float = 0.0) -> None:
+def _fill(
+    logs: MemoryLogFiles, files: int, rows: int, shift: float = 0.0, scored: bool = False
+) -> None:
+    """``files`` log files over two hours; ``scored``: with request ids, predictions and
+    scores, and feedback labels for two rows in three (the last file re-delivers the first
+    file's first rows, as at-least-once delivery does)."""
+    ids: list[str] = []
+    first: list[dict[str, object]] = []
     for i in range(files):
         batch = [{**r, "tenure": r["tenure"] + shift} for r in reference_rows(rows, seed=i)]
+        if scored:
+            score = np.random.default_rng(i).random(rows)
+            for j, (row, p) in enumerate(zip(batch, score, strict=True)):
+                row.update(request_id=f"r{i}-{j}", prediction=float(p >= 0.5), score=float(p))
+            if i == files - 1:
+                batch[:20] = [dict(r) for r in first[:20]]
+            first = first or batch
+            ids += [r["request_id"] for r in batch[::3] + batch[1::3]]
         logs.files[HOUR.format(10 + i % 2, f"f{i:02d}")] = parquet_log(
             batch, T0 + timedelta(hours=i % 2)
         )
+    if scored:
+        labels = (np.random.default_rng(99).random(len(ids)) < 0.5).astype(int).tolist()
+        sink = io.BytesIO()
+        pq.write_table(pa.table({"request_id": ids, "label": labels}), sink)
+        logs.files["feedback/model=churn/date=2026-11-27/hour=12/fb.parquet"] = sink.getvalue()
+        logs.files["feedback/model=churn/date=2026-11-27/hour=12/bad.parquet"] = b"not parquet"
+
+
+def _protect(drift: DriftService, *attributes: str) -> None:
+    model = drift.store.get_model("churn")
+    monitoring = model.monitoring.model_copy(update={"protected_attributes": list(attributes)})
+    drift.store.save_model(model.model_copy(update={"monitoring": monitoring}), model.rev)
 
 
 def test_footer_rows_reads_the_row_count_from_the_last_bytes() -> None:
@@ -84,17 +114,27 @@ def test_batches_partition_the_files_in_order_within_limits(
             assert len(b.keys) == 1 or (b.rows <= max_rows and b.bytes <= max_bytes)
 
 
-def test_partials_round_trip_and_still_merge(service: DriftService) -> None:  # noqa: F811
+def test_child_results_round_trip_and_still_merge(service: DriftService) -> None:  # noqa: F811
     logs = service.logs
     assert isinstance(logs, MemoryLogFiles)
-    _fill(logs, 3, 500)
+    _fill(logs, 3, 500, scored=True)
+    _protect(service, "plan")
     logs.files[HOUR.format(10, "broken")] = b"PAR1 not really"
     run = service.plan("churn", T0, T0 + timedelta(hours=2))
     parts = [service.evaluate_keys(run, [k]) for k in run.keys]
     again = [partials.loads(partials.dumps(p)) for p in parts]
-    assert again == parts
-    assert again[0].missing_columns == parts[0].missing_columns  # sets stay sets
-    merged = Partial()
+    assert [a.partial for a in again] == [p.partial for p in parts]
+    assert again[0].partial.missing_columns == parts[0].partial.missing_columns  # sets stay sets
+    for a, p in zip(again, parts, strict=True):
+        assert (a.labels, a.feedback_skipped) == (p.labels, p.feedback_skipped)
+        assert (a.outcomes.rows, a.outcomes.by_class) == (p.outcomes.rows, p.outcomes.by_class)
+        assert (a.outcomes.groups, a.outcomes.skipped) == (p.outcomes.groups, p.outcomes.skipped)
+        if p.outcomes.labelled:
+            rows = pa.concat_tables(p.outcomes.labelled)
+            assert pa.concat_tables(a.outcomes.labelled).equals(rows) and rows.num_rows
+        else:
+            assert a.outcomes.labelled == []
+    merged = Child()
     for p in again:
         merged = merged.merge(p)
     version = service.store.get_version("churn", 1)
@@ -107,7 +147,32 @@ def test_partials_round_trip_and_still_merge(service: DriftService) -> None:  # 
         (run.start, run.end),
         1,
     )
-    assert merged == single and merged.skipped and merged.files == 3
+    assert merged.partial == single and merged.partial.skipped and merged.partial.files == 3
+    # the outcomes: merged children assess as one pass over every file does
+    one = service.evaluate_keys(run, run.keys)
+    policy = service.store.get_model("churn").monitoring
+    judged = [
+        outcomes.judge(c.outcomes, c.labels, version, Task.CLASSIFICATION, policy)
+        for c in (merged, one)
+    ]
+    assert judged[0] == judged[1]
+    performance, fairness = judged[0]
+    assert performance["rows_scored"] == 1500
+    assert performance["rows_labelled"] == 3 * 334 - 14  # the re-delivered rows: once
+    assert fairness["attributes"]["plan"]["groups"].keys() == {"basic", "pro"}
+    assert merged.feedback_skipped == [{"key": ANY, "reason": ANY}] == one.feedback_skipped
+
+
+def test_a_child_without_labels_or_protected_attributes_reads_no_predictions(
+    service: DriftService,  # noqa: F811
+) -> None:
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    _fill(logs, 2, 100)
+    run = service.plan("churn", T0, T0 + timedelta(hours=2))
+    child = service.evaluate_keys(run, run.keys)
+    assert child.outcomes == outcomes.Outcomes() and child.labels == 0
+    assert partials.loads(partials.dumps(child)) == child
 
 
 class Recorded(DriftRuns):
@@ -125,7 +190,8 @@ class Recorded(DriftRuns):
 def test_map_reduce_gives_the_single_pass_report(service: DriftService) -> None:  # noqa: F811
     logs = service.logs
     assert isinstance(logs, MemoryLogFiles)
-    _fill(logs, 6, 400, shift=40.0)
+    _fill(logs, 6, 400, shift=40.0, scored=True)
+    _protect(service, "plan")
     window = (T0.isoformat(), (T0 + timedelta(hours=2)).isoformat())
     inline = DriftJobs(service, MemoryRunStore()).evaluate("churn", *window)
     one_pass = service.get("churn", inline["report_id"])
@@ -146,7 +212,11 @@ def test_map_reduce_gives_the_single_pass_report(service: DriftService) -> None:
     import json
 
     distributed = json.loads(service.get("churn", summary["report_id"]))
-    assert distributed["features"] == json.loads(one_pass)["features"]
+    inline_report = json.loads(one_pass)
+    assert distributed["features"] == inline_report["features"]
+    assert distributed["performance"] == inline_report["performance"]
+    assert distributed["fairness"] == inline_report["fairness"]
+    assert distributed["performance"]["rows_labelled"] > 1000 and distributed["fairness"]
     assert distributed["drift_detected"] and "tenure" in distributed["drifted_features"]
 
 

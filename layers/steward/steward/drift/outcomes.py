@@ -20,7 +20,7 @@ No pandas; the maths on the labelled rows is numpy (:mod:`steward.drift.performa
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -183,10 +183,7 @@ class _Joiner:
             matched = block.filter(found)
             if matched.num_rows:
                 label = self.labels.column("label").take(index.filter(found))
-                matched = matched.append_column("label", label)
-                # which label: the same request joined twice (a re-delivered prediction)
-                # has the same index, whatever block or map child it came from
-                self.outcomes.labelled.append(matched.append_column("__label", index.filter(found)))
+                self.outcomes.labelled.append(matched.append_column("label", label))
 
     def _count(self, block: Any) -> None:
         per_class = block.group_by("prediction", use_threads=False).aggregate(
@@ -307,8 +304,11 @@ def assess(
     if outcomes.labelled:
         rows = pa.concat_tables(outcomes.labelled)
         rows = rows.filter(pc.is_valid(rows.column("prediction")))
-        _, first = np.unique(rows.column("__label").to_numpy(), return_index=True)
-        labelled = rows.take(pa.array(first))  # a prediction logged twice counts once
+        # A prediction logged twice (at-least-once delivery; in one block, two blocks or two
+        # map children) counts once: its first row, in file order as one pass would keep.
+        numbered = rows.append_column("__row", pa.array(np.arange(rows.num_rows)))
+        first = numbered.group_by("request_id", use_threads=False).aggregate([("__row", "min")])
+        labelled = rows.take(first.column("__row_min"))
     n = labelled.num_rows if labelled is not None else 0
     result: dict[str, Any] = {
         "task": task.value,
@@ -355,33 +355,31 @@ def assess(
     return result, fair
 
 
-def evaluate(
-    opened: Callable[[list[str]], Iterable[tuple[str, IO[bytes]]]],
-    prediction_keys: list[str],
-    feedback_keys: list[str],
+def join(
+    predictions: Iterable[tuple[str, bytes | IO[bytes]]],
+    labels: Any,
     window: tuple[datetime, datetime],
+    version: int,
+    task: Task,
+    policy: MonitoringPolicy,
+) -> Outcomes:
+    """The map step: a batch of prediction files joined with the window's labels; nothing
+    is read without labels or protected attributes (nothing to assess)."""
+    if not labels.num_rows and not policy.protected_attributes:
+        return Outcomes()
+    return read_predictions(predictions, window, version, task, policy.protected_attributes, labels)
+
+
+def judge(
+    outcomes: Outcomes,
+    labels_read: int,
     version: ModelVersion,
     task: Task,
     policy: MonitoringPolicy,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Read what is needed (nothing without feedback files or protected attributes), join,
-    and assess: the report's ``performance`` and ``fairness``. ``opened``: each key with its
-    file open while it is read (``DriftService._opened``)."""
-    skipped: list[dict[str, str]] = []
-    labels = read_labels(opened(feedback_keys), task, skipped)
-    if not labels.num_rows and not policy.protected_attributes:
-        outcomes = Outcomes(skipped=skipped)
-    else:
-        outcomes = read_predictions(
-            opened(prediction_keys),
-            window,
-            version.version,
-            task,
-            policy.protected_attributes,
-            labels,
-        )
-        outcomes.skipped += skipped
+    """The reduce step: the merged outcomes -> the report's ``performance`` (against the
+    version's holdout metrics, else its registered ones) and ``fairness``."""
     measured = version.validation.holdout_metrics if version.validation else {}
-    found, fair = assess(outcomes, task, policy, measured or version.metrics, labels.num_rows)
+    found, fair = assess(outcomes, task, policy, measured or version.metrics, labels_read)
     found["baseline"] = "holdout" if measured else "registered"
     return found, fair

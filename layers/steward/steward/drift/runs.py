@@ -1,11 +1,12 @@
 """The steps of a drift run as the drift function performs them: scheduled (plan, then one
-batch inline or a distributed run), plan, map (one batch -> a partial), reduce (partials ->
-the report), and evaluate (a whole window inline). :meth:`DriftJobs.run` is the one place
-that decides between inline and distributed, for the schedule and the API alike.
+batch inline or a distributed run), plan, map (one batch -> its drift partial and its
+predictions joined with the window's labels), reduce (child results -> the report), and
+evaluate (a whole window inline). :meth:`DriftJobs.run` is the one place that decides
+between inline and distributed, for the schedule and the API alike.
 
 A plan is kept as a scratch object (``drift/_runs/<model>/<run>/plan.json``) and the map's
 items are only batch numbers, so that the state machine's payloads stay small whatever the
-number of files. A child returns its partial inline when it fits its share of the 256 KB
+number of files. A child returns its result inline when it fits its share of the 256 KB
 payload budget, else writes it next to the plan and returns the key.
 """
 
@@ -34,7 +35,8 @@ from pydantic import (
 from steward.domain.errors import Conflict, NotFound
 from steward.domain.models import ModelName
 from steward.drift import partials
-from steward.drift.evaluate import DriftReport, Partial
+from steward.drift.evaluate import DriftReport
+from steward.drift.partials import Child
 from steward.drift.service import DriftService, Run
 from steward.ports.monitoring import (
     RUN_FAILED,
@@ -92,8 +94,8 @@ class DriftJobs:
         started = time.perf_counter()
         run = self.service.plan(model, start, end)
         if len(run.batches) <= 1 and (inline_rows is None or run.rows <= inline_rows):
-            partial = self.service.evaluate_keys(run, run.keys)
-            return self.service.finish(run, partial, time.perf_counter() - started)
+            child = self.service.evaluate_keys(run, run.keys)
+            return self.service.finish(run, child, time.perf_counter() - started)
         at = self.service.clock()
         execution = self.runs.start(model, run.start.isoformat(), run.end.isoformat(), run.run_id)
         return Started(run, execution, at)
@@ -158,14 +160,14 @@ class DriftJobs:
         self.scratch.put(key, data)
         return {"key": key}
 
-    def _partial(self, result: dict[str, str]) -> Partial:
+    def _child(self, result: dict[str, str]) -> Child:
         if "partial" in result:
             return partials.loads(base64.b64decode(result["partial"]))
         return partials.loads(self.scratch.get(result["key"]))
 
     def reduce(self, model: str, run_id: str, results: Iterable[dict[str, str]]) -> dict[str, Any]:
         run, doc = self._load(model, run_id)
-        merged = fold(Partial.merge, (self._partial(r) for r in results), Partial())
+        merged = fold(Child.merge, (self._child(r) for r in results), Child())
         seconds = (self.service.clock() - datetime.fromisoformat(doc["planned_at"])).total_seconds()
         result = self.service.finish(run, merged, seconds)
         return summary_of(result.model_dump(mode="json"))

@@ -15,9 +15,10 @@ from steward.domain.models import Page, Signature
 from steward.domain.partitions import prefixes
 from steward.domain.profile import Profile
 from steward.drift import outcomes
-from steward.drift.evaluate import DriftReport, Partial, partial_of, report
+from steward.drift.evaluate import DriftReport, partial_of, report
 from steward.drift.html import render
 from steward.drift.metrics import emit
+from steward.drift.partials import Child
 from steward.drift.plan import MAX_BATCH_BYTES, MAX_BATCH_ROWS, batches, listed, with_rows
 from steward.ports import ModelStore
 from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of
@@ -130,23 +131,33 @@ class DriftService:
         keys, rows = [f.key for f in files], sum(f.rows or 0 for f in files)
         return Run(name, number, start, end, keys, [b.keys for b in groups], rows)
 
-    def evaluate_keys(self, run: Run, keys: list[str]) -> Partial:
-        """One map child: stream ``keys`` into a partial result."""
+    def evaluate_keys(self, run: Run, keys: list[str]) -> Child:
+        """One map child: stream ``keys`` into a drift partial, and join them with the
+        window's labels into outcomes (a second, narrow read; see steward.drift.outcomes)."""
+        model = self.store.get_model(run.model)
         reference, signature = self._reference(run.model, run.version)
-        return partial_of(
-            self._opened(keys),
-            reference,
-            signature,
-            (run.start, run.end),
-            run.version,
+        window = (run.start, run.end)
+        partial = partial_of(self._opened(keys), reference, signature, window, run.version)
+        feedback_end = min(
+            run.end + timedelta(hours=model.monitoring.label_lag_hours), self.clock()
         )
+        feedback = self.logs.window_keys(
+            "feedback", run.model, run.start, max(feedback_end, run.end)
+        )
+        skipped: list[dict[str, str]] = []
+        labels = outcomes.read_labels(self._opened(feedback), model.task, skipped)
+        found = outcomes.join(
+            self._opened(keys), labels, window, run.version, model.task, model.monitoring
+        )
+        return Child(partial, found, labels.num_rows, skipped)
 
-    def finish(self, run: Run, partial: Partial, seconds: float) -> DriftReport:
-        """The reduce step: the merged partial -> report, summary, latest drift, event."""
+    def finish(self, run: Run, child: Child, seconds: float) -> DriftReport:
+        """The reduce step: the merged child results -> report (drift, performance,
+        fairness), summary, latest drift, event."""
         model = self.store.get_model(run.model)
         reference, signature = self._reference(run.model, run.version)
         result = report(
-            partial,
+            child.partial,
             reference,
             signature,
             model.monitoring,
@@ -156,17 +167,12 @@ class DriftService:
             window=(run.start, run.end),
             created_at=self.clock().isoformat(),
         )
-        # Performance and fairness: a narrow second read of the run's files joined with the
-        # feedback (in the reduce step of a distributed run; see steward.drift.outcomes).
         started = time.perf_counter()
-        feedback_end = min(
-            run.end + timedelta(hours=model.monitoring.label_lag_hours), self.clock()
-        )
-        result.performance, result.fairness = outcomes.evaluate(
-            self._opened,
-            run.keys,
-            self.logs.window_keys("feedback", run.model, run.start, max(feedback_end, run.end)),
-            (run.start, run.end),
+        found = child.outcomes
+        found.skipped = found.skipped + child.feedback_skipped
+        result.performance, result.fairness = outcomes.judge(
+            found,
+            child.labels,
             self.store.get_version(run.model, run.version),
             model.task,
             model.monitoring,
