@@ -18,7 +18,7 @@ import pytest
 from steward import wiring
 from tests.factories import model_spec, parquet_log, reference_rows, register_body
 from tests.integration.conftest import Stack
-from tests.integration.support import api, wait_status
+from tests.integration.support import api, execution_end, wait_status
 
 NAME = "sched-a"
 
@@ -131,3 +131,8 @@ def test_a_large_window_runs_as_a_distributed_map(stack: Stack, drifted: str) ->
     assert report["drift_detected"]
     (event,) = _detected(drifted)
     assert event["detail"]["report_id"] == started["run"]
+    # the retrains the drift events started end here, not after the stack is torn down
+    retrains = sfn.list_executions(stateMachineArn=os.environ["STEWARD_RETRAIN_STATE_MACHINE_ARN"])
+    for retrain in retrains["executions"]:
+        if retrain["name"].startswith(f"{NAME}-"):
+            execution_end(retrain["executionArn"], timeout_s=30)
