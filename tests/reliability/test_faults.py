@@ -16,6 +16,7 @@ import pytest
 
 from steward import wiring
 from steward.local.runtime import FunctionError
+from steward.polling import until
 from tests.factories import model_spec, reference_rows, register_body
 from tests.moto_stack import Stack
 from tests.reliability.conftest import (
@@ -199,6 +200,9 @@ def test_decision_fails_cleanly_or_is_recorded_once(stack: Stack, kind: str) -> 
     name = f"faults-decide-{kind.replace('_', '-')}"
     create(name)
     register(name)
+    # The workflow holds its task token soon after the version is pending: a decision made
+    # before that resumes the workflow when it gets there, and keeps no token (not tested here).
+    until(lambda: wiring.registry().store.task_token(name, 1), 30, what=f"{name}'s task token")
     decision = {"decision": "approve", "comment": "ok"}
     path = f"/models/{name}/versions/1/decision"
     with injected(Fault("dynamodb", "PutItem", kind, times=1)):
