@@ -9,10 +9,12 @@ wholly inside one bin (an edge in an earlier bucket is below every value of the 
 in a later bucket above), so a histogram of buckets gives those counts, and only the few
 values whose bucket holds an edge are compared with the edges themselves.
 
-Faster still, :class:`TieGrid`: reference profiles place their edges on a power-of-two grid
-(:func:`snap_edges`), where a value's bucket is one add and one integer subtract away and no
-bucket straddles an edge, so counting is a bincount and nothing else. Edges that are not on
-such a grid (profiles made before it, or hand-written) take the path above: both are exact.
+Faster still, a grid on which no bucket straddles an edge, so that counting is a bincount
+and nothing else: reference profiles place their edges on one (:func:`snap_edges`), a
+power-of-two :class:`TieGrid` (a value's bucket is one add and one integer subtract away)
+or, for positive heavy-tailed edges, the logarithmic :class:`BitGrid` (one shift and one
+subtract). Edges on neither (profiles made before the grids, or hand-written) take the path
+above: all are exact.
 """
 
 from __future__ import annotations
@@ -96,15 +98,50 @@ def _snap_bits(edges: np.ndarray) -> list[float] | None:
     return [float(e) for e in snapped] if BitGrid.of(snapped) is not None else None
 
 
-class TieGrid:
+class _Grid:
+    """A bucket function under which no bucket straddles an edge: counting is a bincount of
+    buckets summed per bin. Edges and values go through the very same arithmetic
+    (:meth:`_bucket_into`), which is what makes the counts exact."""
+
+    size: int
+
+    def _bucket_into(
+        self, values: np.ndarray, floats: np.ndarray, ints: np.ndarray, inside: bool
+    ) -> np.ndarray:
+        """Each value's bucket, computed in the scratch arrays; ``inside``: every value is
+        known to lie in the grid, so the clip is spared."""
+        raise NotImplementedError
+
+    def inside(self, low: float, high: float) -> bool:
+        raise NotImplementedError
+
+    def _place(self, edges: np.ndarray) -> bool:
+        """The buckets where bins start; whether every edge starts one of its own."""
+        self.starts = self.buckets(edges)
+        self.reduce_at = np.concatenate([[0], self.starts])
+        return bool(np.all(np.diff(self.starts) > 0) and self.starts[0] > 0)
+
+    def buckets(self, values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        floats, ints = np.empty(values.shape, np.float64), np.empty(values.shape, np.intp)
+        return self._bucket_into(values, floats, ints, False)
+
+    def count_into(self, values: np.ndarray, out: np.ndarray, inside: bool) -> None:
+        floats, ints = scratch(values.shape[0])
+        per_bucket = np.bincount(
+            self._bucket_into(values, floats, ints, inside), minlength=self.size
+        )
+        out += np.add.reduceat(per_bucket, self.reduce_at)
+
+
+class TieGrid(_Grid):
     """Counting when every edge is a tie point of a power-of-two grid: an edge is
     ``(m + 0.5) * w`` with ``m`` odd. Then ``fl(v + D)`` with ``D = (1.5 * 2^52 + o) * w``
     rounds ``v / w + o`` to the nearest integer (ties to even, which sends a value on an edge
     up), and the bits of the result less those of ``1.5 * 2^52 * w`` are that integer: one
-    add and one integer subtract give each value's bucket, and no bucket straddles an edge,
-    so a bincount of buckets summed per bin is exact. Built only when the edges allow it."""
+    add and one integer subtract give each value's bucket. Built only when the edges allow it."""
 
-    def __init__(self, edges: np.ndarray, width: float, offset: int, size: int) -> None:
+    def __init__(self, width: float, offset: int, size: int) -> None:
         self.width = width
         self.size = size
         self.add = (_MAGIC + offset) * width
@@ -112,8 +149,6 @@ class TieGrid:
         # value range of buckets 0 .. size - 1: clip to it when a batch may leave it
         self.low = float(-offset * width)
         self.high = float((size - 1 - offset) * width)
-        self.starts = self.buckets(edges)
-        self.reduce_at = np.concatenate([[0], self.starts])
 
     @classmethod
     def of(cls, edges: np.ndarray) -> TieGrid | None:
@@ -138,20 +173,12 @@ class TieGrid:
         if size > MAX_GRID or abs(low_tick) >= 2**50 or abs(low_tick) + size >= 2**50:
             return None
         offset = -low_tick + (low_tick % 2)  # even, and bucket 0 lies at or below lo - span
-        grid = cls(edges, width, offset, size)
-        return grid if np.all(np.diff(grid.starts) > 0) and grid.starts[0] > 0 else None
+        grid = cls(width, offset, size)
+        return grid if grid._place(edges) else None
 
-    def buckets(self, values: np.ndarray) -> np.ndarray:
-        floats: np.ndarray = np.clip(values, self.low, self.high) + self.add
-        buckets: np.ndarray = floats.view(np.int64) - self.base
-        return buckets
-
-    def inside(self, low: float, high: float) -> bool:
-        return self.low <= low and high <= self.high
-
-    def count_into(self, values: np.ndarray, out: np.ndarray, inside: bool) -> None:
-        """``inside``: every value is known to lie in the grid, so the clip is spared."""
-        floats, _ = scratch(values.shape[0])
+    def _bucket_into(
+        self, values: np.ndarray, floats: np.ndarray, ints: np.ndarray, inside: bool
+    ) -> np.ndarray:
         if inside:
             np.add(values, self.add, out=floats)
         else:
@@ -159,24 +186,24 @@ class TieGrid:
             np.add(floats, self.add, out=floats)
         buckets = floats.view(np.int64)  # in place: one scratch array stays in cache
         np.subtract(buckets, self.base, out=buckets)
-        per_bucket = np.bincount(buckets, minlength=self.size)
-        out += np.add.reduceat(per_bucket, self.reduce_at)
+        return buckets
+
+    def inside(self, low: float, high: float) -> bool:
+        return self.low <= low and high <= self.high
 
 
-class BitGrid:
+class BitGrid(_Grid):
     """Counting when every edge is positive and its bits end in ``shift`` zeros. For
     ``v >= 0`` the bits of a double, read as an integer, grow with ``v`` (negative values
     read as negative integers), so ``v >= edge`` exactly when ``bits(v) >> shift >=
     bits(edge) >> shift``: a logarithmic grid of ``2^(52 - shift)`` buckets per octave, one
-    shift and one subtract per value, no bucket straddling an edge. Values at or below zero
-    and beyond the grid are clipped to its ends, below and above every edge."""
+    shift and one subtract per value. Values at or below zero and beyond the grid are
+    clipped to its ends, below and above every edge."""
 
-    def __init__(self, edges: np.ndarray, shift: int, first: int, size: int) -> None:
+    def __init__(self, shift: int, first: int, size: int) -> None:
         self.shift = shift
         self.first = first
         self.size = size
-        self.starts = self.buckets(edges)
-        self.reduce_at = np.concatenate([[0], self.starts])
 
     @classmethod
     def of(cls, edges: np.ndarray) -> BitGrid | None:
@@ -192,29 +219,21 @@ class BitGrid:
         size = high + span - first + 1
         if size > MAX_GRID:
             return None
-        grid = cls(edges, shift, first, size)
-        return grid if np.all(np.diff(grid.starts) > 0) and grid.starts[0] > 0 else None
+        grid = cls(shift, first, size)
+        return grid if grid._place(edges) else None
 
-    def buckets(self, values: np.ndarray) -> np.ndarray:
-        bits = np.ascontiguousarray(values, dtype=np.float64).view(np.int64)
-        buckets: np.ndarray = np.clip((bits >> self.shift) - self.first, 0, self.size - 1)
-        return buckets
+    def _bucket_into(
+        self, values: np.ndarray, floats: np.ndarray, ints: np.ndarray, inside: bool
+    ) -> np.ndarray:
+        np.right_shift(np.ascontiguousarray(values).view(np.int64), self.shift, out=ints)
+        np.subtract(ints, self.first, out=ints)
+        if not inside:
+            np.clip(ints, 0, self.size - 1, out=ints)
+        return ints
 
     def inside(self, low: float, high: float) -> bool:
-        ends = self.buckets(np.array([low, high]))
-        bits = np.array([low, high], dtype=np.float64).view(np.int64)
-        return bool(np.array_equal(ends, (bits >> self.shift) - self.first))
-
-    def count_into(self, values: np.ndarray, out: np.ndarray, inside: bool) -> None:
-        """``inside``: every value is known to lie in the grid, so the clip is spared."""
-        _, buckets = scratch(values.shape[0])
-        bits = np.ascontiguousarray(values).view(np.int64)
-        np.right_shift(bits, self.shift, out=buckets)
-        np.subtract(buckets, self.first, out=buckets)
-        if not inside:
-            np.clip(buckets, 0, self.size - 1, out=buckets)
-        per_bucket = np.bincount(buckets, minlength=self.size)
-        out += np.add.reduceat(per_bucket, self.reduce_at)
+        ends = np.array([low, high], dtype=np.float64).view(np.int64) >> self.shift
+        return bool(ends[0] >= self.first and ends[1] - self.first <= self.size - 1)
 
 
 def _trailing_zeros(ints: np.ndarray) -> np.ndarray:

@@ -69,7 +69,8 @@ class Profile(BaseModel):
 
 def quantile_edges(values: np.ndarray, bins: int = FINE_BINS) -> list[float]:
     """Unique interior quantile cut points of the finite values, each moved down onto the
-    counting grid (:func:`~steward.domain.binning.snap_edges`, by under 1/32 of a bin)."""
+    counting grid (:func:`~steward.domain.binning.snap_edges`, by under 1/16 of the
+    smallest gap between them)."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return []
