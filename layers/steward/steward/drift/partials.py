@@ -28,8 +28,8 @@ class Child:
 
     partial: Partial = field(default_factory=Partial)
     outcomes: Outcomes = field(default_factory=Outcomes)
-    # The window's labels, read whole by every child: their count and the feedback files
-    # skipped are the same in each (a feedback file landing mid-run: the larger count).
+    # The window's labels, read whole by every child from the files the plan listed: their
+    # count and the feedback files skipped are the same in each.
     labels: int = 0
     feedback_skipped: list[dict[str, str]] = field(default_factory=list)
 

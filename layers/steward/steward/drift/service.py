@@ -39,6 +39,7 @@ class Run:
     keys: list[str]
     batches: list[list[str]] = field(default_factory=list)
     rows: int = 0  # planned: from the footers (a file without one counts none)
+    feedback: list[str] = field(default_factory=list)  # listed once, read by every child
 
     @property
     def run_id(self) -> str:
@@ -54,6 +55,7 @@ class Run:
             "keys": self.keys,
             "batches": self.batches,
             "rows": self.rows,
+            "feedback": self.feedback,
         }
 
     @classmethod
@@ -66,6 +68,7 @@ class Run:
             keys=list(data["keys"]),
             batches=[list(b) for b in data.get("batches", [])],
             rows=int(data.get("rows", 0)),
+            feedback=list(data.get("feedback", [])),
         )
 
 
@@ -93,8 +96,10 @@ class DriftService:
 
     def _window(
         self, name: str, start: datetime | None, end: datetime | None
-    ) -> tuple[int, datetime, datetime]:
-        """The window (default: the policy's, up to now) and the version it is compared with."""
+    ) -> tuple[int, datetime, datetime, list[str]]:
+        """The window (default: the policy's, up to now), the version it is compared with,
+        and the feedback files that can label it: its hours and the policy's label lag, up to
+        now (listed here once; every child reads them)."""
         model = self.store.get_model(name)
         end = (end or self.clock()).astimezone(UTC)
         start = (start or end - timedelta(hours=model.monitoring.window_hours)).astimezone(UTC)
@@ -103,7 +108,11 @@ class DriftService:
         number = model.traffic.champion or model.aliases.get("production")
         if number is None:
             raise Conflict(f"{name} has no production version to compare with its reference")
-        return number, start, end
+        labelled_until = max(
+            min(end + timedelta(hours=model.monitoring.label_lag_hours), self.clock()), end
+        )
+        feedback = list(listed(prefixes("feedback", name, start, labelled_until), self.logs.sizes))
+        return number, start, end, feedback
 
     def _reference(self, name: str, number: int) -> tuple[Profile, Signature]:
         version = self.store.get_version(name, number)
@@ -115,8 +124,9 @@ class DriftService:
         self, name: str, start: datetime | None = None, end: datetime | None = None
     ) -> DriftReport:
         """The whole window in this process."""
-        number, start, end = self._window(name, start, end)
-        run = Run(name, number, start, end, self.logs.window_keys("predictions", name, start, end))
+        number, start, end, feedback = self._window(name, start, end)
+        keys = self.logs.window_keys("predictions", name, start, end)
+        run = Run(name, number, start, end, keys, feedback=feedback)
         started = time.perf_counter()
         return self.finish(run, self.evaluate_keys(run, run.keys), time.perf_counter() - started)
 
@@ -124,12 +134,12 @@ class DriftService:
 
     def plan(self, name: str, start: datetime | None = None, end: datetime | None = None) -> Run:
         """The window's files (partition pruning) in batches sized from their footers."""
-        number, start, end = self._window(name, start, end)
+        number, start, end, feedback = self._window(name, start, end)
         sizes = listed(prefixes("predictions", name, start, end), self.logs.sizes)
         files = with_rows(sizes, self.logs.tail)
         groups = batches(files, self.batch_rows, self.batch_bytes)
         keys, rows = [f.key for f in files], sum(f.rows or 0 for f in files)
-        return Run(name, number, start, end, keys, [b.keys for b in groups], rows)
+        return Run(name, number, start, end, keys, [b.keys for b in groups], rows, feedback)
 
     def evaluate_keys(self, run: Run, keys: list[str]) -> Child:
         """One map child: stream ``keys`` into a drift partial, and join them with the
@@ -138,14 +148,8 @@ class DriftService:
         reference, signature = self._reference(run.model, run.version)
         window = (run.start, run.end)
         partial = partial_of(self._opened(keys), reference, signature, window, run.version)
-        feedback_end = min(
-            run.end + timedelta(hours=model.monitoring.label_lag_hours), self.clock()
-        )
-        feedback = self.logs.window_keys(
-            "feedback", run.model, run.start, max(feedback_end, run.end)
-        )
         skipped: list[dict[str, str]] = []
-        labels = outcomes.read_labels(self._opened(feedback), model.task, skipped)
+        labels = outcomes.read_labels(self._opened(run.feedback), model.task, skipped)
         found = outcomes.join(
             self._opened(keys), labels, window, run.version, model.task, model.monitoring
         )
