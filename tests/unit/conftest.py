@@ -1,16 +1,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from steward.adapters.memory import (
     MemoryArtifactStore,
     MemoryAuditLog,
+    MemoryEventBus,
+    MemoryLogFiles,
     MemoryModelStore,
+    MemoryReportStore,
     MemoryWorkflowEngine,
 )
 from steward.domain.identity import UserDirectory
+from steward.domain.models import ModelSpec
+from steward.drift.service import DriftService
+from steward.registry.requests import Decision, RegisterVersion
 from steward.registry.service import Registry
 
 
@@ -37,3 +44,25 @@ def registry() -> Registry:
 @pytest.fixture
 def users() -> UserDirectory:
     return UserDirectory()
+
+
+def drift_service(
+    registry: Registry, spec: dict[str, Any], body: dict[str, Any], now: datetime
+) -> DriftService:
+    """A model (``spec``) whose version 1 (``body``) is validated, approved and in
+    production, and its drift service on fakes, the clock ticking a second per call from
+    ``now``."""
+    users, name = UserDirectory(), spec["name"]
+    registry.create_model(ModelSpec.model_validate(spec), users.identify("alice"))
+    registry.register_version(name, RegisterVersion.model_validate(body), users.identify("alice"))
+    registry.validate(name, 1)
+    registry.decide(name, 1, Decision(decision="approve", comment="ok"), users.identify("bob"))
+    registry.set_alias(name, "production", 1, users.identify("alice"))
+    ticks = iter(range(10_000))
+    return DriftService(
+        registry.store,
+        MemoryLogFiles(),
+        MemoryReportStore(),
+        MemoryEventBus(),
+        clock=lambda: now + timedelta(seconds=next(ticks)),
+    )

@@ -14,14 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn import metrics as sk
 
-from steward.adapters.memory import MemoryEventBus, MemoryLogFiles, MemoryReportStore
+from steward.adapters.memory import MemoryLogFiles
 from steward.domain.identity import UserDirectory
-from steward.domain.models import ModelSpec
 from steward.drift.html import render
 from steward.drift.service import DriftService
-from steward.registry.requests import Decision, RegisterVersion
 from steward.registry.service import Registry
 from tests.factories import logistic_probability, model_spec, reference_rows, register_body
+from tests.unit.conftest import drift_service
 
 USERS = UserDirectory()
 T0 = datetime(2026, 11, 27, 10, tzinfo=UTC)
@@ -57,27 +56,12 @@ def service(registry: Registry) -> DriftService:
         "label_lag_hours": 2,
         "protected_attributes": ["plan"],
     }
-    spec = model_spec(monitoring=monitoring)
-    registry.create_model(ModelSpec.model_validate(spec), USERS.identify("alice"))
     holdout = reference_rows(300, seed=5)
     body = register_body(
         reference_data={"instances": reference_rows(1000)},
         holdout_data={"instances": holdout, "labels": _truth(holdout)},
     )
-    registry.register_version(
-        "churn", RegisterVersion.model_validate(body), USERS.identify("alice")
-    )
-    registry.validate("churn", 1)
-    registry.decide("churn", 1, Decision(decision="approve", comment="ok"), USERS.identify("bob"))
-    registry.set_alias("churn", "production", 1, USERS.identify("alice"))
-    ticks = iter(range(10_000))
-    return DriftService(
-        registry.store,
-        MemoryLogFiles(),
-        MemoryReportStore(),
-        MemoryEventBus(),
-        clock=lambda: T0 + timedelta(hours=6, seconds=next(ticks)),
-    )
+    return drift_service(registry, model_spec(monitoring=monitoring), body, T0 + timedelta(hours=6))
 
 
 def _traffic(logs: MemoryLogFiles, hour: int, seed: int) -> tuple[np.ndarray, ...]:

@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from steward.adapters.memory import MemoryEventBus, MemoryLogFiles, MemoryReportStore
+from steward.adapters.memory import MemoryLogFiles
 from steward.domain.errors import Conflict, ValidationFailed
 from steward.domain.identity import UserDirectory
 from steward.domain.models import ModelSpec
 from steward.drift.service import DriftService
-from steward.registry.requests import Decision, RegisterVersion
 from steward.registry.service import Registry
 from tests.factories import model_spec, reference_rows, register_body
 from tests.factories import parquet_log as _log
+from tests.unit.conftest import drift_service
 
 USERS = UserDirectory()
 T0 = datetime(2026, 11, 27, 10, tzinfo=UTC)
@@ -24,22 +24,8 @@ T0 = datetime(2026, 11, 27, 10, tzinfo=UTC)
 
 @pytest.fixture
 def service(registry: Registry) -> DriftService:
-    registry.create_model(ModelSpec.model_validate(model_spec()), USERS.identify("alice"))
-    request = RegisterVersion.model_validate(
-        register_body(reference_data={"instances": reference_rows(2000)})
-    )
-    registry.register_version("churn", request, USERS.identify("alice"))
-    registry.validate("churn", 1)
-    registry.decide("churn", 1, Decision(decision="approve", comment="ok"), USERS.identify("bob"))
-    registry.set_alias("churn", "production", 1, USERS.identify("alice"))
-    ticks = iter(range(10_000))
-    return DriftService(
-        registry.store,
-        MemoryLogFiles(),
-        MemoryReportStore(),
-        MemoryEventBus(),
-        clock=lambda: T0 + timedelta(hours=3, seconds=next(ticks)),
-    )
+    body = register_body(reference_data={"instances": reference_rows(2000)})
+    return drift_service(registry, model_spec(), body, T0 + timedelta(hours=3))
 
 
 def test_drift_is_reported_stored_remembered_and_published(service: DriftService) -> None:
