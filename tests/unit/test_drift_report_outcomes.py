@@ -15,14 +15,12 @@ import pytest
 from sklearn import metrics as sk
 
 from steward.adapters.memory import MemoryLogFiles
-from steward.domain.identity import UserDirectory
 from steward.drift.html import render
 from steward.drift.service import DriftService
 from steward.registry.service import Registry
 from tests.factories import logistic_probability, model_spec, reference_rows, register_body
 from tests.unit.conftest import drift_service
 
-USERS = UserDirectory()
 T0 = datetime(2026, 11, 27, 10, tzinfo=UTC)
 
 
