@@ -146,6 +146,39 @@ def test_pinned_canary_and_shadow(registry: Registry, scorer: Scorer) -> None:
     assert len(logged) == 20
 
 
+def _logged_answers(scorer: Scorer, since: int) -> dict[str, tuple[int, str]]:
+    """request id -> (version, variant) of the answering rows logged since ``since``."""
+    logged = _sink(scorer).records()[since:]
+    return {
+        r["request_id"]: (r["version"], r["variant"]) for r in logged if r["variant"] != "shadow"
+    }
+
+
+@pytest.mark.parametrize("percent", [100, 50])
+def test_the_response_names_the_version_that_answered_and_the_log_agrees(
+    registry: Registry, scorer: Scorer, percent: int
+) -> None:
+    first, second = _served(registry, -0.04, -0.5)
+    registry.set_traffic(
+        "churn",
+        TrafficPolicy(champion=first, challenger=second, challenger_percent=percent),
+        USERS.identify("alice"),
+    )
+    rows = reference_rows(200)
+    before = len(_sink(scorer).records())
+    response = scorer.predict("churn", PredictRequest(instances=rows))
+    logged = _logged_answers(scorer, before)
+    per_record = response.versions or [response.version] * len(rows)
+    assert [logged[rid] for rid in response.request_ids] == [
+        (v, "challenger" if v == second else "champion") for v in per_record
+    ]
+    if percent == 100:
+        assert response.version == second and response.versions is None
+    else:
+        assert response.versions is not None and set(response.versions) == {first, second}
+        assert response.version == first  # the champion when the answer is split
+
+
 def test_no_production_version_is_409(registry: Registry, scorer: Scorer) -> None:
     registry.create_model(ModelSpec.model_validate(model_spec("empty")), USERS.identify("alice"))
     with pytest.raises(Conflict, match="no production"):

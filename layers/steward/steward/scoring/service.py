@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from steward.domain.errors import Conflict, NotFound
 from steward.domain.frames import Columns
@@ -31,9 +31,16 @@ SERVABLE = frozenset({Status.APPROVED, Status.PENDING_APPROVAL})
 class PredictResponse(BaseModel):
     predictions: list[dict[str, Any]]
     model: str
-    version: int
+    version: int = Field(
+        description="The version that answered every record; when a canary split the "
+        "records between versions, the champion's, and `versions` says who answered which"
+    )
     request_ids: list[str]
-    versions: list[int] | None = None  # per record, when a canary splits the batch
+    versions: list[int] | None = Field(
+        default=None,
+        description="The version that answered each record, in order: present only when "
+        "records of this request were answered by different versions",
+    )
     flagged: int = 0  # records scored with quality flags (out of range, unseen, null)
 
 
@@ -210,12 +217,13 @@ class Scorer:
             log.add(subset, members, request_ids, number, variant, prediction, latency_ms, flags)
         with subsegment("log_handoff", model=name):
             self.sink.send("predictions", name, log.batch())
+        split = len(set(answered)) > 1
         return PredictResponse.model_construct(  # our own values: no need to re-validate
             predictions=answers,
             model=name,
-            version=primary,
+            version=primary if split else answered[0],
             request_ids=request_ids,
-            versions=answered if len(set(answered)) > 1 else None,
+            versions=answered if split else None,
             flagged=flagged,
         )
 
