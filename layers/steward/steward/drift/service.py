@@ -22,6 +22,7 @@ from steward.drift.partials import Child
 from steward.drift.plan import MAX_BATCH_BYTES, MAX_BATCH_ROWS, batches, listed, with_rows
 from steward.ports import ModelStore
 from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of
+from steward.retry import on_conflict
 
 MAX_WINDOW = timedelta(days=31)
 HISTORY = 30  # past reports drawn in the HTML report's drift-over-time charts
@@ -185,7 +186,6 @@ class DriftService:
         payload = result.model_dump(mode="json")
         history = self.reports.summaries(run.model, HISTORY, None).items
         self.reports.save(run.model, payload, render(result, history))
-        self._remember(run.model, summary_of(payload))
         self.metrics(result)
         if result.drift_detected:
             self.events.publish(
@@ -198,6 +198,9 @@ class DriftService:
                     "drifted_features": result.drifted_features,
                 },
             )
+        # Last: a model changing too often to keep its latest drift fails the call (a 409,
+        # a failed run), after the report, its metrics and its event are out.
+        self._remember(run.model, summary_of(payload))
         return result
 
     def _opened(self, keys: list[str]) -> Iterator[tuple[str, IO[bytes]]]:
@@ -207,13 +210,11 @@ class DriftService:
                 yield key, file
 
     def _remember(self, name: str, summary: dict[str, Any]) -> None:
-        for _ in range(5):
+        def attempt(_: int) -> None:
             model = self.store.get_model(name)
-            try:
-                self.store.save_model(model.model_copy(update={"latest_drift": summary}), model.rev)
-                return
-            except Conflict:
-                continue
+            self.store.save_model(model.model_copy(update={"latest_drift": summary}), model.rev)
+
+        on_conflict(attempt, f"keeping the latest drift of {name}")
 
     def list(self, name: str, limit: int = 50, token: str | None = None) -> Page[dict[str, Any]]:
         self.store.get_model(name)

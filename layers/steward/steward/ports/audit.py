@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import random
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 from steward.domain.audit import AuditEvent, next_event
-from steward.domain.errors import Conflict
 from steward.domain.models import Page
-
-APPEND_ATTEMPTS = 50
+from steward.retry import on_conflict
 
 
 class AuditLog(ABC):
@@ -58,7 +54,8 @@ class AuditLog(ABC):
         reason: str = "",
     ) -> AuditEvent:
         """Chain a new event after the stream's head; retried when a concurrent writer wins."""
-        for attempt in range(APPEND_ATTEMPTS):
+
+        def attempt(_: int) -> AuditEvent:
             event = next_event(
                 self.head(stream),
                 stream=stream,
@@ -70,9 +67,7 @@ class AuditLog(ABC):
                 after=after,
                 reason=reason,
             )
-            try:
-                self.put(event)
-                return event
-            except Conflict:  # another writer took this sequence number: chain after it
-                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311
-        raise Conflict("the audit trail is busy; retry")
+            self.put(event)  # Conflict: another writer took this sequence number
+            return event
+
+        return on_conflict(attempt, f"appending to the audit trail of {stream}")

@@ -10,8 +10,6 @@ import base64
 import binascii
 import hashlib
 import logging
-import random
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -51,12 +49,12 @@ from steward.ports.monitoring import Schedules
 from steward.registry.integrity import fetch_verified
 from steward.registry.requests import Decision, ModelUpdate, RegisterVersion
 from steward.registry.tabular import decode_sample, encode_sample, rows_of
+from steward.retry import on_conflict
 from steward.runtimes.loader import ValidationResult, validate_artifact
 from steward.runtimes.safety import refuse_pickle
 
 Clock = Callable[[], datetime]
 logger = logging.getLogger(__name__)
-REGISTER_ATTEMPTS = 40
 EXTENSIONS = {"onnx": "onnx", "sklearn": "skops"}
 REFERENCE_SAMPLE = 5_000
 REFERENCE_FILE = "reference.jsonl.gz"
@@ -240,7 +238,7 @@ class Registry:
             holdout_rows = rows_of(request.holdout_data, self.artifacts)
             holdout = (holdout_rows, request.holdout_data.labels)
 
-        for attempt in range(REGISTER_ATTEMPTS):
+        def attempt(_: int) -> ModelVersion:
             number = self.store.get_model(name).latest_version + 1
             staged: list[str] = []
             try:
@@ -251,23 +249,23 @@ class Registry:
                 version.validation = Validation(ok=True, checks=checks, at=self.clock())
                 version.execution_arn = self.workflows.approval_id(name, number)
                 self.store.add_version(version)
-                break
+                return version
             except Conflict:
                 # A concurrent registration took the number: take the next one.
                 self._withdraw(staged)
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311 - jitter
+                raise
             except Exception:
                 # Record and artifact, or neither. A write whose answer was lost may have
                 # landed: read it back, and go on if it did; withdraw what no record
                 # references; when that cannot be known, withdraw nothing.
                 landed = self._landed(name, number, staged)
                 if landed:
-                    break
+                    return version
                 if landed is False:
                     self._withdraw(staged)
                 raise
-        else:
-            raise Conflict("too many concurrent registrations; retry")
+
+        version = on_conflict(attempt, f"registering a version of {name}")
 
         self._audit(
             name,
