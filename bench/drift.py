@@ -138,8 +138,11 @@ def _evaluator(root: Path) -> Callable[[str, datetime], Any]:
 
     from steward.domain.models import MonitoringPolicy
     from steward.domain.profile import Profile
-    from steward.drift.evaluate import partial_of, report
+    from steward.drift.evaluate import partial_of
+    from steward.drift.malloc import tune_malloc
+    from steward.drift.report import report
 
+    tune_malloc()  # once per process, as the drift function's handler does at cold start
     reference = Profile.model_validate_json((root / "reference.json").read_text())
     signature = _signature()
 

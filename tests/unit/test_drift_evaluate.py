@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from steward.domain.models import MonitoringPolicy, Signature
 from steward.domain.profile import Layout, NumericSummary, Profile, build_profile, summarize
-from steward.drift.evaluate import Partial, partial_of, report
+from steward.drift.evaluate import Partial, partial_of
+from steward.drift.report import report
 
 SIGNATURE = Signature.model_validate(
     {

@@ -8,7 +8,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from steward.drift.evaluate import DriftReport, FeatureDrift
+from steward.drift.report import DriftReport, FeatureDrift
 
 WIDTH, HEIGHT = 360, 120
 

@@ -5,7 +5,9 @@ them on free, so the ~1 MB buffers of each row group are mapped and page-faulted
 Raising ``M_MMAP_THRESHOLD`` keeps them in the heap, where the next row group reuses them.
 Arrow's own pool (mimalloc) purges freed pages between row groups when numpy work runs in
 between, so decoding cost 1.4-1.8x the bare scan; on the tuned glibc heap it costs the same.
-Where mallopt is missing (musl, macOS) nothing changes.
+Where mallopt is missing (musl, macOS) nothing changes. Applied once per process by the drift
+function's handler (``functions/drift/handler.py``, which the local platform loads too), not
+by the evaluation itself.
 """
 
 from __future__ import annotations

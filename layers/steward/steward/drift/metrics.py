@@ -13,7 +13,7 @@ import math
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from steward.drift.evaluate import DriftReport
+from steward.drift.report import DriftReport
 
 NAMESPACE = "Steward"
 SERVICE = "drift"

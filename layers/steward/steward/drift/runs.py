@@ -35,8 +35,8 @@ from pydantic import (
 from steward.domain.errors import Conflict, NotFound
 from steward.domain.models import ModelName
 from steward.drift import partials
-from steward.drift.evaluate import DriftReport
 from steward.drift.partials import Child
+from steward.drift.report import DriftReport
 from steward.drift.service import DriftService, Run
 from steward.ports.monitoring import (
     RUN_FAILED,

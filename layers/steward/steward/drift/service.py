@@ -15,11 +15,12 @@ from steward.domain.models import Page, Signature
 from steward.domain.partitions import prefixes
 from steward.domain.profile import Profile
 from steward.drift import outcomes
-from steward.drift.evaluate import DriftReport, partial_of, report
+from steward.drift.evaluate import partial_of
 from steward.drift.html import render
 from steward.drift.metrics import emit
 from steward.drift.partials import Child
 from steward.drift.plan import MAX_BATCH_BYTES, MAX_BATCH_ROWS, batches, listed, with_rows
+from steward.drift.report import DriftReport, report
 from steward.ports import ModelStore
 from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of
 from steward.retry import on_conflict

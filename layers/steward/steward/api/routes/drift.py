@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from steward.api.context import caller
 from steward.domain.identity import Role
-from steward.drift.evaluate import DriftReport
+from steward.drift.report import DriftReport
 from steward.ports.monitoring import RunStatus
 from steward.wiring import drift, drift_jobs
 
