@@ -8,8 +8,8 @@ exception text never reaches a response.
 from __future__ import annotations
 
 import json
+import logging
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from steward.domain import errors as e
 
-logger = Logger(service="steward")
+logger = logging.getLogger(__name__)
 
 STATUS: dict[type[e.StewardError], int] = {
     e.BadRequest: 400,

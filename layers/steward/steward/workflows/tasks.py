@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -14,7 +15,7 @@ from steward.domain.models import MODEL_NAME
 from steward.lifecycle.retrain import start_retrain
 from steward.wiring import deployer, registry, retrainer
 
-logger = Logger(service="steward-workflow")
+logger = logging.getLogger(__name__)
 metrics = Metrics(namespace="Steward", service="workflow")
 
 
