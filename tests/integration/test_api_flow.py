@@ -123,3 +123,15 @@ def test_bad_input_gets_clear_4xx_and_no_traceback(stack: Stack) -> None:
 def test_scheduled_audit_verification_runs_the_real_handler(stack: Stack) -> None:
     result = stack.invoke("workflow", {"task": "verify_audit"})
     assert result["broken"] == [] and result["streams"] >= 1
+
+
+def test_owner_defaults_to_the_caller(stack: Stack) -> None:
+    spec = model_spec("owned-by-caller")
+    del spec["owner"]
+    code, model = api(stack, "POST", "/models", spec, user="alice")
+    assert code == 201 and model["owner"] == "alice"
+    assert api(stack, "GET", "/models/owned-by-caller")[1]["owner"] == "alice"
+    named = {**model_spec("owned-by-carol"), "owner": "carol"}
+    assert api(stack, "POST", "/models", named, user="alice")[1]["owner"] == "carol"
+    code, trail = api(stack, "GET", "/models/owned-by-caller/audit")
+    assert trail["items"][0]["after"]["owner"] == "alice"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import urllib.error
@@ -22,6 +23,21 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+class Unreachable(Exception):
+    """The API could not be reached, did not answer in time, or answered something that is
+    not Steward's JSON: the message says what happened and what to do."""
+
+
+def _start_hint(url: str) -> str:
+    local = any(host in url for host in ("127.0.0.1", "localhost", "[::1]"))
+    if local:
+        return (
+            "Is the local platform running? Start it with `steward local up` "
+            "(or `make demo` for the demo), or name another API with --url or --profile."
+        )
+    return "Check the profile's url or stack (--profile, --url) and your network."
 
 
 class RunFailed(Exception):
@@ -86,9 +102,31 @@ class Client:
                 raise ApiError(exc.code, payload.get("error", "error"), payload.get("message", ""))
             except (ValueError, AttributeError):
                 raise ApiError(exc.code, "error", raw.decode(errors="replace")[:200]) from None
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            raise self._unreachable(method, url, getattr(exc, "reason", None) or exc) from None
         if accept != "application/json":
-            return Reply(status, raw.decode(), answered)
-        return Reply(status, json.loads(raw) if raw else None, answered)
+            return Reply(status, raw.decode(errors="replace"), answered)
+        try:
+            return Reply(status, json.loads(raw) if raw else None, answered)
+        except ValueError:
+            kind = Reply(status, None, answered).header("Content-Type") or "no content type"
+            raise Unreachable(
+                f"{method} {url} answered {status} with {kind}, not JSON: is {self.url} "
+                f"Steward's API? {_start_hint(url)}"
+            ) from None
+
+    def _unreachable(self, method: str, url: str, reason: object) -> Unreachable:
+        if isinstance(reason, TimeoutError):
+            return Unreachable(
+                f"{method} {url} got no answer within {self.timeout_s:g} s. {_start_hint(url)}"
+            )
+        if isinstance(reason, ConnectionRefusedError):
+            why = "connection refused"
+        else:
+            why = str(getattr(reason, "strerror", None) or reason) or type(reason).__name__
+        return Unreachable(
+            f"cannot reach the Steward API at {self.url} ({why}). {_start_hint(url)}"
+        )
 
     def request(
         self, method: str, path: str, body: Any | None = None, accept: str = "application/json"

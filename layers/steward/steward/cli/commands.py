@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from steward.cli import render
 from steward.cli.progress import Spinner
-from steward.client import ApiError, Client, RunFailed
+from steward.client import ApiError, Client, RunFailed, Unreachable
 from steward.polling import until
 from steward.profiles import client_for, select
 
@@ -456,7 +456,7 @@ def run(args: argparse.Namespace) -> int:
     except ApiError as exc:
         print(f"error: {exc.status} {exc.code}: {exc.message}", file=sys.stderr)
         return 1
-    except (TimeoutError, RunFailed) as exc:
+    except (TimeoutError, RunFailed, Unreachable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if isinstance(result, Failed):

@@ -130,7 +130,9 @@ class ModelSpec(Strict):
 
     name: ModelName
     description: str = Field(default="", max_length=4000)
-    owner: str = Field(default="", max_length=200)
+    owner: str = Field(
+        default="", max_length=200, description="Who answers for the model; the caller if empty"
+    )
     use_case: str = Field(default="", max_length=400)
     task: Task
     risk_tier: RiskTier = RiskTier.MEDIUM

@@ -161,6 +161,7 @@ class Registry:
     def create_model(self, spec: ModelSpec, caller: Identity) -> Model:
         caller.require(Role.DATA_SCIENTIST)
         now = self.clock()
+        spec = spec.model_copy(update={"owner": spec.owner or caller.user})
         model = Model(**spec.model_dump(), created_by=caller.user, created_at=now, updated_at=now)
         self.store.create_model(model)
         self._audit(
