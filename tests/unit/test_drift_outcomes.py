@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from sklearn import metrics as sk
 
 from steward.domain.models import MonitoringPolicy, Task
-from steward.drift import outcomes, performance
+from steward.drift import outcomes
+from steward.stats import performance
 
 T0 = datetime(2026, 11, 27, 10, tzinfo=UTC)
 WINDOW = (T0, T0 + timedelta(hours=1))

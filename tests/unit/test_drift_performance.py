@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as sk
 
-from steward.drift import fairness, performance
+from steward.drift import fairness
+from steward.stats import performance
 
 binary_rows = st.integers(min_value=2, max_value=120).flatmap(
     lambda n: st.tuples(

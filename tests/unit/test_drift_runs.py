@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from steward.adapters.memory import MemoryLogFiles, MemoryRunStore
+from steward.adapters.memory import InProcessDriftRuns, MemoryLogFiles, MemoryRunStore
 from steward.domain.errors import NotFound
 from steward.domain.models import ModelSpec, Task
 from steward.drift import outcomes, partials
@@ -24,7 +24,7 @@ from steward.drift.evaluate import partial_of
 from steward.drift.partials import Child
 from steward.drift.plan import LogFile, batches, footer_rows, listed, with_rows
 from steward.drift.report import DriftReport
-from steward.drift.runs import DriftJobs, InProcessDriftRuns, Started
+from steward.drift.runs import DriftJobs, Started
 from steward.drift.service import DriftService
 from steward.ports.monitoring import DriftRuns, RunStatus
 from steward.registry.service import Registry

@@ -11,7 +11,7 @@ from scipy import stats as sps
 from scipy.spatial.distance import jensenshannon
 
 from steward.domain.profile import quantile_edges, summarize_numeric
-from steward.drift import stats
+from steward.stats import distributions as stats
 
 counts = arrays(np.float64, st.integers(2, 40), elements=st.integers(0, 10_000).map(float))
 

@@ -1,4 +1,4 @@
-"""The built-in trainer against scikit-learn's fits (metrics: steward.drift.performance)."""
+"""The built-in trainer against scikit-learn's fits (metrics: steward.stats.performance)."""
 
 from __future__ import annotations
 

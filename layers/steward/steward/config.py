@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from steward.drift.plan import MAX_BATCH_BYTES, MAX_BATCH_ROWS
+from steward.domain.limits import MAX_BATCH_BYTES, MAX_BATCH_ROWS
 
 PREFIX = "STEWARD_"
 

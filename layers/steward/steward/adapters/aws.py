@@ -19,6 +19,7 @@ from pydantic_core import to_json
 
 from steward.domain.audit import AuditEvent
 from steward.domain.errors import AlreadyExists, Conflict, IntegrityError, NotFound
+from steward.domain.forwarding import FORWARDED_MARK
 from steward.domain.models import Model, ModelVersion, Page, Status, page_offset
 from steward.ports import (
     ArtifactStore,
@@ -39,7 +40,6 @@ from steward.ports.monitoring import (
     Schedules,
     listing_of,
 )
-from steward.scoring.forwarding import FORWARDED_MARK
 
 T = TypeVar("T")
 SPOOL_BYTES = 8 * 1024 * 1024  # log files up to this size are read in memory, larger on disk

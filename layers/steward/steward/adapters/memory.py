@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from steward.domain.audit import AuditEvent
 from steward.domain.errors import AlreadyExists, Conflict, NotFound
@@ -19,13 +20,19 @@ from steward.ports import (
 )
 from steward.ports.logs import batch_records
 from steward.ports.monitoring import (
+    RUN_FAILED,
+    DriftRuns,
     EventBus,
     LogFiles,
     ReportStore,
+    RunStatus,
     RunStore,
     Schedules,
     listing_of,
 )
+
+if TYPE_CHECKING:
+    from steward.drift.runs import DriftJobs
 
 T = TypeVar("T")
 
@@ -338,3 +345,54 @@ class MemoryEventBus(EventBus):
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         self.events.append((detail_type, detail))
+
+
+class InProcessDriftRuns(DriftRuns):
+    """The in-memory :class:`DriftRuns`: plan -> map -> reduce in this process, a thread per
+    child (unit tests; the local platform runs the real state machine on the emulator). A
+    step that raises fails the run as the state machine's ``RunFailed`` does."""
+
+    def __init__(self, jobs: DriftJobs | None = None, max_concurrency: int = 4) -> None:
+        self.jobs = jobs
+        self.max_concurrency = max_concurrency
+        self.completed: list[dict[str, Any]] = []
+        self.runs: dict[tuple[str, str], RunStatus] = {}
+
+    def start(self, model: str, start: str, end: str, run_id: str) -> str:
+        assert self.jobs is not None, "bind the jobs first"
+        execution = f"in-process:{model}:{run_id}"
+        began = self.jobs.service.clock()
+        try:
+            self.completed.append(self._run(self.jobs, model, start, end))
+        except Exception:  # the run fails, as RunFailed catches States.ALL
+            state = {"status": "FAILED", "error": RUN_FAILED, "cause": "a step failed"}
+        else:
+            state = {"status": "SUCCEEDED"}
+        self.runs[model, run_id] = RunStatus.model_validate(
+            {
+                "report_id": run_id,
+                "model": model,
+                "started_at": began,
+                "stopped_at": self.jobs.service.clock(),
+                "execution": execution,
+                **state,
+            }
+        )
+        return execution
+
+    def _run(self, jobs: DriftJobs, model: str, start: str, end: str) -> dict[str, Any]:
+        plan = jobs.plan(model, start, end)
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+            results = list(
+                pool.map(
+                    lambda item: jobs.map(model, plan["run"], item["batch"], plan["inline_bytes"]),
+                    plan["items"],
+                )
+            )
+        return jobs.reduce(model, plan["run"], results)
+
+    def status(self, model: str, run_id: str) -> RunStatus:
+        try:
+            return self.runs[model, run_id]
+        except KeyError:
+            raise NotFound(f"no drift run {run_id} for {model}") from None

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from steward.domain.models import DeploymentPolicy, RetrainPolicy, RetrainState, RiskTier
 from steward.domain.schedule import parse_schedule
-from steward.drift.performance import ALIASES, LOWER_IS_BETTER
+from steward.stats.performance import ALIASES, LOWER_IS_BETTER
 
 # A human may take days, but Step Functions must hear from the waiting task more often:
 # the hourly governance job sends heartbeats for every open approval.

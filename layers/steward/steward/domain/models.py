@@ -67,7 +67,7 @@ class MonitoringPolicy(Strict):
     # feedback for a window's predictions is read up to this long after the window's end
     label_lag_hours: int = Field(default=48, ge=0, le=24 * 90, strict=True)
     protected_attributes: list[str] = Field(default_factory=list)
-    # drift tests, and performance/fairness bounds (see steward.drift.performance, fairness)
+    # drift tests, performance and fairness bounds (steward.stats.performance, drift.fairness)
     thresholds: dict[str, Number] = Field(default_factory=dict)
     feature_thresholds: dict[str, dict[str, Number]] = Field(default_factory=dict)
     drift_share: float = Field(default=0.3, gt=0, le=1, strict=True)

@@ -1,1 +1,1 @@
-"""Drift: statistics on binned distributions, streaming evaluation over prediction logs."""
+"""Drift: streaming evaluation over prediction logs, distributed runs, their reports."""

@@ -14,7 +14,7 @@ block (about 70 MB at 2^20 rows with a 40-byte request id and two attributes) pl
 window's labels (about 60 bytes each) plus the labelled rows kept (at most one per label):
 bounded by the number of labels, never by the number of predictions. Selection rates per
 group, which need every scored row rather than the labelled ones, are counted per block.
-No pandas; the maths on the labelled rows is numpy (:mod:`steward.drift.performance`).
+No pandas; the maths on the labelled rows is numpy (:mod:`steward.stats.performance`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from typing import IO, Any
 import numpy as np
 
 from steward.domain.models import ModelVersion, MonitoringPolicy, Task
-from steward.drift import fairness, performance
+from steward.drift import fairness
+from steward.stats import performance
 
 JOIN_BLOCK = 1 << 20
 

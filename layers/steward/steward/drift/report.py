@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 
 from steward.domain.models import MonitoringPolicy, Signature
 from steward.domain.profile import CategoricalSummary, NumericSummary, Profile
-from steward.drift import stats
 from steward.drift.evaluate import Partial
+from steward.stats import distributions as stats
 
 REPORT_FORMAT = 1
 

@@ -17,7 +17,6 @@ import json
 import re
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce as fold
@@ -39,7 +38,6 @@ from steward.drift.partials import Child
 from steward.drift.report import DriftReport
 from steward.drift.service import DriftService, Run
 from steward.ports.monitoring import (
-    RUN_FAILED,
     DriftRuns,
     RunStatus,
     RunStore,
@@ -239,54 +237,3 @@ class Reduce(_Step):
 _EVENTS: TypeAdapter[Scheduled | Evaluate | Plan | MapChild | Reduce] = TypeAdapter(
     Annotated[Scheduled | Evaluate | Plan | MapChild | Reduce, Field(discriminator="step")]
 )
-
-
-class InProcessDriftRuns(DriftRuns):
-    """The in-memory :class:`DriftRuns`: plan -> map -> reduce in this process, a thread per
-    child (unit tests; the local platform runs the real state machine on the emulator). A
-    step that raises fails the run as the state machine's ``RunFailed`` does."""
-
-    def __init__(self, jobs: DriftJobs | None = None, max_concurrency: int = 4) -> None:
-        self.jobs = jobs
-        self.max_concurrency = max_concurrency
-        self.completed: list[dict[str, Any]] = []
-        self.runs: dict[tuple[str, str], RunStatus] = {}
-
-    def start(self, model: str, start: str, end: str, run_id: str) -> str:
-        assert self.jobs is not None, "bind the jobs first"
-        execution = f"in-process:{model}:{run_id}"
-        began = self.jobs.service.clock()
-        try:
-            self.completed.append(self._run(self.jobs, model, start, end))
-        except Exception:  # the run fails, as RunFailed catches States.ALL
-            state = {"status": "FAILED", "error": RUN_FAILED, "cause": "a step failed"}
-        else:
-            state = {"status": "SUCCEEDED"}
-        self.runs[model, run_id] = RunStatus.model_validate(
-            {
-                "report_id": run_id,
-                "model": model,
-                "started_at": began,
-                "stopped_at": self.jobs.service.clock(),
-                "execution": execution,
-                **state,
-            }
-        )
-        return execution
-
-    def _run(self, jobs: DriftJobs, model: str, start: str, end: str) -> dict[str, Any]:
-        plan = jobs.plan(model, start, end)
-        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
-            results = list(
-                pool.map(
-                    lambda item: jobs.map(model, plan["run"], item["batch"], plan["inline_bytes"]),
-                    plan["items"],
-                )
-            )
-        return jobs.reduce(model, plan["run"], results)
-
-    def status(self, model: str, run_id: str) -> RunStatus:
-        try:
-            return self.runs[model, run_id]
-        except KeyError:
-            raise NotFound(f"no drift run {run_id} for {model}") from None

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 from steward.domain.errors import Conflict, ValidationFailed
+from steward.domain.limits import MAX_BATCH_BYTES, MAX_BATCH_ROWS
 from steward.domain.models import Page, Signature
 from steward.domain.partitions import prefixes
 from steward.domain.profile import Profile
@@ -19,7 +20,7 @@ from steward.drift.evaluate import partial_of
 from steward.drift.html import render
 from steward.drift.metrics import emit
 from steward.drift.partials import Child
-from steward.drift.plan import MAX_BATCH_BYTES, MAX_BATCH_ROWS, batches, listed, with_rows
+from steward.drift.plan import batches, listed, with_rows
 from steward.drift.report import DriftReport, report
 from steward.ports import ModelStore
 from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from steward.domain.deployment import CanaryStats
-from steward.drift.stats import js_distance
 from steward.lifecycle.logs import read_window
 from steward.ports.monitoring import LogFiles
+from steward.stats.distributions import js_distance
 
 COLUMNS = ["ts", "version", "prediction", "score", "latency_ms"]
 SHIFT_BINS = 10

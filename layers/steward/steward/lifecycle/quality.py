@@ -6,8 +6,8 @@ from typing import Any
 
 from steward.domain.frames import columns_from_records
 from steward.domain.models import Flavor, Signature, Task
-from steward.drift.performance import holdout
 from steward.runtimes.loader import load_runtime
+from steward.stats.performance import holdout
 
 
 def quality(

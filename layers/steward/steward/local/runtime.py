@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from steward.scoring.forwarding import FORWARDED_MARK
+from steward.domain.forwarding import FORWARDED_MARK
 
 log = logging.getLogger("steward_local")
 

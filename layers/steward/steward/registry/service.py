@@ -393,7 +393,7 @@ class Registry:
             raise
         except Exception:  # as for the reference rows: the artifact is at fault
             raise ValidationFailed("the model failed to score the holdout rows") from None
-        from steward.drift.performance import holdout
+        from steward.stats.performance import holdout
 
         regression = version.task is Task.REGRESSION
         return holdout(regression, labels, prediction.values, prediction.scores)
