@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from steward.adapters.aws import SqsLogSink
+from steward.adapters.aws.sqs import SqsLogSink
 from steward.adapters.memory import (
     MemoryArtifactStore,
     MemoryAuditLog,

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from steward import wiring
-from steward.adapters.aws import StepFunctionsDriftRuns, execution_name
+from steward.adapters.aws.stepfunctions import StepFunctionsDriftRuns, execution_name
 from steward.client import ApiError, Client, Reply, RunFailed
 from steward.domain.errors import NotFound
 from steward.drift.runs import DriftJobs

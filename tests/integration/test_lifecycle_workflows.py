@@ -14,7 +14,7 @@ import boto3
 import numpy as np
 import pytest
 
-from steward.adapters.aws import DynamoModelStore
+from steward.adapters.aws.dynamodb import DynamoModelStore
 from steward.config import settings
 from tests.factories import model_spec, reference_rows, register_body
 from tests.integration.conftest import Stack

@@ -8,8 +8,9 @@ import os
 import boto3
 import pytest
 
-from steward.adapters import aws
-from steward.adapters.aws import EventBridgeSchedules, S3LogFiles, S3RunStore
+from steward.adapters.aws import s3 as aws
+from steward.adapters.aws.events import EventBridgeSchedules
+from steward.adapters.aws.s3 import S3LogFiles, S3RunStore
 from steward.adapters.memory import MemoryLogFiles, MemoryRunStore, MemorySchedules
 from steward.config import Settings
 from steward.domain.errors import NotFound

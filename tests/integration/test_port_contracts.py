@@ -9,7 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from steward.adapters.aws import DynamoAuditLog, DynamoModelStore, S3ArtifactStore
+from steward.adapters.aws.dynamodb import DynamoAuditLog, DynamoModelStore
+from steward.adapters.aws.s3 import S3ArtifactStore
 from steward.adapters.memory import MemoryArtifactStore, MemoryAuditLog, MemoryModelStore
 from steward.domain.audit import next_event
 from steward.domain.errors import AlreadyExists, Conflict, NotFound

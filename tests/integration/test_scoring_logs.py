@@ -14,7 +14,7 @@ import pyarrow.fs as pafs
 import pytest
 
 from steward import wiring
-from steward.adapters.aws import S3ArtifactStore
+from steward.adapters.aws.s3 import S3ArtifactStore
 from steward.domain.identity import UserDirectory
 from steward.domain.models import ModelSpec
 from steward.registry.requests import Decision, RegisterVersion

@@ -227,7 +227,7 @@ def test_writer_groups_by_hour_and_reports_failures() -> None:
 
 
 def test_large_batches_split_under_the_message_limit() -> None:
-    from steward.adapters.aws import MAX_MESSAGE_BYTES, SqsLogSink
+    from steward.adapters.aws.sqs import MAX_MESSAGE_BYTES, SqsLogSink
 
     n = 5000
     batch = {

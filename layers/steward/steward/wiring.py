@@ -9,7 +9,8 @@ from steward.config import Settings, settings
 from steward.registry.service import Registry
 
 if TYPE_CHECKING:
-    from steward.adapters.aws import LambdaForwarder, S3ArtifactStore
+    from steward.adapters.aws.lambda_ import LambdaForwarder
+    from steward.adapters.aws.s3 import S3ArtifactStore
     from steward.drift.runs import DriftJobs
     from steward.drift.service import DriftService
     from steward.lifecycle.deploy import Deployer
@@ -44,12 +45,9 @@ def reset() -> None:
 
 @lru_cache(maxsize=1)
 def registry() -> Registry:
-    from steward.adapters.aws import (
-        DynamoAuditLog,
-        DynamoModelStore,
-        S3ArtifactStore,
-        StepFunctionsEngine,
-    )
+    from steward.adapters.aws.dynamodb import DynamoAuditLog, DynamoModelStore
+    from steward.adapters.aws.s3 import S3ArtifactStore
+    from steward.adapters.aws.stepfunctions import StepFunctionsEngine
 
     cfg: Settings = settings()
     dynamodb = _client("dynamodb")
@@ -71,7 +69,7 @@ def schedules(cfg: Settings) -> Schedules | None:
     """The per-model drift schedules, where the stack defines them (the API function)."""
     if not cfg.drift_schedule_group:
         return None
-    from steward.adapters.aws import EventBridgeSchedules
+    from steward.adapters.aws.events import EventBridgeSchedules
 
     return EventBridgeSchedules(
         _client("scheduler"),
@@ -84,7 +82,9 @@ def schedules(cfg: Settings) -> Schedules | None:
 
 @lru_cache(maxsize=1)
 def scorer() -> Scorer:
-    from steward.adapters.aws import DynamoModelStore, S3ArtifactStore, SqsLogSink
+    from steward.adapters.aws.dynamodb import DynamoModelStore
+    from steward.adapters.aws.s3 import S3ArtifactStore
+    from steward.adapters.aws.sqs import SqsLogSink
     from steward.scoring.service import Scorer
 
     cfg = settings()
@@ -101,26 +101,23 @@ def image_forwarder() -> LambdaForwarder | None:
     name = settings().image_scoring_function
     if not name:
         return None
-    from steward.adapters.aws import LambdaForwarder
+    from steward.adapters.aws.lambda_ import LambdaForwarder
 
     return LambdaForwarder(_client("lambda"), name)
 
 
 @lru_cache(maxsize=1)
 def log_store() -> S3ArtifactStore:
-    from steward.adapters.aws import S3ArtifactStore
+    from steward.adapters.aws.s3 import S3ArtifactStore
 
     return S3ArtifactStore(_client("s3"), settings().need("logs_bucket"))
 
 
 @lru_cache(maxsize=1)
 def drift() -> DriftService:
-    from steward.adapters.aws import (
-        DynamoModelStore,
-        EventBridgeBus,
-        S3DynamoReportStore,
-        S3LogFiles,
-    )
+    from steward.adapters.aws.dynamodb import DynamoModelStore, S3DynamoReportStore
+    from steward.adapters.aws.events import EventBridgeBus
+    from steward.adapters.aws.s3 import S3LogFiles
     from steward.drift.service import DriftService
 
     cfg = settings()
@@ -139,7 +136,8 @@ def drift() -> DriftService:
 
 @lru_cache(maxsize=1)
 def drift_jobs() -> DriftJobs:
-    from steward.adapters.aws import S3RunStore, StepFunctionsDriftRuns
+    from steward.adapters.aws.s3 import S3RunStore
+    from steward.adapters.aws.stepfunctions import StepFunctionsDriftRuns
     from steward.drift.runs import DriftJobs
 
     cfg = settings()
@@ -153,7 +151,8 @@ def drift_jobs() -> DriftJobs:
 
 @lru_cache(maxsize=1)
 def deployer() -> Deployer:
-    from steward.adapters.aws import S3LogFiles, SnsNotifier
+    from steward.adapters.aws.s3 import S3LogFiles
+    from steward.adapters.aws.sns import SnsNotifier
     from steward.lifecycle.deploy import Deployer
 
     cfg = settings()
@@ -166,7 +165,7 @@ def deployer() -> Deployer:
 
 @lru_cache(maxsize=1)
 def retrainer() -> Retrainer:
-    from steward.adapters.aws import S3LogFiles
+    from steward.adapters.aws.s3 import S3LogFiles
     from steward.lifecycle.retrain import Retrainer
 
     return Retrainer(registry(), S3LogFiles(_client("s3"), settings().need("logs_bucket")))

@@ -1,7 +1,8 @@
 """Ports: the small interfaces the domain needs from the outside world.
 
-Each has a boto3 adapter (``steward.adapters.aws``) and an in-memory fake
-(``steward.adapters.memory``) that subclasses it; one contract suite runs on both.
+Each has a boto3 adapter (``steward.adapters.aws``, a module per AWS service) and an
+in-memory fake (``steward.adapters.memory``) that subclasses it; one contract suite runs on
+both.
 """
 
 from steward.ports.artifacts import ArtifactStore

@@ -1,0 +1,400 @@
+"""DynamoDB adapters: the registry table (models, versions, aliases, task tokens), the audit
+trail, and the drift report store (report bodies in S3, a summary row per report in the
+registry table).
+
+Items keep the record as one JSON document (``doc``) next to the few attributes that keys,
+indexes and conditions need; conditional writes give compare-and-set semantics.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from steward.adapters.aws.shared import error_code, query_page
+from steward.domain.audit import AuditEvent
+from steward.domain.errors import AlreadyExists, Conflict, NotFound
+from steward.domain.models import Model, ModelVersion, Page, Status, page_offset
+from steward.ports import (
+    AuditLog,
+    ModelStore,
+)
+from steward.ports.monitoring import (
+    ReportStore,
+    listing_of,
+)
+
+INDEX = "gsi1"
+
+
+AUDIT_DAY_INDEX = "by-day"
+
+
+MODEL_KIND = "MODEL"
+
+
+def _pk(name: str) -> dict[str, str]:
+    return {"S": f"MODEL#{name}"}
+
+
+def _vsk(version: int) -> dict[str, str]:
+    return {"S": f"V#{version:010d}"}
+
+
+class DynamoModelStore(ModelStore):
+    """:class:`~steward.ports.ModelStore` on one DynamoDB table (pk/sk, GSI ``gsi1``)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    # models
+    def create_model(self, model: Model) -> None:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": _pk(model.name),
+                    "sk": {"S": "META"},
+                    "doc": {"S": model.model_dump_json()},
+                    "rev": {"N": str(model.rev)},
+                    "latest_version": {"N": "0"},
+                    "gsi1pk": {"S": MODEL_KIND},
+                    "gsi1sk": {"S": model.name},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise AlreadyExists(f"model {model.name} exists") from None
+            raise
+
+    @staticmethod
+    def _model(item: dict[str, Any]) -> Model:
+        model = Model.model_validate_json(item["doc"]["S"])
+        model.rev = int(item["rev"]["N"])
+        model.latest_version = int(item["latest_version"]["N"])
+        return model
+
+    def get_model(self, name: str) -> Model:
+        item = self._db.get_item(
+            TableName=self._table, Key={"pk": _pk(name), "sk": {"S": "META"}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            raise NotFound(f"no model {name}")
+        return self._model(item)
+
+    def list_models(self, limit: int, token: str | None) -> Page[Model]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": INDEX,
+            "KeyConditionExpression": "gsi1pk = :k",
+            "ExpressionAttributeValues": {":k": {"S": MODEL_KIND}},
+            "Limit": limit,
+        }
+        return query_page(self._db, kwargs, token, self._model)
+
+    def save_model(self, model: Model, expected_rev: int) -> Model:
+        saved = model.model_copy(update={"rev": expected_rev + 1})
+        try:
+            result = self._db.update_item(
+                TableName=self._table,
+                Key={"pk": _pk(model.name), "sk": {"S": "META"}},
+                UpdateExpression="SET doc = :doc, rev = :next",
+                ConditionExpression="rev = :rev",
+                ExpressionAttributeValues={
+                    ":doc": {"S": saved.model_dump_json()},
+                    ":next": {"N": str(expected_rev + 1)},
+                    ":rev": {"N": str(expected_rev)},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise Conflict(f"model {model.name} changed meanwhile; retry") from None
+            raise
+        return self._model(result["Attributes"])
+
+    # versions
+    def _version_item(self, version: ModelVersion) -> dict[str, Any]:
+        return {
+            "pk": _pk(version.name),
+            "sk": _vsk(version.version),
+            "doc": {"S": version.model_dump_json()},
+            "status": {"S": version.status.value},
+            "gsi1pk": {"S": f"STATUS#{version.status.value}"},
+            "gsi1sk": {
+                "S": f"{version.created_at.isoformat()}#{version.name}#{version.version:010d}"
+            },
+        }
+
+    def add_version(self, version: ModelVersion) -> None:
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": _pk(version.name), "sk": {"S": "META"}},
+                            "UpdateExpression": "SET latest_version = :n",
+                            "ConditionExpression": "latest_version = :prev",
+                            "ExpressionAttributeValues": {
+                                ":n": {"N": str(version.version)},
+                                ":prev": {"N": str(version.version - 1)},
+                            },
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": self._version_item(version),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if error_code(exc) in (
+                "TransactionCanceledException",
+                "ConditionalCheckFailedException",
+            ):
+                raise Conflict(f"version {version.version} of {version.name} was taken") from None
+            raise
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        item = self._db.get_item(
+            TableName=self._table, Key={"pk": _pk(name), "sk": _vsk(version)}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            raise NotFound(f"no version {version} of {name}")
+        return ModelVersion.model_validate_json(item["doc"]["S"])
+
+    def list_versions(self, name: str, limit: int, token: str | None) -> Page[ModelVersion]:
+        self.get_model(name)
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :v)",
+            "ExpressionAttributeValues": {":pk": _pk(name), ":v": {"S": "V#"}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        return query_page(
+            self._db, kwargs, token, lambda i: ModelVersion.model_validate_json(i["doc"]["S"])
+        )
+
+    def save_version(self, version: ModelVersion, expected_status: Status) -> None:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=self._version_item(version),
+                ConditionExpression="#s = :expected",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":expected": {"S": expected_status.value}},
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise Conflict(
+                    f"version {version.version} of {version.name} changed meanwhile"
+                ) from None
+            raise
+
+    def versions_by_status(
+        self, status: Status, limit: int, token: str | None
+    ) -> Page[ModelVersion]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": INDEX,
+            "KeyConditionExpression": "gsi1pk = :k",
+            "ExpressionAttributeValues": {":k": {"S": f"STATUS#{status.value}"}},
+            "Limit": limit,
+        }
+        return query_page(
+            self._db, kwargs, token, lambda i: ModelVersion.model_validate_json(i["doc"]["S"])
+        )
+
+    # task tokens: their own items, never part of a version document
+    def put_task_token(self, name: str, version: int, token: str) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item={"pk": _pk(name), "sk": {"S": f"TOKEN#{version:010d}"}, "token": {"S": token}},
+        )
+
+    def put_audit_checkpoint(self, name: str, seq: int, digest: str) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                "pk": _pk(name),
+                "sk": {"S": "AUDIT#CHECKPOINT"},
+                "seq": {"N": str(seq)},
+                "digest": {"S": digest},
+            },
+        )
+
+    def audit_checkpoint(self, name: str) -> tuple[int, str] | None:
+        item = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": _pk(name), "sk": {"S": "AUDIT#CHECKPOINT"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return (int(item["seq"]["N"]), str(item["digest"]["S"])) if item else None
+
+    def task_token(self, name: str, version: int) -> str | None:
+        item = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": _pk(name), "sk": {"S": f"TOKEN#{version:010d}"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return str(item["token"]["S"]) if item else None
+
+    def take_task_token(self, name: str, version: int) -> str | None:
+        try:
+            result = self._db.delete_item(
+                TableName=self._table,
+                Key={"pk": _pk(name), "sk": {"S": f"TOKEN#{version:010d}"}},
+                ConditionExpression="attribute_exists(pk)",
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return str(result["Attributes"]["token"]["S"])
+
+
+class DynamoAuditLog(AuditLog):
+    """:class:`~steward.ports.AuditLog` on a table keyed (stream, seq); put-only."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    @staticmethod
+    def _event(item: dict[str, Any]) -> AuditEvent:
+        return AuditEvent.model_validate_json(item["doc"]["S"])
+
+    def head(self, stream: str) -> AuditEvent | None:
+        page = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="#s = :s",
+            ExpressionAttributeNames={"#s": "stream"},
+            ExpressionAttributeValues={":s": {"S": stream}},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = page.get("Items", [])
+        return self._event(items[0]) if items else None
+
+    def put(self, event: AuditEvent) -> None:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "stream": {"S": event.stream},
+                    "seq": {"N": str(event.seq)},
+                    "doc": {"S": event.model_dump_json()},
+                    "day": {"S": event.at.date().isoformat()},
+                    "at": {"S": f"{event.at.isoformat()}#{event.stream}#{event.seq:012d}"},
+                },
+                ConditionExpression="attribute_not_exists(#s)",
+                ExpressionAttributeNames={"#s": "stream"},
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise Conflict(f"audit event {event.stream}#{event.seq} exists") from None
+            raise
+
+    def events(self, stream: str, limit: int, token: str | None) -> Page[AuditEvent]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#s = :s",
+            "ExpressionAttributeNames": {"#s": "stream"},
+            "ExpressionAttributeValues": {":s": {"S": stream}},
+            "Limit": limit,
+            "ConsistentRead": True,
+        }
+        return query_page(self._db, kwargs, token, self._event)
+
+    def recent(self, limit: int, token: str | None) -> Page[AuditEvent]:
+        """Newest first, across streams: a scan sorted in memory for small trails; the
+        by-day index serves large ones day by day."""
+        events: list[AuditEvent] = []
+        kwargs: dict[str, Any] = {"TableName": self._table}
+        while True:
+            page = self._db.scan(**kwargs)
+            events += [self._event(i) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        events.sort(key=lambda e: (e.at, e.stream, e.seq), reverse=True)
+        start = page_offset(token)
+        chunk = events[start : start + limit]
+        more = start + limit < len(events)
+        return Page(items=chunk, next_token=str(start + limit) if more else None)
+
+    def streams(self) -> list[str]:
+        names: set[str] = set()
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "ProjectionExpression": "#s",
+            "ExpressionAttributeNames": {"#s": "stream"},
+        }
+        while True:
+            page = self._db.scan(**kwargs)
+            names.update(i["stream"]["S"] for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return sorted(names)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class S3DynamoReportStore(ReportStore):
+    """Reports in S3 (``drift/<name>/<id>.json`` and ``.html``), a summary row per report
+    in the registry table for listing."""
+
+    def __init__(self, s3: Any, bucket: str, dynamodb: Any, table: str) -> None:
+        self._s3, self._bucket = s3, bucket
+        self._db, self._table = dynamodb, table
+
+    def save(self, model: str, report: dict[str, Any], html: str) -> None:
+        base = f"drift/{model}/{report['report_id']}"
+        for suffix, body, content_type in (
+            ("json", json.dumps(report), "application/json"),
+            ("html", html, "text/html; charset=utf-8"),
+        ):
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=f"{base}.{suffix}",
+                Body=body.encode(),
+                ContentType=content_type,
+            )
+        summary = listing_of(report)
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                "pk": _pk(model),
+                "sk": {"S": f"DRIFT#{report['created_at']}#{report['report_id']}"},
+                "doc": {"S": json.dumps(summary)},
+            },
+        )
+
+    def get(self, model: str, report_id: str, kind: str = "json") -> str:
+        key = f"drift/{model}/{report_id}.{'html' if kind == 'html' else 'json'}"
+        try:
+            body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if error_code(exc) in ("NoSuchKey", "404"):
+                raise NotFound(f"no drift report {report_id} for {model}") from None
+            raise
+        return body.decode()
+
+    def summaries(self, model: str, limit: int, token: str | None) -> Page[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :d)",
+            "ExpressionAttributeValues": {":pk": _pk(model), ":d": {"S": "DRIFT#"}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        return query_page(self._db, kwargs, token, lambda i: json.loads(i["doc"]["S"]))

@@ -1,0 +1,93 @@
+"""EventBridge adapters: the event bus and the drift schedules (EventBridge Scheduler)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from steward.adapters.aws.shared import error_code
+from steward.ports.monitoring import (
+    EventBus,
+    Schedules,
+)
+
+
+class EventBridgeSchedules(Schedules):
+    """:class:`~steward.ports.monitoring.Schedules` on EventBridge Scheduler: one schedule per
+    model in one group, targeting the drift function with ``{"model": name}``, flexible
+    window off, bounded retries and a dead-letter queue."""
+
+    def __init__(
+        self, client: Any, group: str, target_arn: str, role_arn: str, dead_letter_arn: str
+    ) -> None:
+        self._scheduler = client
+        self._group = group
+        self._target = {
+            "Arn": target_arn,
+            "RoleArn": role_arn,
+            "DeadLetterConfig": {"Arn": dead_letter_arn},
+            "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2},
+        }
+
+    def put(self, model: str, expression: str) -> None:
+        spec = {
+            "Name": model,
+            "GroupName": self._group,
+            "ScheduleExpression": expression,
+            "ScheduleExpressionTimezone": "UTC",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Description": f"Drift evaluation of {model}",
+            "State": "ENABLED",
+            "Target": {**self._target, "Input": json.dumps({"model": model})},
+        }
+        if self.get(model) is None:
+            try:
+                self._scheduler.create_schedule(**spec)
+                return
+            except ClientError as exc:
+                if error_code(exc) != "ConflictException":
+                    raise
+        self._scheduler.update_schedule(**spec)
+
+    def get(self, model: str) -> str | None:
+        try:
+            found = self._scheduler.get_schedule(Name=model, GroupName=self._group)
+        except ClientError as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                return None
+            raise
+        expression: str = found["ScheduleExpression"]
+        return expression
+
+    def delete(self, model: str) -> None:
+        try:
+            self._scheduler.delete_schedule(Name=model, GroupName=self._group)
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+
+
+class EventBridgeBus(EventBus):
+    SOURCE = "steward"
+
+    def __init__(self, client: Any, bus: str) -> None:
+        self._events = client
+        self._bus = bus
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        result = self._events.put_events(
+            Entries=[
+                {
+                    "Source": self.SOURCE,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                    "EventBusName": self._bus,
+                }
+            ]
+        )
+        if result.get("FailedEntryCount"):
+            from steward.domain.errors import DependencyUnavailable
+
+            raise DependencyUnavailable("the event bus refused the event; retry")

@@ -1,0 +1,138 @@
+"""S3 adapters: model artifacts (a versioned bucket), prediction log files, drift run
+scratch objects."""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from botocore.exceptions import ClientError, FlexibleChecksumError
+
+from steward.adapters.aws.shared import error_code
+from steward.domain.errors import IntegrityError, NotFound
+from steward.ports import (
+    ArtifactStore,
+)
+from steward.ports.monitoring import (
+    LogFiles,
+    RunStore,
+)
+
+SPOOL_BYTES = 8 * 1024 * 1024  # log files up to this size are read in memory, larger on disk
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        from steward.domain.errors import ValidationFailed
+
+        raise ValidationFailed(f"not an s3:// URI: {uri}")
+    bucket, key = uri[5:].split("/", 1)
+    return bucket, key
+
+
+class S3ArtifactStore(ArtifactStore):
+    """:class:`~steward.ports.ArtifactStore` on a versioned S3 bucket."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def put(self, key: str, data: bytes) -> tuple[str, str | None]:
+        import hashlib
+
+        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        result = self._s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=data,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=checksum,
+        )
+        return f"s3://{self._bucket}/{key}", result.get("VersionId")
+
+    def get(self, uri: str, version_id: str | None = None) -> bytes:
+        bucket, key = _split_s3(uri)
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        try:
+            body: bytes = self._s3.get_object(**kwargs)["Body"].read()
+        except FlexibleChecksumError:
+            raise IntegrityError(f"{uri} does not match the checksum S3 stored for it") from None
+        except ClientError as exc:
+            if error_code(exc) in ("NoSuchKey", "NoSuchVersion", "404", "NoSuchBucket"):
+                raise NotFound(f"no object at {uri}") from None
+            if error_code(exc) in ("AccessDenied", "403"):
+                from steward.domain.errors import Forbidden
+
+                raise Forbidden(f"Steward may not read {uri}") from None
+            raise
+        return body
+
+    def discard(self, uri: str) -> None:
+        bucket, key = _split_s3(uri)
+        self._s3.delete_object(Bucket=bucket, Key=key)  # a delete marker: locked versions stay
+
+
+class S3LogFiles(LogFiles):
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=prefix
+        ):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        return keys
+
+    def read(self, key: str) -> bytes:
+        data: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        return data
+
+    def sizes(self, prefix: str) -> dict[str, int]:
+        sizes: dict[str, int] = {}
+        for page in self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=prefix
+        ):
+            sizes.update((o["Key"], int(o["Size"])) for o in page.get("Contents", []))
+        return sizes
+
+    def tail(self, key: str, size: int) -> bytes:
+        response = self._s3.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=-{size}")
+        data: bytes = response["Body"].read()
+        return data
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[IO[bytes]]:
+        """Downloaded in chunks (ranged GETs, in parallel for large objects) into a spooled
+        temporary file: in memory up to ``SPOOL_BYTES``, on local disk (/tmp) beyond, so a
+        large log file never sits in memory whole."""
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as file:
+            self._s3.download_fileobj(self._bucket, key, file)
+            file.seek(0)
+            yield file
+
+
+class S3RunStore(RunStore):
+    """Run scratch objects in the reports bucket (expired by a lifecycle rule)."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def put(self, key: str, data: bytes) -> None:
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=data)
+
+    def get(self, key: str) -> bytes:
+        try:
+            data: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if error_code(exc) in ("NoSuchKey", "404"):
+                raise NotFound(f"no run object {key}") from None
+            raise
+        return data
