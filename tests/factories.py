@@ -158,3 +158,31 @@ def api_event(
         "body": body if isinstance(body, str) or body is None else json.dumps(body),
         "isBase64Encoded": False,
     }
+
+
+def multiclass_data(dataset: str = "iris") -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """A scikit-learn bundled dataset (iris, wine, digits) as features ``f0..``, its integer
+    classes, and the signature of those features."""
+    from sklearn import datasets
+
+    x, y = getattr(datasets, f"load_{dataset}")(return_X_y=True)
+    signature = {"inputs": [{"name": f"f{i}", "type": "double"} for i in range(x.shape[1])]}
+    return x, y, signature
+
+
+def multiclass_rows(x: np.ndarray) -> list[dict[str, Any]]:
+    return [{f"f{i}": float(v) for i, v in enumerate(row)} for row in x]
+
+
+def onnx_forest(
+    x: np.ndarray, y: np.ndarray, *, zipmap: bool = True, trees: int = 30, seed: int = 0
+) -> tuple[bytes, Any]:
+    """A random forest exported by skl2onnx with a float32 input (the default export): its
+    graph sums leaf values in float32, so probabilities can round a few ulps past 1."""
+    from skl2onnx import to_onnx
+    from sklearn.ensemble import RandomForestClassifier
+
+    forest = RandomForestClassifier(n_estimators=trees, random_state=seed).fit(x, y)
+    options = {id(forest): {"zipmap": zipmap}}
+    graph = to_onnx(forest, x[:1].astype(np.float32), options=options)
+    return graph.SerializeToString(), forest

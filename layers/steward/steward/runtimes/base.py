@@ -17,13 +17,22 @@ class Prediction:
     """One entry per row.
 
     ``values``: the class, the regression value or the decision outcome. ``scores``: the
-    positive-class probability (binary classification), the points (scorecards), or None.
-    ``explanations``: for decision models, the rule or points that produced each outcome.
+    positive-class probability (binary classification), the top class's probability
+    (multiclass), the points (scorecards), or None. ``explanations``: for decision models, the
+    rule or points that produced each outcome. ``probabilities``: a classifier's (rows,
+    classes) matrix, rows summing to 1, columns in the order of ``classes`` (each class
+    spelled as :func:`steward.runtimes.probabilities.class_key` spells it).
     """
 
     values: np.ndarray
     scores: np.ndarray | None = None
     explanations: list[Any] | None = None
+    probabilities: np.ndarray | None = None
+    classes: list[str] | None = None
+
+    @property
+    def multiclass(self) -> bool:
+        return self.probabilities is not None and self.probabilities.shape[1] > 2
 
     def __len__(self) -> int:
         return int(self.values.shape[0])

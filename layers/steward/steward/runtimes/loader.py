@@ -10,6 +10,7 @@ from steward.domain.errors import ValidationFailed
 from steward.domain.frames import Columns, n_rows
 from steward.domain.models import Flavor, Signature, Task
 from steward.runtimes.base import Prediction, Runtime
+from steward.runtimes.probabilities import tolerance
 from steward.runtimes.safety import refuse_pickle
 
 DECISION_FLAVORS = frozenset({Flavor.LINEAR, Flavor.LOGISTIC, Flavor.SCORECARD, Flavor.RULES})
@@ -57,11 +58,25 @@ def check_output(prediction: Prediction, task: Task, rows: int) -> str:
             scores = prediction.scores.astype(np.float64)
             if not np.all((scores >= 0) & (scores <= 1)):
                 raise ValidationFailed("classification scores must be probabilities in [0, 1]")
+        if prediction.probabilities is not None:
+            check_probabilities(prediction.probabilities)
         distinct = len({str(v) for v in values.tolist()})
         if distinct > MAX_CLASSES:
             raise ValidationFailed(f"{distinct} distinct classes: is this a regression model?")
         return f"{distinct} class(es) in the reference rows"
     return "decision outcomes for every row"
+
+
+def check_probabilities(probabilities: np.ndarray) -> None:
+    """Every class probability in [0, 1] and each row summing to 1 (runtimes absorb float
+    rounding first: :func:`steward.runtimes.probabilities.settle`)."""
+    if not np.all((probabilities >= 0) & (probabilities <= 1)):
+        raise ValidationFailed("class probabilities must lie in [0, 1]")
+    worst = float(np.abs(probabilities.sum(axis=1) - 1.0).max(initial=0.0))
+    if worst > tolerance(np.float64):
+        raise ValidationFailed(
+            f"class probabilities must sum to 1 for every row (off by up to {worst:.3g})"
+        )
 
 
 def validate_artifact(

@@ -3,7 +3,9 @@
 Input binding: a graph with one 2-D tensor input takes the signature's inputs as columns in
 signature order; otherwise each graph input is bound to the feature of the same name.
 Output reading: a probability output (a 2-D float tensor or a ZipMap sequence of maps) gives
-the positive-class score for binary classification; a label output gives the class.
+the class probabilities (named by the ZipMap's keys, or by the classifier node's class labels:
+:mod:`steward.runtimes.onnx_classes`), settled for float rounding
+(:mod:`steward.runtimes.probabilities`); a label output gives the class.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from steward.domain.errors import RuntimeUnavailable, ValidationFailed
 from steward.domain.frames import Columns
 from steward.domain.models import Signature, Task
 from steward.runtimes.base import Prediction, Runtime
+from steward.runtimes.onnx_classes import class_labels
+from steward.runtimes.probabilities import classified, settle
 
 _NP_TYPES = {
     "tensor(float)": np.float32,
@@ -49,6 +53,8 @@ class OnnxRuntime(Runtime):
             raise ValidationFailed("the artifact is not a loadable ONNX model") from None
         self._inputs = self.session.get_inputs()
         self._outputs = [o.name for o in self.session.get_outputs()]
+        self._types = [str(o.type) for o in self.session.get_outputs()]
+        self._classes = class_labels(data) if task is Task.CLASSIFICATION else None
         names = {f.name for f in signature.inputs}
         self._stacked = len(self._inputs) == 1 and len(self._inputs[0].shape or []) == 2
         if not self._stacked:
@@ -71,16 +77,19 @@ class OnnxRuntime(Runtime):
     def predict(self, columns: Columns) -> Prediction:
         results = self.session.run(None, self._feed(columns))
         labels, probabilities = None, None
-        for name, value in zip(self._outputs, results, strict=True):
+        classes: list[Any] | None = self._classes
+        dtype: Any = np.float32
+        for name, kind, value in zip(self._outputs, self._types, results, strict=True):
             if isinstance(value, list):  # ZipMap: one {class: probability} per row
                 keys = list(value[0].keys()) if value else []
                 probabilities = np.array([[row[k] for k in keys] for row in value])
+                classes, dtype = keys, np.float64 if "double" in kind else np.float32
             elif (
                 value.dtype.kind == "f"
                 and probabilities is None
                 and ("prob" in name.lower() or (value.ndim == 2 and value.shape[1] > 1))
             ):
-                probabilities = np.asarray(value)
+                probabilities, dtype = np.asarray(value), value.dtype
             elif labels is None:
                 labels = np.asarray(value).reshape(len(value), -1)[:, 0]
         if self.task is Task.REGRESSION or probabilities is None:
@@ -90,8 +99,4 @@ class OnnxRuntime(Runtime):
             return Prediction(
                 values=labels.astype(np.float64) if labels.dtype.kind == "f" else labels
             )
-        probs = probabilities.reshape(len(probabilities), -1)
-        score = probs[:, -1] if probs.shape[1] <= 2 else probs.max(axis=1)
-        if labels is None:
-            labels = (score >= 0.5).astype(np.int64) if probs.shape[1] <= 2 else probs.argmax(1)
-        return Prediction(values=labels, scores=score.astype(np.float64))
+        return classified(settle(probabilities, dtype), classes, labels)

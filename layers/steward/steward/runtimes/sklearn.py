@@ -12,6 +12,7 @@ from steward.domain.errors import RuntimeUnavailable, ValidationFailed
 from steward.domain.frames import Columns
 from steward.domain.models import Signature, Task
 from steward.runtimes.base import Prediction, Runtime
+from steward.runtimes.probabilities import classified, settle
 from steward.runtimes.safety import ZIP_MAGIC, refuse_pickle
 
 
@@ -42,7 +43,5 @@ class SklearnRuntime(Runtime):
         x = self.feature_matrix(columns, np.float64)
         if self.task is Task.CLASSIFICATION and hasattr(self.model, "predict_proba"):
             probs = np.asarray(self.model.predict_proba(x))
-            labels = np.asarray(self.model.classes_)[probs.argmax(axis=1)]
-            score = probs[:, -1] if probs.shape[1] == 2 else probs.max(axis=1)
-            return Prediction(values=labels, scores=score)
+            return classified(settle(probs, probs.dtype), list(self.model.classes_))
         return Prediction(values=np.asarray(self.model.predict(x)))

@@ -61,13 +61,30 @@ class _Cached:
     until: float
 
 
-def _outputs(task: Task, prediction: Prediction) -> list[dict[str, Any]]:
+def class_probabilities(prediction: Prediction) -> list[dict[str, float]] | None:
+    """A multiclass prediction's ``{class: probability}`` per record (None otherwise): the
+    same dicts go to the answer and to the log."""
+    if not prediction.multiclass:
+        return None
+    assert prediction.probabilities is not None and prediction.classes is not None
+    classes = prediction.classes
+    return [dict(zip(classes, row, strict=True)) for row in prediction.probabilities.tolist()]
+
+
+def _outputs(
+    task: Task, prediction: Prediction, probabilities: list[dict[str, float]] | None
+) -> list[dict[str, Any]]:
     """The answer per record (one comprehension per shape: this runs for every row)."""
     values = prediction.values.tolist()
     scores = prediction.scores.tolist() if prediction.scores is not None else None
     if task is Task.CLASSIFICATION:
         if scores is None:
             return [{"label": v} for v in values]
+        if probabilities is not None:
+            return [
+                {"label": v, "probability": p, "probabilities": d}
+                for v, p, d in zip(values, scores, probabilities, strict=True)
+            ]
         return [{"label": v, "probability": p} for v, p in zip(values, scores, strict=True)]
     if task is Task.REGRESSION:
         return [{"value": v} for v in values]
@@ -205,8 +222,9 @@ class Scorer:
                 t0 = time.perf_counter()
                 prediction = runtime.predict(subset)
                 latency_ms = (time.perf_counter() - t0) * 1000 / count
+            probabilities = class_probabilities(prediction)
             if variant is not Variant.SHADOW:
-                outputs = _outputs(target.task, prediction)
+                outputs = _outputs(target.task, prediction, probabilities)
                 if members is None:  # the whole request went to one version: the common case
                     answers, answered = outputs, [number] * rows
                 else:
@@ -215,6 +233,8 @@ class Scorer:
                     for j, i in enumerate(members.tolist()):
                         answers[i], answered[i] = outputs[j], number
             log.add(subset, members, request_ids, number, variant, prediction, latency_ms, flags)
+            if probabilities is not None:
+                log.add_probabilities(probabilities)
         with subsegment("log_handoff", model=name):
             self.sink.send("predictions", name, log.batch())
         split = len(set(answered)) > 1
@@ -254,6 +274,8 @@ class _LogColumns:
         self.score: list[float | None] = []
         self.latency_ms: list[float] = []
         self.flags: list[Sequence[str]] = []
+        self.probabilities: list[dict[str, float] | None] = []
+        self.multiclass = False
 
     def add(
         self,
@@ -283,22 +305,27 @@ class _LogColumns:
         self.prediction += _json_values(prediction.values)
         self.score += prediction.scores.tolist() if prediction.scores is not None else [None] * n
         self.latency_ms += [latency_ms] * n
+        self.probabilities += [None] * n  # filled by add_probabilities for multiclass rows
+
+    def add_probabilities(self, probabilities: list[dict[str, float]]) -> None:
+        """The class probabilities of the rows :meth:`add` just logged."""
+        self.probabilities[len(self.probabilities) - len(probabilities) :] = probabilities
+        self.multiclass = True
 
     def batch(self) -> dict[str, Any]:
-        return {
-            "ts": self.ts,
-            "rows": len(self.request_id),
-            "columns": {
-                "request_id": self.request_id,
-                "version": self.version,
-                "variant": self.variant,
-                "features": self.features,
-                "prediction": self.prediction,
-                "score": self.score,
-                "latency_ms": self.latency_ms,
-                "flags": self.flags,
-            },
+        columns: dict[str, Any] = {
+            "request_id": self.request_id,
+            "version": self.version,
+            "variant": self.variant,
+            "features": self.features,
+            "prediction": self.prediction,
+            "score": self.score,
+            "latency_ms": self.latency_ms,
+            "flags": self.flags,
         }
+        if self.multiclass:
+            columns["probabilities"] = self.probabilities
+        return {"ts": self.ts, "rows": len(self.request_id), "columns": columns}
 
 
 def _json_values(values: np.ndarray) -> list[Any]:

@@ -28,6 +28,7 @@ RESERVED = frozenset(
         "variant",
         "prediction",
         "score",
+        "probabilities",
         "latency_ms",
         "flags",
         "label",
@@ -104,6 +105,11 @@ def _table(kind: str, batch: dict[str, Any]) -> Any:
         out[name if name not in RESERVED else f"feature_{name}"] = _array(values)
     out["prediction"] = _array(columns["prediction"])
     out["score"] = pa.array(columns.get("score") or [None] * n, pa.float64())
+    if columns.get("probabilities"):  # multiclass: {class: probability} per row
+        out["probabilities"] = pa.array(
+            [None if p is None else list(p.items()) for p in columns["probabilities"]],
+            pa.map_(pa.string(), pa.float64()),
+        )
     out["latency_ms"] = pa.array(columns["latency_ms"], pa.float64())
     out["flags"] = pa.array(columns.get("flags") or [[]] * n, pa.list_(pa.string()))
     return pa.table(out)
