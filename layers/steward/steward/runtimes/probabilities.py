@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from steward.drift.performance import class_key
 from steward.runtimes.base import Prediction
+from steward.stats.performance import class_key
 
 ROUNDING_TERMS = 1024  # * eps: the (n - 1) u bound for sums of up to 2,048 terms
 
