@@ -9,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
+from infra.auth import auth_settings
 from infra.stack import StewardStack
 
 STACK_NAME = "Steward"
@@ -26,12 +27,13 @@ def build_app(
     *, outdir: str | None = None, context: dict[str, Any] | None = None, nag: bool = True
 ) -> tuple[cdk.App, StewardStack]:
     app = cdk.App(outdir=outdir, context={**cdk_json_context(), **(context or {})})
+    auth = auth_settings(app.node.try_get_context)
     stack = StewardStack(
         app,
         STACK_NAME,
         object_lock_days=int(app.node.try_get_context("steward:objectLockDays") or 30),
-        auth_mode=str(app.node.try_get_context("steward:authMode") or "iam"),
-        console=str(app.node.try_get_context("steward:console")).lower() != "false",
+        auth=auth,
+        console=auth.console,
         description="Steward: serverless ModelOps",
     )
     if nag:

@@ -7,6 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from infra.auth import AuthSettings
 from infra.constructs.api import Api
 from infra.constructs.console import Console
 from infra.constructs.function import StewardFunction
@@ -27,7 +28,7 @@ class StewardStack(cdk.Stack):
         construct_id: str,
         *,
         object_lock_days: int = 30,
-        auth_mode: str = "iam",
+        auth: AuthSettings | None = None,
         console: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -42,7 +43,18 @@ class StewardStack(cdk.Stack):
         registry = Registry(
             self, "Registry", access_logs=access_logs, object_lock_days=object_lock_days
         )
-        common_env = {"STEWARD_AUTH_MODE": auth_mode, **registry.environment()}
+        auth = auth or AuthSettings()
+        if auth.mode != "local" and auth.role_mapping.empty:
+            cdk.Annotations.of(self).add_warning_v2(
+                "steward:noRoleMapping",
+                "steward:roleMapping is empty: every caller is authenticated but has no role "
+                "(see the README's deploy section)",
+            )
+        common_env = {
+            "STEWARD_AUTH_MODE": auth.mode,
+            "STEWARD_ROLE_MAPPING": auth.mapping_json(),
+            **registry.environment(),
+        }
 
         api_fn = StewardFunction(
             self,
@@ -117,7 +129,7 @@ class StewardStack(cdk.Stack):
         monitoring.grant_read_runs(api_fn)  # ... and their status
         monitoring.grant_schedules(api_fn)
         monitoring.grant_read_logs(lifecycle_fn)
-        api = Api(self, "Api", handler=api_fn.function)
+        api = Api(self, "Api", handler=api_fn.function, user_pool_arn=auth.user_pool_arn)
         for path in ("/models/{name}/predict", "/models/{name}/feedback"):
             api.route(path, "POST", scoring.function.function)
         cdk.CfnOutput(self, "ApiUrl", value=api.url)

@@ -1,9 +1,11 @@
-"""Api: the REST API in front of the API function, IAM-authorized, logged and traced."""
+"""Api: the REST API in front of the API function, logged and traced; every method
+IAM-authorized (SigV4), or with a user pool, by a Cognito authorizer."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -12,8 +14,25 @@ from infra.constructs.nag import acknowledge
 
 
 class Api(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, handler: lambda_.IFunction) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: lambda_.IFunction,
+        user_pool_arn: str | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
+        if user_pool_arn is None:
+            auth = apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM)
+        else:
+            pool = cognito.UserPool.from_user_pool_arn(self, "UserPool", user_pool_arn)
+            authorizer = apigw.CognitoUserPoolsAuthorizer(
+                self, "Authorizer", cognito_user_pools=[pool]
+            )
+            auth = apigw.MethodOptions(
+                authorization_type=apigw.AuthorizationType.COGNITO, authorizer=authorizer
+            )
         access_logs = logs.LogGroup(
             self,
             "AccessLogs",
@@ -47,9 +66,7 @@ class Api(Construct):
                     user=True,
                 ),
             ),
-            default_method_options=apigw.MethodOptions(
-                authorization_type=apigw.AuthorizationType.IAM
-            ),
+            default_method_options=auth,
         )
         self.validator = self.rest_api.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True
@@ -66,11 +83,12 @@ class Api(Construct):
             "AwsSolutions-APIG3",
             "WAF is an account-level choice; attach a WebACL to the v1 stage where needed.",
         )
-        acknowledge(
-            self.rest_api,
-            "AwsSolutions-COG4",
-            "Methods use IAM authorization (SigV4); Cognito is an optional front door.",
-        )
+        if user_pool_arn is None:
+            acknowledge(
+                self.rest_api,
+                "AwsSolutions-COG4",
+                "Methods use IAM authorization (SigV4); Cognito is the other mode.",
+            )
         acknowledge(
             self.rest_api,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"

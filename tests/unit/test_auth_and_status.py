@@ -30,14 +30,6 @@ def test_header_identity_only_in_local_mode() -> None:
     assert iam.anonymous
 
 
-def test_iam_and_cognito_identities() -> None:
-    ctx = {"identity": {"userArn": "arn:aws:sts::1:assumed-role/bob/session"}}
-    assert identity_from_event(_event({}, ctx), Settings(auth_mode="iam")).user == "bob"
-    claims = {"authorizer": {"claims": {"cognito:username": "zed", "cognito:groups": "approver"}}}
-    ident = identity_from_event(_event({}, claims), Settings(auth_mode="cognito"))
-    assert ident.user == "zed" and ident.has(Role.APPROVER) and not ident.has(Role.ADMIN)
-
-
 def test_settings_read_users_json() -> None:
     s = Settings.from_env({"STEWARD_USERS": '{"x": ["approver"]}', "STEWARD_AUTH_MODE": "local"})
     assert s.users == {"x": ["approver"]}

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from steward.domain.limits import MAX_BATCH_BYTES, MAX_BATCH_ROWS
+from steward.domain.role_mapping import RoleMapping
 
 PREFIX = "STEWARD_"
 
@@ -25,7 +26,8 @@ class Settings(BaseModel):
 
     stage: str = "dev"
     auth_mode: Literal["iam", "cognito", "local"] = "iam"
-    users: dict[str, list[str]] | None = None
+    users: dict[str, list[str]] | None = None  # the local platform's users only
+    role_mapping: RoleMapping = Field(default_factory=RoleMapping)  # AWS: callers to roles
     registry_table: str | None = None
     audit_table: str | None = None
     artifacts_bucket: str | None = None
@@ -47,6 +49,13 @@ class Settings(BaseModel):
     drift_batch_bytes: int = Field(default=MAX_BATCH_BYTES, gt=0)
     event_bus: str = "default"
     max_artifact_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+
+    @field_validator("role_mapping", mode="before")
+    @classmethod
+    def _parse_mapping(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
 
     @field_validator("users", mode="before")
     @classmethod

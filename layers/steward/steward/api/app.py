@@ -18,9 +18,10 @@ PARTS = ("registry", "scoring")
 
 def _routers(part: str) -> list[Any]:
     if part == "registry":
-        from steward.api.routes import aliases, audit, drift, models, versions, workflows
+        from steward.api.routes import aliases, audit, drift, me, models, versions, workflows
 
         return [
+            me.router,
             models.router,
             versions.router,
             aliases.router,

@@ -1,17 +1,25 @@
 """Caller identity from an API Gateway proxy event.
 
-In AWS the identity comes from the authorizer (IAM principal or Cognito claims). Only when
-``STEWARD_AUTH_MODE=local`` (the local platform) is the ``X-Steward-User`` header trusted.
+In AWS the identity comes from API Gateway's authorizer: the IAM principal's ARN
+(``requestContext.identity.userArn``) or the Cognito user pool's claims; its roles come only
+from the deployment's role mapping (:mod:`steward.domain.role_mapping`). Only when
+``STEWARD_AUTH_MODE=local`` (the local platform, which synth refuses to build for AWS) is
+the ``X-Steward-User`` header trusted, with the local users file.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from steward.config import Settings
-from steward.domain.identity import ANONYMOUS, Identity, Role, UserDirectory
+from steward.domain.identity import ANONYMOUS, Identity, UserDirectory
+from steward.domain.role_mapping import Principal, parse_principal
 
 USER_HEADER = "x-steward-user"
+# IAM tags of the calling user or role, for the mapping's tag rules (None: not looked up).
+TagReader = Callable[[Principal], dict[str, str]]
 
 
 def _header(event: dict[str, Any], name: str) -> str | None:
@@ -21,27 +29,37 @@ def _header(event: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def _principal_name(arn: str) -> str:
-    # arn:aws:iam::123:user/alice -> alice ; arn:aws:sts::123:assumed-role/Role/session -> Role
-    resource = arn.split(":", 5)[-1]
-    parts = resource.split("/")
-    if parts[0] == "assumed-role" and len(parts) >= 2:
-        return parts[1]
-    return parts[-1]
+def cognito_groups(value: Any) -> list[str]:
+    """``cognito:groups`` as API Gateway passes it: a list, or one string (``"a,b"`` or
+    ``"[a b]"``, as REST APIs flatten the token's array)."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    text = str(value or "").strip().removeprefix("[").removesuffix("]")
+    return [g for g in re.split(r"[,\s]+", text) if g]
 
 
-def identity_from_event(event: dict[str, Any], settings: Settings) -> Identity:
-    directory = UserDirectory(settings.users)
+def identity_from_event(
+    event: dict[str, Any], settings: Settings, tags: TagReader | None = None
+) -> Identity:
     ctx = event.get("requestContext") or {}
+    mapping = settings.role_mapping
     if settings.auth_mode == "local":
         user = (_header(event, USER_HEADER) or "").strip()
-        return directory.identify(user) if user else ANONYMOUS
+        return UserDirectory(settings.users).identify(user) if user else ANONYMOUS
     if settings.auth_mode == "cognito":
         claims = (ctx.get("authorizer") or {}).get("claims") or {}
-        user = claims.get("cognito:username") or claims.get("sub") or ""
-        groups = claims.get("cognito:groups") or ""
-        names = groups.split(",") if isinstance(groups, str) else list(groups)
-        roles = frozenset(Role(g) for g in names if g in Role.__members__.values())
-        return directory.identify(str(user), roles) if user else ANONYMOUS
-    arn = (ctx.get("identity") or {}).get("userArn") or ""
-    return directory.identify(_principal_name(arn)) if arn else ANONYMOUS
+        user = str(claims.get("cognito:username") or claims.get("sub") or "")
+        if not user:
+            return ANONYMOUS
+        roles = mapping.cognito_roles(cognito_groups(claims.get("cognito:groups")))
+        return Identity(user=f"cognito:{user}", roles=frozenset(roles), source="cognito")
+    principal = parse_principal(str((ctx.get("identity") or {}).get("userArn") or ""))
+    if principal is None:
+        return ANONYMOUS
+    found = tags(principal) if tags is not None and mapping.tags else None
+    source = "identity-center" if principal.permission_set is not None else "iam"
+    return Identity(
+        user=mapping.person(principal),
+        roles=frozenset(mapping.iam_roles(principal, found)),
+        source=source,
+    )

@@ -14,6 +14,8 @@ class Role(StrEnum):
     DATA_SCIENTIST = "data_scientist"
     APPROVER = "approver"
     VIEWER = "viewer"
+    # A client system that scores and sends feedback (ground-truth labels).
+    APPLICATION = "application"
 
 
 class Identity(BaseModel):
@@ -21,6 +23,8 @@ class Identity(BaseModel):
 
     user: str
     roles: frozenset[Role] = frozenset()
+    # Where the identity came from: local | iam | identity-center | cognito (see GET /me).
+    source: str = "local"
 
     @property
     def anonymous(self) -> bool:
@@ -47,11 +51,15 @@ DEFAULT_USERS: dict[str, list[str]] = {
     "carol": [Role.APPROVER.value],
     "scheduler": [Role.DATA_SCIENTIST.value],
     "viewer": [Role.VIEWER.value],
+    "app": [Role.APPLICATION.value],
 }
 
 
 class UserDirectory:
-    """Maps user names (or IAM principal names) to roles."""
+    """The local platform's users (``STEWARD_USERS``, or these defaults) and their roles.
+
+    Never used in AWS: there roles come from the deployment's role mapping only
+    (:mod:`steward.domain.role_mapping`)."""
 
     def __init__(self, users: dict[str, list[str]] | None = None) -> None:
         self._users = {

@@ -18,9 +18,12 @@ from steward.local.paths import repo_root
 
 STACK = "Steward"
 # The platform serves console/ itself: no CloudFront (which moto's CloudFormation lacks).
+# authMode=local (a header names the caller) is refused by synth without both
+# steward:localPlatform and skipped bundling (``cdk deploy`` always bundles its stacks).
 LOCAL_CONTEXT = {
     "aws:cdk:bundling-stacks": [],
     "steward:authMode": "local",
+    "steward:localPlatform": True,
     "steward:console": False,
 }
 

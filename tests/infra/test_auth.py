@@ -1,0 +1,131 @@
+"""Who may call the deployed API: SigV4 or a real Cognito authorizer on every method, the
+role mapping validated at synth and handed to the functions, and no header-trusting API
+outside the local platform."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from infra.app import build_app
+from infra.auth import DeploymentError
+from steward.domain.role_mapping import RoleMapping
+from steward.local.synth import LOCAL_CONTEXT
+from tests.infra.conftest import NO_BUNDLING, Synth, synthesize
+
+POOL = "arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_AbCdEf123"
+MAPPING = {
+    "principals": [{"arn": "arn:aws:iam::111122223333:role/ml-approvers", "roles": ["approver"]}],
+    "identity_center": [{"permission_set": "StewardDataScientist", "roles": ["data_scientist"]}],
+}
+
+
+def _methods(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::ApiGateway::Method" and r["Properties"]["HttpMethod"] != "OPTIONS"
+    ]
+
+
+def _function_env(template: dict[str, Any], name: str) -> list[str]:
+    return [
+        r["Properties"].get("Environment", {}).get("Variables", {}).get(name)
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and "STEWARD_AUTH_MODE" in r["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+
+
+def test_every_method_is_iam_authorized_by_default(synth: Synth) -> None:
+    methods = _methods(synth.template)
+    assert methods and {m["AuthorizationType"] for m in methods} == {"AWS_IAM"}
+    assert set(_function_env(synth.template, "STEWARD_AUTH_MODE")) == {"iam"}
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"steward:authMode": "local"},  # a header-trusting API for AWS
+        {"steward:authMode": "local", "steward:localPlatform": True},  # ... with bundling
+        {"steward:authMode": "local", "steward:localPlatform": "false", **NO_BUNDLING},
+    ],
+)
+def test_synth_refuses_a_header_trusting_api_outside_the_local_platform(
+    context: dict[str, Any],
+) -> None:
+    with pytest.raises(DeploymentError, match="local platform only"):
+        build_app(context=context, nag=False)
+
+
+def test_the_local_platform_still_synthesizes_its_header_mode() -> None:
+    _, stack = build_app(context=dict(LOCAL_CONTEXT), nag=False)
+    assert stack.node.try_get_context("steward:authMode") == "local"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "named"),
+    [
+        ('{"principals": [{"arn": "arn:aws:iam::*:role/Admin", "roles": ["admin"]}]}', "arn"),
+        ({"principals": [{"arn": "arn:aws:iam::111122223333:role/x", "roles": ["boss"]}]}, "roles"),
+        ({"cognito_groups": {"g": ["superuser"]}}, "cognito_groups"),
+        ({"users": {"admin": ["admin"]}}, "users"),
+        ("{not json", "not valid JSON"),
+    ],
+)
+def test_synth_refuses_a_bad_role_mapping_and_names_the_problem(mapping: Any, named: str) -> None:
+    with pytest.raises(DeploymentError, match=named):
+        build_app(context={"steward:roleMapping": mapping, **NO_BUNDLING}, nag=False)
+
+
+def test_the_role_mapping_reaches_every_function_that_identifies_callers() -> None:
+    from aws_cdk.assertions import Template
+
+    _, stack = build_app(
+        context={"steward:roleMapping": json.dumps(MAPPING), **NO_BUNDLING}, nag=False
+    )
+    values = _function_env(Template.from_stack(stack).to_json(), "STEWARD_ROLE_MAPPING")
+    assert len(values) >= 3
+    expected = RoleMapping.model_validate(MAPPING)
+    assert all(RoleMapping.model_validate_json(v) == expected for v in values)
+
+
+@pytest.mark.parametrize(
+    ("context", "named"),
+    [
+        ({"steward:authMode": "cognito", "steward:console": False}, "cognitoUserPoolArn"),
+        ({"steward:authMode": "cognito", "steward:cognitoUserPoolArn": POOL}, "console"),
+        (
+            {"steward:authMode": "cognito", "steward:cognitoUserPoolArn": "pool-1"},
+            "cognitoUserPoolArn",
+        ),
+    ],
+)
+def test_cognito_mode_needs_a_user_pool_and_no_sigv4_console(
+    context: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(DeploymentError, match=named):
+        build_app(context={**context, **NO_BUNDLING}, nag=False)
+
+
+def test_cognito_mode_puts_a_user_pool_authorizer_on_every_method() -> None:
+    synth = synthesize(
+        context={
+            "steward:authMode": "cognito",
+            "steward:cognitoUserPoolArn": POOL,
+            "steward:console": False,
+            "steward:roleMapping": {"cognito_groups": {"ml-approvers": ["approver"]}},
+        }
+    )
+    assert synth.error is None, synth.violations()
+    authorizers = synth.resources("AWS::ApiGateway::Authorizer")
+    assert len(authorizers) == 1
+    ((authorizer_id, authorizer),) = authorizers.items()
+    assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
+    assert authorizer["Properties"]["ProviderARNs"] == [POOL]
+    methods = _methods(synth.template)
+    assert methods and all(m["AuthorizationType"] == "COGNITO_USER_POOLS" for m in methods)
+    assert all(m["AuthorizerId"] == {"Ref": authorizer_id} for m in methods)
+    assert set(_function_env(synth.template, "STEWARD_AUTH_MODE")) == {"cognito"}
