@@ -258,7 +258,8 @@ def _command(
     return parser
 
 
-def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+def _models_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The models group: create, list, show."""
     models = sub.add_parser(
         "models", help="create, list, show models", description="Models: create, list, show."
     ).add_subparsers(dest="models_command", required=True)
@@ -283,6 +284,9 @@ def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     show = _command(models, "show", "read a model", models_show, _record(MODEL_KEYS), common)
     show.add_argument("name")
 
+
+def _versions_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """A model's versions and registering one."""
     ver = _command(
         sub,
         "versions",
@@ -322,6 +326,9 @@ def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     reg.add_argument("--wait", action="store_true", help="wait until validation settles")
     reg.add_argument("--timeout", type=float, default=120.0, help="seconds --wait waits")
 
+
+def _approvals_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Deciding on versions and the approval inbox."""
     for verb in ("approve", "reject"):
         p = _command(
             sub, verb, f"{verb} a pending version", decide(verb), _record(VERSION_KEYS), common
@@ -338,6 +345,9 @@ def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         common,
     )
 
+
+def _release_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Which version serves: deploy, traffic, rollback."""
     dep = _command(
         sub,
         "deploy",
@@ -370,6 +380,9 @@ def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     rb.add_argument("name")
     rb.add_argument("--reason", default="rollback from the CLI")
 
+
+def _workflows_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The retrain workflow and a model's executions."""
     rt = _command(
         sub,
         "retrain",
@@ -390,6 +403,9 @@ def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     ex.add_argument("name")
     ex.add_argument("--limit", type=int)
 
+
+def _scoring_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Predictions and their labels."""
     pr = _command(sub, "predict", "score records", predict, render.predictions, common)
     pr.add_argument("name")
     pr.add_argument("--file", help="records: .json (a list), .csv or .parquet")
@@ -403,6 +419,9 @@ def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     fb.add_argument("--request-id", dest="request_id")
     fb.add_argument("--label", help="the label (JSON value, or a string)")
 
+
+def _drift_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The drift group: run, list, show."""
     drift = sub.add_parser(
         "drift", help="run, list and show drift reports", description="Drift reports."
     ).add_subparsers(dest="drift_command", required=True)
@@ -428,6 +447,9 @@ def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     sh.add_argument("report_id")
     sh.add_argument("--html", help="also write the HTML report to this file")
 
+
+def _audit_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The audit trail."""
     au = _command(
         sub,
         "audit",
@@ -440,6 +462,18 @@ def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     au.add_argument("action", nargs="?", choices=["list", "verify"], default="list")
     au.add_argument("name", nargs="?")
+
+
+def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Every command that calls the API, group by group (the order of ``--help``)."""
+    _models_commands(sub, common)
+    _versions_commands(sub, common)
+    _approvals_commands(sub, common)
+    _release_commands(sub, common)
+    _workflows_commands(sub, common)
+    _scoring_commands(sub, common)
+    _drift_commands(sub, common)
+    _audit_commands(sub, common)
 
 
 def emit(args: argparse.Namespace, payload: Any) -> None:
