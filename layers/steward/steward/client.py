@@ -1,7 +1,12 @@
-"""A small HTTP client for the Steward REST API (the CLI and the demo use it)."""
+"""A small HTTP client for the Steward REST API (the CLI and the demo use it).
+
+It needs only the standard library and pydantic (``pip install steward``); data may be
+records or, where the user has pandas, DataFrames (:mod:`steward.records`)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
 import json
 import os
@@ -11,10 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from steward.polling import until
+from steward.records import tabular, take_column, values
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+MAX_INLINE = 5 * 1024 * 1024  # an artifact sent in the request body; larger ones go to S3
 
 
 class ApiError(Exception):
@@ -59,6 +67,10 @@ class Reply:
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+
+def _data(data: Any) -> dict[str, Any]:
+    return {"uri": data} if isinstance(data, str) else tabular(data)
 
 
 def _instant(text: str) -> datetime:
@@ -132,6 +144,58 @@ class Client:
         self, method: str, path: str, body: Any | None = None, accept: str = "application/json"
     ) -> Any:
         return self.exchange(method, path, body, accept).body
+
+    def predict(
+        self,
+        name: str,
+        data: Any,
+        *,
+        keys: Any | None = None,
+        version: int | None = None,
+        alias: str | None = None,
+    ) -> Any:
+        """Score ``data``: records (a list of dicts, or one dict) or a pandas DataFrame;
+        ``keys`` (a list or Series) makes canary routing sticky per record."""
+        body = tabular(data)
+        if keys is not None:
+            body["keys"] = [str(k) for k in values(keys)]
+        query = {k: v for k, v in (("version", version), ("alias", alias)) if v is not None}
+        path = f"/models/{name}/predict" + (f"?{urlencode(query)}" if query else "")
+        return self.post(path, body)
+
+    def register(
+        self,
+        name: str,
+        *,
+        flavor: str,
+        artifact: bytes | str,
+        reference: Any | None = None,
+        holdout: Any | None = None,
+        labels: Any | None = None,
+        **fields: Any,
+    ) -> Any:
+        """Register a version. ``artifact`` is the model's bytes (inline, up to 5 MB) or an
+        ``s3://`` URI; ``reference`` and ``holdout`` are records, a DataFrame or an ``s3://``
+        URI; ``labels`` the holdout's labels (a list or Series), or the name of the holdout's
+        label column (taken out of its rows). Other ``fields`` (metrics, signature, description,
+        parent_version, code_ref...) go as they are."""
+        body: dict[str, Any] = {"flavor": flavor, **fields}
+        if isinstance(artifact, str):
+            body["artifact_uri"] = artifact
+        else:
+            if len(artifact) > MAX_INLINE:
+                raise ValueError("artifacts over 5 MB go to S3 first: pass an s3:// URI")
+            body["artifact_b64"] = base64.b64encode(artifact).decode()
+            body["sha256"] = hashlib.sha256(artifact).hexdigest()
+        if reference is not None:
+            body["reference_data"] = _data(reference)
+        if holdout is not None:
+            body["holdout_data"] = _data(holdout)
+            if isinstance(labels, str):
+                body["holdout_data"]["labels"] = take_column(body["holdout_data"], labels)
+            elif labels is not None:
+                body["holdout_data"]["labels"] = values(labels)
+        return self.post(f"/models/{name}/versions", body)
 
     def evaluate_drift(
         self,

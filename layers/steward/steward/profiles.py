@@ -13,7 +13,9 @@
     aws_profile = "modelrisk"        # optional: the AWS credentials profile
 
 A deployed profile signs every request with SigV4 (service ``execute-api``) using the
-user's own AWS credentials; the API sees the IAM principal as the caller.
+user's own AWS credentials; the API sees the IAM principal as the caller. It needs botocore
+(``pip install 'steward[aws]'``), and only botocore: the local profile needs nothing more
+than the standard library and pydantic.
 """
 
 from __future__ import annotations
@@ -71,15 +73,29 @@ def select(name: str | None = None, path: Path | None = None) -> Profile:
 
 
 def _session(profile: Profile) -> Any:
-    import boto3
+    try:
+        from botocore.session import Session
+    except ImportError:
+        raise SystemExit(
+            f"profile {profile.name} is a deployed stack: its requests are signed with "
+            "botocore; pip install 'steward[aws]'"
+        ) from None
+    session = Session(profile=profile.aws_profile)
+    if profile.region:
+        session.set_config_variable("region", profile.region)
+    return session
 
-    return boto3.Session(profile_name=profile.aws_profile, region_name=profile.region)
+
+def _region(session: Any) -> str | None:
+    region: str | None = session.get_config_variable("region")
+    return region
 
 
 def stack_endpoint(profile: Profile, session: Any | None = None) -> str:
     """The API URL from the stack's outputs (``ApiUrl`` unless the profile says otherwise)."""
     session = session or _session(profile)
-    stacks = session.client("cloudformation").describe_stacks(StackName=profile.stack)["Stacks"]
+    cloudformation = session.create_client("cloudformation", region_name=_region(session))
+    stacks = cloudformation.describe_stacks(StackName=profile.stack)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     if profile.output not in outputs:
         raise SystemExit(f"stack {profile.stack} has no output {profile.output}")
@@ -110,7 +126,7 @@ def client_for(
     if not profile.deployed:
         return Client(url=url or profile.url or DEFAULT_URL, user=user or profile.user)
     session = session or _session(profile)
-    region = profile.region or session.region_name
+    region = profile.region or _region(session)
     if not region:
         raise SystemExit(f"profile {profile.name}: set region")
     endpoint = url or stack_endpoint(profile, session)

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
-import hashlib
 import json
 import os
 import sys
@@ -17,11 +15,11 @@ from urllib.parse import urlencode
 
 from steward.cli import render
 from steward.cli.progress import Spinner
-from steward.client import ApiError, Client, RunFailed, Unreachable
+from steward.client import MAX_INLINE, ApiError, Client, RunFailed, Unreachable
 from steward.polling import until
 from steward.profiles import client_for, select
+from steward.records import read_file
 
-MAX_INLINE = 5 * 1024 * 1024
 SETTLED = {"PENDING_APPROVAL", "APPROVED", "REJECTED", "ARCHIVED"}
 Renderer = Callable[[Any], str]
 
@@ -38,18 +36,6 @@ def client(args: argparse.Namespace) -> Client:
     url = getattr(args, "url", None) or os.environ.get("STEWARD_URL")
     user = getattr(args, "user", None) or os.environ.get("STEWARD_USER")
     return client_for(profile, url=url, user=user)
-
-
-def _rows(path: Path) -> list[dict[str, Any]]:
-    if path.suffix == ".json":
-        rows: list[dict[str, Any]] = json.loads(path.read_text())
-        return rows
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    table = pacsv.read_csv(path) if path.suffix == ".csv" else pq.read_table(path)
-    records: list[dict[str, Any]] = table.to_pylist()
-    return records
 
 
 def _metrics(pairs: list[str]) -> dict[str, float]:
@@ -102,29 +88,28 @@ def _await_settled(api: Client, path: str, timeout_s: float) -> Any:
 
 
 def register(args: argparse.Namespace) -> Any:
-    body: dict[str, Any] = {"flavor": args.flavor, "metrics": _metrics(args.metric or [])}
-    if args.artifact.startswith("s3://"):
-        body["artifact_uri"] = args.artifact
-    else:
-        data = Path(args.artifact).read_bytes()
-        if len(data) > MAX_INLINE:
-            raise SystemExit("artifacts over 5 MB go to S3 first: pass an s3:// URI")
-        body["artifact_b64"] = base64.b64encode(data).decode()
-        body["sha256"] = hashlib.sha256(data).hexdigest()
+    fields: dict[str, Any] = {"metrics": _metrics(args.metric or [])}
     if args.signature:
-        body["signature"] = json.loads(Path(args.signature).read_text())
-    if args.reference:
-        if args.reference.startswith("s3://"):
-            body["reference_data"] = {"uri": args.reference}
-        else:
-            body["reference_data"] = {"instances": _rows(Path(args.reference))}
+        fields["signature"] = json.loads(Path(args.signature).read_text())
     for key in ("code_ref", "parent_version", "description"):
         if getattr(args, key, None) is not None:
-            body[key] = getattr(args, key)
+            fields[key] = getattr(args, key)
+    reference: Any = None
+    if args.reference:
+        reference = args.reference
+        if not reference.startswith("s3://"):
+            reference = read_file(Path(reference))
+    artifact: bytes | str = args.artifact
+    if not args.artifact.startswith("s3://"):
+        artifact = Path(args.artifact).read_bytes()
+        if len(artifact) > MAX_INLINE:
+            raise SystemExit("artifacts over 5 MB go to S3 first: pass an s3:// URI")
     api = client(args)
-    size = len(json.dumps(body))
+    size = len(artifact) if isinstance(artifact, bytes) else 0
     with Spinner(f"uploading {args.name} ({size / 1e6:.1f} MB)"):
-        version = api.post(f"/models/{args.name}/versions", body)
+        version = api.register(
+            args.name, flavor=args.flavor, artifact=artifact, reference=reference, **fields
+        )
     if args.wait:
         path = f"/models/{args.name}/versions/{version['version']}"
         return _await_settled(api, path, args.timeout)
@@ -168,19 +153,18 @@ def executions(args: argparse.Namespace) -> Any:
 
 def predict(args: argparse.Namespace) -> Any:
     if args.file:
-        instances = _rows(Path(args.file))
+        instances = read_file(Path(args.file))
     elif args.instances:
         parsed = json.loads(args.instances)
         instances = parsed if isinstance(parsed, list) else [parsed]
     else:
         raise SystemExit("give the records with --file or --instances")
-    query = _query(version=args.version, alias=args.alias)
-    return client(args).post(f"/models/{args.name}/predict{query}", {"instances": instances})
+    return client(args).predict(args.name, instances, version=args.version, alias=args.alias)
 
 
 def feedback(args: argparse.Namespace) -> Any:
     if args.file:
-        records = _rows(Path(args.file))
+        records = read_file(Path(args.file))
     elif args.request_id is not None and args.label is not None:
         label: Any = args.label
         with contextlib.suppress(ValueError):  # else a string label

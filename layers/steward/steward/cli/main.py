@@ -15,7 +15,12 @@ from steward.profiles import config_path, load_profiles
 
 
 def _local_up(args: argparse.Namespace) -> int:
-    from steward.local.platform import LocalPlatform
+    try:  # the platform's libraries are an extra: the API commands run without them
+        from steward.local.platform import LocalPlatform
+    except ImportError as exc:
+        raise SystemExit(
+            f"the local platform needs {exc.name or 'its libraries'}: pip install 'steward[local]'"
+        ) from None
 
     platform = LocalPlatform(port=args.port, data_dir=Path(args.data_dir))
     print("Starting the Steward local platform (synthesizing the CDK app on first run)...")
