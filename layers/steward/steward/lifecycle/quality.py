@@ -20,4 +20,11 @@ def quality(
 ) -> dict[str, float]:
     runtime = load_runtime(flavor, artifact, signature, task)
     prediction = runtime.predict(columns_from_records(rows, signature))
-    return holdout(task is Task.REGRESSION, labels, prediction.values, prediction.scores)
+    return holdout(
+        task is Task.REGRESSION,
+        labels,
+        prediction.values,
+        prediction.scores,
+        prediction.probabilities,
+        prediction.classes,
+    )

@@ -92,7 +92,14 @@ class Approvals(RegistryCore):
         from steward.stats.performance import holdout
 
         regression = version.task is Task.REGRESSION
-        return holdout(regression, labels, prediction.values, prediction.scores)
+        return holdout(
+            regression,
+            labels,
+            prediction.values,
+            prediction.scores,
+            prediction.probabilities,
+            prediction.classes,
+        )
 
     def _settle(
         self,

@@ -3,13 +3,17 @@ set for a task, and the verdict against the policy and the version's registered 
 
 Classes are compared as given (the reader normalizes labels and predictions to one
 representation). Binary metrics (precision, recall, F1 for the positive class; ROC AUC and
-log loss from the positive-class score) apply when at most two classes occur; with more,
-precision/recall/F1 are macro averages and there is no AUC or log loss: the prediction logs
-keep one score per row (the top probability), not the per-class probabilities they need.
+log loss from the positive-class score) apply when at most two classes occur. With more
+(multiclass): precision, recall and F1 are macro averages (``f1_macro`` and ``f1_weighted``,
+weighted by each class's true support, are named too), recall per class is reported apart, and
+with the per-class probabilities the log loss is the multiclass cross-entropy and ROC AUC is
+one-vs-rest, macro-averaged over the classes that have both positive and negative rows (what
+scikit-learn's ``roc_auc_score(multi_class="ovr")`` computes when every class occurs).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -46,16 +50,61 @@ def precision_recall_f1(
     return _ratio(tp, tp + fp), _ratio(tp, tp + fn), _ratio(2 * tp, 2 * tp + fp + fn)
 
 
-def macro_precision_recall_f1(
-    labels: np.ndarray, predictions: np.ndarray
-) -> tuple[float, float, float]:
-    """Unweighted means over every class that occurs in the labels or the predictions."""
-    classes = np.unique(np.concatenate([labels, predictions]))
-    scores = np.array([precision_recall_f1(labels, predictions, c) for c in classes])
-    if not len(scores):
-        return 0.0, 0.0, 0.0
-    p, r, f = scores.mean(axis=0)
-    return float(p), float(r), float(f)
+def per_class(labels: np.ndarray, predictions: np.ndarray) -> dict[str, np.ndarray]:
+    """Precision, recall, F1 and true support of every class that occurs in the labels or the
+    predictions (``classes``, sorted), from one confusion matrix."""
+    classes, codes = np.unique(np.concatenate([labels, predictions]), return_inverse=True)
+    k, n = len(classes), len(labels)
+    confusion = np.bincount(codes[:n] * k + codes[n:], minlength=k * k).reshape(k, k)
+    tp = np.diag(confusion).astype(np.float64)
+    said, support = confusion.sum(axis=0), confusion.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # zero_division=0, as scikit-learn
+        precision = np.where(said > 0, tp / said, 0.0)
+        recall = np.where(support > 0, tp / support, 0.0)
+        f1 = np.where(said + support > 0, 2 * tp / (said + support), 0.0)
+    return {
+        "classes": classes,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "support": support,
+    }
+
+
+def weighted_f1(found: dict[str, np.ndarray]) -> float:
+    """F1 per class weighted by its true support (:func:`per_class`'s output)."""
+    total = found["support"].sum()
+    return float((found["f1"] * found["support"]).sum() / total) if total else 0.0
+
+
+def _columns(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Each label's column among ``classes`` (-1 for a label the model has no column for)."""
+    order = np.argsort(classes)
+    at = np.searchsorted(classes[order], labels)
+    at = np.minimum(at, len(classes) - 1)
+    found = classes[order][at] == labels
+    return np.where(found, order[at], -1)
+
+
+def multiclass_log_loss(
+    labels: np.ndarray, probabilities: np.ndarray, classes: np.ndarray
+) -> float:
+    """Mean cross-entropy of the true class's probability (columns named by ``classes``),
+    clipped to [eps, 1 - eps] as scikit-learn does; a label outside ``classes`` counts as
+    probability 0."""
+    eps = np.finfo(np.float64).eps
+    column = _columns(labels, classes)
+    p = np.clip(probabilities.astype(np.float64), eps, 1 - eps)
+    true = np.where(column >= 0, p[np.arange(len(labels)), np.maximum(column, 0)], eps)
+    return float(-np.mean(np.log(true))) if len(labels) else 0.0
+
+
+def roc_auc_ovr(labels: np.ndarray, probabilities: np.ndarray, classes: np.ndarray) -> float | None:
+    """One-vs-rest ROC AUC averaged over the classes with both positive and negative rows
+    (macro); None when no class has both."""
+    aucs = [roc_auc(labels == c, probabilities[:, j]) for j, c in enumerate(classes.tolist())]
+    present = [a for a in aucs if a is not None]
+    return float(np.mean(present)) if present else None
 
 
 def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float | None:
@@ -93,26 +142,67 @@ def classification(
     predictions: np.ndarray,
     scores: np.ndarray | None = None,
     positive: Any = None,
+    probabilities: np.ndarray | None = None,
+    classes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The metric set for classes (binary when at most two occur and ``positive`` is known)."""
-    classes = np.unique(np.concatenate([labels, predictions]))
+    """The metric set for classes: binary when at most two occur, ``positive`` is known and
+    the model has at most two (``classes``: the columns of ``probabilities``, the per-class
+    probabilities of a multiclass model), else :func:`multiclass`."""
+    occurring = np.unique(np.concatenate([labels, predictions]))
+    if len(occurring) > 2 or positive is None or len(classes or ()) > 2:
+        return multiclass(labels, predictions, probabilities, classes)
     metrics: dict[str, float] = {"accuracy": accuracy(labels, predictions)}
-    if len(classes) <= 2 and positive is not None:
-        p, r, f = precision_recall_f1(labels, predictions, positive)
-        metrics.update(precision=p, recall=r, f1=f)
-        if scores is not None and len(scores) and np.isfinite(scores).all():
-            actual = labels == positive
-            auc = roc_auc(actual, scores)
-            if auc is not None:
-                metrics["roc_auc"] = auc
-            if scores.min() >= 0.0 and scores.max() <= 1.0:  # probabilities, not points
-                metrics["log_loss"] = log_loss(actual, scores)
-        average = "binary"
-    else:
-        p, r, f = macro_precision_recall_f1(labels, predictions)
-        metrics.update(precision=p, recall=r, f1=f)
-        average = "macro"
-    return {"average": average, "metrics": metrics}
+    p, r, f = precision_recall_f1(labels, predictions, positive)
+    metrics.update(precision=p, recall=r, f1=f)
+    if scores is not None and len(scores) and np.isfinite(scores).all():
+        actual = labels == positive
+        auc = roc_auc(actual, scores)
+        if auc is not None:
+            metrics["roc_auc"] = auc
+        if scores.min() >= 0.0 and scores.max() <= 1.0:  # probabilities, not points
+            metrics["log_loss"] = log_loss(actual, scores)
+    return {"average": "binary", "metrics": metrics}
+
+
+def multiclass(
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    probabilities: np.ndarray | None = None,
+    classes: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Accuracy; macro precision, recall and F1 (also named ``f1_macro``); ``f1_weighted``;
+    recall and support per class; given the probability matrix (rows, ``classes``), the log
+    loss and the one-vs-rest macro ROC AUC."""
+    metrics: dict[str, float] = {"accuracy": accuracy(labels, predictions)}
+    if not len(labels):
+        metrics.update(precision=0.0, recall=0.0, f1=0.0, f1_macro=0.0, f1_weighted=0.0)
+        return {"average": "macro", "metrics": metrics}
+    found = per_class(labels, predictions)
+    for name in ("precision", "recall", "f1"):
+        metrics[name] = float(found[name].mean())
+    metrics["f1_macro"] = metrics["f1"]
+    metrics["f1_weighted"] = weighted_f1(found)
+    if (
+        probabilities is not None
+        and classes is not None
+        and probabilities.shape == (len(labels), len(classes))
+        and np.isfinite(probabilities).all()
+    ):
+        names = np.array([str(c) for c in classes])
+        y = labels.astype(np.str_)
+        metrics["log_loss"] = multiclass_log_loss(y, probabilities, names)
+        auc = roc_auc_ovr(y, probabilities, names)
+        if auc is not None:
+            metrics["roc_auc"] = auc
+    spelled = [str(c) for c in found["classes"].tolist()]
+    return {
+        "average": "macro",
+        "metrics": metrics,
+        "per_class": {
+            "recall": dict(zip(spelled, found["recall"].tolist(), strict=True)),
+            "support": dict(zip(spelled, found["support"].tolist(), strict=True)),
+        },
+    }
 
 
 def regression(labels: np.ndarray, predictions: np.ndarray) -> dict[str, Any]:
@@ -165,10 +255,15 @@ def class_key(value: Any) -> str:
 
 
 def holdout(
-    regression_task: bool, labels: list[Any], values: np.ndarray, scores: np.ndarray | None
+    regression_task: bool,
+    labels: list[Any],
+    values: np.ndarray,
+    scores: np.ndarray | None,
+    probabilities: np.ndarray | None = None,
+    classes: Sequence[str] | None = None,
 ) -> dict[str, float]:
     """The metrics of a version on its labelled holdout sample (scored at validation): the
-    baseline that drift reports compare live performance with."""
+    baseline that drift reports compare live performance with, and what gates judge."""
     if regression_task:
         return dict(regression(np.asarray(labels, np.float64), values)["metrics"])
     y = np.array([class_key(v) for v in labels], dtype=np.str_)
@@ -180,7 +275,8 @@ def holdout(
         total = float(scores[chosen].sum()) if scores is not None else 0.0
         by_class[cls] = [n, n if scores is not None else 0.0, total]
     positive = positive_class(by_class, set(y.tolist()))
-    return dict(classification(y, yhat, scores, positive)["metrics"])
+    found = classification(y, yhat, scores, positive, probabilities, classes)
+    return dict(found["metrics"])
 
 
 def positive_class(by_class: dict[str, list[float]], label_classes: set[str]) -> str | None:
