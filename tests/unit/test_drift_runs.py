@@ -153,7 +153,7 @@ def test_child_results_round_trip_and_still_merge(service: DriftService) -> None
     one = service.evaluate_keys(run, run.keys)
     policy = service.store.get_model("churn").monitoring
     judged = [
-        outcomes.judge(c.outcomes, c.labels, version, Task.CLASSIFICATION, policy)
+        outcomes.assess_version(c.outcomes, c.labels, version, Task.CLASSIFICATION, policy)
         for c in (merged, one)
     ]
     assert judged[0] == judged[1]

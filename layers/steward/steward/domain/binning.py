@@ -277,19 +277,19 @@ class Binner:
             self._counting_table(span)
 
     def _counting_table(self, span: float) -> None:
-        """g(v) = trunc(clip(v * k + c, 0, top)): as fine between the edges as beyond them for
-        one more span each side (tails need no search, and a batch within that range needs
-        no clip); bucket 0 and ``top`` take whatever lies further out."""
+        """bucket(v) = trunc(clip(v * slope + offset, 0, top)): as fine between the edges as
+        beyond them for one more span each side (tails need no search, and a batch within that
+        range needs no clip); bucket 0 and ``top`` take whatever lies further out."""
         inner = COUNT_BUCKETS_PER_EDGE * len(self.edges)
         with np.errstate(over="ignore", invalid="ignore"):
-            k = inner / span
-            c = 1.0 + inner - self.lo * k
-        self.counting = bool(np.isfinite(k) and np.isfinite(c) and k > 0)
+            slope = inner / span
+            offset = 1.0 + inner - self.lo * slope
+        self.counting = bool(np.isfinite(slope) and np.isfinite(offset) and slope > 0)
         if not self.counting:
             return
-        self._k, self._c, self._top = float(k), float(c), float(3 * inner + 2)
+        self._slope, self._offset, self._top = float(slope), float(offset), float(3 * inner + 2)
         size = 3 * inner + 3
-        edge_buckets = self._g(self.edges)
+        edge_buckets = self._bucket_of(self.edges)
         # first[b]: edges in buckets before b, the bin of every value of a bucket without edges
         self._first = np.searchsorted(edge_buckets, np.arange(size), side="left")
         self._has_edge = np.zeros(size, dtype=bool)
@@ -300,11 +300,11 @@ class Binner:
         self._last = np.searchsorted(self._first, np.arange(self.bins), side="right") - 1
         self._size = size
 
-    def _g(self, values: np.ndarray) -> np.ndarray:
+    def _bucket_of(self, values: np.ndarray) -> np.ndarray:
         """The bucket function, for the edges; :meth:`count_into` repeats it step by step
         into scratch arrays (the same operations, so the same roundings)."""
-        floats: np.ndarray = values * self._k
-        floats += self._c
+        floats: np.ndarray = values * self._slope
+        floats += self._offset
         np.clip(floats, 0.0, self._top, out=floats)
         return floats.astype(np.intp)
 
@@ -312,8 +312,8 @@ class Binner:
         """Whether the bucket function needs no clip for values in [low, high]: the same
         float operations on the two ends (monotonic, so they bound every value's)."""
         with np.errstate(over="ignore"):  # infinite ends: outside, and clipped
-            first = np.float64(low) * self._k + self._c
-            last = np.float64(high) * self._k + self._c
+            first = np.float64(low) * self._slope + self._offset
+            last = np.float64(high) * self._slope + self._offset
         return bool(first >= 0.0 and last <= self._top)
 
     def bin(self, values: np.ndarray) -> np.ndarray:
@@ -356,8 +356,8 @@ class Binner:
             return
         floats, bucket = scratch(n)
         with np.errstate(over="ignore"):  # far outliers: infinite here, clipped below
-            np.multiply(values, self._k, out=floats)
-            np.add(floats, self._c, out=floats)
+            np.multiply(values, self._slope, out=floats)
+            np.add(floats, self._offset, out=floats)
         if not (span and self._inside(*span)):
             np.clip(floats, 0.0, self._top, out=floats)
         np.copyto(bucket, floats, casting="unsafe")

@@ -36,11 +36,11 @@ def true_positive_rates(
 ) -> dict[str, float]:
     """Per group, among its rows labelled positive, the share predicted positive."""
     actual = labels == positive
-    said = predictions == positive
+    predicted = predictions == positive
     rates = {}
     for group in np.unique(groups[actual]) if actual.any() else []:
         members = actual & (groups == group)
-        rates[str(group)] = float(np.count_nonzero(said & members) / np.count_nonzero(members))
+        rates[str(group)] = float(np.count_nonzero(predicted & members) / np.count_nonzero(members))
     return rates
 
 

@@ -371,7 +371,7 @@ def join(
     return read_predictions(predictions, window, version, task, policy.protected_attributes, labels)
 
 
-def judge(
+def assess_version(
     outcomes: Outcomes,
     labels_read: int,
     version: ModelVersion,

@@ -177,7 +177,7 @@ class DriftService:
         started = time.perf_counter()
         found = child.outcomes
         found.skipped = found.skipped + child.feedback_skipped
-        result.performance, result.fairness = outcomes.judge(
+        result.performance, result.fairness = outcomes.assess_version(
             found,
             child.labels,
             self.store.get_version(run.model, run.version),

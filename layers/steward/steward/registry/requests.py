@@ -105,7 +105,7 @@ class ModelUpdate(BaseModel):
     reason: str = Field(default="", max_length=1000)
 
     @model_validator(mode="after")
-    def _something(self) -> ModelUpdate:
+    def _names_a_policy(self) -> ModelUpdate:
         if self.monitoring is None and self.deployment is None and self.retrain is None:
             raise ValueError("give at least one of monitoring, deployment or retrain")
         return self

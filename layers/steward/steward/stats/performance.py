@@ -43,10 +43,10 @@ def precision_recall_f1(
     labels: np.ndarray, predictions: np.ndarray, positive: Any
 ) -> tuple[float, float, float]:
     """For the positive class (binary)."""
-    actual, said = labels == positive, predictions == positive
-    tp = float(np.count_nonzero(actual & said))
-    fp = float(np.count_nonzero(~actual & said))
-    fn = float(np.count_nonzero(actual & ~said))
+    actual, predicted = labels == positive, predictions == positive
+    tp = float(np.count_nonzero(actual & predicted))
+    fp = float(np.count_nonzero(~actual & predicted))
+    fn = float(np.count_nonzero(actual & ~predicted))
     return _ratio(tp, tp + fp), _ratio(tp, tp + fn), _ratio(2 * tp, 2 * tp + fp + fn)
 
 
