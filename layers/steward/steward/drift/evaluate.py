@@ -1,5 +1,5 @@
 """Streaming drift evaluation, the map step: the rows of Parquet files (see
-:mod:`steward.drift.reader`) counted on the reference profile's bins into a partial result.
+:mod:`steward.logs.reader`) counted on the reference profile's bins into a partial result.
 Partial results merge (the sum of per-file results equals a single pass), which is what lets
 a window be split across files, functions or map children; :mod:`steward.drift.report`
 turns the merged partial into the verdict.
@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from steward.domain import log_schema as schema
 from steward.domain.models import Signature
 from steward.domain.profile import (
     CategoricalSummary,
@@ -22,7 +23,7 @@ from steward.domain.profile import (
     Profile,
     merge,
 )
-from steward.drift.reader import SkipFile, Source, is_number, read_file
+from steward.logs.reader import LogFile, Source, Wanted, is_number, stream
 
 
 @dataclass
@@ -104,10 +105,14 @@ FeatureCounter = NumericAccumulator | CategoryCounter
 
 class Accumulator:
     """One pass's state: a counter per reference feature, updated in place row group after
-    row group; turned into a :class:`Profile` once, at the end."""
+    row group; turned into a :class:`Profile` once, at the end. A reader of
+    :func:`steward.logs.reader.stream`: it reads each feature from its log column and the
+    prediction from ``score`` (else ``prediction``)."""
 
     def __init__(self, reference: Profile, signature: Signature) -> None:
         self.rows = 0
+        self.signature = signature
+        self.partial = Partial()
         self.features: dict[str, FeatureCounter] = {}
         for name, summary in reference.features.items():
             spec = signature.feature(name)
@@ -121,13 +126,47 @@ class Accumulator:
             self.prediction = NumericAccumulator(reference.prediction.edges)
         elif isinstance(reference.prediction, CategoricalSummary):
             self.prediction = CategoryCounter()
+        self.counting: list[tuple[FeatureCounter, str]] = []  # this file's (counter, column)
 
-    def add(self, table: Any, score: str | None) -> None:
+    def wants(self, file: LogFile, key: str) -> Wanted:
+        """The file's columns of the reference's features and of the prediction; notes the
+        features it lacks, the extra ones and those whose type is not the signature's."""
+        inputs = {f.name for f in self.signature.inputs}
+        partial = self.partial
+        partial.missing_columns |= {f for f in inputs if schema.column_of(f) not in file.names}
+        partial.extra_columns |= file.features() - inputs
+        self.counting = []
+        for spec in self.signature.inputs:
+            column = schema.column_of(spec.name)
+            if column not in file.names:
+                continue
+            if spec.numeric and not is_number(file.type_of(column)):
+                partial.type_mismatches.add(spec.name)
+                continue
+            if (counter := self.features.get(spec.name)) is not None:
+                self.counting.append((counter, column))
+        score = next((c for c in (schema.SCORE, schema.PREDICTION) if c in file.names), None)
+        if score is not None and self.prediction is not None:
+            self.counting.append((self.prediction, score))
+        columns = [column for _, column in self.counting]
+        return Wanted(columns, [c for c in columns if file.is_string(c)])
+
+    def add(self, table: Any) -> None:
         self.rows += table.num_rows
-        for name in table.column_names:
-            counter = self.prediction if name == score else self.features.get(name)
-            if counter is not None:
-                _count(counter, table.column(name))
+        for counter, column in self.counting:
+            _count(counter, table.column(column))
+
+    def read(self, key: str) -> None:
+        self.partial.files += 1
+
+    def skip(self, key: str, reason: str) -> None:
+        self.partial.skipped.append({"key": key, "reason": reason})
+
+    def result(self) -> Partial:
+        """The pass's partial result (once, at the end)."""
+        self.partial.profile = self.profile()
+        self.partial.out_of_range = self.out_of_range()
+        return self.partial
 
     def profile(self) -> Profile | None:
         if not self.rows:
@@ -171,14 +210,5 @@ def partial_of(
     """Stream ``files`` (bytes, or seekable binary files) into one partial result (this is a
     map step). Counts accumulate in place in plain arrays; objects are made once, at the end."""
     accumulator = Accumulator(reference, signature)
-    partial = Partial()
-    for key, data in files:
-        try:
-            for table, score in read_file(key, data, signature, window, version, partial):
-                accumulator.add(table, score)
-            partial.files += 1
-        except SkipFile as exc:
-            partial.skipped.append({"key": key, "reason": str(exc)})
-    partial.profile = accumulator.profile()
-    partial.out_of_range = accumulator.out_of_range()
-    return partial
+    stream(files, window, version, [accumulator])
+    return accumulator.result()

@@ -4,8 +4,9 @@ labels sent as feedback, then performance and fairness.
 Reading. Feedback files (``feedback/model=<name>/``, the window's hours plus the policy's
 label lag) are read whole, two columns, and de-duplicated on ``request_id`` (the writer
 delivers at least once; the latest label wins). Prediction files are streamed row group by
-row group, only ``request_id``, ``ts``, ``version``, ``prediction``, ``score`` and the
-protected attributes, filtered to the window and the version.
+row group by :mod:`steward.logs.reader`, in the same pass as drift (:class:`Join` is one of
+its readers): only ``request_id``, ``prediction``, ``score`` and the protected attributes
+(features, read from their log columns), filtered to the window and the version.
 
 Join and its memory bound. Filtered prediction rows are buffered into blocks of at most
 :data:`JOIN_BLOCK` rows; each block is probed against the labels' request ids in one Arrow
@@ -19,7 +20,6 @@ No pandas; the maths on the labelled rows is numpy (:mod:`steward.stats.performa
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,15 +27,13 @@ from typing import IO, Any
 
 import numpy as np
 
+from steward.domain import log_schema as schema
 from steward.domain.models import ModelVersion, MonitoringPolicy, Task
 from steward.drift import fairness
+from steward.logs.reader import LogFile, SkipFile, Wanted, latest, stream
 from steward.stats import performance
 
 JOIN_BLOCK = 1 << 20
-
-
-class _Skip(Exception):
-    pass
 
 
 def _class_keys(column: Any) -> Any:
@@ -68,19 +66,7 @@ def _numbers(column: Any) -> Any:
     try:
         return column.cast(pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise _Skip("values that are not numbers") from None
-
-
-def _parquet(source: bytes | IO[bytes]) -> Any:
-    """A Parquet reader on file bytes, or on an open file (then only the footer and the
-    column chunks read are fetched)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.ParquetFile(io.BytesIO(source) if isinstance(source, bytes) else source)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise _Skip(f"not a readable Parquet file ({type(exc).__name__})") from None
+        raise SkipFile("values that are not numbers") from None
 
 
 def read_labels(
@@ -95,27 +81,27 @@ def read_labels(
     tables = []
     for key, data in files:
         try:
-            parquet = _parquet(data)
-            if not {"request_id", "label"} <= set(parquet.schema_arrow.names):
-                raise _Skip("no request_id or label column")
-            table = parquet.read(columns=["request_id", "label"])
-            label = table.column("label").combine_chunks()
+            file = LogFile(data)
+            if not {schema.REQUEST_ID, schema.LABEL} <= file.names:
+                raise SkipFile("no request_id or label column")
+            table = file.parquet.read(columns=[schema.REQUEST_ID, schema.LABEL])
+            label = table.column(schema.LABEL).combine_chunks()
             label = _numbers(label) if task is Task.REGRESSION else _class_keys(label)
-            table = pa.table({"request_id": table.column("request_id").cast(pa.string())})
-            tables.append(table.append_column("label", label))
-        except _Skip as exc:
+            ids = table.column(schema.REQUEST_ID).cast(pa.string())
+            tables.append(pa.table({schema.REQUEST_ID: ids, schema.LABEL: label}))
+        except SkipFile as exc:
             skipped.append({"key": key, "reason": str(exc)})
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
             skipped.append({"key": key, "reason": f"unreadable ({type(exc).__name__})"})
     if not tables:
-        empty = {"request_id": pa.array([], pa.string()), "label": pa.array([], label_type)}
+        empty = {
+            schema.REQUEST_ID: pa.array([], pa.string()),
+            schema.LABEL: pa.array([], label_type),
+        }
         return pa.table(empty)
     labels = pa.concat_tables(tables)
-    labels = labels.filter(pc.is_valid(labels.column("label")))
-    # One row per request id, the last read (files are listed in time order: the latest).
-    numbered = labels.append_column("__row", pa.array(np.arange(labels.num_rows)))
-    rows = numbered.group_by("request_id", use_threads=False).aggregate([("__row", "max")])
-    return labels.take(rows.column("__row_max"))
+    labels = labels.filter(pc.is_valid(labels.column(schema.LABEL)))
+    return latest(labels, [schema.REQUEST_ID])  # files are listed in time order
 
 
 @dataclass
@@ -154,7 +140,7 @@ class Outcomes:
 class _Joiner:
     def __init__(self, labels: Any, task: Task, attributes: list[str], outcomes: Outcomes) -> None:
         self.labels = labels
-        self.ids = labels.column("request_id").combine_chunks()  # hashed once per block
+        self.ids = labels.column(schema.REQUEST_ID).combine_chunks()  # hashed once per block
         self.task = task
         self.attributes = attributes
         self.outcomes = outcomes
@@ -179,19 +165,19 @@ class _Joiner:
         if self.task is not Task.REGRESSION:
             self._count(block)
         if self.labels.num_rows:
-            index = pc.index_in(block.column("request_id"), value_set=self.ids)
+            index = pc.index_in(block.column(schema.REQUEST_ID), value_set=self.ids)
             found = pc.is_valid(index)
             matched = block.filter(found)
             if matched.num_rows:
-                label = self.labels.column("label").take(index.filter(found))
-                self.outcomes.labelled.append(matched.append_column("label", label))
+                label = self.labels.column(schema.LABEL).take(index.filter(found))
+                self.outcomes.labelled.append(matched.append_column(schema.LABEL, label))
 
     def _count(self, block: Any) -> None:
-        per_class = block.group_by("prediction", use_threads=False).aggregate(
-            [("prediction", "count"), ("score", "count"), ("score", "sum")]
+        per_class = block.group_by(schema.PREDICTION, use_threads=False).aggregate(
+            [(schema.PREDICTION, "count"), (schema.SCORE, "count"), (schema.SCORE, "sum")]
         )
         for cls, n, scored, total in zip(
-            per_class.column("prediction").to_pylist(),
+            per_class.column(schema.PREDICTION).to_pylist(),
             per_class.column("prediction_count").to_pylist(),
             per_class.column("score_count").to_pylist(),
             per_class.column("score_sum").to_pylist(),
@@ -203,13 +189,14 @@ class _Joiner:
                 entry[1] += scored
                 entry[2] += total or 0.0
         for attribute in self.attributes:
-            pairs = block.group_by([attribute, "prediction"], use_threads=False).aggregate(
-                [("prediction", "count")]
+            column = schema.column_of(attribute)  # never a log column's name
+            pairs = block.group_by([column, schema.PREDICTION], use_threads=False).aggregate(
+                [(schema.PREDICTION, "count")]
             )
             by_group = self.outcomes.groups.setdefault(attribute, {})
             for group, cls, n in zip(
-                pairs.column(attribute).to_pylist(),
-                pairs.column("prediction").to_pylist(),
+                pairs.column(column).to_pylist(),
+                pairs.column(schema.PREDICTION).to_pylist(),
                 pairs.column("prediction_count").to_pylist(),
                 strict=True,
             ):
@@ -218,21 +205,78 @@ class _Joiner:
                     counts[cls] = counts.get(cls, 0) + n
 
 
-def _window_rows(batch: Any, window: tuple[Any, Any], version: int | None) -> Any:
-    import pyarrow.compute as pc
+class Join:
+    """The outcomes' reader of a streaming pass (:func:`steward.logs.reader.stream`): the
+    rows of prediction files counted and joined with the labels, block by block."""
 
-    ts = batch.column("ts")
-    mask = pc.and_(pc.greater_equal(ts, window[0]), pc.less(ts, window[1]))
-    if version is not None and "version" in batch.schema.names:
-        mask = pc.and_(mask, pc.equal(batch.column("version"), version))
-    return batch if pc.all(mask).as_py() else batch.filter(mask)  # filtering copies
+    def __init__(self, labels: Any, task: Task, attributes: list[str]) -> None:
+        self.outcomes = Outcomes()
+        self.joiner = _Joiner(labels, task, attributes, self.outcomes)
+        self.task = task
+        self.attributes = attributes
+        self.present: list[str] = []  # this file's attributes
+        self.has_score = False
+        self.failed = False  # this file's rows cannot be joined (noted in skipped)
 
+    def wants(self, file: LogFile, key: str) -> Wanted | None:
+        if not {schema.REQUEST_ID, schema.PREDICTION} <= file.names:
+            self.skip(key, "no request_id, ts or prediction column")
+            return None
+        self.present = [a for a in self.attributes if schema.column_of(a) in file.names]
+        self.has_score = schema.SCORE in file.names
+        self.failed = False
+        columns = [schema.REQUEST_ID, schema.PREDICTION]
+        columns += [schema.SCORE] if self.has_score else []
+        return Wanted(columns + [schema.column_of(a) for a in self.present])
 
-def _log_column(attribute: str) -> str:
-    """Where the writer put a feature (features named like a log column are prefixed)."""
-    from steward.scoring.writer import RESERVED
+    def add(self, table: Any) -> None:
+        for batch in table.to_batches():
+            if not self.failed:
+                self._add(batch)
 
-    return f"feature_{attribute}" if attribute in RESERVED else attribute
+    def _add(self, rows: Any) -> None:
+        import pyarrow as pa
+
+        n = rows.num_rows
+        try:
+            prediction = rows.column(schema.PREDICTION)
+            table = {
+                schema.REQUEST_ID: rows.column(schema.REQUEST_ID).cast(pa.string()),
+                schema.PREDICTION: _numbers(prediction)
+                if self.task is Task.REGRESSION
+                else _class_keys(prediction),
+                schema.SCORE: rows.column(schema.SCORE).cast(pa.float64())
+                if self.has_score
+                else pa.nulls(n, pa.float64()),
+            }
+            for attribute in self.attributes:
+                table[schema.column_of(attribute)] = (
+                    _class_keys(rows.column(schema.column_of(attribute)))
+                    if attribute in self.present
+                    else pa.nulls(n, pa.string())
+                )
+        except SkipFile as exc:
+            self.failed = True
+            self.outcomes.skipped.append({"key": "", "reason": str(exc)})
+            return
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            self.failed = True
+            self.outcomes.skipped.append(
+                {"key": "", "reason": f"unreadable ({type(exc).__name__})"}
+            )
+            return
+        self.joiner.add(pa.table(table))
+
+    def read(self, key: str) -> None:
+        for entry in self.outcomes.skipped:  # a failure in add knows no key: this one's
+            entry["key"] = entry["key"] or key
+
+    def skip(self, key: str, reason: str) -> None:
+        self.outcomes.skipped.append({"key": key, "reason": reason})
+
+    def result(self) -> Outcomes:
+        self.joiner.flush()
+        return self.outcomes
 
 
 def read_predictions(
@@ -243,50 +287,11 @@ def read_predictions(
     attributes: list[str],
     labels: Any,
 ) -> Outcomes:
-    """Stream prediction files into counts and labelled rows (this is a map step)."""
-    import pyarrow as pa
-
-    outcomes = Outcomes()
-    joiner = _Joiner(labels, task, attributes, outcomes)
-    bounds = tuple(pa.scalar(t, pa.timestamp("us", tz="UTC")) for t in window)
-    for key, data in files:
-        try:
-            parquet = _parquet(data)
-            names = set(parquet.schema_arrow.names)
-            if not {"request_id", "ts", "prediction"} <= names:
-                raise _Skip("no request_id, ts or prediction column")
-            present = [a for a in attributes if _log_column(a) in names]
-            columns = ["request_id", "ts", "prediction"]
-            columns += [c for c in ("score", "version") if c in names]
-            columns += [_log_column(a) for a in present]
-            for batch in parquet.iter_batches(batch_size=65_536, columns=columns):
-                rows = _window_rows(batch, bounds, version)
-                if not rows.num_rows:
-                    continue
-                n = rows.num_rows
-                prediction = rows.column("prediction")
-                table = {
-                    "request_id": rows.column("request_id").cast(pa.string()),
-                    "prediction": _numbers(prediction)
-                    if task is Task.REGRESSION
-                    else _class_keys(prediction),
-                    "score": rows.column("score").cast(pa.float64())
-                    if "score" in names
-                    else pa.nulls(n, pa.float64()),
-                }
-                for attribute in attributes:
-                    table[attribute] = (
-                        _class_keys(rows.column(_log_column(attribute)))
-                        if attribute in present
-                        else pa.nulls(n, pa.string())
-                    )
-                joiner.add(pa.table(table))
-        except _Skip as exc:
-            outcomes.skipped.append({"key": key, "reason": str(exc)})
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
-            outcomes.skipped.append({"key": key, "reason": f"unreadable ({type(exc).__name__})"})
-    joiner.flush()
-    return outcomes
+    """Stream prediction files into counts and labelled rows (a map step on its own; a drift
+    child streams its files once for drift and this join together)."""
+    join = Join(labels, task, attributes)
+    stream(files, window, version, [join])
+    return join.result()
 
 
 def assess(
@@ -304,12 +309,10 @@ def assess(
     labelled = None
     if outcomes.labelled:
         rows = pa.concat_tables(outcomes.labelled)
-        rows = rows.filter(pc.is_valid(rows.column("prediction")))
+        rows = rows.filter(pc.is_valid(rows.column(schema.PREDICTION)))
         # A prediction logged twice (at-least-once delivery; in one block, two blocks or two
-        # map children) counts once: its first row, in file order as one pass would keep.
-        numbered = rows.append_column("__row", pa.array(np.arange(rows.num_rows)))
-        first = numbered.group_by("request_id", use_threads=False).aggregate([("__row", "min")])
-        labelled = rows.take(first.column("__row_min"))
+        # map children) counts once (its copies are the same row).
+        labelled = latest(rows, [schema.REQUEST_ID])
     n = labelled.num_rows if labelled is not None else 0
     result: dict[str, Any] = {
         "task": task.value,
@@ -323,18 +326,21 @@ def assess(
     positive = None
     if task is Task.REGRESSION:
         if labelled is not None and n:
-            y = labelled.column("label").to_numpy()
-            yhat = labelled.column("prediction").to_numpy()
+            y = labelled.column(schema.LABEL).to_numpy()
+            yhat = labelled.column(schema.PREDICTION).to_numpy()
             result.update(performance.regression(y, yhat))
     else:
         label_classes: set[str] = set()
         if labelled is not None and n:
-            y, yhat = _strings(labelled.column("label")), _strings(labelled.column("prediction"))
+            y, yhat = (
+                _strings(labelled.column(schema.LABEL)),
+                _strings(labelled.column(schema.PREDICTION)),
+            )
             label_classes = set(np.unique(y).tolist())
         positive = performance.positive_class(outcomes.by_class, label_classes)
         result["positive_class"] = positive
         if y is not None and yhat is not None and labelled is not None:
-            score = labelled.column("score")
+            score = labelled.column(schema.SCORE)
             scores = score.to_numpy() if score.null_count == 0 else None
             result.update(performance.classification(y, yhat, scores, positive))
     named = {performance.ALIASES.get(k.lower(), k.lower()): v for k, v in registered.items()}
@@ -350,25 +356,21 @@ def assess(
     if policy.protected_attributes and task is not Task.REGRESSION and positive is not None:
         groups = None
         if labelled is not None and n:
-            groups = {a: _strings(labelled.column(a)) for a in policy.protected_attributes}
+            groups = {
+                a: _strings(labelled.column(schema.column_of(a)))
+                for a in policy.protected_attributes
+            }
         counts = {a: outcomes.groups.get(a, {}) for a in policy.protected_attributes}
         fair = fairness.assess(counts, groups, y, yhat, positive, thresholds)
     return result, fair
 
 
-def join(
-    predictions: Iterable[tuple[str, bytes | IO[bytes]]],
-    labels: Any,
-    window: tuple[datetime, datetime],
-    version: int,
-    task: Task,
-    policy: MonitoringPolicy,
-) -> Outcomes:
-    """The map step: a batch of prediction files joined with the window's labels; nothing
-    is read without labels or protected attributes (nothing to assess)."""
+def joining(labels: Any, task: Task, policy: MonitoringPolicy) -> Join | None:
+    """The map step's join of prediction files with the window's labels; ``None`` when
+    there is nothing to assess (no labels, no protected attributes): nothing more is read."""
     if not labels.num_rows and not policy.protected_attributes:
-        return Outcomes()
-    return read_predictions(predictions, window, version, task, policy.protected_attributes, labels)
+        return None
+    return Join(labels, task, policy.protected_attributes)
 
 
 def assess_version(

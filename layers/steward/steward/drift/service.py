@@ -16,12 +16,13 @@ from steward.domain.models import Page, Signature
 from steward.domain.partitions import prefixes
 from steward.domain.profile import Profile
 from steward.drift import outcomes
-from steward.drift.evaluate import partial_of
+from steward.drift.evaluate import Accumulator
 from steward.drift.html import render
 from steward.drift.metrics import emit
 from steward.drift.partials import Child
 from steward.drift.plan import batches, listed, with_rows
 from steward.drift.report import DriftReport, report
+from steward.logs.reader import RowReader, stream
 from steward.ports import ModelStore
 from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of
 from steward.retry import on_conflict
@@ -145,18 +146,18 @@ class DriftService:
         return Run(name, number, start, end, keys, [b.keys for b in groups], rows, feedback)
 
     def evaluate_keys(self, run: Run, keys: list[str]) -> Child:
-        """One map child: stream ``keys`` into a drift partial, and join them with the
-        window's labels into outcomes (a second, narrow read; see steward.drift.outcomes)."""
+        """One map child: the window's labels read, then ``keys`` streamed once (each file
+        opened once) into a drift partial and, joined with the labels, outcomes."""
         model = self.store.get_model(run.model)
         reference, signature = self._reference(run.model, run.version)
-        window = (run.start, run.end)
-        partial = partial_of(self._opened(keys), reference, signature, window, run.version)
         skipped: list[dict[str, str]] = []
         labels = outcomes.read_labels(self._opened(run.feedback), model.task, skipped)
-        found = outcomes.join(
-            self._opened(keys), labels, window, run.version, model.task, model.monitoring
-        )
-        return Child(partial, found, labels.num_rows, skipped)
+        accumulator = Accumulator(reference, signature)
+        join = outcomes.joining(labels, model.task, model.monitoring)
+        readers: list[RowReader] = [accumulator] if join is None else [accumulator, join]
+        stream(self._opened(keys), (run.start, run.end), run.version, readers)
+        found = join.result() if join is not None else outcomes.Outcomes()
+        return Child(accumulator.result(), found, labels.num_rows, skipped)
 
     def finish(self, run: Run, child: Child, seconds: float) -> DriftReport:
         """The reduce step: the merged child results -> report (drift, performance,

@@ -8,12 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from steward.domain import log_schema as schema
 from steward.domain.deployment import CanaryStats
-from steward.lifecycle.logs import read_window
+from steward.logs.reader import read_window
 from steward.ports.monitoring import LogFiles
 from steward.stats.distributions import js_distance
 
-COLUMNS = ["ts", "version", "prediction", "score", "latency_ms"]
+COLUMNS = [schema.VERSION, schema.PREDICTION, schema.SCORE, schema.LATENCY_MS]
 SHIFT_BINS = 10
 
 
@@ -22,18 +23,23 @@ def _stats(table: Any) -> CanaryStats:
 
     if table is None or table.num_rows == 0:
         return CanaryStats(rows=0)
-    latency = table.column("latency_ms").to_numpy(zero_copy_only=False)
+    latency = table.column(schema.LATENCY_MS).to_numpy(zero_copy_only=False)
     return CanaryStats(
         rows=table.num_rows,
-        errors=int(pc.sum(pc.is_null(table.column("prediction"))).as_py() or 0),
+        errors=int(pc.sum(pc.is_null(table.column(schema.PREDICTION))).as_py() or 0),
         latency_p95_ms=float(np.percentile(latency, 95)) if len(latency) else None,
     )
 
 
 def _outputs(table: Any) -> np.ndarray | list[str]:
-    if "score" in table.column_names and table.column("score").null_count < table.num_rows:
-        return np.asarray(table.column("score").drop_null().to_numpy(zero_copy_only=False), float)
-    values = table.column("prediction").drop_null().to_pylist()
+    if (
+        schema.SCORE in table.column_names
+        and table.column(schema.SCORE).null_count < table.num_rows
+    ):
+        return np.asarray(
+            table.column(schema.SCORE).drop_null().to_numpy(zero_copy_only=False), float
+        )
+    values = table.column(schema.PREDICTION).drop_null().to_pylist()
     try:
         return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -67,11 +73,11 @@ def canary_evidence(
     scored them too). Memory: the window's five log columns (a canary's bake, not days)."""
     import pyarrow.compute as pc
 
-    table = read_window(logs, "predictions", name, start, end, COLUMNS)
+    table = read_window(logs, "predictions", name, (start, end), COLUMNS)
     if table is None:
         return CanaryStats(rows=0), CanaryStats(rows=0), None
     by_version = {
-        number: table.filter(pc.equal(table.column("version"), number))
+        number: table.filter(pc.equal(table.column(schema.VERSION), number))
         for number in (champion, challenger)
     }
     return (

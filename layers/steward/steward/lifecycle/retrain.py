@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from typing import Any
 
+from steward.domain import log_schema as schema
 from steward.domain.deployment import retrain_refusal, retrain_slot
 from steward.domain.errors import Conflict, ValidationFailed
 from steward.domain.identity import Identity, Role
 from steward.domain.models import PRODUCTION, RetrainState
-from steward.lifecycle.logs import read_window
 from steward.lifecycle.quality import quality
 from steward.lifecycle.trainer import refit
+from steward.logs.reader import read_window
 from steward.ports import WorkflowEngine
 from steward.ports.monitoring import LogFiles
 from steward.registry.requests import RegisterVersion, TabularData
@@ -33,6 +34,11 @@ def _split(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[
     train = [r for i, r in enumerate(rows) if i % HOLDOUT_EVERY]
     holdout = [r for i, r in enumerate(rows) if not i % HOLDOUT_EVERY]
     return train, holdout[:MAX_HOLDOUT]
+
+
+def _instance(row: dict[str, Any], features: list[str]) -> dict[str, Any]:
+    """A training row (log columns) as the model's input (feature names)."""
+    return {f: row[schema.column_of(f)] for f in features}
 
 
 def run_name(name: str, trigger: str, key: str) -> str:
@@ -68,8 +74,8 @@ class Retrainer:
         model = self.registry.get_model(name)
         end = self.clock()
         start = end - timedelta(hours=model.retrain.window_hours)
-        labels = read_window(self.logs, "feedback", name, start, end, ["ts", "request_id"])
-        count = 0 if labels is None else labels.num_rows
+        labels = read_window(self.logs, "feedback", name, (start, end))
+        count = 0 if labels is None else labels.num_rows  # labelled request ids
         kind = trigger.split(":", 1)[0]
         refusal = retrain_refusal(
             model.retrain,
@@ -122,16 +128,14 @@ class Retrainer:
 
         _, features = self._features(name)
         start, end = (datetime.fromisoformat(window[k]) for k in ("start", "end"))
-        scored = read_window(
-            self.logs, "predictions", name, start, end, ["ts", "request_id", *features]
-        )
-        labels = read_window(self.logs, "feedback", name, start, end, ["ts", "request_id", "label"])
+        scored = read_window(self.logs, "predictions", name, (start, end), features=features)
+        labels = read_window(self.logs, "feedback", name, (start, end), [schema.LABEL])
         if scored is None or labels is None:
             raise ValidationFailed("no scored rows with labels in the window")
-        joined = scored.drop_columns(["ts"]).join(
-            labels.drop_columns(["ts"]), keys="request_id", join_type="inner"
-        )
-        joined = joined.sort_by("request_id")  # the same rows give the same file
+        # One row per request id on both sides (the reader's); features keep their log
+        # columns, so a feature named like ``label`` is not the label.
+        joined = scored.join(labels, keys=schema.REQUEST_ID, join_type="inner")
+        joined = joined.sort_by(schema.REQUEST_ID)  # the same rows give the same file
         sink = BytesIO()
         pq.write_table(joined, sink)
         data = sink.getvalue()
@@ -163,12 +167,14 @@ class Retrainer:
         if len(train) < 2 or not holdout:
             raise ValidationFailed(f"{len(train)} training rows are too few to fit")
         spec = json.loads(self.registry.load_artifact(champion))
-        x = np.asarray([[float(r[f]) for f in spec["coefficients"]] for r in train])
-        y = np.asarray([float(r["label"]) for r in train])
+        x = np.asarray(
+            [[float(r[schema.column_of(f)]) for f in spec["coefficients"]] for r in train]
+        )
+        y = np.asarray([float(r[schema.LABEL]) for r in train])
         artifact = refit(champion.flavor, spec, x, y)
-        labels = [r["label"] for r in holdout]
+        labels = [r[schema.LABEL] for r in holdout]
         args = (champion.flavor, artifact, champion.signature, champion.task)
-        found = quality(*args, [{f: r[f] for f in features} for r in holdout], labels)
+        found = quality(*args, [_instance(r, features) for r in holdout], labels)
         uri, _ = self.registry.artifacts.put(f"models/{name}/training/{run}/model.json", artifact)
         return {
             "artifact_uri": uri,
@@ -199,11 +205,11 @@ class Retrainer:
             metrics=trained["metrics"],
             training_data={"uri": data["uri"], "sha256": data["sha256"], "rows": data["rows"]},
             reference_data=TabularData(
-                instances=[{f: r[f] for f in features} for r in train[:REFERENCE_SAMPLE]]
+                instances=[_instance(r, features) for r in train[:REFERENCE_SAMPLE]]
             ),
             holdout_data=TabularData(
-                instances=[{f: r[f] for f in features} for r in holdout],
-                labels=[r["label"] for r in holdout],
+                instances=[_instance(r, features) for r in holdout],
+                labels=[r[schema.LABEL] for r in holdout],
             ),
             parent_version=trained["parent_version"],
             trainer_run=run,

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from steward.domain import log_schema as schema
 from steward.domain.errors import Conflict, NotFound
 from steward.domain.frames import Columns
 from steward.domain.models import Flavor, Model, ModelVersion, Status, Task
@@ -253,8 +254,8 @@ class Scorer:
             "ts": datetime.now(UTC).isoformat(),
             "rows": len(labels),
             "columns": {
-                "request_id": [rid for rid, _ in labels],
-                "label": [_plain(label) for _, label in labels],
+                schema.REQUEST_ID: [rid for rid, _ in labels],
+                schema.LABEL: [_plain(label) for _, label in labels],
             },
         }
         self.sink.send("feedback", name, batch)
@@ -313,18 +314,18 @@ class _LogColumns:
         self.multiclass = True
 
     def batch(self) -> dict[str, Any]:
-        columns: dict[str, Any] = {
-            "request_id": self.request_id,
-            "version": self.version,
-            "variant": self.variant,
+        columns: dict[str, Any] = {  # the log's columns (features by name: the writer maps them)
+            schema.REQUEST_ID: self.request_id,
+            schema.VERSION: self.version,
+            schema.VARIANT: self.variant,
             "features": self.features,
-            "prediction": self.prediction,
-            "score": self.score,
-            "latency_ms": self.latency_ms,
-            "flags": self.flags,
+            schema.PREDICTION: self.prediction,
+            schema.SCORE: self.score,
+            schema.LATENCY_MS: self.latency_ms,
+            schema.FLAGS: self.flags,
         }
         if self.multiclass:
-            columns["probabilities"] = self.probabilities
+            columns[schema.PROBABILITIES] = self.probabilities
         return {"ts": self.ts, "rows": len(self.request_id), "columns": columns}
 
 

@@ -17,26 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from steward.domain import log_schema as schema
 from steward.domain.partitions import hour_of, prefix
-
-# Columns the log schema owns; a feature with one of these names is stored as feature_<name>.
-RESERVED = frozenset(
-    {
-        "request_id",
-        "ts",
-        "version",
-        "variant",
-        "prediction",
-        "score",
-        "probabilities",
-        "latency_ms",
-        "flags",
-        "label",
-        "model",
-        "date",
-        "hour",
-    }
-)
 
 Put = Callable[[str, bytes], object]
 
@@ -91,27 +73,33 @@ def _array(values: list[Any]) -> Any:
 
 
 def _table(kind: str, batch: dict[str, Any]) -> Any:
+    """One message's rows in the log schema (:mod:`steward.domain.log_schema`); a message's
+    ``columns`` use the same names, its features under ``features`` by feature name."""
     import pyarrow as pa
 
     n, columns = int(batch["rows"]), batch["columns"]
     ts = pa.array([batch["ts"]] * n, pa.string()).cast(pa.timestamp("us", tz="UTC"))
-    out: dict[str, Any] = {"request_id": pa.array(columns["request_id"], pa.string()), "ts": ts}
+    out: dict[str, Any] = {
+        schema.REQUEST_ID: pa.array(columns[schema.REQUEST_ID], pa.string()),
+        schema.TS: ts,
+    }
     if kind == "feedback":
-        out["label"] = _array(columns["label"])
+        out[schema.LABEL] = _array(columns[schema.LABEL])
         return pa.table(out)
-    out["version"] = pa.array(columns["version"], pa.int32())
-    out["variant"] = pa.array(columns["variant"], pa.string())
+    out[schema.VERSION] = pa.array(columns[schema.VERSION], pa.int32())
+    out[schema.VARIANT] = pa.array(columns[schema.VARIANT], pa.string())
     for name, values in sorted(columns.get("features", {}).items()):
-        out[name if name not in RESERVED else f"feature_{name}"] = _array(values)
-    out["prediction"] = _array(columns["prediction"])
-    out["score"] = pa.array(columns.get("score") or [None] * n, pa.float64())
-    if columns.get("probabilities"):  # multiclass: {class: probability} per row
-        out["probabilities"] = pa.array(
-            [None if p is None else list(p.items()) for p in columns["probabilities"]],
+        out[schema.column_of(name)] = _array(values)
+    out[schema.PREDICTION] = _array(columns[schema.PREDICTION])
+    out[schema.SCORE] = pa.array(columns.get(schema.SCORE) or [None] * n, pa.float64())
+    if columns.get(schema.PROBABILITIES):  # multiclass: {class: probability} per row
+        out[schema.PROBABILITIES] = pa.array(
+            [None if p is None else list(p.items()) for p in columns[schema.PROBABILITIES]],
             pa.map_(pa.string(), pa.float64()),
         )
-    out["latency_ms"] = pa.array(columns["latency_ms"], pa.float64())
-    out["flags"] = pa.array(columns.get("flags") or [[]] * n, pa.list_(pa.string()))
+    out[schema.LATENCY_MS] = pa.array(columns[schema.LATENCY_MS], pa.float64())
+    flags = columns.get(schema.FLAGS) or [[]] * n
+    out[schema.FLAGS] = pa.array(flags, pa.list_(pa.string()))
     return pa.table(out)
 
 
