@@ -65,10 +65,3 @@ def test_binned_ks_is_within_the_documented_bound_of_ks_2samp(shift: float) -> N
     assert d <= exact.statistic + 1e-12  # the binned statistic never overstates
     if shift >= 0.3:
         assert p < 1e-6
-
-
-def test_z_test_for_binary_features() -> None:
-    diff, p = stats.z_test(500, 1000, 500, 1000)
-    assert diff == 0 and p == pytest.approx(1.0)
-    diff, p = stats.z_test(500, 1000, 700, 1000)
-    assert diff == pytest.approx(0.2) and p < 1e-10

@@ -15,7 +15,6 @@ from steward.ports import (
     AuditLog,
     LogSink,
     ModelStore,
-    Notifier,
     WorkflowEngine,
 )
 from steward.ports.logs import batch_records
@@ -203,10 +202,6 @@ class MemoryArtifactStore(ArtifactStore):
     def discard(self, uri: str) -> None:
         self._latest.pop(uri, None)
 
-    def live(self) -> list[str]:
-        """Test helper: the URIs whose latest version is an object (not discarded)."""
-        return sorted(self._latest)
-
     def overwrite(self, uri: str, version_id: str, data: bytes) -> None:
         """Test helper: corrupt a stored version in place."""
         self._objects[(uri, version_id)] = data
@@ -248,14 +243,6 @@ class MemoryWorkflowEngine(WorkflowEngine):
     def start_retrain(self, name: str, run: str, payload: dict[str, Any]) -> str:
         self.retrains.setdefault(run, payload)
         return f"retrain:{run}"
-
-
-class MemoryNotifier(Notifier):
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-
-    def publish(self, subject: str, message: dict[str, Any]) -> None:
-        self.sent.append((subject, message))
 
 
 class MemoryLogSink(LogSink):

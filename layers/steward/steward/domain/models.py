@@ -19,7 +19,6 @@ ALIAS_NAME = r"^[a-z][a-z0-9-]{0,62}$"
 PRODUCTION = "production"
 
 ModelName = Annotated[str, Field(pattern=MODEL_NAME)]
-AliasName = Annotated[str, Field(pattern=ALIAS_NAME)]
 # Request bodies take JSON numbers and booleans as such: lax coercion would accept 0/1 or
 # "true" for a boolean and "3" for a version, which the published schema forbids.
 VersionNumber = Annotated[int, Field(ge=1, strict=True)]

@@ -13,7 +13,6 @@ from steward.domain.models import (
     Number,
     RetrainPolicy,
     Signature,
-    TrafficPolicy,
     TrainingDataRef,
 )
 
@@ -82,10 +81,6 @@ class AliasUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=1, strict=True)
-
-
-class TrafficUpdate(TrafficPolicy):
-    pass
 
 
 class Rollback(BaseModel):

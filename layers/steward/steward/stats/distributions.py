@@ -15,24 +15,11 @@ quantile bins). ``tests/unit/test_drift_stats.py`` checks this against ``scipy.s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 EPS = 1e-6
 PSI_BINS = 10
-
-
-@dataclass(frozen=True)
-class Result:
-    test: str
-    statistic: float
-    threshold: float
-    p_value: float | None = None
-
-    @property
-    def drift(self) -> bool:
-        return self.statistic >= self.threshold
 
 
 def _proportions(counts: np.ndarray) -> np.ndarray:
@@ -141,16 +128,6 @@ def chi2(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     return statistic, _gammaincc(dof / 2, statistic / 2)
 
 
-def z_test(ref_pos: float, ref_n: float, cur_pos: float, cur_n: float) -> tuple[float, float]:
-    """Two-proportion z test (binary features): the absolute difference and its p-value."""
-    if ref_n == 0 or cur_n == 0:
-        return 0.0, 1.0
-    p1, p2 = ref_pos / ref_n, cur_pos / cur_n
-    pooled = (ref_pos + cur_pos) / (ref_n + cur_n)
-    se = math.sqrt(max(pooled * (1 - pooled) * (1 / ref_n + 1 / cur_n), 1e-300))
-    return abs(p2 - p1), math.erfc(abs(p2 - p1) / se / math.sqrt(2))
-
-
 # Named tests and their default thresholds (effect sizes); per-model and per-feature
 # overrides come from the monitoring policy's ``thresholds`` / ``feature_thresholds``.
 DEFAULTS: dict[str, float] = {
@@ -160,7 +137,6 @@ DEFAULTS: dict[str, float] = {
     "ks": 0.1,
     "chi2": math.inf,  # reported only: its statistic grows with the sample size
     "missing_rate": 0.05,  # absolute increase of the null share
-    "z": 0.1,
 }
 NUMERIC_VERDICT = "wasserstein"
 CATEGORICAL_VERDICT = "js"
