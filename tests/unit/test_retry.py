@@ -196,3 +196,43 @@ def test_an_audit_append_that_loses_chains_after_the_winner(
     events = list(log.all_events("churn"))
     assert [e.actor for e in events] == ["other", "other", "other", "alice"]
     assert event.seq == events[-1].seq
+
+
+class Queue:
+    """An SQS client that refuses the first ``refusals`` entries it is sent."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.sent: list[str] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict:  # type: ignore[type-arg]
+        failed = []
+        for entry in Entries:
+            if self.refusals:
+                self.refusals -= 1
+                failed.append({"Id": entry["Id"], "Code": "InternalError"})
+            else:
+                self.sent.append(entry["MessageBody"])
+        return {"Failed": failed}
+
+
+def _batch(rows: int) -> dict:  # type: ignore[type-arg]
+    return {"rows": rows, "columns": {"request_id": [str(i) for i in range(rows)]}}
+
+
+def test_the_log_queue_sends_refused_entries_again_with_the_shared_backoff(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from steward.adapters.aws.sqs import SCORING_PATH, SqsLogSink
+    from steward.domain.errors import DependencyUnavailable
+
+    pauses: list[float] = []
+    monkeypatch.setattr("steward.retry.time.sleep", pauses.append)
+    queue = Queue(refusals=1)
+    SqsLogSink(queue, "url").send("predictions", "churn", _batch(3))
+    assert len(queue.sent) == 1 and len(pauses) == 1  # one refused, sent again after a pause
+
+    stuck = Queue(refusals=10**6)
+    with pytest.raises(DependencyUnavailable, match="gave up after 3 attempts; retry"):
+        SqsLogSink(stuck, "url").send("predictions", "churn", _batch(3))
+    assert len(pauses) == 1 + SCORING_PATH.attempts - 1

@@ -49,7 +49,7 @@ def on_conflict(
     policy: Backoff = CONFLICTS,
     retry_on: tuple[type[Exception], ...] = (Conflict,),
     gives_up_with: type[StewardError] = Conflict,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,  # time.sleep
     clock: Callable[[], float] = time.monotonic,
     draw: Callable[[float, float], float] = random.uniform,
 ) -> T:
@@ -69,4 +69,4 @@ def on_conflict(
             if attempt >= policy.attempts or elapsed >= policy.deadline_s:
                 logger.warning("gave up on %s after %d attempts in %.2f s", what, attempt, elapsed)
                 raise gives_up_with(f"{what}: gave up after {attempt} attempts; retry") from None
-            sleep(policy.pause(attempt, draw))
+            (sleep or time.sleep)(policy.pause(attempt, draw))

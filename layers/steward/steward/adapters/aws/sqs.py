@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from pydantic_core import to_json
 
+from steward.domain.errors import DependencyUnavailable
 from steward.ports import (
     LogSink,
 )
+from steward.retry import Backoff, on_conflict
 
 MAX_MESSAGE_BYTES = 240 * 1024  # under SQS's 256 KiB, leaving room for attributes
+# A prediction waits for its records to be queued: entries the queue refused are sent again
+# with the shared backoff, but within the request's budget (then the caller gets a 503).
+SCORING_PATH = Backoff(attempts=3, deadline_s=0.5)
+
+
+class _Refused(Exception):
+    """Some entries of a batch were refused (throttled or failed): send those again."""
 
 
 class SqsLogSink(LogSink):
@@ -39,19 +49,24 @@ class SqsLogSink(LogSink):
         return parts
 
     def send(self, kind: str, model: str, batch: dict[str, Any]) -> None:
-        from steward.domain.errors import DependencyUnavailable
-
         bodies = self._bodies(kind, model, batch)
         for start in range(0, len(bodies), 10):
             entries = [
                 {"Id": str(i), "MessageBody": body}
                 for i, body in enumerate(bodies[start : start + 10])
             ]
-            for _ in range(3):
-                result = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
-                failed = {f["Id"] for f in result.get("Failed", [])}
-                entries = [e for e in entries if e["Id"] in failed]
-                if not entries:
-                    break
-            if entries:
-                raise DependencyUnavailable("the prediction log queue refused records; retry")
+            on_conflict(
+                partial(self._send, entries),
+                "sending prediction log records to the queue",
+                policy=SCORING_PATH,
+                retry_on=(_Refused,),
+                gives_up_with=DependencyUnavailable,
+            )
+
+    def _send(self, entries: list[dict[str, str]], _attempt: int) -> None:
+        """Send ``entries``; keep in it only those the queue refused (:class:`_Refused`)."""
+        result = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
+        failed = {f["Id"] for f in result.get("Failed", [])}
+        entries[:] = [e for e in entries if e["Id"] in failed]
+        if entries:
+            raise _Refused
