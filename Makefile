@@ -46,6 +46,7 @@ lint: install
 	$(BIN)/ruff check layers functions infra tests bench
 	$(BIN)/ruff format --check layers functions infra tests bench
 	$(BIN)/mypy layers/steward/steward functions infra
+	PYTHONPATH=layers/steward:. $(BIN)/lint-imports --no-logo --cache-dir .cache/import-linter .importlinter
 
 test: install scan-tools lint
 	$(BIN)/python -m steward.api.openapi --check
