@@ -22,7 +22,7 @@ def api(
 
 def scoring(stack: Stack, path: str, body: Any) -> tuple[int, Any]:
     """POST to a route of the scoring function (predict, feedback)."""
-    result = stack.invoke("scoring", api_event("POST", path, body, resource=path))
+    result = stack.invoke("scoring", api_event("POST", path, body, user="app", resource=path))
     return result["statusCode"], json.loads(result["body"])
 
 

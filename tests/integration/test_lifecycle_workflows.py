@@ -73,7 +73,7 @@ def notices(stack: Stack) -> Iterator[Notices]:
     yield Notices(settings().need("topic_arn"))
 
 
-def _create(stack: Stack, name: str, **overrides: Any) -> None:
+def _create(stack: Stack, name: str, user: str = "alice", **overrides: Any) -> None:
     deployment = {
         "canary_percent": 20,
         "bake_seconds": 0,
@@ -81,7 +81,7 @@ def _create(stack: Stack, name: str, **overrides: Any) -> None:
         **overrides.pop("deployment", {}),
     }
     spec = model_spec(name, deployment=deployment, **overrides)
-    code, body = api(stack, "POST", "/models", spec)
+    code, body = api(stack, "POST", "/models", spec, user=user)
     assert code == 201, body
 
 
@@ -177,6 +177,7 @@ def test_low_risk_passing_its_gates_reaches_production_alone(stack: Stack) -> No
     _create(
         stack,
         "life-auto",
+        user="admin",  # a low tier with auto-approval is set by an approver or admin
         risk_tier="low",
         deployment={"auto_approve_low_risk": True, "gates": {"min_auc": 0.55}},
     )

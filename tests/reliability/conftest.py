@@ -49,10 +49,16 @@ def call(
     *,
     user: str | None = "alice",
     resource: str = "/{proxy+}",
+    principal: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Answer:
-    """One request to the function API Gateway routes it to (scoring or API)."""
+    """One request to the function API Gateway routes it to (scoring or API); with
+    ``principal``, as API Gateway's IAM authorization hands the caller's ARN over."""
     source = "scoring" if path.split("?")[0].endswith(("/predict", "/feedback")) else "api"
-    result = stack.invoke(source, api_event(method, path, body, user=user, resource=resource))
+    event = api_event(method, path, body, user=user, headers=headers, resource=resource)
+    if principal is not None:
+        event["requestContext"]["identity"]["userArn"] = principal
+    result = stack.invoke(source, event)
     raw = result.get("body") or ""
     try:
         parsed = json.loads(raw) if raw else None

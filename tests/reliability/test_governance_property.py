@@ -1,10 +1,13 @@
 """A hypothesis state machine drives random sequences of API calls (register, decide,
-promote, traffic, rollback) by random users, interleaved with the workflow's steps (validate,
-expire) and archiving, through the API resolver on in-memory fakes.
+promote, traffic, rollback, archive, policy changes) by random users, interleaved with the
+workflow's steps (validate, gates' verdicts, expire), through the API resolver on in-memory
+fakes.
 
 After every step: ``production`` and live traffic only ever point at APPROVED versions,
-no version carries a decision by its registrant, and every 2xx answer changed the model
-record only as its caller was allowed to.
+no version carries a decision by its registrant, and every answer changed the model record
+only as its caller was allowed to: a refusal changed nothing, a success by a caller without
+the approver role loosened nothing (risk tier, auto-approval, gates), and only data
+scientists and approvers changed aliases, traffic or policy at all.
 """
 
 from __future__ import annotations
@@ -28,16 +31,21 @@ from steward.adapters.memory import (
 )
 from steward.api.app import build_app
 from steward.domain.errors import StewardError
-from steward.domain.models import PRODUCTION, Status
+from steward.domain.identity import Role
+from steward.domain.models import PRODUCTION, Model, Status
+from steward.domain.separation import loosened_fields
 from steward.registry.service import Registry
 from tests.factories import api_event, model_spec, reference_rows, register_body
 from tests.reliability.conftest import USERS, examples
 
 NAME = "prop"
-USERS_ = st.sampled_from(["admin", "alice", "bob", "carol", "viewer", "mallory", None])
+USERS_ = st.sampled_from(["admin", "alice", "bob", "carol", "viewer", "app", "mallory", None])
 VERSIONS = st.integers(min_value=1, max_value=6)
 BODY = register_body(reference_data={"instances": reference_rows(20)})
 ROUTE_MODULES = ("models", "versions", "aliases", "audit")
+GATES = st.dictionaries(
+    st.sampled_from(["auc", "min_auc", "max_rmse"]), st.sampled_from([0.0, 0.05, 0.5, 1.0])
+)
 
 
 class Governance(RuleBasedStateMachine):
@@ -53,10 +61,36 @@ class Governance(RuleBasedStateMachine):
         assert self.api("POST", "/models", model_spec(NAME), "alice")[0] == 201
 
     def api(self, method: str, path: str, body: Any, user: str | None) -> tuple[int, Any]:
+        before = self.model()
         result = self.app.resolve(api_event(method, path, body, user=user), None)
         status = result["statusCode"]
         assert status < 500, result["body"]
+        self.changed_only_as_allowed(before, self.model(), user, status)
         return status, json.loads(result["body"]) if result.get("body") else None
+
+    def model(self) -> Model | None:
+        try:
+            return self.registry.get_model(NAME)
+        except StewardError:
+            return None
+
+    @staticmethod
+    def changed_only_as_allowed(
+        before: Model | None, after: Model | None, user: str | None, status: int
+    ) -> None:
+        if before is None or after is None:
+            return
+        if status >= 300:
+            assert after == before, (user, status)
+            return
+        if after.rev == before.rev:
+            return
+        caller = USERS.identify(user or "")
+        assert caller.has(Role.DATA_SCIENTIST) or caller.has(Role.APPROVER), user
+        loosened = loosened_fields(
+            before.risk_tier, before.deployment, after.risk_tier, after.deployment
+        )
+        assert not loosened or caller.has(Role.APPROVER), (user, loosened)
 
     # -- API calls -------------------------------------------------------------------------
 
@@ -98,10 +132,11 @@ class Governance(RuleBasedStateMachine):
 
     # -- the workflow's steps and retirement -------------------------------------------------
 
-    @rule(version=VERSIONS)
-    def validate(self, version: int) -> None:
+    @rule(version=VERSIONS, hold=st.booleans())
+    def validate(self, version: int, hold: bool) -> None:
+        """Validate; held, the version waits in VALIDATING for its gates' verdict."""
         with contextlib.suppress(StewardError):
-            self.registry.validate(NAME, version)
+            self.registry.validate(NAME, version, hold=hold)
 
     @rule(version=VERSIONS)
     def expire(self, version: int) -> None:
@@ -110,8 +145,36 @@ class Governance(RuleBasedStateMachine):
 
     @rule(version=VERSIONS, user=USERS_)
     def archive(self, version: int, user: str | None) -> None:
+        path = f"/models/{NAME}/versions/{version}/archive"
+        status, _ = self.api("POST", path, {"comment": "property"}, user)
+        assert status in (200, 403, 404, 409)
+
+    @rule(
+        user=USERS_,
+        risk=st.none() | st.sampled_from(["low", "medium", "high"]),
+        auto=st.booleans(),
+        gates=GATES,
+    )
+    def policy(
+        self, user: str | None, risk: str | None, auto: bool, gates: dict[str, float]
+    ) -> None:
+        deployment = {"auto_deploy": False, "auto_approve_low_risk": auto, "gates": gates}
+        body: dict[str, Any] = {"deployment": deployment}
+        if risk is not None:
+            body["risk_tier"] = risk
+        status, answer = self.api("PATCH", f"/models/{NAME}", body, user)
+        assert status in (200, 403), answer
+
+    @rule(version=VERSIONS)
+    def gates_verdict(self, version: int) -> None:
+        """The workflow's route after the gates: auto-approval when the policy allows it."""
+        from steward.domain.deployment import evaluate_gates, route_approval
+
         with contextlib.suppress(StewardError):
-            self.registry.archive(NAME, version, USERS.identify(user or ""), "property")
+            model = self.registry.get_model(NAME)
+            results = evaluate_gates(model.deployment.gates, {}, None)
+            verdict, reason = route_approval(model.risk_tier, model.deployment, results)
+            self.registry.conclude_validation(NAME, version, verdict, reason, {})
 
     # -- what must always hold -------------------------------------------------------------
 

@@ -217,8 +217,12 @@ def test_promote_and_rollback(registry: Registry, users: UserDirectory) -> None:
     assert model.traffic.champion == second
     model = registry.rollback("churn", alice, "bad canary")
     assert model.aliases["production"] == first and model.traffic.champion == first
+    bob = users.identify("bob")
     with pytest.raises(Conflict, match="serving"):
-        registry.archive("churn", first, alice, "retire")
+        registry.archive("churn", first, bob, "retire")
+    with pytest.raises(Forbidden):  # archiving is an approver's decision
+        registry.archive("churn", second, alice, "retire")
+    assert registry.archive("churn", second, bob, "retire").status is Status.ARCHIVED
 
 
 def test_stale_model_update_conflicts(registry: Registry, users: UserDirectory) -> None:

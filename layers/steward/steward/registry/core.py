@@ -13,8 +13,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-
 from steward.domain.audit import ChainReport, verify_chain
 from steward.domain.errors import NotFound
 from steward.domain.models import Model, ModelVersion, Page, RetrainState
@@ -24,7 +22,6 @@ from steward.ports.monitoring import Schedules
 from steward.registry.integrity import fetch_verified
 from steward.registry.tabular import decode_sample
 from steward.runtimes.loader import ValidationResult
-from steward.stats.performance import class_key
 
 Clock = Callable[[], datetime]
 REFERENCE_FILE = "reference.jsonl.gz"
@@ -124,10 +121,7 @@ class RegistryCore:
     ) -> Model:
         updated = model.model_copy(update={**changes, "updated_at": self.clock()})
         saved = self.store.save_model(updated, model.rev)
-        after = {
-            k: (v.model_dump(mode="json") if hasattr(v, "model_dump") else v)
-            for k, v in changes.items()
-        }
+        after = {k: as_json(v) for k, v in changes.items()}
         self._audit(
             model.name, actor, action, model.name, before=before, after=after, reason=reason
         )
@@ -199,13 +193,12 @@ class RegistryCore:
 
 
 def prediction_column(result: ValidationResult) -> Any:
-    """What the reference profile's prediction distribution is made of: the score (binary
-    probability, points) when there is one, else the output; for a multiclass model the
-    predicted class (its top probability says little about which classes it chooses), spelled
-    as the log reader spells classes."""
     if result.prediction is None:
         return None
     prediction = result.prediction
-    if prediction.multiclass:
-        return np.array([class_key(v) for v in prediction.values.tolist()], dtype=object)
     return prediction.scores if prediction.scores is not None else prediction.values
+
+
+def as_json(value: Any) -> Any:
+    """A record's field as the audit stores it."""
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value

@@ -20,6 +20,7 @@ from steward.domain.frames import columns_from_records, infer_signature
 from steward.domain.identity import Identity, Role
 from steward.domain.models import (
     Artifact,
+    DeploymentPolicy,
     Lineage,
     Model,
     ModelSpec,
@@ -28,10 +29,12 @@ from steward.domain.models import (
     Validation,
 )
 from steward.domain.profile import build_profile
+from steward.domain.separation import DEFAULT_RISK, check_policy_change
 from steward.registry.core import (
     HOLDOUT_FILE,
     REFERENCE_FILE,
     RegistryCore,
+    as_json,
     prediction_column,
     sha256_hex,
 )
@@ -52,6 +55,9 @@ class Registration(RegistryCore):
 
     def create_model(self, spec: ModelSpec, caller: Identity) -> Model:
         caller.require(Role.DATA_SCIENTIST)
+        check_policy_change(
+            caller, DEFAULT_RISK, DeploymentPolicy(), spec.risk_tier, spec.deployment
+        )
         now = self.clock()
         spec = spec.model_copy(update={"owner": spec.owner or caller.user})
         model = Model(**spec.model_dump(), created_by=caller.user, created_at=now, updated_at=now)
@@ -64,12 +70,20 @@ class Registration(RegistryCore):
         return model
 
     def update_model(self, name: str, update: ModelUpdate, caller: Identity) -> Model:
-        """Replace policies (audited); the drift schedule follows the monitoring policy."""
+        """Change the risk tier or replace policies (audited, loosening only by an approver);
+        the drift schedule follows the monitoring policy."""
         caller.require(Role.DATA_SCIENTIST, Role.APPROVER)
         model = self.store.get_model(name)
-        fields = ("monitoring", "deployment", "retrain")
+        fields = ("risk_tier", "monitoring", "deployment", "retrain")
         changes = {f: getattr(update, f) for f in fields if getattr(update, f) is not None}
-        before = {f: getattr(model, f).model_dump(mode="json") for f in changes}
+        check_policy_change(
+            caller,
+            model.risk_tier,
+            model.deployment,
+            changes.get("risk_tier", model.risk_tier),
+            changes.get("deployment", model.deployment),
+        )
+        before = {f: as_json(getattr(model, f)) for f in changes}
         saved = self._update_model(
             model, caller.user, "model.updated", before, update.reason, **changes
         )

@@ -91,7 +91,8 @@ class Release(RegistryCore):
         raise Conflict(f"{name} has no previous approved production version")
 
     def archive(self, name: str, number: int, caller: Identity, reason: str) -> ModelVersion:
-        caller.require(Role.DATA_SCIENTIST, Role.APPROVER)
+        """Retire a version that serves no alias and no traffic: an approver's decision."""
+        caller.require(Role.APPROVER)
         model = self.store.get_model(name)
         if number in model.aliases.values() or number in (
             model.traffic.champion,

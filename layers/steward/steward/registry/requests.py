@@ -12,6 +12,7 @@ from steward.domain.models import (
     MonitoringPolicy,
     Number,
     RetrainPolicy,
+    RiskTier,
     Signature,
     TrainingDataRef,
 )
@@ -77,6 +78,12 @@ class Decision(BaseModel):
     comment: str = Field(min_length=1, max_length=4000)
 
 
+class Archive(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field(min_length=1, max_length=4000)
+
+
 class AliasUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -90,10 +97,13 @@ class Rollback(BaseModel):
 
 
 class ModelUpdate(BaseModel):
-    """``PATCH /models/{name}``: replace any of the model's policies (each one whole)."""
+    """``PATCH /models/{name}``: replace any of the model's policies (each one whole) or its
+    risk tier. Loosening what lets a version reach production without a person takes an
+    approver (:mod:`steward.domain.separation`)."""
 
     model_config = ConfigDict(extra="forbid")
 
+    risk_tier: RiskTier | None = None
     monitoring: MonitoringPolicy | None = None
     deployment: DeploymentPolicy | None = None
     retrain: RetrainPolicy | None = None
@@ -101,6 +111,7 @@ class ModelUpdate(BaseModel):
 
     @model_validator(mode="after")
     def _names_a_policy(self) -> ModelUpdate:
-        if self.monitoring is None and self.deployment is None and self.retrain is None:
-            raise ValueError("give at least one of monitoring, deployment or retrain")
+        fields = (self.risk_tier, self.monitoring, self.deployment, self.retrain)
+        if all(f is None for f in fields):
+            raise ValueError("give at least one of risk_tier, monitoring, deployment or retrain")
         return self

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from steward.domain import log_schema as schema
 from steward.domain.errors import Conflict, NotFound
 from steward.domain.frames import Columns
+from steward.domain.identity import Identity, Role
 from steward.domain.models import Flavor, Model, ModelVersion, Status, Task
 from steward.ports import ArtifactStore, LogSink, ModelStore
 from steward.registry.integrity import fetch_verified
@@ -25,8 +26,9 @@ from steward.scoring.inputs import MAX_ROWS, PredictRequest, quality_flags, to_c
 from steward.scoring.routing import Route, Variant, assign
 from steward.scoring.tracing import subsegment
 
-MODEL_TTL_S = 5.0  # a promotion reaches warm functions within this time
-SERVABLE = frozenset({Status.APPROVED, Status.PENDING_APPROVAL})
+# A promotion, and a version's status change, reach warm functions within this time.
+MODEL_TTL_S = 5.0
+SERVABLE = frozenset({Status.APPROVED})  # only approved versions answer clients
 
 
 class PredictResponse(BaseModel):
@@ -115,7 +117,7 @@ class Scorer:
         self._clock = clock
         self._ttl = model_ttl_s
         self._models: dict[str, _Cached] = {}
-        self._versions: dict[tuple[str, int], ModelVersion] = {}
+        self._versions: dict[tuple[str, int], _Cached] = {}
         self._runtimes: dict[tuple[str, int, str], Runtime] = {}
         self._lock = threading.Lock()
 
@@ -131,11 +133,15 @@ class Scorer:
         return model
 
     def version(self, name: str, number: int) -> ModelVersion:
+        """Cached like the model record: an archived or rejected version stops answering
+        within the TTL."""
         key = (name, number)
-        version = self._versions.get(key)
-        if version is None or version.status not in SERVABLE:
-            version = self.store.get_version(name, number)  # statuses change: re-read those
-            self._versions[key] = version
+        cached = self._versions.get(key)
+        now = self._clock()
+        if cached is None or cached.until < now:
+            cached = _Cached(self.store.get_version(name, number), now + self._ttl)
+            self._versions[key] = cached
+        version: ModelVersion = cached.value
         return version
 
     def runtime(self, version: ModelVersion) -> Runtime:
@@ -186,7 +192,10 @@ class Scorer:
     def _servable(self, name: str, number: int) -> ModelVersion:
         version = self.version(name, number)
         if version.status not in SERVABLE:
-            raise Conflict(f"version {number} of {name} is {version.status.value}")
+            raise Conflict(
+                f"version {number} of {name} is {version.status.value}: only APPROVED "
+                "versions answer"
+            )
         return version
 
     def predict(
@@ -248,7 +257,10 @@ class Scorer:
             flagged=flagged,
         )
 
-    def feedback(self, name: str, labels: list[tuple[str, Any]]) -> int:
+    def feedback(self, name: str, labels: list[tuple[str, Any]], caller: Identity) -> int:
+        """Ground truth feeds performance and retraining: only an application or a data
+        scientist sends it."""
+        caller.require(Role.APPLICATION, Role.DATA_SCIENTIST)
         self.model(name)
         batch = {
             "ts": datetime.now(UTC).isoformat(),

@@ -43,17 +43,6 @@ def _vsk(version: int) -> dict[str, str]:
     return {"S": f"V#{version:010d}"}
 
 
-def _newest_first(table: str, name: str, prefix: str, limit: int) -> dict[str, Any]:
-    """A query of the model's items whose sort key starts with ``prefix``, newest first."""
-    return {
-        "TableName": table,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {":pk": _pk(name), ":prefix": {"S": prefix}},
-        "ScanIndexForward": False,
-        "Limit": limit,
-    }
-
-
 class DynamoModelStore(ModelStore):
     """:class:`~steward.ports.ModelStore` on one DynamoDB table (pk/sk, GSI ``gsi1``)."""
 
@@ -184,11 +173,15 @@ class DynamoModelStore(ModelStore):
 
     def list_versions(self, name: str, limit: int, token: str | None) -> Page[ModelVersion]:
         self.get_model(name)
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :v)",
+            "ExpressionAttributeValues": {":pk": _pk(name), ":v": {"S": "V#"}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
         return query_page(
-            self._db,
-            _newest_first(self._table, name, "V#", limit),
-            token,
-            lambda i: ModelVersion.model_validate_json(i["doc"]["S"]),
+            self._db, kwargs, token, lambda i: ModelVersion.model_validate_json(i["doc"]["S"])
         )
 
     def save_version(self, version: ModelVersion, expected_status: Status) -> None:
@@ -397,5 +390,11 @@ class S3DynamoReportStore(ReportStore):
         return body.decode()
 
     def summaries(self, model: str, limit: int, token: str | None) -> Page[dict[str, Any]]:
-        query = _newest_first(self._table, model, "DRIFT#", limit)
-        return query_page(self._db, query, token, lambda i: json.loads(i["doc"]["S"]))
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :d)",
+            "ExpressionAttributeValues": {":pk": _pk(model), ":d": {"S": "DRIFT#"}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        return query_page(self._db, kwargs, token, lambda i: json.loads(i["doc"]["S"]))

@@ -40,7 +40,8 @@ def get_model(name: str) -> Model:
 
 
 @router.patch(
-    "/models/<name>", summary="Replace a model's monitoring, deployment or retrain policy"
+    "/models/<name>",
+    summary="Change a model's risk tier, or replace its monitoring, deployment or retrain policy",
 )
 def update_model(name: str, update: ModelUpdate) -> Model:
     return registry().update_model(name, update, caller(router))

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
+from steward.api.context import caller
 from steward.domain.errors import StewardError
 from steward.runtimes.loader import IMAGE_FLAVORS
 from steward.scoring.inputs import MAX_ROWS, parse_request
@@ -102,7 +103,11 @@ def _forward_to_image(name: str, version: int | None, alias: str | None) -> Resp
     )
 
 
-@router.post("/models/<name>/feedback", summary="Ground-truth labels, joined by request id")
+@router.post(
+    "/models/<name>/feedback",
+    summary="Ground-truth labels, joined by request id (an application or data scientist)",
+)
 def feedback(name: str, body: Feedback) -> FeedbackAccepted:
-    accepted = scorer().feedback(name, [(r.request_id, r.label) for r in body.records])
+    labels = [(r.request_id, r.label) for r in body.records]
+    accepted = scorer().feedback(name, labels, caller(router))
     return FeedbackAccepted(accepted=accepted)

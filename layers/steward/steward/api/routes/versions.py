@@ -13,7 +13,7 @@ from steward.api.schemas import VersionList, VersionView
 from steward.domain.errors import BadRequest
 from steward.domain.models import Status
 from steward.registry.card import model_card
-from steward.registry.requests import Decision, RegisterVersion
+from steward.registry.requests import Archive, Decision, RegisterVersion
 from steward.wiring import registry
 
 router = Router()
@@ -74,6 +74,14 @@ def get_card(name: str, version: int) -> Response[str]:
 @router.post("/models/<name>/versions/<version>/decision", summary="Approve or reject")
 def decide(name: str, version: int, decision: Decision) -> VersionView:
     return VersionView.of(registry().decide(name, version, decision, caller(router)))
+
+
+@router.post(
+    "/models/<name>/versions/<version>/archive",
+    summary="Retire a version that serves no alias or traffic (approver or admin)",
+)
+def archive(name: str, version: int, body: Archive) -> VersionView:
+    return VersionView.of(registry().archive(name, version, caller(router), body.comment))
 
 
 @router.get("/approvals", summary="The approval inbox")
