@@ -56,6 +56,8 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
         ),
         # a port reaching an adapter
         ("layers/steward/steward/ports/adapter.py", "import steward.adapters.memory", "Layers"),
+        # the domain reaching for AWS
+        ("layers/steward/steward/domain/aws_call.py", "import boto3", "Domain, stats and ports"),
         # a handler importing the local platform
         ("functions/api/local.py", "import steward.local.paths", "No production module"),
         # the client importing a server module
