@@ -14,8 +14,11 @@ import json
 import re
 from typing import Any, Literal
 
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from infra.constructs.nag import acknowledge
 from steward.domain.errors import describe_errors
 from steward.domain.role_mapping import RoleMapping
 
@@ -94,3 +97,22 @@ def auth_settings(context: Any) -> AuthSettings:
         raise DeploymentError(
             f"invalid deployment settings: {describe_errors(exc.errors())}"
         ) from None
+
+
+def grant_read_principal_tags(role: iam.IRole) -> None:
+    """Read the IAM tags of whichever user or role calls (the mapping's tag rules)."""
+    stack = cdk.Stack.of(role)
+    arn = f"arn:{stack.partition}:iam::{stack.account}"
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["iam:ListRoleTags", "iam:ListUserTags"],
+            resources=[f"{arn}:role/*", f"{arn}:user/*"],
+        )
+    )
+    for kind in ("role", "user"):
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:{kind}/*]",
+            "The caller may be any IAM role or user of the account: only its tags are read, "
+            "for the deployment's role-mapping tag rules.",
+        )

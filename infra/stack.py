@@ -7,7 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from infra.auth import AuthSettings
+from infra.auth import AuthSettings, grant_read_principal_tags
 from infra.constructs.api import Api
 from infra.constructs.console import Console
 from infra.constructs.function import StewardFunction
@@ -115,6 +115,9 @@ class StewardStack(cdk.Stack):
             access_logs=access_logs,
             environment=common_env,
         )
+        if auth.role_mapping.tags:
+            for fn in (api_fn, scoring.function):
+                grant_read_principal_tags(fn.role)
         monitoring = Monitoring(
             self,
             "Monitoring",

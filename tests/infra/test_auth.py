@@ -80,16 +80,32 @@ def test_synth_refuses_a_bad_role_mapping_and_names_the_problem(mapping: Any, na
         build_app(context={"steward:roleMapping": mapping, **NO_BUNDLING}, nag=False)
 
 
-def test_the_role_mapping_reaches_every_function_that_identifies_callers() -> None:
-    from aws_cdk.assertions import Template
-
-    _, stack = build_app(
-        context={"steward:roleMapping": json.dumps(MAPPING), **NO_BUNDLING}, nag=False
-    )
-    values = _function_env(Template.from_stack(stack).to_json(), "STEWARD_ROLE_MAPPING")
+def test_the_role_mapping_reaches_the_functions_and_tag_rules_may_read_tags() -> None:
+    mapping = {**MAPPING, "tags": [{"key": "steward-role", "value": "viewer", "roles": ["viewer"]}]}
+    synth = synthesize(context={"steward:roleMapping": json.dumps(mapping)})
+    assert synth.error is None, synth.violations()
+    values = _function_env(synth.template, "STEWARD_ROLE_MAPPING")
     assert len(values) >= 3
-    expected = RoleMapping.model_validate(MAPPING)
+    expected = RoleMapping.model_validate(mapping)
     assert all(RoleMapping.model_validate_json(v) == expected for v in values)
+    readers = [
+        p["Properties"]["Roles"]
+        for p in synth.resources("AWS::IAM::Policy").values()
+        if any(
+            "iam:ListRoleTags" in _actions(statement)
+            for statement in p["Properties"]["PolicyDocument"]["Statement"]
+        )
+    ]
+    assert len(readers) == 2  # the API function and the scoring function, no one else
+
+
+def test_without_tag_rules_no_function_reads_iam(synth: Synth) -> None:
+    assert "iam:ListRoleTags" not in json.dumps(synth.template)
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement.get("Action", [])
+    return [actions] if isinstance(actions, str) else list(actions)
 
 
 @pytest.mark.parametrize(

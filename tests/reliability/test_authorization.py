@@ -53,6 +53,7 @@ ROLE_MAPPING = {
         {"permission_set": "StewardDataScientist", "roles": ["data_scientist"]},
         {"permission_set": "StewardApprover", "roles": ["approver"]},
     ],
+    "tags": [{"key": "steward-role", "value": "viewer", "roles": ["viewer"]}],
 }
 PRINCIPALS: dict[str, str] = {
     "admin": f"arn:aws:sts::{ACCOUNT}:assumed-role/steward-admins/ops",
@@ -298,6 +299,22 @@ def test_me_in_iam_mode(stack: Stack, user: str, expected: tuple[str, list[str],
         answer = as_caller(stack, "iam", user, "GET", "/me", None)
     assert answer.status == 200, answer.raw
     assert (answer.body["user"], answer.body["roles"], answer.body["source"]) == expected
+
+
+def test_me_with_a_tag_rule_reads_the_roles_iam_tags(stack: Stack) -> None:
+    import boto3
+
+    boto3.client("iam").create_role(
+        RoleName="auditors",
+        AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}',
+        Tags=[{"Key": "steward-role", "Value": "viewer"}],
+    )
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    with iam_mode():
+        principal = f"arn:aws:sts::{account}:assumed-role/auditors/session"
+        answer = call(stack, "GET", "/me", user=None, principal=principal)
+    assert answer.status == 200, answer.raw
+    assert answer.body["roles"] == ["viewer"]
 
 
 def test_me_in_local_mode(stack: Stack) -> None:

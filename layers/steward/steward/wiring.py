@@ -9,6 +9,7 @@ from steward.config import Settings, settings
 from steward.registry.service import Registry
 
 if TYPE_CHECKING:
+    from steward.adapters.aws.iam import IamPrincipalTags
     from steward.adapters.aws.lambda_ import LambdaForwarder
     from steward.adapters.aws.s3 import S3ArtifactStore
     from steward.drift.runs import DriftJobs
@@ -34,6 +35,7 @@ def reset() -> None:
         registry,
         scorer,
         image_forwarder,
+        principal_tags,
         log_store,
         drift,
         drift_jobs,
@@ -93,6 +95,14 @@ def scorer() -> Scorer:
         artifacts=S3ArtifactStore(_client("s3"), cfg.need("artifacts_bucket")),
         sink=SqsLogSink(_client("sqs"), cfg.need("log_queue_url")),
     )
+
+
+@lru_cache(maxsize=1)
+def principal_tags() -> IamPrincipalTags:
+    """The IAM tags of callers, for the role mapping's tag rules."""
+    from steward.adapters.aws.iam import IamPrincipalTags
+
+    return IamPrincipalTags(_client("iam"))
 
 
 @lru_cache(maxsize=1)

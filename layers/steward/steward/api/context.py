@@ -12,7 +12,13 @@ from steward.domain.identity import Identity
 
 
 def caller(router: Router) -> Identity:
-    return identity_from_event(router.current_event.raw_event, settings())
+    cfg = settings()
+    tags = None
+    if cfg.auth_mode == "iam" and cfg.role_mapping.tags:
+        from steward.wiring import principal_tags
+
+        tags = principal_tags()
+    return identity_from_event(router.current_event.raw_event, cfg, tags)
 
 
 def created(body: BaseModel) -> Response[str]:
