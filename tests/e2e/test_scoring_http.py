@@ -4,7 +4,10 @@ pinned versions, 4xx for malformed payloads, and the records in Parquet."""
 from __future__ import annotations
 
 import base64
+import io
 import json
+import os
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +20,7 @@ import pytest
 
 from steward.client import Client
 from steward.local.platform import LocalPlatform
+from steward.scoring.service import MODEL_TTL_S
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["tenure", "charges", "usage"]
@@ -161,3 +165,79 @@ def test_sklearn_models_answer_through_the_image_function(platform: LocalPlatfor
     assert np.allclose(got, model.predict_proba(x[:50])[:, 1], atol=1e-6)
     assert platform.runtime is not None
     assert platform.runtime.invocations["scoring"] - before == 2  # zip, then image function
+
+
+def _approved(client: Client, name: str, body: dict[str, Any]) -> int:
+    """Registered by alice, approved by bob: the version's number."""
+    alice, bob = client.as_user("alice"), client.as_user("bob")
+    v = alice.post(f"/models/{name}/versions", body)
+    path = f"/models/{name}/versions/{v['version']}"
+    for _ in range(200):
+        if alice.get(path)["status"] == "PENDING_APPROVAL":
+            break
+    bob.post(f"{path}/decision", {"decision": "approve", "comment": "ok"})
+    return int(v["version"])
+
+
+def test_a_multiclass_forest_answers_every_class_and_the_challenger_is_named(
+    platform: LocalPlatform,
+) -> None:
+    """A 30-tree forest on wine exported by skl2onnx (float32 sums: 1.0000004 before the
+    rounding tolerance) answers {class: p} summing to 1; with all traffic on the challenger,
+    the answer names the challenger, and so does the Parquet log."""
+    import boto3
+    import pyarrow.parquet as pq
+
+    from tests.factories import multiclass_data, multiclass_rows, onnx_forest
+
+    x, y, signature = multiclass_data("wine")
+    rows = multiclass_rows(x)
+    client = Client(url=platform.url)
+    alice = client.as_user("alice")
+    alice.post(
+        "/models",
+        {"name": "http-wine", "task": "classification", "deployment": {"auto_deploy": False}},
+    )
+    forests = []
+    for seed in (0, 1):
+        graph, forest = onnx_forest(x, y, seed=seed)
+        forests.append(forest)
+        body = {
+            "flavor": "onnx",
+            "artifact_b64": base64.b64encode(graph).decode(),
+            "signature": signature,
+            "reference_data": {"instances": rows[::2]},
+        }
+        assert _approved(client, "http-wine", body) == seed + 1
+    alice.put("/models/http-wine/aliases/production", {"version": 1})
+    answer = client.post("/models/http-wine/predict", {"instances": rows[:60]})
+    assert answer["version"] == 1 and answer.get("versions") is None
+    for got, want in zip(answer["predictions"], forests[0].predict_proba(x[:60]), strict=True):
+        assert list(got["probabilities"]) == ["0", "1", "2"]
+        assert abs(sum(got["probabilities"].values()) - 1) < 1e-12
+        assert np.allclose(list(got["probabilities"].values()), want, atol=1e-5)
+
+    alice.put(
+        "/models/http-wine/traffic",
+        {"champion": 1, "challenger": 2, "challenger_percent": 100, "mode": "canary"},
+    )
+    time.sleep(MODEL_TTL_S)  # the traffic policy reaches the warm scorer within its TTL
+    canary = client.post("/models/http-wine/predict", {"instances": rows[:40]})
+    assert canary["version"] == 2 and canary.get("versions") is None
+    assert platform.flush() >= 1
+    s3 = boto3.client("s3")  # the emulator
+    bucket = os.environ["STEWARD_LOGS_BUCKET"]
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix="predictions/model=http-wine/"
+        )
+        for o in page.get("Contents", [])
+    ]
+    logged: dict[str, tuple[int, str, dict[str, float]]] = {}
+    for key in keys:
+        table = pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+        for r in table.select(["request_id", "version", "variant", "probabilities"]).to_pylist():
+            logged[r["request_id"]] = (r["version"], r["variant"], dict(r["probabilities"]))
+    for rid, got in zip(canary["request_ids"], canary["predictions"], strict=True):
+        assert logged[rid] == (2, "challenger", got["probabilities"])

@@ -154,6 +154,9 @@ def _served_forest(registry: Registry) -> tuple[np.ndarray, list[dict[str, float
 
 def test_a_multiclass_answer_and_its_log_carry_every_class(registry: Registry) -> None:
     expected, rows = _served_forest(registry)
+    # the reference profile's prediction distribution is the class distribution
+    profile = registry.store.get_version("wine", 1).profile or {}
+    assert set(profile["prediction"]["counts"]) == {"0", "1", "2"}
     sink = MemoryLogSink()
     scorer = Scorer(registry.store, registry.artifacts, sink)
     response = scorer.predict("wine", PredictRequest(instances=rows))

@@ -107,7 +107,8 @@ class Accumulator:
     """One pass's state: a counter per reference feature, updated in place row group after
     row group; turned into a :class:`Profile` once, at the end. A reader of
     :func:`steward.logs.reader.stream`: it reads each feature from its log column and the
-    prediction from ``score`` (else ``prediction``)."""
+    prediction from ``score`` (else ``prediction``), or from ``prediction`` when the
+    reference's prediction distribution is categorical (classes, outcomes)."""
 
     def __init__(self, reference: Profile, signature: Signature) -> None:
         self.rows = 0
@@ -145,7 +146,14 @@ class Accumulator:
                 continue
             if (counter := self.features.get(spec.name)) is not None:
                 self.counting.append((counter, column))
-        score = next((c for c in (schema.SCORE, schema.PREDICTION) if c in file.names), None)
+        # A categorical reference (a multiclass model's classes, a rule set's outcomes) is
+        # compared with the predicted classes; a numeric one with the score, else the value.
+        order = (
+            (schema.PREDICTION,)
+            if isinstance(self.prediction, CategoryCounter)
+            else (schema.SCORE, schema.PREDICTION)
+        )
+        score = next((c for c in order if c in file.names), None)
         if score is not None and self.prediction is not None:
             self.counting.append((self.prediction, score))
         columns = [column for _, column in self.counting]

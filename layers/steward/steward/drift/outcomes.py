@@ -36,6 +36,12 @@ from steward.stats import performance
 JOIN_BLOCK = 1 << 20
 
 
+def _probabilities_type() -> Any:
+    import pyarrow as pa
+
+    return pa.map_(pa.string(), pa.float64())
+
+
 def _class_keys(column: Any) -> Any:
     """Classes as strings, one spelling per value whatever the column type: 1, 1.0 and True
     are all ``"1"`` (labels arrive as JSON and predictions as the runtime's type). Only the
@@ -216,6 +222,7 @@ class Join:
         self.attributes = attributes
         self.present: list[str] = []  # this file's attributes
         self.has_score = False
+        self.has_probabilities = False
         self.failed = False  # this file's rows cannot be joined (noted in skipped)
 
     def wants(self, file: LogFile, key: str) -> Wanted | None:
@@ -224,9 +231,14 @@ class Join:
             return None
         self.present = [a for a in self.attributes if schema.column_of(a) in file.names]
         self.has_score = schema.SCORE in file.names
+        # A multiclass model's class probabilities, read only when labels can join them.
+        self.has_probabilities = bool(
+            schema.PROBABILITIES in file.names and self.joiner.labels.num_rows
+        )
         self.failed = False
         columns = [schema.REQUEST_ID, schema.PREDICTION]
         columns += [schema.SCORE] if self.has_score else []
+        columns += [schema.PROBABILITIES] if self.has_probabilities else []
         return Wanted(columns + [schema.column_of(a) for a in self.present])
 
     def add(self, table: Any) -> None:
@@ -248,6 +260,9 @@ class Join:
                 schema.SCORE: rows.column(schema.SCORE).cast(pa.float64())
                 if self.has_score
                 else pa.nulls(n, pa.float64()),
+                schema.PROBABILITIES: rows.column(schema.PROBABILITIES).cast(_probabilities_type())
+                if self.has_probabilities
+                else pa.nulls(n, _probabilities_type()),
             }
             for attribute in self.attributes:
                 table[schema.column_of(attribute)] = (
@@ -277,6 +292,23 @@ class Join:
     def result(self) -> Outcomes:
         self.joiner.flush()
         return self.outcomes
+
+
+def probability_matrix(column: Any) -> tuple[list[str] | None, np.ndarray | None]:
+    """The logged ``{class: probability}`` maps as (classes, rows x classes), a class a row
+    lacks counting 0; ``(None, None)`` when any row has none (metrics that need them for
+    every row are then left out)."""
+    if column.null_count or not len(column):
+        return None, None
+    maps = column.combine_chunks()
+    offsets = maps.offsets.to_numpy()
+    start, stop = int(offsets[0]), int(offsets[-1])
+    keys = np.asarray(maps.keys.slice(start, stop - start).to_numpy(zero_copy_only=False))
+    values = maps.items.slice(start, stop - start).to_numpy(zero_copy_only=False)
+    classes, at = np.unique(keys.astype(np.str_), return_inverse=True)
+    matrix = np.zeros((len(maps), len(classes)))
+    matrix[np.repeat(np.arange(len(maps)), np.diff(offsets)), at] = values
+    return [str(c) for c in classes.tolist()], matrix
 
 
 def read_predictions(
@@ -342,7 +374,8 @@ def assess(
         if y is not None and yhat is not None and labelled is not None:
             score = labelled.column(schema.SCORE)
             scores = score.to_numpy() if score.null_count == 0 else None
-            result.update(performance.classification(y, yhat, scores, positive))
+            classes, matrix = probability_matrix(labelled.column(schema.PROBABILITIES))
+            result.update(performance.classification(y, yhat, scores, positive, matrix, classes))
     named = {performance.ALIASES.get(k.lower(), k.lower()): v for k, v in registered.items()}
     registered_known = {k: v for k, v in named.items() if k in result["metrics"]}
     found = performance.checks(result["metrics"], registered, thresholds)

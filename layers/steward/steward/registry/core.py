@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from steward.domain.audit import ChainReport, verify_chain
 from steward.domain.errors import NotFound
 from steward.domain.models import Model, ModelVersion, Page, RetrainState
@@ -22,6 +24,7 @@ from steward.ports.monitoring import Schedules
 from steward.registry.integrity import fetch_verified
 from steward.registry.tabular import decode_sample
 from steward.runtimes.loader import ValidationResult
+from steward.stats.performance import class_key
 
 Clock = Callable[[], datetime]
 REFERENCE_FILE = "reference.jsonl.gz"
@@ -193,9 +196,15 @@ class RegistryCore:
 
 
 def prediction_column(result: ValidationResult) -> Any:
+    """What the reference profile's prediction distribution is made of: the score (binary
+    probability, points) when there is one, else the output; for a multiclass model the
+    predicted class (its top probability says little about which classes it chooses), spelled
+    as the log reader spells classes."""
     if result.prediction is None:
         return None
     prediction = result.prediction
+    if prediction.multiclass:
+        return np.array([class_key(v) for v in prediction.values.tolist()], dtype=object)
     return prediction.scores if prediction.scores is not None else prediction.values
 
 

@@ -19,7 +19,15 @@ from typing import Any
 import numpy as np
 
 EXACT_INTEGERS = 2.0**53  # floats below this spell integers as integers ("1", not "1.0")
-HIGHER_IS_BETTER = ("accuracy", "precision", "recall", "f1", "roc_auc")
+HIGHER_IS_BETTER = (
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "f1_macro",
+    "f1_weighted",
+    "roc_auc",
+)
 LOWER_IS_BETTER = ("log_loss", "rmse", "mae")
 # Registered metric names that mean one of ours.
 ALIASES = {"auc": "roc_auc", "logloss": "log_loss", "f1_score": "f1", "acc": "accuracy"}

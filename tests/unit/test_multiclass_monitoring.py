@@ -1,0 +1,99 @@
+"""A multiclass model monitored end to end on fakes: scored, logged through the writer,
+labelled, evaluated; its holdout metrics, its window's performance and its prediction drift
+(the class distribution) against scikit-learn."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn import metrics as sk
+
+from steward.adapters.memory import MemoryLogFiles, MemoryLogSink
+from steward.drift.service import DriftService
+from steward.registry.service import Registry
+from steward.scoring.inputs import PredictRequest
+from steward.scoring.service import Scorer
+from steward.scoring.writer import write_batch
+from tests.factories import b64, model_spec, multiclass_data, multiclass_rows, onnx_forest
+from tests.unit.conftest import drift_service
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def wine(registry: Registry) -> tuple[DriftService, Any, np.ndarray, np.ndarray]:
+    x, y, signature = multiclass_data("wine")
+    rng = np.random.default_rng(3)
+    order = rng.permutation(len(y))
+    train, test = order[:100], order[100:]
+    graph, forest = onnx_forest(x[train], y[train])
+    body = {
+        "flavor": "onnx",
+        "artifact_b64": b64(graph),
+        "signature": signature,
+        "reference_data": {"instances": multiclass_rows(x[train])},
+        "holdout_data": {"instances": multiclass_rows(x[test]), "labels": y[test].tolist()},
+    }
+    spec = model_spec("wine", monitoring={"schedule": "rate(1 hour)", "window_hours": 1})
+    service = drift_service(registry, spec, body, NOW + timedelta(hours=2))
+    return service, forest, x[test], y[test]
+
+
+def _land(service: DriftService, sink: MemoryLogSink) -> None:
+    """The log writer's Parquet files, in the fake bucket."""
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    messages = [
+        (f"m{i}", json.dumps({"kind": kind, "model": model, **batch}))
+        for i, (kind, model, batch) in enumerate(sink.batches)
+    ]
+    assert write_batch(messages, logs.files.__setitem__) == []
+
+
+def test_holdout_metrics_are_the_multiclass_set(
+    wine: tuple[DriftService, Any, np.ndarray, np.ndarray],
+) -> None:
+    service, forest, x, y = wine
+    validation = service.store.get_version("wine", 1).validation
+    assert validation is not None
+    measured = validation.holdout_metrics
+    p = forest.predict_proba(x)
+    assert measured["log_loss"] == pytest.approx(sk.log_loss(y, p), rel=1e-4)
+    assert measured["roc_auc"] == pytest.approx(sk.roc_auc_score(y, p, multi_class="ovr"), abs=1e-6)
+    assert measured["f1_weighted"] == pytest.approx(
+        sk.f1_score(y, forest.predict(x), average="weighted")
+    )
+
+
+def test_a_window_reports_multiclass_performance_and_class_drift(
+    registry: Registry, wine: tuple[DriftService, Any, np.ndarray, np.ndarray]
+) -> None:
+    service, _, x, y = wine
+    sink = MemoryLogSink()
+    scorer = Scorer(registry.store, registry.artifacts, sink)
+    answer = scorer.predict("wine", PredictRequest(instances=multiclass_rows(x)))
+    scorer.feedback("wine", list(zip(answer.request_ids, y.tolist(), strict=True)))
+    _land(service, sink)
+
+    report = service.evaluate("wine", NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+    perf = report.performance
+    assert perf["rows_labelled"] == len(y) and perf["average"] == "macro"
+    p = np.array([list(a["probabilities"].values()) for a in answer.predictions])
+    yhat = np.array([a["label"] for a in answer.predictions])
+    metrics = perf["metrics"]
+    assert metrics["log_loss"] == pytest.approx(sk.log_loss(y, p), rel=1e-9)
+    assert metrics["roc_auc"] == pytest.approx(sk.roc_auc_score(y, p, multi_class="ovr"))
+    assert metrics["f1_macro"] == pytest.approx(sk.f1_score(y, yhat, average="macro"))
+    assert metrics["f1_weighted"] == pytest.approx(sk.f1_score(y, yhat, average="weighted"))
+    recall = sk.recall_score(y, yhat, average=None)
+    assert perf["per_class"]["recall"] == pytest.approx({str(c): r for c, r in enumerate(recall)})
+    # the prediction's drift is over the classes chosen, not the top probability
+    prediction = report.prediction
+    assert prediction is not None and "chi2" in prediction.statistics
+    assert set(prediction.labels) == {"0", "1", "2"}
+    shares = np.bincount(yhat, minlength=3) / len(yhat)
+    assert prediction.current == pytest.approx(shares.tolist())
