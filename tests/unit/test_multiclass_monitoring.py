@@ -13,11 +13,15 @@ import pytest
 from sklearn import metrics as sk
 
 from steward.adapters.memory import MemoryLogFiles, MemoryLogSink
+from steward.domain.deployment import canary_verdict
+from steward.domain.models import DeploymentPolicy
 from steward.drift.service import DriftService
+from steward.lifecycle.canary import canary_evidence
 from steward.registry.service import Registry
 from steward.scoring.inputs import PredictRequest
 from steward.scoring.service import Scorer
 from steward.scoring.writer import write_batch
+from steward.stats.distributions import js_distance
 from tests.factories import b64, model_spec, multiclass_data, multiclass_rows, onnx_forest
 from tests.unit.conftest import drift_service
 
@@ -97,3 +101,44 @@ def test_a_window_reports_multiclass_performance_and_class_drift(
     assert set(prediction.labels) == {"0", "1", "2"}
     shares = np.bincount(yhat, minlength=3) / len(yhat)
     assert prediction.current == pytest.approx(shares.tolist())
+
+
+def _logged(version: int, variant: str, classes: list[int]) -> dict[str, Any]:
+    """A log batch of a three-class model choosing ``classes`` (its probabilities logged)."""
+    n = len(classes)
+    probabilities = [{str(c): 0.8 if c == k else 0.1 for c in range(3)} for k in classes]
+    return {
+        "ts": NOW.isoformat(),
+        "rows": n,
+        "columns": {
+            "request_id": [f"{variant}-{i}" for i in range(n)],
+            "version": [version] * n,
+            "variant": [variant] * n,
+            "features": {"f0": [1.0] * n},
+            "prediction": classes,
+            "score": [0.8] * n,
+            "probabilities": probabilities,
+            "latency_ms": [0.2] * n,
+        },
+    }
+
+
+def test_the_canary_compares_class_distributions() -> None:
+    logs = MemoryLogFiles()
+    champion = _logged(1, "champion", [0, 1, 2] * 100)
+    challenger = _logged(2, "challenger", [0] * 250 + [1] * 50)
+    messages = [
+        (f"m{i}", json.dumps({"kind": "predictions", "model": "wine", **batch}))
+        for i, batch in enumerate((champion, challenger))
+    ]
+    assert write_batch(messages, logs.files.__setitem__) == []
+    window = (NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+    theirs, ours, shift = canary_evidence(logs, "wine", 1, 2, *window)
+    assert ours.classes == pytest.approx({"0": 1 / 3, "1": 1 / 3, "2": 1 / 3})
+    assert theirs.classes == pytest.approx({"0": 250 / 300, "1": 50 / 300})
+    # every champion and challenger row chose a class with the same top probability (0.8):
+    # the score distributions are equal, the class distributions are not
+    expected = js_distance(np.array([100.0, 100, 100]), np.array([250.0, 50, 0]))
+    assert shift == pytest.approx(expected)
+    verdict = canary_verdict(DeploymentPolicy(min_canary_rows=10), theirs, ours, shift)
+    assert not verdict.passed and "class distribution moved" in verdict.reasons[0]

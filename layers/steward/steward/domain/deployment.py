@@ -126,6 +126,7 @@ class CanaryStats(BaseModel):
     rows: int
     errors: int = 0
     latency_p95_ms: float | None = None
+    classes: dict[str, float] | None = None  # multiclass: each chosen class's share of rows
 
 
 class CanaryVerdict(BaseModel):
@@ -154,8 +155,9 @@ def canary_verdict(
     if p95 is not None and p95 > policy.max_latency_ms:
         reasons.append(f"p95 latency {p95:.1f} ms over {policy.max_latency_ms:g} ms")
     if prediction_shift is not None and prediction_shift > policy.max_prediction_shift:
+        what = "class" if challenger.classes is not None else "prediction"
         reasons.append(
-            f"prediction distribution moved {prediction_shift:.3f} (JS distance) from the "
+            f"{what} distribution moved {prediction_shift:.3f} (JS distance) from the "
             f"champion's, over {policy.max_prediction_shift:g}"
         )
     return CanaryVerdict(

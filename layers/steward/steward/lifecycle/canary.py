@@ -1,5 +1,7 @@
 """Canary evidence from the prediction logs: per variant rows, errors, p95 latency, and how
-far the challenger's predictions sit from the champion's on the same traffic."""
+far the challenger's predictions sit from the champion's on the same traffic: for a
+multiclass model (its rows log class probabilities) the distribution of the classes chosen,
+whose shares each side's stats carry; for others the score, else the output."""
 
 from __future__ import annotations
 
@@ -13,8 +15,15 @@ from steward.domain.deployment import CanaryStats
 from steward.logs.reader import read_window
 from steward.ports.monitoring import LogFiles
 from steward.stats.distributions import js_distance
+from steward.stats.performance import class_key
 
-COLUMNS = [schema.VERSION, schema.PREDICTION, schema.SCORE, schema.LATENCY_MS]
+COLUMNS = [
+    schema.VERSION,
+    schema.PREDICTION,
+    schema.SCORE,
+    schema.PROBABILITIES,
+    schema.LATENCY_MS,
+]
 SHIFT_BINS = 10
 
 
@@ -24,14 +33,28 @@ def _stats(table: Any) -> CanaryStats:
     if table is None or table.num_rows == 0:
         return CanaryStats(rows=0)
     latency = table.column(schema.LATENCY_MS).to_numpy(zero_copy_only=False)
+    shares = None
+    if _multiclass(table):
+        names, counts = np.unique(np.array(_outputs(table, True), np.str_), return_counts=True)
+        shares = dict(zip(names.tolist(), (counts / max(1, counts.sum())).tolist(), strict=True))
     return CanaryStats(
         rows=table.num_rows,
         errors=int(pc.sum(pc.is_null(table.column(schema.PREDICTION))).as_py() or 0),
         latency_p95_ms=float(np.percentile(latency, 95)) if len(latency) else None,
+        classes=shares,
     )
 
 
-def _outputs(table: Any) -> np.ndarray | list[str]:
+def _multiclass(table: Any) -> bool:
+    """Rows of a multiclass model: they log their class probabilities."""
+    column = table.column(schema.PROBABILITIES)
+    return bool(column.null_count < table.num_rows)
+
+
+def _outputs(table: Any, classes: bool) -> np.ndarray | list[str]:
+    """The chosen classes (spelled as labels are), or the scores, else the outputs."""
+    if classes:
+        return [class_key(v) for v in table.column(schema.PREDICTION).drop_null().to_pylist()]
     if (
         schema.SCORE in table.column_names
         and table.column(schema.SCORE).null_count < table.num_rows
@@ -48,10 +71,14 @@ def _outputs(table: Any) -> np.ndarray | list[str]:
 
 def prediction_shift(champion: Any, challenger: Any) -> float | None:
     """JS distance between the two output distributions: numeric outputs on the
-    champion's decile edges, categorical outputs (classes, decisions) on their labels."""
+    champion's decile edges, categorical outputs (a multiclass model's classes, decisions) on
+    their labels."""
     if champion is None or challenger is None or not champion.num_rows or not challenger.num_rows:
         return None
-    ref, cur = _outputs(champion), _outputs(challenger)
+    # A multiclass model on either side (a champion registered before class probabilities
+    # were logged has none): both sides compare the classes they chose.
+    classes = _multiclass(champion) or _multiclass(challenger)
+    ref, cur = _outputs(champion, classes), _outputs(challenger, classes)
     if len(ref) == 0 or len(cur) == 0:
         return None
     if isinstance(ref, np.ndarray) and isinstance(cur, np.ndarray):
