@@ -14,6 +14,7 @@ from sklearn import metrics as sk
 
 from steward.adapters.memory import MemoryLogFiles, MemoryLogSink
 from steward.domain.deployment import canary_verdict
+from steward.domain.identity import UserDirectory
 from steward.domain.models import DeploymentPolicy
 from steward.drift.service import DriftService
 from steward.lifecycle.canary import canary_evidence
@@ -80,7 +81,8 @@ def test_a_window_reports_multiclass_performance_and_class_drift(
     sink = MemoryLogSink()
     scorer = Scorer(registry.store, registry.artifacts, sink)
     answer = scorer.predict("wine", PredictRequest(instances=multiclass_rows(x)))
-    scorer.feedback("wine", list(zip(answer.request_ids, y.tolist(), strict=True)))
+    labels = list(zip(answer.request_ids, y.tolist(), strict=True))
+    scorer.feedback("wine", labels, UserDirectory().identify("alice"))
     _land(service, sink)
 
     report = service.evaluate("wine", NOW - timedelta(hours=1), NOW + timedelta(hours=1))
