@@ -33,9 +33,10 @@ class ApiError(Exception):
         self.message = message
 
 
-class Unreachable(Exception):
+class Unreachable(ConnectionError):
     """The API could not be reached, did not answer in time, or answered something that is
-    not Steward's JSON: the message says what happened and what to do."""
+    not Steward's JSON: the message says what happened and what to do. A ConnectionError, so
+    callers that wait for the platform by catching OSError keep working."""
 
 
 def _start_hint(url: str) -> str:
