@@ -9,8 +9,10 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from infra.auth import auth_settings
+from infra.auth import DeploymentError, auth_settings
 from infra.stack import StewardStack
+from steward.runtimes.skops_trust import CONTEXT as SKOPS_CONTEXT
+from steward.runtimes.skops_trust import parse_extra
 
 STACK_NAME = "Steward"
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
@@ -28,11 +30,16 @@ def build_app(
 ) -> tuple[cdk.App, StewardStack]:
     app = cdk.App(outdir=outdir, context={**cdk_json_context(), **(context or {})})
     auth = auth_settings(app.node.try_get_context)
+    try:  # types the admin trusts in skops artifacts; forbidden ones refuse the synth
+        skops_trusted = parse_extra(app.node.try_get_context(SKOPS_CONTEXT))
+    except ValueError as exc:
+        raise DeploymentError(str(exc)) from None
     stack = StewardStack(
         app,
         STACK_NAME,
         object_lock_days=int(app.node.try_get_context("steward:objectLockDays") or 30),
         auth=auth,
+        skops_trusted=skops_trusted,
         console=auth.console,
         description="Steward: serverless ModelOps",
     )

@@ -21,6 +21,12 @@ from infra.constructs.storage import secure_bucket
 from infra.constructs.workflows import Workflows
 
 
+def _skops_env(trusted: list[str]) -> dict[str, str]:
+    """The admin's skops additions (steward:skopsTrusted), for every function that may load
+    a model; audited by the registry when a scikit-learn version registers."""
+    return {"STEWARD_SKOPS_TRUSTED": ",".join(trusted)} if trusted else {}
+
+
 class StewardStack(cdk.Stack):
     def __init__(
         self,
@@ -30,6 +36,7 @@ class StewardStack(cdk.Stack):
         object_lock_days: int = 30,
         auth: AuthSettings | None = None,
         console: bool = True,
+        skops_trusted: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -55,6 +62,7 @@ class StewardStack(cdk.Stack):
             "STEWARD_ROLE_MAPPING": auth.mapping_json(),
             **registry.environment(),
         }
+        common_env.update(_skops_env(skops_trusted or []))
 
         api_fn = StewardFunction(
             self,

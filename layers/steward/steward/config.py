@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from steward.domain.limits import MAX_BATCH_BYTES, MAX_BATCH_ROWS
 from steward.domain.role_mapping import RoleMapping
+from steward.runtimes.skops_trust import parse_extra
 
 PREFIX = "STEWARD_"
 
@@ -49,6 +50,8 @@ class Settings(BaseModel):
     drift_batch_bytes: int = Field(default=MAX_BATCH_BYTES, gt=0)
     event_bus: str = "default"
     max_artifact_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    # Types an admin trusts in skops artifacts beyond the shipped list (comma-separated).
+    skops_trusted: list[str] = Field(default_factory=list)
 
     @field_validator("role_mapping", mode="before")
     @classmethod
@@ -63,6 +66,11 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else None
         return value
+
+    @field_validator("skops_trusted", mode="before")
+    @classmethod
+    def _parse_skops_trusted(cls, value: object) -> list[str]:
+        return parse_extra(value)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

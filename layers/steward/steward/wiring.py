@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from steward.config import Settings, settings
 from steward.registry.service import Registry
+from steward.runtimes.skops_trust import trust_added
 
 if TYPE_CHECKING:
     from steward.adapters.aws.iam import IamPrincipalTags
@@ -52,6 +53,7 @@ def registry() -> Registry:
     from steward.adapters.aws.stepfunctions import StepFunctionsEngine
 
     cfg: Settings = settings()
+    trust_added(cfg.skops_trusted)
     dynamodb = _client("dynamodb")
     return Registry(
         store=DynamoModelStore(dynamodb, cfg.need("registry_table")),
@@ -90,6 +92,7 @@ def scorer() -> Scorer:
     from steward.scoring.service import Scorer
 
     cfg = settings()
+    trust_added(cfg.skops_trusted)
     return Scorer(
         store=DynamoModelStore(_client("dynamodb"), cfg.need("registry_table")),
         artifacts=S3ArtifactStore(_client("s3"), cfg.need("artifacts_bucket")),

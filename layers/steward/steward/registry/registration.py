@@ -39,6 +39,7 @@ from steward.registry.core import (
     sha256_hex,
 )
 from steward.registry.requests import ModelUpdate, RegisterVersion
+from steward.registry.skops_audit import record_skops_trusted
 from steward.registry.tabular import encode_sample, rows_of
 from steward.retry import on_conflict
 from steward.runtimes.loader import validate_artifact
@@ -115,6 +116,7 @@ class Registration(RegistryCore):
         if request.sha256 is not None and request.sha256 != digest:
             raise ValidationFailed("sha256 does not match the artifact's content")
         refuse_pickle(data)
+        record_skops_trusted(self.audit_log, self.clock, request.flavor)
         if request.parent_version is not None:
             self.store.get_version(name, request.parent_version)
 

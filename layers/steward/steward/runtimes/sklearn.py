@@ -1,7 +1,9 @@
 """scikit-learn models stored with skops: a zip of JSON and arrays, loaded type by type.
 
-Only the types skops trusts by default (scikit-learn, numpy, scipy internals) may appear;
-an artifact naming any other type is refused with the list of those types.
+Only the types skops trusts by default, Steward's reviewed scikit-learn types and the
+deployment's additions may appear (:mod:`steward.runtimes.skops_trust`); an artifact naming
+any other type is refused with the list of those types and how to allow them. Trees are
+bounds-checked once loaded (:mod:`steward.runtimes.tree_checks`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from steward.domain.models import Signature, Task
 from steward.runtimes.base import Prediction, Runtime
 from steward.runtimes.probabilities import classified, settle
 from steward.runtimes.safety import ZIP_MAGIC, refuse_pickle
+from steward.runtimes.skops_trust import effective, forbidden, untrusted_message
+from steward.runtimes.tree_checks import check_trees
 
 
 class SklearnRuntime(Runtime):
@@ -28,16 +32,19 @@ class SklearnRuntime(Runtime):
             import skops.io as sio
         except ImportError:
             raise RuntimeUnavailable("scikit-learn and skops are not installed here") from None
+        trusted = effective()
         try:
-            untrusted = sio.get_untrusted_types(data=data)
+            named = sio.get_untrusted_types(data=data)
         except Exception:
             raise ValidationFailed("the artifact is not a readable skops file") from None
+        untrusted = [n for n in named if n not in trusted or forbidden(n)]
         if untrusted:
-            raise ValidationFailed(f"the skops file names untrusted types: {untrusted[:10]}")
+            raise ValidationFailed(untrusted_message(untrusted[:20]))
         try:
-            self.model = sio.loads(data)
+            self.model = sio.loads(data, trusted=[n for n in named if n in trusted])
         except Exception:
             raise ValidationFailed("the skops file could not be loaded") from None
+        check_trees(self.model)
 
     def predict(self, columns: Columns) -> Prediction:
         x = self.feature_matrix(columns, np.float64)
