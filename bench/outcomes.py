@@ -25,9 +25,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from steward.domain import log_schema as schema
+
 T0 = datetime(2026, 11, 27, tzinfo=UTC)
 FILE_ROWS = 1_000_000
-COLUMNS = ["request_id", "ts", "version", "prediction", "score", "sex", "region"]
+# What the outcomes read of a prediction file: the log's columns and two protected attributes.
+LOG = (schema.REQUEST_ID, schema.TS, schema.VERSION, schema.PREDICTION, schema.SCORE)
+COLUMNS = [*LOG, "sex", "region"]
 
 
 def generate(rows: int, labelled: float, root: Path) -> None:
@@ -41,13 +45,13 @@ def generate(rows: int, labelled: float, root: Path) -> None:
         ids = pa.array([f"{part:04d}{i:028x}-{i % 100}" for i in range(n)])
         predictions = pa.table(
             {
-                "request_id": ids,
-                "ts": pa.array(
+                schema.REQUEST_ID: ids,
+                schema.TS: pa.array(
                     np.full(n, int(T0.timestamp() * 1e6) + 1), pa.timestamp("us", tz="UTC")
                 ),
-                "version": pa.array(np.ones(n, np.int32)),
-                "prediction": (score >= 0.5).astype(np.float64),
-                "score": score,
+                schema.VERSION: pa.array(np.ones(n, np.int32)),
+                schema.PREDICTION: (score >= 0.5).astype(np.float64),
+                schema.SCORE: score,
                 "sex": pa.array(rng.choice(["f", "m"], n)).dictionary_encode(),
                 "region": pa.array(rng.choice(["n", "s", "e", "w"], n)).dictionary_encode(),
             }
@@ -57,7 +61,7 @@ def generate(rows: int, labelled: float, root: Path) -> None:
         )
         chosen = np.flatnonzero(rng.random(n) < labelled)
         truth = (rng.random(len(chosen)) < score[chosen]).astype(np.float64)
-        feedback = pa.table({"request_id": ids.take(pa.array(chosen)), "label": truth})
+        feedback = pa.table({schema.REQUEST_ID: ids.take(pa.array(chosen)), schema.LABEL: truth})
         pq.write_table(feedback, root / "feedback" / f"f{part}.parquet")
         written += n
         part += 1
@@ -71,7 +75,7 @@ def scan(root: Path) -> dict[str, float]:
     started = time.perf_counter()
     rows = 0
     for path in _files(root, "feedback"):
-        pq.read_table(path, columns=["request_id", "label"])
+        pq.read_table(path, columns=[schema.REQUEST_ID, schema.LABEL])
     for path in _files(root, "predictions"):
         for batch in pq.ParquetFile(path).iter_batches(batch_size=65_536, columns=COLUMNS):
             rows += batch.num_rows

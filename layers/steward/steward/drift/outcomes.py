@@ -220,12 +220,14 @@ class Join:
         self.joiner = _Joiner(labels, task, attributes, self.outcomes)
         self.task = task
         self.attributes = attributes
-        self.present: list[str] = []  # this file's attributes
+        self.key = ""  # the file being read, its attributes, and whether it has a score
+        self.present: list[str] = []
         self.has_score = False
         self.has_probabilities = False
         self.failed = False  # this file's rows cannot be joined (noted in skipped)
 
     def wants(self, file: LogFile, key: str) -> Wanted | None:
+        self.key = key
         if not {schema.REQUEST_ID, schema.PREDICTION} <= file.names:
             self.skip(key, "no request_id, ts or prediction column")
             return None
@@ -272,19 +274,16 @@ class Join:
                 )
         except SkipFile as exc:
             self.failed = True
-            self.outcomes.skipped.append({"key": "", "reason": str(exc)})
+            self.skip(self.key, str(exc))
             return
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             self.failed = True
-            self.outcomes.skipped.append(
-                {"key": "", "reason": f"unreadable ({type(exc).__name__})"}
-            )
+            self.skip(self.key, f"unreadable ({type(exc).__name__})")
             return
         self.joiner.add(pa.table(table))
 
     def read(self, key: str) -> None:
-        for entry in self.outcomes.skipped:  # a failure in add knows no key: this one's
-            entry["key"] = entry["key"] or key
+        pass
 
     def skip(self, key: str, reason: str) -> None:
         self.outcomes.skipped.append({"key": key, "reason": reason})
