@@ -145,3 +145,16 @@ def test_cognito_mode_puts_a_user_pool_authorizer_on_every_method() -> None:
     assert methods and all(m["AuthorizationType"] == "COGNITO_USER_POOLS" for m in methods)
     assert all(m["AuthorizerId"] == {"Ref": authorizer_id} for m in methods)
     assert set(_function_env(synth.template, "STEWARD_AUTH_MODE")) == {"cognito"}
+
+
+def test_the_readme_s_role_mappings_are_valid() -> None:
+    """The three set-ups the README's deploy section shows pass synth's validation."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(r"```json\n(.*?)```", text, re.S)
+    blocks.append(re.findall(r"roleMapping='(.*?)'", text)[-1])
+    assert len(blocks) == 3
+    mappings = [RoleMapping.model_validate_json(b) for b in blocks]
+    assert all(m.principals or m.identity_center or m.cognito_groups for m in mappings)

@@ -70,6 +70,7 @@ BY_SUFFIX: dict[str, Any] = {
     "/feedback": {"accepted": 1},
     "/executions": {"items": [EXECUTION]},
     "/retrain": {"run": "churn-manual-20261127T0700", "execution": "arn:x"},
+    "/me": {"user": "bob", "roles": ["approver"], "source": "local"},
 }
 
 
@@ -178,6 +179,8 @@ def test_the_brief_s_commands_all_exist() -> None:
         ("drift", "list"),
         ("drift", "show"),
         ("audit",),
+        ("archive",),
+        ("me",),
     }
     assert expected <= set(COMMANDS)
 
@@ -278,6 +281,14 @@ CASES: list[tuple[list[str], str, str, Any, str]] = [
     (["audit"], "GET", "/audit", None, "ACTOR"),
     (["audit", "verify", "churn"], "GET", "/audit/verify?model=churn", None, "verified"),
     (["health"], "GET", "/health", None, "status"),
+    (
+        ["archive", "churn", "2", "-m", "superseded"],
+        "POST",
+        "/models/churn/versions/2/archive",
+        {"comment": "superseded"},
+        "status",
+    ),
+    (["me"], "GET", "/me", None, "roles"),
 ]
 
 

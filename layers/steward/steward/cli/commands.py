@@ -124,6 +124,15 @@ def decide(decision: str) -> Callable[[argparse.Namespace], Any]:
     return run
 
 
+def archive(args: argparse.Namespace) -> Any:
+    path = f"/models/{args.name}/versions/{args.version}/archive"
+    return client(args).post(path, {"comment": args.comment})
+
+
+def me(args: argparse.Namespace) -> Any:
+    return client(args).get("/me")
+
+
 def approvals(args: argparse.Namespace) -> Any:
     return client(args).get("/approvals?status=pending")
 
@@ -320,6 +329,17 @@ def _approvals_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         p.add_argument("name")
         p.add_argument("version", type=int)
         p.add_argument("--comment", "-m", required=True, help="why (goes into the audit trail)")
+    ar = _command(
+        sub,
+        "archive",
+        "retire a version that serves no alias or traffic (approver or admin)",
+        archive,
+        _record(VERSION_KEYS),
+        common,
+    )
+    ar.add_argument("name")
+    ar.add_argument("version", type=int)
+    ar.add_argument("--comment", "-m", required=True, help="why (goes into the audit trail)")
     _command(
         sub,
         "approvals",
@@ -450,6 +470,9 @@ def _audit_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Every command that calls the API, group by group (the order of ``--help``)."""
+    _command(
+        sub, "me", "who you are to Steward: user, roles and their source", me, _record(), common
+    )
     _models_commands(sub, common)
     _versions_commands(sub, common)
     _approvals_commands(sub, common)
