@@ -20,7 +20,7 @@ from steward.domain.models import ModelSpec
 from steward.registry.requests import Decision, RegisterVersion
 from tests.factories import model_spec, reference_rows, register_body
 from tests.integration.conftest import Stack
-from tests.integration.support import scoring
+from tests.integration.support import scoring, wait_status
 
 USERS = UserDirectory()
 
@@ -157,3 +157,49 @@ def test_poison_messages_end_in_the_dlq(stack: Stack) -> None:
     dlq = next(q for q in sqs.list_queues()["QueueUrls"] if "LogDlq" in q)
     messages = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
     assert any(m["Body"] == "{not json" for m in messages)
+
+
+def test_a_multiclass_canary_logs_what_it_answered(stack: Stack) -> None:
+    """A wine forest (v1) and its challenger (v2) taking all traffic: the handler's answer
+    names v2 and carries every class's probability; the Parquet log in S3 says the same per
+    record (version, variant, probabilities)."""
+    import pyarrow.parquet as pq
+
+    from steward.domain.models import TrafficPolicy
+    from tests.factories import b64, multiclass_data, multiclass_rows, onnx_forest
+
+    x, y, signature = multiclass_data("wine")
+    rows = multiclass_rows(x)
+    registry = wiring.registry()
+    spec = model_spec("logs-wine", deployment={"auto_deploy": False})
+    registry.create_model(ModelSpec.model_validate(spec), USERS.identify("alice"))
+    for seed in (0, 1):
+        graph, _ = onnx_forest(x, y, seed=seed)
+        body = register_body(
+            flavor="onnx", signature=signature, reference_data={"instances": rows[::2]}
+        )
+        body["artifact_b64"] = b64(graph)
+        request = RegisterVersion.model_validate(body)
+        number = registry.register_version("logs-wine", request, USERS.identify("alice")).version
+        wait_status(stack, "logs-wine", number, "PENDING_APPROVAL")
+        decision = Decision(decision="approve", comment="ok")
+        registry.decide("logs-wine", number, decision, USERS.identify("bob"))
+    registry.set_alias("logs-wine", "production", 1, USERS.identify("alice"))
+    policy = TrafficPolicy(champion=1, challenger=2, challenger_percent=100)
+    registry.set_traffic("logs-wine", policy, USERS.identify("alice"))
+
+    code, answer = scoring(stack, "/models/logs-wine/predict", {"instances": rows[:50]})
+    assert code == 200, answer
+    assert answer["version"] == 2 and answer.get("versions") is None
+    for prediction in answer["predictions"]:
+        assert set(prediction["probabilities"]) == {"0", "1", "2"}
+        assert abs(sum(prediction["probabilities"].values()) - 1) < 1e-12
+    assert stack.flush() >= 1
+    logged = {}
+    for _, data in _rows_in_s3("predictions/model=logs-wine/"):
+        table = pq.read_table(io.BytesIO(data))
+        for r in table.select(["request_id", "version", "variant", "probabilities"]).to_pylist():
+            logged[r["request_id"]] = (r["version"], r["variant"], dict(r["probabilities"]))
+    assert [logged[rid] for rid in answer["request_ids"]] == [
+        (2, "challenger", p["probabilities"]) for p in answer["predictions"]
+    ]

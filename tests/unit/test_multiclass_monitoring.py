@@ -97,6 +97,8 @@ def test_a_window_reports_multiclass_performance_and_class_drift(
     assert metrics["f1_weighted"] == pytest.approx(sk.f1_score(y, yhat, average="weighted"))
     recall = sk.recall_score(y, yhat, average=None)
     assert perf["per_class"]["recall"] == pytest.approx({str(c): r for c, r in enumerate(recall)})
+    page = service.get("wine", report.report_id, "html")
+    assert "<h3>Recall per class</h3>" in page
     # the prediction's drift is over the classes chosen, not the top probability
     prediction = report.prediction
     assert prediction is not None and "chi2" in prediction.statistics

@@ -114,6 +114,11 @@ def _performance(report: DriftReport, history: Sequence[dict[str, Any]]) -> str:
     )
     baseline = f"baseline ({p.get('baseline', 'registered')})"
     table = _table(("metric", "value", baseline, "check"), rows) if rows else ""
+    per_class = p.get("per_class") or {}
+    if per_class.get("recall"):  # multiclass: which classes the model misses
+        support = per_class.get("support", {})
+        classes = [(c, r, support.get(c)) for c, r in per_class["recall"].items()]
+        table += "<h3>Recall per class</h3>" + _table(("class", "recall", "rows"), classes)
     return f"<h2>Performance</h2>{intro}{table}{charts}"
 
 
