@@ -43,6 +43,13 @@ def test_demo_exit_narrates_and_summarizes(tmp_path: Path) -> None:
     assert len(steps) >= 5, result.stdout
     assert "Summary:" in result.stdout
     assert "churn:" in result.stdout and "audit chains verified: True" in result.stdout
+    # The narrative alone on the terminal: logs, handlers' JSON lines, warnings in the file.
+    log = ROOT / ".cache" / "local-e2e" / "logs" / "platform.log"
+    assert result.stdout.splitlines()[0] == f"Logs: {log}"
+    assert "Connection pool is full" not in output and "Traceback" not in output
+    assert not [line for line in output.splitlines() if line.lstrip().startswith("{")], output
+    assert result.stderr == ""
+    assert log.stat().st_size > 0
     print(f"steward demo --exit took {elapsed:.1f} s")
     with socket.socket() as probe:  # the platform is gone
         assert probe.connect_ex(("127.0.0.1", port)) != 0

@@ -15,15 +15,25 @@ from steward.profiles import config_path, load_profiles
 
 
 def _local_up(args: argparse.Namespace) -> int:
-    try:  # the platform's libraries are an extra: the API commands run without them
-        from steward.local.platform import LocalPlatform
-    except ImportError as exc:
-        raise SystemExit(
-            f"the local platform needs {exc.name or 'its libraries'}: pip install 'steward[local]'"
-        ) from None
+    from steward.local.terminal import Terminal, say
 
-    platform = LocalPlatform(port=args.port, data_dir=Path(args.data_dir))
-    print("Starting the Steward local platform (synthesizing the CDK app on first run)...")
+    data_dir = Path(args.data_dir)
+    level = logging.DEBUG if args.verbose else logging.INFO
+    with Terminal(data_dir, level) as terminal:
+        try:
+            return _serve(args, data_dir)
+        except Exception as exc:
+            logging.getLogger("steward_local").exception("the local platform stopped")
+            say(f"error: {type(exc).__name__}: {exc}; the traceback is in {terminal.path}")
+            return 1
+
+
+def _serve(args: argparse.Namespace, data_dir: Path) -> int:
+    from steward.local.platform import LocalPlatform
+    from steward.local.terminal import say
+
+    platform = LocalPlatform(port=args.port, data_dir=data_dir)
+    say("Starting the Steward local platform (synthesizing the CDK app on first run)...")
     platform.start()
     _announce(platform.url, platform.emulator.endpoint)
     if args.demo:
@@ -38,30 +48,34 @@ def _local_up(args: argparse.Namespace) -> int:
             _summary(Client(url=platform.url, user="admin"))
             platform.stop()
             return 0
-    print(f"Console: {platform.url}/   Ctrl-C stops it.", flush=True)
+    say(f"Console: {platform.url}/   Ctrl-C stops it.")
     platform.serve_forever()
     return 0
 
 
 def _summary(api: Client) -> None:
+    from steward.local.terminal import say
+
     models = api.get("/models")["items"]
     pending = api.get("/approvals?status=pending")["items"]
     verified = api.get("/audit/verify")
-    print("Summary:")
+    say("Summary:")
     for model in models:
         production = model["aliases"].get("production")
         drift = render.drift_verdict(model)
-        print(
+        say(
             f"  {model['name']}: {model['latest_version']} version(s), "
             f"production v{production if production else '-'}, drift: {drift}"
         )
-    print(f"  pending approvals: {len(pending)}; audit chains verified: {verified['ok']}")
+    say(f"  pending approvals: {len(pending)}; audit chains verified: {verified['ok']}")
 
 
 def _announce(url: str, emulator: str) -> None:
-    print(f"Steward is serving {url}  (GET {url}/health; the console at {url}/)")
-    print(f"Embedded AWS emulator at {emulator}.")
-    print("Emulator state is in memory only: everything is lost when the platform stops.")
+    from steward.local.terminal import say
+
+    say(f"Steward is serving {url}  (GET {url}/health; the console at {url}/)")
+    say(f"Embedded AWS emulator at {emulator}.")
+    say("Emulator state is in memory only: everything is lost when the platform stops.")
 
 
 def _health(args: argparse.Namespace) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from steward.client import Client
+from steward.local.terminal import say
 from steward.polling import until
 
 DEMO_WAIT_S = 60.0  # for the platform to act on its own (workflows, schedules)
@@ -100,7 +101,7 @@ def _dataset_models(alice: Client, bob: Client) -> None:
     try:
         from steward.local.demo_models import onnx_classifier, scorecard
     except ImportError:
-        print("  (scikit-learn or skl2onnx missing: the dataset models are skipped)")
+        say("  (scikit-learn or skl2onnx missing: the dataset models are skipped)")
         return
     existing = {m["name"] for m in alice.get("/models")["items"]}
     for spec, flavor, build in (
@@ -134,7 +135,7 @@ def _dataset_models(alice: Client, bob: Client) -> None:
         bob.post(f"{path}/decision", {"decision": "approve", "comment": "holdout gates reviewed"})
         until(partial(_in_production, alice, name, 1), DEMO_WAIT_S, what=f"{name} v1 in production")
         found = ", ".join(f"{k} {v:.3f}" for k, v in sorted(gates.get("metrics", {}).items()))
-        print(
+        say(
             f"  {name} v1 ({flavor}, trained on scikit-learn's breast-cancer data): {found}; "
             f"bob approved, in production"
         )
@@ -173,7 +174,7 @@ def _detect_and_retrain(
         DEMO_WAIT_S,
         what="the scheduled drift report",
     )
-    print(
+    say(
         f"  the churn schedule fired: drift detected: {report['drift_detected']} "
         f"({', '.join(report.get('drifted_features') or [])}); report: "
         f"{client.url}/models/churn/drift/{report['report_id']}"
@@ -193,17 +194,17 @@ def _detect_and_retrain(
     model = alice.get("/models/churn")
     number = model["latest_version"]
     if retrain["status"] != "SUCCEEDED" or number < 2:
-        print(f"  DriftDetected started retrain {retrain['name']}: {retrain['status']}")
+        say(f"  DriftDetected started retrain {retrain['name']}: {retrain['status']}")
         return
     path = f"/models/churn/versions/{number}"
     version = _await(alice, path, "PENDING_APPROVAL")
     lineage, gates = version["lineage"], (version.get("validation") or {}).get("gates") or {}
-    print(
+    say(
         f"  DriftDetected -> retrain {retrain['name']}: registered churn v{number} "
         f"(parent v{lineage['parent_version']}, {lineage['training_data']['rows']} labelled rows) "
         f"as steward-retrain"
     )
-    print(
+    say(
         f"  gates: {gates.get('reason')}; holdout AUC v{number} "
         f"{gates.get('metrics', {}).get('roc_auc', float('nan')):.3f} vs champion "
         f"{(gates.get('champion_metrics') or {}).get('roc_auc', float('nan')):.3f}"
@@ -214,7 +215,7 @@ def _detect_and_retrain(
         DEMO_WAIT_S,
         what=f"churn v{number} as the challenger",
     )
-    print(f"  bob approved v{number}; canary: 20 % of traffic, baking for 4 s")
+    say(f"  bob approved v{number}; canary: 20 % of traffic, baking for 4 s")
     for start in range(0, 600, 100):
         batch = shifted[start : start + 100]
         alice.post(
@@ -236,7 +237,7 @@ def _detect_and_retrain(
     )
     production = alice.get("/models/churn")["aliases"]["production"]
     outcome = "promoted" if production == number else "rolled back"
-    print(f"  canary analysis done ({done['status']}): {outcome}; production is v{production}")
+    say(f"  canary analysis done ({done['status']}): {outcome}; production is v{production}")
 
 
 def load_demo(client: Client) -> None:
@@ -261,7 +262,7 @@ def load_demo(client: Client) -> None:
         },
     )
     path = f"/models/churn/versions/{v1['version']}"
-    print(f"  registered churn v{v1['version']} (logistic) as alice; validating...")
+    say(f"  registered churn v{v1['version']} (logistic) as alice; validating...")
     _await(alice, path, "PENDING_APPROVAL")
     bob.post(f"{path}/decision", {"decision": "approve", "comment": "AUC and profile reviewed"})
     until(
@@ -270,7 +271,7 @@ def load_demo(client: Client) -> None:
         what="the approval workflow",
     )
     elapsed = time.perf_counter() - started
-    print(
+    say(
         f"  bob approved it; the approval workflow promoted churn v{v1['version']} "
         f"to production ({elapsed:.1f} s)"
     )
@@ -279,9 +280,9 @@ def load_demo(client: Client) -> None:
     for start in range(0, len(traffic), 100):
         alice.post("/models/churn/predict", {"instances": traffic[start : start + 100]})
     flushed = client.post("/_local/flush", {})
-    print(f"  scored 1000 records; {flushed['delivered']} log messages written as Parquet")
+    say(f"  scored 1000 records; {flushed['delivered']} log messages written as Parquet")
     calm = alice.evaluate_drift("churn")
-    print(
+    say(
         f"  drift evaluation over the last day: {calm['rows']} rows, "
         f"drift detected: {calm['drift_detected']}"
     )
@@ -310,7 +311,7 @@ def load_demo(client: Client) -> None:
         },
     )
     client.post("/_local/flush", {})
-    print(f"  injected drift: 1000 records of next month's customers, and {len(labels)} labels")
+    say(f"  injected drift: 1000 records of next month's customers, and {len(labels)} labels")
     _detect_and_retrain(client, alice, bob, shifted)
     _dataset_models(alice, bob)
 
@@ -339,7 +340,7 @@ def load_demo(client: Client) -> None:
         },
     )
     _await(alice, f"/models/credit-limit/versions/{v['version']}", "PENDING_APPROVAL")
-    print(f"  credit-limit v{v['version']} (rules, high risk) waits in bob's approval inbox")
+    say(f"  credit-limit v{v['version']} (rules, high risk) waits in bob's approval inbox")
     verified = alice.get("/audit/verify")
-    print(f"  audit chains verified: {verified['ok']}")
-    print(f"  try: curl -H 'X-Steward-User: bob' {client.url}/approvals?status=pending")
+    say(f"  audit chains verified: {verified['ok']}")
+    say(f"  try: curl -H 'X-Steward-User: bob' {client.url}/approvals?status=pending")
