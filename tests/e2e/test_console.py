@@ -196,6 +196,72 @@ def test_model_page_draws_drift_over_time(
     assert "Drift detected" in report.content()
 
 
+PERF = "ui-perf"
+HOSTILE = '<img src=x onerror="window.pwned=1"> **reviewed**'
+
+
+@pytest.fixture(scope="module")
+def labelled(platform: LocalPlatform) -> Client:
+    """A model whose latest report has performance: coin-flip labels against registered
+    metrics of 0.81 AUC and 0.9 accuracy (a breach), and a description with HTML in it."""
+    alice = Client(url=platform.url, user="alice")
+    alice.post("/models", model_spec(PERF, description=HOSTILE))
+    reference = {"instances": reference_rows(500, seed=1)}
+    body = register_body(metrics={"auc": 0.81, "accuracy": 0.9}, reference_data=reference)
+    alice.post(f"/models/{PERF}/versions", body)
+    for _ in range(200):
+        if alice.get(f"/models/{PERF}/versions/1")["status"] == "PENDING_APPROVAL":
+            break
+        time.sleep(0.05)
+    alice.as_user("bob").post(
+        f"/models/{PERF}/versions/1/decision", {"decision": "approve", "comment": "ok"}
+    )
+    alice.put(f"/models/{PERF}/aliases/production", {"version": 1})
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    ids = alice.post(f"/models/{PERF}/predict", {"instances": reference_rows(300, seed=4)})[
+        "request_ids"
+    ]
+    records = [{"request_id": i, "label": n % 2} for n, i in enumerate(ids)]
+    alice.post(f"/models/{PERF}/feedback", {"records": records})
+    platform.flush()
+    window = {
+        "start": start.isoformat(),
+        "end": (datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
+    }
+    report = alice.post(f"/models/{PERF}/drift/evaluate", window)
+    assert report["performance"]["rows_labelled"] == 300, report["performance"]
+    return alice
+
+
+def test_model_page_shows_metrics_as_a_table_and_renders_the_card(
+    platform: LocalPlatform, labelled: Client, page: Page
+) -> None:
+    page.goto(platform.url + f"/#/models/{PERF}")
+    metrics = page.locator("#performance-metrics")
+    expect(metrics.locator("thead th")).to_have_text(
+        ["Metric", "Registered", "Current", "Change", "Breach"]
+    )
+    auc = metrics.locator("tbody tr", has=page.get_by_role("cell", name="roc_auc", exact=True))
+    expect(auc.locator("td").nth(1)).to_have_text("0.810")
+    expect(auc.locator("td").nth(4)).to_contain_text("breach")
+    accuracy = metrics.locator("tbody tr", has=page.get_by_role("cell", name="accuracy"))
+    expect(accuracy.locator("td").nth(3)).to_contain_text("\u2212")  # a drop
+    expect(page.locator("#performance dl.kv > dt", has_text="metrics")).to_have_count(0)
+
+    card = page.locator("#model-card")
+    expect(card.locator("h3")).to_have_text(f"Model card: {PERF} v1")
+    expect(card.locator("h4").first).to_be_visible()
+    assert card.locator("table").count() >= 3
+    expect(card).not_to_contain_text("|---|")
+    expect(card).not_to_contain_text("## ")
+    # HTML in a card is text: no element made from it, no script run.
+    expect(card).to_contain_text('<img src=x onerror="window.pwned=1">')
+    expect(card.locator("img")).to_have_count(0)
+    expect(card.locator("strong", has_text="reviewed")).to_have_count(1)
+    assert page.evaluate("window.pwned") is None
+    _shot(page, "model-performance")
+
+
 def test_registrant_gets_no_buttons_and_the_api_refuses(
     platform: LocalPlatform, seeded: Client, page: Page
 ) -> None:

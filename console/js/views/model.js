@@ -4,6 +4,8 @@
 import { ApiError } from "../api.js";
 import { driftChart } from "../chart.js";
 import { badge, fmtNumber, fmtTime, h, jsonView, table } from "../dom.js";
+import { markdown } from "../markdown.js";
+import { performanceView } from "./performance.js";
 import { driftBadge } from "./inventory.js";
 
 function section(id, title, ...content) {
@@ -73,7 +75,8 @@ function reportSection(api, name, report) {
   for (const key of ["performance", "fairness"]) {
     const value = report[key];
     if (value && typeof value === "object" && Object.keys(value).length) {
-      extra.push(h("section", { "aria-labelledby": `${key}-title`, id: key }, h("h3", { id: `${key}-title` }, key === "performance" ? "Performance" : "Fairness"), jsonView(value)));
+      const body = key === "performance" ? performanceView(value) : jsonView(value);
+      extra.push(h("section", { "aria-labelledby": `${key}-title`, id: key }, h("h3", { id: `${key}-title` }, key === "performance" ? "Performance" : "Fairness"), body));
     }
   }
   return section(
@@ -109,14 +112,15 @@ function auditSection(events) {
 async function cardSection(api, name, versions) {
   const shown = versions.find((v) => v.status === "APPROVED") || versions[0];
   if (!shown) return section("card-title", "Model card", h("p", {}, "No version yet."));
-  let text;
+  let card;
   try {
-    text = await api.get(`/models/${name}/versions/${shown.version}/card`, "text/markdown");
+    const text = await api.get(`/models/${name}/versions/${shown.version}/card`, "text/markdown");
+    card = markdown(text, { id: "model-card" });
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
-    text = `The card could not be read (${error.status}).`;
+    card = h("p", { id: "model-card" }, `The card could not be read (${error.status}).`);
   }
-  return section("card-title", `Model card (v${shown.version})`, h("pre", { class: "card", id: "model-card", tabindex: "0" }, text));
+  return section("card-title", `Model card (v${shown.version})`, card);
 }
 
 export async function modelView(api, _ui, name) {
