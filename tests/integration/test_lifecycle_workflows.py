@@ -192,6 +192,21 @@ def test_low_risk_passing_its_gates_reaches_production_alone(stack: Stack) -> No
     assert approved["approvals"][0]["actor"] == "steward-policy"
 
 
+def test_archiving_a_pending_version_ends_its_approval_workflow(stack: Stack) -> None:
+    _create(stack, "life-archive")
+    version = _register(stack, "life-archive")
+    wait_status(stack, "life-archive", 1, "PENDING_APPROVAL")
+    store = DynamoModelStore(boto3.client("dynamodb"), settings().need("registry_table"))
+    deadline = time.monotonic() + 3
+    while store.task_token("life-archive", 1) is None:  # the workflow waits for a person
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    body = {"comment": "superseded before review"}
+    code, out = api(stack, "POST", "/models/life-archive/versions/1/archive", body, user="bob")
+    assert code == 200 and out["status"] == "ARCHIVED", out
+    assert _finished(version)[-1] == "Rejected"  # ended now, not at the approval timeout
+
+
 def test_an_unanswered_approval_expires_once(stack: Stack, notices: Notices) -> None:
     _create(stack, "life-expiry", deployment={"approval_timeout_s": 2})
     version = _register(stack, "life-expiry")

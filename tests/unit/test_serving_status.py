@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from steward.adapters.memory import MemoryLogSink
+from steward.adapters.memory import MemoryLogSink, MemoryWorkflowEngine
 from steward.domain.errors import Conflict, Forbidden
 from steward.domain.identity import ANONYMOUS, UserDirectory
 from steward.domain.models import ModelSpec, Status
@@ -96,3 +96,17 @@ def test_feedback_from_anyone_else_is_refused(scorer: Scorer, who: str) -> None:
         scorer.feedback("churn", [("r-1", 1)], caller)
     assert isinstance(scorer.sink, MemoryLogSink)
     assert scorer.sink.records("feedback") == []
+
+
+def test_archiving_a_pending_version_ends_its_waiting_approval_workflow(
+    registry: Registry, scorer: Scorer
+) -> None:
+    pending = _register(registry, approve=False)
+    assert registry.await_decision("churn", pending, "token-1") is None  # the workflow waits
+    registry.archive("churn", pending, USERS.identify("bob"), "superseded before review")
+    workflows = registry.workflows
+    assert isinstance(workflows, MemoryWorkflowEngine)
+    assert workflows.resumed == [
+        ("token-1", {"decision": "reject", "actor": "bob", "status": "ARCHIVED"})
+    ]
+    assert registry.store.take_task_token("churn", pending) is None

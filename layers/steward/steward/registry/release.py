@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from steward.domain.errors import BadRequest, Conflict
@@ -9,6 +10,8 @@ from steward.domain.identity import Identity, Role
 from steward.domain.models import PRODUCTION, Model, ModelVersion, Status, TrafficPolicy
 from steward.domain.status import Action, check_deployable
 from steward.registry.core import RegistryCore
+
+logger = logging.getLogger(__name__)
 
 
 class Release(RegistryCore):
@@ -99,9 +102,19 @@ class Release(RegistryCore):
             model.traffic.challenger,
         ):
             raise Conflict(f"version {number} is serving: move its aliases and traffic first")
-        return self.transition(
+        archived = self.transition(
             self.store.get_version(name, number), Action.ARCHIVE, caller.user, reason
         )
+        # A version archived while pending: its approval workflow stops waiting (as for a
+        # rejection); if that fails, the workflow ends at its approval timeout instead.
+        token = self.store.take_task_token(name, number)
+        if token is not None:
+            output = {"decision": "reject", "actor": caller.user, "status": archived.status.value}
+            try:
+                self.workflows.resume(token, output)
+            except Exception:
+                logger.exception("could not end the approval workflow of %s/%s", name, number)
+        return archived
 
 
 def _holds(model: Model, alias: str, number: int) -> bool:
