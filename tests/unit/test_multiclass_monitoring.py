@@ -15,13 +15,17 @@ from sklearn import metrics as sk
 from steward.adapters.memory import MemoryLogFiles, MemoryLogSink
 from steward.domain.deployment import canary_verdict
 from steward.domain.identity import UserDirectory
-from steward.domain.models import DeploymentPolicy
+from steward.domain.models import DeploymentPolicy, ModelSpec
 from steward.drift.service import DriftService
 from steward.lifecycle.canary import canary_evidence
+from steward.lifecycle.deploy import Deployer
+from steward.ports.notify import Notifier
+from steward.registry.requests import Decision, RegisterVersion
 from steward.registry.service import Registry
 from steward.scoring.inputs import PredictRequest
 from steward.scoring.service import Scorer
 from steward.scoring.writer import write_batch
+from steward.stats import performance
 from steward.stats.distributions import js_distance
 from tests.factories import b64, model_spec, multiclass_data, multiclass_rows, onnx_forest
 from tests.unit.conftest import drift_service
@@ -146,3 +150,52 @@ def test_the_canary_compares_class_distributions() -> None:
     assert shift == pytest.approx(expected)
     verdict = canary_verdict(DeploymentPolicy(min_canary_rows=10), theirs, ours, shift)
     assert not verdict.passed and "class distribution moved" in verdict.reasons[0]
+
+
+class _Quiet(Notifier):
+    def publish(self, subject: str, message: dict[str, Any]) -> None:
+        pass
+
+
+def test_gates_judge_a_multiclass_candidate_against_its_champion(registry: Registry) -> None:
+    x, y, signature = multiclass_data("wine")
+    rng = np.random.default_rng(5)
+    order = rng.permutation(len(y))
+    train, test = order[:100], order[100:]
+    holdout = {"instances": multiclass_rows(x[test]), "labels": y[test].tolist()}
+    gates = {"min_f1_weighted": 0.9, "log_loss": 0.05, "roc_auc": 0.01}
+    spec = model_spec("wine", deployment={"gates": gates, "auto_deploy": False})
+    users = UserDirectory()
+    admin, alice, bob = (users.identify(u) for u in ("admin", "alice", "bob"))
+    registry.create_model(ModelSpec.model_validate(spec), admin)
+    deployer = Deployer(registry, MemoryLogFiles(), _Quiet())
+    reports = []
+    for labels in (y[train], rng.permutation(y[train])):  # the challenger learnt noise
+        graph, _ = onnx_forest(x[train], labels)
+        body = {
+            "flavor": "onnx",
+            "artifact_b64": b64(graph),
+            "signature": signature,
+            "reference_data": {"instances": multiclass_rows(x[train])},
+            "holdout_data": holdout,
+        }
+        request = RegisterVersion.model_validate(body)
+        number = registry.register_version("wine", request, alice).version
+        registry.validate("wine", number, hold=True)
+        reports.append(deployer.gates("wine", number))
+        if number == 1:
+            registry.decide("wine", 1, Decision(decision="approve", comment="ok"), bob)
+            registry.set_alias("wine", "production", 1, alice)
+    first, second = reports
+    assert first.verdict == "human" and first.passed
+    assert {g.metric for g in first.gates} == {"f1_weighted", "log_loss", "roc_auc"}
+    assert second.verdict == "reject" and second.champion_version == 1
+    failed = {g.metric for g in second.gates if not g.passed}
+    assert failed == {"f1_weighted", "log_loss", "roc_auc"}
+
+
+def test_a_falling_weighted_f1_is_a_breach() -> None:
+    found = performance.checks({"f1_weighted": 0.6, "f1_macro": 0.6}, {"f1_weighted": 0.9}, {})
+    assert [c["breach"] for c in found] == [True]
+    bounded = performance.checks({"f1_macro": 0.6}, {}, {"f1_macro": 0.8})
+    assert bounded[0]["kind"] == "min" and bounded[0]["breach"]
