@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from steward.adapters.memory import MemoryLogFiles
@@ -21,7 +21,7 @@ from steward.domain.profile import build_profile
 from steward.drift import outcomes
 from steward.drift.evaluate import partial_of
 from steward.drift.report import report
-from steward.logs.reader import read_window
+from steward.logs.reader import LogFile, read_window
 from steward.scoring.writer import Group, to_parquet
 
 T0 = datetime(2026, 11, 27, 10, tzinfo=UTC)
@@ -141,3 +141,43 @@ def test_read_window_maps_features_and_keeps_one_row_per_request_id() -> None:
     assert table.column_names == ["request_id", "feature_score"]
     by_version = read_window(logs, "predictions", "m", WINDOW, [schema.VERSION])
     assert by_version.num_rows == 4  # the shadow's row is its own
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 120), st.integers(1, 3)), min_size=1, max_size=60),
+    st.integers(1, 16),
+    st.integers(-10, 130),
+    st.integers(0, 130),
+    st.sampled_from([None, 1, 2, 3]),
+    st.booleans(),
+)
+def test_row_groups_are_the_window_s_and_the_version_s_rows(
+    rows: list[tuple[int, int]],
+    group: int,
+    start: int,
+    length: int,
+    version: int | None,
+    with_version: bool,
+) -> None:
+    """Whatever the statistics decide per row group, the rows are a plain filter's."""
+    minutes = [T0 + timedelta(minutes=m) for m, _ in rows]
+    table = pa.table(
+        {
+            "ts": pa.array(minutes, pa.timestamp("us", tz="UTC")),
+            "version": pa.array([v for _, v in rows], pa.int32()),
+            "feature_score": pa.array([float(i) for i in range(len(rows))]),
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=group)
+    window = (T0 + timedelta(minutes=start), T0 + timedelta(minutes=start + length))
+    columns = ["feature_score", *(["version"] if with_version else [])]
+    read = list(LogFile(sink.getvalue()).row_groups(window, version, columns))
+    got = pa.concat_tables(read).to_pylist() if read else []
+    expected = [
+        {c: row[c] for c in columns}
+        for row in table.to_pylist()
+        if window[0] <= row["ts"] < window[1] and (version is None or row["version"] == version)
+    ]
+    assert got == expected
