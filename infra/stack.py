@@ -18,6 +18,7 @@ from infra.constructs.nag import acknowledge
 from infra.constructs.registry import Registry
 from infra.constructs.scoring import Scoring
 from infra.constructs.storage import secure_bucket
+from infra.constructs.tasks import TaskFunctions
 from infra.constructs.workflows import Workflows
 
 
@@ -97,9 +98,9 @@ class StewardStack(cdk.Stack):
         for fn in (api_fn, tasks_fn, lifecycle_fn):
             registry.grant_write(fn.role)
 
-        workflows = Workflows(
-            self, "Workflows", tasks_fn=tasks_fn.function, lifecycle_fn=lifecycle_fn.function
-        )
+        # The functions that run workflow tasks, by the names steward.dispatch routes to.
+        task_functions = TaskFunctions(tasks=tasks_fn.function, lifecycle=lifecycle_fn.function)
+        workflows = Workflows(self, "Workflows", functions=task_functions)
         for fn in (api_fn, tasks_fn, lifecycle_fn):
             fn.add_environment("STEWARD_APPROVAL_STATE_MACHINE_ARN", workflows.approval_arn)
         for fn in (api_fn, tasks_fn):
@@ -114,7 +115,7 @@ class StewardStack(cdk.Stack):
         for fn in (api_fn, tasks_fn):
             workflows.grant_task_response(fn)
         workflows.grant_list_executions(api_fn)
-        Governance(self, "Governance", tasks_fn=tasks_fn.function)
+        Governance(self, "Governance", functions=task_functions)
         scoring = Scoring(
             self,
             "Scoring",

@@ -1,5 +1,6 @@
 """Lambda entry point for drift evaluation: the per-model schedule (``{"model": name}``)
-and the steps of the distributed run (``step``: plan, map, reduce, evaluate)."""
+and the steps of the distributed run (``task``: plan, map, reduce, evaluate), dispatched
+as every task is (:mod:`steward.dispatch`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from steward.dispatch import dispatch
 from steward.drift.malloc import tune_malloc
-from steward.wiring import drift_jobs
 
 logger = Logger(service="steward-drift")
 # Once per process (a cold start; the local platform loads this module once too): the
@@ -20,6 +21,6 @@ tune_malloc()
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.info(
-        "drift step", extra={"step": event.get("step", "scheduled"), "model": event.get("model")}
+        "drift task", extra={"task": event.get("task", "scheduled"), "model": event.get("model")}
     )
-    return drift_jobs().handle(event)
+    return dispatch(event, serves=("drift",), default="scheduled")

@@ -1,4 +1,5 @@
-"""Lambda entry point for workflow tasks and scheduled jobs (dispatch on ``task``)."""
+"""Lambda entry point for workflow tasks and scheduled jobs: deployed twice (``tasks`` with
+onnxruntime, ``lifecycle`` with pyarrow); :mod:`steward.dispatch` says which task runs where."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from steward.workflows.tasks import run_task
+from steward.dispatch import dispatch
 
 logger = Logger(service="steward-workflow")
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run_task(event)
+    return dispatch(event, serves=("tasks", "lifecycle"))

@@ -5,16 +5,16 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.constructs.storage import dead_letter_queue
+from infra.constructs.tasks import TaskFunctions
 
 AUDIT_VERIFY_SCHEDULE = "rate(1 hour)"
 
 
 class Governance(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, tasks_fn: lambda_.IFunction) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, functions: TaskFunctions) -> None:
         super().__init__(scope, construct_id)
         self.dead_letters = dead_letter_queue(self, "ScheduleDlq", of="the schedule targets")
         self.verify_audit = events.Rule(
@@ -26,7 +26,7 @@ class Governance(Construct):
             # heartbeat (at most 6 hours), so every open one gets one each hour.
             targets=[
                 targets.LambdaFunction(
-                    tasks_fn,
+                    functions(task),
                     event=events.RuleTargetInput.from_object({"task": task}),
                     dead_letter_queue=self.dead_letters,
                     retry_attempts=2,

@@ -6,6 +6,8 @@ and alarms."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -20,6 +22,8 @@ from infra.constructs.nag import acknowledge, arn_token
 from infra.constructs.observability import alarm_on_any, traced_state_machine
 from infra.constructs.registry import Registry
 from infra.constructs.storage import dead_letter_queue, secure_bucket
+from infra.constructs.tasks import mark
+from steward.dispatch import task_for
 
 LOG_PREFIXES = ("predictions", "feedback")
 RUNS_PREFIX = "drift/_runs/"  # plans and partials of distributed runs (steward.drift.runs)
@@ -74,6 +78,7 @@ class Monitoring(Construct):
             memory_size=3008,
             timeout=DRIFT_TIMEOUT,
         )
+        mark(self.function.function, "drift")
         # The model and version records, the model's latest drift and the report summaries.
         self.function.role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -118,13 +123,15 @@ class Monitoring(Construct):
     # -- the distributed run ---------------------------------------------------------------
 
     def _step(
-        self, construct_id: str, payload: dict[str, object], **kwargs: object
+        self, construct_id: str, task: str, payload: Mapping[str, object], **kwargs: object
     ) -> tasks.LambdaInvoke:
+        """A step of the run: ``task`` must be one the drift function runs."""
+        task_for(task, "drift")
         return tasks.LambdaInvoke(
             self,
             construct_id,
             lambda_function=self.function.function,
-            payload=sfn.TaskInput.from_object(payload),
+            payload=sfn.TaskInput.from_object({"task": task, **payload}),
             payload_response_only=True,
             retry_on_service_exceptions=True,
             task_timeout=sfn.Timeout.duration(DRIFT_TIMEOUT),
@@ -138,11 +145,9 @@ class Monitoring(Construct):
             "start": sfn.JsonPath.string_at("$.start"),
             "end": sfn.JsonPath.string_at("$.end"),
         }
-        plan = self._step("Plan", {"step": "plan", **window}, result_path="$.plan")
-        inline = self._step(
-            "EvaluateInline", {"step": "evaluate", **window}, result_path="$.report"
-        )
-        child = self._step("EvaluateBatch", {"step": "map", **_item()})
+        plan = self._step("Plan", "plan", window, result_path="$.plan")
+        inline = self._step("EvaluateInline", "evaluate", window, result_path="$.report")
+        child = self._step("EvaluateBatch", "map", _item())
         fan_out = sfn.DistributedMap(
             self,
             "EvaluateBatches",
@@ -156,8 +161,8 @@ class Monitoring(Construct):
         fan_out.item_processor(child)
         reduce = self._step(
             "Reduce",
+            "reduce",
             {
-                "step": "reduce",
                 "model": sfn.JsonPath.string_at("$.plan.model"),
                 "run": sfn.JsonPath.string_at("$.plan.run"),
                 "results": sfn.JsonPath.list_at("$.results"),

@@ -3,14 +3,11 @@ rollback) and the retrain state machine (policy, training set, trainer, registra
 
 from __future__ import annotations
 
-from typing import Any
-
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -20,6 +17,8 @@ from infra.constructs.function import StewardFunction
 from infra.constructs.nag import acknowledge, arn_token
 from infra.constructs.observability import traced_state_machine
 from infra.constructs.storage import dead_letter_queue
+from infra.constructs.tasks import TaskFunctions
+from steward.dispatch import Function
 
 APPROVAL_TIMEOUT = cdk.Duration.days(7)
 # Above the longest approval a policy may ask for plus the canary's longest bake.
@@ -30,20 +29,13 @@ TRAIN_TIMEOUT = cdk.Duration.minutes(15)
 
 
 class Workflows(Construct):
-    """``tasks_fn`` runs the steps that load models (onnxruntime); ``lifecycle_fn`` the ones
-    that read the Parquet logs (pyarrow): the two together would not fit one zip."""
+    """The ``tasks`` function runs the steps that load models (onnxruntime), ``lifecycle``
+    the ones that read the Parquet logs (pyarrow): the two together would not fit one zip.
+    Each step goes where :data:`steward.dispatch.TASKS` says its task runs."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        tasks_fn: lambda_.IFunction,
-        lifecycle_fn: lambda_.IFunction,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, functions: TaskFunctions) -> None:
         super().__init__(scope, construct_id)
-        self._tasks_fn = tasks_fn
-        self._lifecycle_fn = lifecycle_fn
+        self._functions = functions
         # The AWS-managed key: publishers in the account need no key grant.
         key = kms.Alias.from_alias_name(self, "TopicKey", "alias/aws/sns")
         self.topic = sns.Topic(self, "Notices", master_key=key, enforce_ssl=True)
@@ -68,7 +60,7 @@ class Workflows(Construct):
             event_pattern=events.EventPattern(source=["steward"], detail_type=["DriftDetected"]),
             targets=[
                 targets.LambdaFunction(
-                    tasks_fn,
+                    functions("trigger_retrain"),
                     event=events.RuleTargetInput.from_object(
                         {
                             "task": "trigger_retrain",
@@ -134,7 +126,7 @@ class Workflows(Construct):
         await_decision = tasks.LambdaInvoke(
             self,
             "AwaitDecision",
-            lambda_function=self._tasks_fn,
+            lambda_function=self._functions("request_approval"),
             integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
             payload=sfn.TaskInput.from_object(
                 {
@@ -166,7 +158,7 @@ class Workflows(Construct):
             self._notify("NotifyRolledBack", "canary rolled back", sfn.Succeed(self, "RolledBack"))
         )
         promote = self._task("Promote", "promote", "$.promotion", retry_conflicts=True)
-        analyze = self._task("AnalyzeCanary", "analyze_canary", "$.canary", fn=self._lifecycle_fn)
+        analyze = self._task("AnalyzeCanary", "analyze_canary", "$.canary")
         # A canary that cannot be judged or promoted is taken out of traffic.
         for step in (analyze, promote):
             step.add_catch(rollback, errors=["States.ALL"], result_path="$.error")
@@ -218,14 +210,15 @@ class Workflows(Construct):
     # -- the retrain machine -----------------------------------------------------------
 
     def _retrain(self) -> sfn.IChainable:
-        fn = self._lifecycle_fn
-        failed = self._fail_path("Retrain", "RetrainFailed", task="retrain_finish", fn=fn)
-        begin = self._task("Begin", "retrain_begin", "$.lease", fn=fn)
+        # Every step on the lifecycle function: this machine invokes only that one.
+        on: Function = "lifecycle"
+        failed = self._fail_path("Retrain", "RetrainFailed", task="retrain_finish", on=on)
+        begin = self._task("Begin", "retrain_begin", "$.lease", on=on)
         steps = [
-            self._task("PrepareTrainingSet", "retrain_prepare", "$.data", fn=fn),
-            self._task("Train", "retrain_train", "$.trained", fn=fn, timeout=TRAIN_TIMEOUT),
-            self._task("RegisterVersion", "retrain_register", "$.registered", fn=fn),
-            self._task("ReleaseLease", "retrain_finish", "$.finished", fn=fn),
+            self._task("PrepareTrainingSet", "retrain_prepare", "$.data", on=on),
+            self._task("Train", "retrain_train", "$.trained", on=on, timeout=TRAIN_TIMEOUT),
+            self._task("RegisterVersion", "retrain_register", "$.registered", on=on),
+            self._task("ReleaseLease", "retrain_finish", "$.finished", on=on),
         ]
         chain = sfn.Chain.start(steps[0])
         for step in steps[1:]:
@@ -237,7 +230,7 @@ class Workflows(Construct):
                 "NotifyRetrained",
                 "retrained",
                 sfn.Succeed(self, "Retrained", comment="Registered: its approval workflow runs"),
-                fn=fn,
+                on=on,
             )
         )
         return begin.next(
@@ -249,20 +242,20 @@ class Workflows(Construct):
     # -- building blocks ---------------------------------------------------------------
 
     def _fail_path(
-        self, prefix: str, error: str, task: str = "record_failure", fn: Any = None
+        self, prefix: str, error: str, task: str = "record_failure", on: Function | None = None
     ) -> sfn.IChainable:
         """Audit (and release what the run held), notify, fail."""
         failed = sfn.Fail(self, f"{prefix}Failed", error=error)
-        return self._task(f"Record{prefix}Failure", task, "$.failure", fn=fn).next(
-            self._notify(f"Notify{prefix}Failure", "workflow failed", failed, fn=fn)
+        return self._task(f"Record{prefix}Failure", task, "$.failure", on=on).next(
+            self._notify(f"Notify{prefix}Failure", "workflow failed", failed, on=on)
         )
 
     def _notify(
-        self, construct_id: str, event: str, then: sfn.State, fn: Any = None
+        self, construct_id: str, event: str, then: sfn.State, on: Function | None = None
     ) -> sfn.IChainable:
         """Notify, then ``then``; a notification that cannot be sent does not undo the
         outcome (it is in the audit trail and the execution history)."""
-        step = self._task(construct_id, "notify", "$.notified", fn=fn, extra={"event": event})
+        step = self._task(construct_id, "notify", "$.notified", on=on, extra={"event": event})
         step.add_catch(then, errors=["States.ALL"], result_path="$.notify_error")
         return step.next(then)
 
@@ -272,7 +265,7 @@ class Workflows(Construct):
         task: str,
         result_path: str,
         *,
-        fn: lambda_.IFunction | None = None,
+        on: Function | None = None,
         timeout: cdk.Duration = TASK_TIMEOUT,
         extra: dict[str, str] | None = None,
         retry_conflicts: bool = False,
@@ -280,7 +273,7 @@ class Workflows(Construct):
         step = tasks.LambdaInvoke(
             self,
             construct_id,
-            lambda_function=fn or self._tasks_fn,
+            lambda_function=self._functions(task, on),
             payload=sfn.TaskInput.from_object(
                 {
                     "task": task,
@@ -312,7 +305,7 @@ class Workflows(Construct):
         name: str | None = None,
     ) -> sfn.StateMachine:
         machine = traced_state_machine(self, construct_id, definition, timeout, name)
-        for fn in (self._tasks_fn, self._lifecycle_fn):
+        for fn in self._functions.all():
             acknowledge(
                 machine,
                 f"AwsSolutions-IAM5[Resource::{arn_token(fn)}:*]",

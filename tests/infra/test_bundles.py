@@ -1,5 +1,6 @@
 """The real `cdk synth` (pinned CLI, local bundling, no Docker) and what it ships:
-every zip function with its layers under 250 MB unzipped, byte-compiled, and importable."""
+every zip function with its layers under 250 MB unzipped, byte-compiled, and importable,
+and every task importable (with what it needs) from the function it is routed to."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.infra.routes import function_names, task_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".cache" / "cdk.out"
@@ -105,6 +109,28 @@ def _runtime_site(tmp_path: Path) -> Path:
     return provided
 
 
+def _in_bundle(
+    bundle: tuple[Path, list[Path]], provided: Path, script: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` with only the bundle (code, layers) and the runtime's own packages."""
+    code, layers = bundle
+    path = os.pathsep.join([str(code), *(str(layer / "python") for layer in layers), str(provided)])
+    env = {
+        "PYTHONPATH": path,
+        "PATH": os.environ["PATH"],
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    return subprocess.run(
+        [sys.executable, "-S", "-c", script],  # -S: no site-packages, only the bundle
+        cwd=code,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_handlers_import_and_answer_from_their_bundles(
     cloud_assembly: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -117,9 +143,6 @@ def test_handlers_import_and_answer_from_their_bundles(
     )
     health = {"path": "/health", "httpMethod": "GET", "headers": {}, "requestContext": {}}
     for name, (code, layers) in _bundles(cloud_assembly).items():
-        path = os.pathsep.join(
-            [str(code), *(str(layer / "python") for layer in layers), str(provided)]
-        )
         packages = sorted(
             d.name
             for layer in layers
@@ -137,22 +160,67 @@ def test_handlers_import_and_answer_from_their_bundles(
                 "r = handler.handler(" + json.dumps(health) + ", ctx)\n"
                 "assert r['statusCode'] == 200, r\n"
             )
-        env = {
-            "PYTHONPATH": path,
-            "PATH": os.environ["PATH"],
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-        result = subprocess.run(
-            [sys.executable, "-S", "-c", script],  # -S: no site-packages, only the bundle
-            cwd=code,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = _in_bundle((code, layers), provided, script)
         assert result.returncode == 0, f"{name}: {result.stderr[-3000:]}"
         print(name, result.stdout.strip().splitlines()[0])
+
+
+def _task_probe(tasks: list[str]) -> str:
+    """Import each task's module and what it declares it needs; name every task that
+    cannot, and fail."""
+    return (
+        "import importlib, sys\n"
+        "import handler\n"
+        "from steward.dispatch import TASKS\n"
+        "failed = []\n"
+        f"for name in {tasks!r}:\n"
+        "    task = TASKS[name]\n"
+        "    try:\n"
+        "        task.resolve()\n"
+        "        for module in task.needs:\n"
+        "            importlib.import_module(module)\n"
+        "    except ImportError as exc:\n"
+        "        failed.append(f'{name}: {exc}')\n"
+        "print('\\n'.join(failed))\n"
+        "sys.exit(1 if failed else 0)\n"
+    )
+
+
+def _routed(template: dict[str, Any]) -> dict[str, list[str]]:
+    """Function logical id -> the tasks the template sends it."""
+    routed: dict[str, list[str]] = defaultdict(list)
+    for function, task in sorted(task_routes(template)):
+        routed[function].append(task)
+    return routed
+
+
+def test_each_task_imports_from_the_bundle_it_is_routed_to(
+    cloud_assembly: dict[str, Any], tmp_path: Path
+) -> None:
+    """Every task a state machine, rule or schedule sends to a function: its module and
+    the libraries it declares (steward.dispatch) import from that function's bundle."""
+    provided = _runtime_site(tmp_path)
+    bundles = _bundles(cloud_assembly)
+    routed = _routed(cloud_assembly)
+    assert len(routed) == 3 and set(routed) <= set(bundles)
+    for function, tasks in routed.items():
+        result = _in_bundle(bundles[function], provided, _task_probe(tasks))
+        assert result.returncode == 0, f"{function}: {result.stdout}{result.stderr[-3000:]}"
+
+
+def test_a_task_routed_to_a_bundle_without_its_libraries_fails(
+    cloud_assembly: dict[str, Any], tmp_path: Path
+) -> None:
+    """The canary analysis (pyarrow) probed in the tasks function's bundle (onnxruntime)."""
+    names = {name: fn for fn, name in function_names(cloud_assembly).items()}
+    result = _in_bundle(
+        _bundles(cloud_assembly)[names["tasks"]],
+        _runtime_site(tmp_path),
+        _task_probe(["validate", "analyze_canary"]),
+    )
+    assert result.returncode == 1
+    assert result.stdout.strip().startswith("analyze_canary: No module named 'pyarrow'")
+    assert "validate" not in result.stdout
 
 
 def test_cdk_out_is_not_committed() -> None:

@@ -159,10 +159,10 @@ def test_duplicate_validation_events_make_one_transition(stack: Stack, copies: i
     name = f"conc-dup-{copies}"
     create(name)
     number = register_unstarted(name)
-    from steward.workflows.tasks import run_task
+    from steward.dispatch import dispatch
 
     event = {"task": "validate", "input": {"name": name, "version": number}}
-    results = race([(lambda reg: run_task(event)) for _ in range(copies)])
+    results = race([(lambda reg: dispatch(event, serves=["tasks"])) for _ in range(copies)])
     assert all(isinstance(r, dict) and r["ok"] is True for r in results), results
     version = wiring.registry().get_version(name, number)
     assert version.status.value == "VALIDATING"  # held for its gates, the next step

@@ -285,24 +285,24 @@ def test_a_scheduled_model_without_production_is_skipped(
 @pytest.mark.parametrize(
     "event",
     [
-        {"model": "churn", "step": "explode"},
+        {"model": "churn", "task": "explode"},
         {"model": "Not A Name"},
-        {"model": "churn", "step": "map", "run": "../../etc", "batch": 0, "inline_bytes": 0},
+        {"model": "churn", "task": "map", "run": "../../etc", "batch": 0, "inline_bytes": 0},
         {
             "model": "churn",
-            "step": "map",
+            "task": "map",
             "run": "0123456789abcdef",
             "batch": -1,
             "inline_bytes": 0,
         },
         {
             "model": "churn",
-            "step": "reduce",
+            "task": "reduce",
             "run": "0123456789abcdef",
             "results": [{"key": "models/churn/1/model.onnx"}],
         },
-        {"model": "churn", "step": "reduce", "run": "0123456789abcdef", "results": [{}]},
-        {"model": "churn", "step": "plan", "start": "2026-11-27T10:00:00"},  # no time zone
+        {"model": "churn", "task": "reduce", "run": "0123456789abcdef", "results": [{}]},
+        {"model": "churn", "task": "plan", "start": "2026-11-27T10:00:00"},  # no time zone
     ],
 )
 def test_malformed_steps_are_refused(event: dict[str, object]) -> None:

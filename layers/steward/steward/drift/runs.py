@@ -172,7 +172,7 @@ class DriftJobs:
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """Dispatch one invocation; a bare ``{"model": name}`` is the schedule's."""
-        step = _EVENTS.validate_python({"step": "scheduled", **event})
+        step = _EVENTS.validate_python({"task": "scheduled", **event})
         if isinstance(step, Scheduled):
             return self.scheduled(step.model)
         if isinstance(step, Evaluate):
@@ -193,23 +193,23 @@ class _Step(BaseModel):
 
 
 class Scheduled(_Step):
-    step: Literal["scheduled"]
+    task: Literal["scheduled"]
 
 
 class Evaluate(_Step):
-    step: Literal["evaluate"]
+    task: Literal["evaluate"]
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
 
 
 class Plan(_Step):
-    step: Literal["plan"]
+    task: Literal["plan"]
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
 
 
 class MapChild(_Step):
-    step: Literal["map"]
+    task: Literal["map"]
     run: RunId
     batch: int = Field(ge=0)
     inline_bytes: int = Field(ge=0)
@@ -229,11 +229,11 @@ class ChildResult(BaseModel):
 
 
 class Reduce(_Step):
-    step: Literal["reduce"]
+    task: Literal["reduce"]
     run: RunId
     results: list[ChildResult]
 
 
 _EVENTS: TypeAdapter[Scheduled | Evaluate | Plan | MapChild | Reduce] = TypeAdapter(
-    Annotated[Scheduled | Evaluate | Plan | MapChild | Reduce, Field(discriminator="step")]
+    Annotated[Scheduled | Evaluate | Plan | MapChild | Reduce, Field(discriminator="task")]
 )

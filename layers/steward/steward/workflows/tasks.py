@@ -1,15 +1,15 @@
-"""The tasks the state machines and schedules invoke, dispatched on ``task``."""
+"""The workflow functions' tasks (approval, retrain, governance), each called with its
+event by :func:`steward.dispatch.dispatch`, which also says which function runs each."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from steward.domain.models import MODEL_NAME
 from steward.lifecycle.retrain import start_retrain
@@ -203,41 +203,3 @@ def verify_audit(_: dict[str, Any]) -> dict[str, Any]:
     metrics.add_metric(name="AuditChainsVerified", unit=MetricUnit.Count, value=len(reports))
     metrics.flush_metrics()
     return {"streams": len(reports), "broken": [r.stream for r in broken]}
-
-
-TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "validate": validate,
-    "request_approval": request_approval,
-    "record_failure": record_failure,
-    "expire": expire,
-    "verify_audit": verify_audit,
-    "evaluate_gates": evaluate_gates,
-    "deploy": deploy,
-    "analyze_canary": analyze_canary,
-    "promote": promote,
-    "rollback_canary": rollback_canary,
-    "notify": notify,
-    "send_heartbeats": send_heartbeats,
-    "trigger_retrain": trigger_retrain,
-    "scheduled_retrains": scheduled_retrains,
-    "retrain_begin": retrain_begin,
-    "retrain_prepare": retrain_prepare,
-    "retrain_train": retrain_train,
-    "retrain_register": retrain_register,
-    "retrain_finish": retrain_finish,
-}
-
-
-class UnknownTask(Exception):
-    pass
-
-
-def run_task(event: dict[str, Any]) -> dict[str, Any]:
-    name = event.get("task") if isinstance(event, dict) else None
-    task = TASKS.get(str(name))
-    if task is None:
-        raise UnknownTask(f"unknown task {name!r}")
-    try:
-        return task(event)
-    except ValidationError as exc:
-        raise ValueError(f"malformed {name} event: {exc.error_count()} error(s)") from None
