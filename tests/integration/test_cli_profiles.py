@@ -92,3 +92,18 @@ def test_deployed_profile_reads_the_stack_and_signs(
     )
     SigV4Auth(frozen, "execute-api", "eu-west-1").add_auth(resigned)
     assert resigned.headers["Authorization"] == authorization
+
+
+def test_a_profile_naming_a_missing_stack_says_so_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.prod]\nstack = "Missing"\nregion = "eu-west-1"\n')
+    monkeypatch.setenv("STEWARD_CONFIG", str(config))
+    monkeypatch.setenv("STEWARD_PROFILE", "prod")
+    monkeypatch.delenv("STEWARD_URL", raising=False)
+    with mock_aws(), pytest.raises(SystemExit) as stopped:
+        main(["models", "list"])
+    message = str(stopped.value.code)
+    assert "profile prod: cannot read the outputs of stack Missing" in message
+    assert "--url" in message

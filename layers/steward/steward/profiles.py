@@ -93,9 +93,17 @@ def _region(session: Any) -> str | None:
 
 def stack_endpoint(profile: Profile, session: Any | None = None) -> str:
     """The API URL from the stack's outputs (``ApiUrl`` unless the profile says otherwise)."""
-    session = session or _session(profile)
-    cloudformation = session.create_client("cloudformation", region_name=_region(session))
-    stacks = cloudformation.describe_stacks(StackName=profile.stack)["Stacks"]
+    session = session or _session(profile)  # says how to install botocore if it is missing
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        cloudformation = session.create_client("cloudformation", region_name=_region(session))
+        stacks = cloudformation.describe_stacks(StackName=profile.stack)["Stacks"]
+    except (BotoCoreError, ClientError) as exc:  # no credentials, no network, no such stack
+        raise SystemExit(
+            f"profile {profile.name}: cannot read the outputs of stack {profile.stack} ({exc}); "
+            "check the profile's stack, region and aws_profile, or name the API with --url"
+        ) from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     if profile.output not in outputs:
         raise SystemExit(f"stack {profile.stack} has no output {profile.output}")
