@@ -22,6 +22,7 @@ const USER_KEY = "steward.user";
 export class Api {
   constructor(config) {
     this.config = config;
+    this.me = null; // GET /me's answer for the signed-in credentials (AWS)
   }
 
   static async load() {
@@ -43,14 +44,21 @@ export class Api {
     return this.config.users || [];
   }
 
-  /** The caller's name as the API will see it (local: the picked user). */
+  /** The caller's name as the API sees it (local: the picked user; AWS: GET /me's user,
+   * from the deployment's role mapping, never a name typed here). */
   get user() {
     if (this.local) {
       const saved = localStorage.getItem(USER_KEY);
       const names = this.users.map((u) => u.name);
       return saved && names.includes(saved) ? saved : names[0] || "";
     }
-    return this.credentials()?.user || "";
+    return this.me?.user || "";
+  }
+
+  /** In AWS, ask the API who the signed-in credentials are (once per sign-in). */
+  async whoami() {
+    if (this.local || !this.credentials()) return;
+    if (!this.me) this.me = await this.get("/me");
   }
 
   set user(name) {
@@ -68,6 +76,7 @@ export class Api {
 
   /** Temporary AWS credentials, kept for this tab only (sessionStorage). */
   setCredentials(credentials) {
+    this.me = null;
     if (credentials) sessionStorage.setItem(CREDENTIALS_KEY, JSON.stringify(credentials));
     else sessionStorage.removeItem(CREDENTIALS_KEY);
   }

@@ -39,7 +39,7 @@ function identityForm(api, onChange) {
   const creds = api.credentials();
   if (creds) {
     form.append(
-      h("span", {}, `Signed in as ${creds.user || creds.accessKeyId}`),
+      h("span", {}, `Signed in as ${api.user || creds.accessKeyId}${api.me ? ` (${api.me.roles.join(", ") || "no role"})` : ""}`),
       h("button", { type: "button", onclick: () => { api.setCredentials(null); onChange(); } }, "Sign out"),
     );
     return;
@@ -48,7 +48,6 @@ function identityForm(api, onChange) {
   form.append(
     h("details", {}, h("summary", {}, "Sign in with AWS credentials"),
       h("p", { class: "hint" }, "Temporary credentials (aws configure export-credentials); kept in this tab only."),
-      field("user-name", "Your IAM user or role name"),
       field("access-key", "Access key id"),
       field("secret-key", "Secret access key", "password"),
       field("session-token", "Session token", "password"),
@@ -57,7 +56,7 @@ function identityForm(api, onChange) {
   form.onsubmit = (event) => {
     event.preventDefault();
     const value = (id) => form.querySelector(`#${id}`).value.trim();
-    api.setCredentials({ user: value("user-name"), accessKeyId: value("access-key"), secretAccessKey: value("secret-key"), sessionToken: value("session-token") });
+    api.setCredentials({ accessKeyId: value("access-key"), secretAccessKey: value("secret-key"), sessionToken: value("session-token") });
     onChange();
   };
 }
@@ -104,7 +103,12 @@ async function render(api) {
 
 async function start() {
   const api = await Api.load();
-  const rerender = () => {
+  const rerender = async () => {
+    try {
+      await api.whoami();
+    } catch (error) {
+      showError(error);
+    }
     identityForm(api, rerender);
     render(api);
   };
