@@ -23,7 +23,7 @@ from steward.domain.errors import describe_errors
 from steward.domain.role_mapping import RoleMapping
 
 # Lambda allows 4 KB of environment variables per function; leave room for the others.
-MAX_MAPPING_BYTES = 2_500
+MAX_MAPPING_BYTES = 1_500
 USER_POOL_ARN = re.compile(r"^arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+$")
 
 

@@ -73,6 +73,15 @@ def test_the_local_platform_still_synthesizes_its_header_mode() -> None:
         ({"cognito_groups": {"g": ["superuser"]}}, "cognito_groups"),
         ({"users": {"admin": ["admin"]}}, "users"),
         ("{not json", "not valid JSON"),
+        (
+            {
+                "principals": [
+                    {"arn": f"arn:aws:iam::111122223333:user/person-{i}", "roles": ["viewer"]}
+                    for i in range(40)
+                ]
+            },
+            "over 1500 bytes",
+        ),
     ],
 )
 def test_synth_refuses_a_bad_role_mapping_and_names_the_problem(mapping: Any, named: str) -> None:
