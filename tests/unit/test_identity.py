@@ -177,3 +177,31 @@ def test_the_mapping_is_read_from_the_environment() -> None:
     env = {"STEWARD_AUTH_MODE": "iam", "STEWARD_ROLE_MAPPING": json.dumps(MAPPING)}
     assert Settings.from_env(env).role_mapping == RoleMapping.model_validate(MAPPING)
     assert Settings.from_env({}).role_mapping.empty
+
+
+NAMES = st.from_regex(r"[\w+=,.@-]{1,64}", fullmatch=True)
+ACCOUNTS = st.from_regex(r"\d{12}", fullmatch=True)
+
+
+@given(ACCOUNTS, NAMES, NAMES, st.sampled_from(["aws", "aws-us-gov", "aws-cn"]))
+def test_assumed_role_arns_parse_back_to_their_parts(
+    account: str, role: str, session: str, partition: str
+) -> None:
+    principal = parse_principal(f"arn:{partition}:sts::{account}:assumed-role/{role}/{session}")
+    assert principal is not None
+    assert (principal.kind, principal.account, principal.name, principal.session) == (
+        "assumed-role",
+        account,
+        role,
+        session,
+    )
+    assert principal.role_arn == f"arn:{partition}:iam::{account}:role/{role}"
+
+
+@given(st.text(max_size=200))
+def test_any_user_arn_text_is_someone_without_a_role_or_nobody(text: str) -> None:
+    """Whatever API Gateway's context says, identification never fails: text that is no IAM
+    principal ARN is nobody, and an empty mapping gives no role."""
+    who = iam(text, {})
+    assert who.roles == frozenset()
+    assert who.anonymous == (parse_principal(text) is None)

@@ -80,6 +80,8 @@ def parse_principal(arn: str) -> Principal | None:
         return None
     partition, account, resource = match["partition"], match["account"], match["resource"]
     parts = resource.split("/")
+    if not all(parts):
+        return None  # AWS names no principal with an empty part
     if match["service"] == "sts" and parts[0] == "assumed-role" and len(parts) == 3:
         return Principal(arn, "assumed-role", account, partition, parts[1], parts[2])
     if match["service"] == "sts" and parts[0] == "federated-user" and len(parts) == 2:
