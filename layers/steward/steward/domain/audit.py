@@ -6,15 +6,15 @@ or reordering any stored event breaks every hash after it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-GENESIS = "0" * 64
+from steward.auditchain import GENESIS, digest
+
+__all__ = ["GENESIS", "AuditEvent", "ChainReport", "next_event", "verify_chain"]
 
 
 class AuditEvent(BaseModel):
@@ -33,9 +33,7 @@ class AuditEvent(BaseModel):
     hash: str = ""
 
     def content_hash(self) -> str:
-        body = self.model_dump(mode="json", exclude={"hash"})
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return digest(self.model_dump(mode="json", exclude={"hash"}))
 
     def sealed(self) -> AuditEvent:
         return self.model_copy(update={"hash": self.content_hash()})

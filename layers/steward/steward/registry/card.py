@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from typing import Any
 
 from steward.domain.models import Model, ModelVersion
 
@@ -109,3 +110,16 @@ def model_card(model: Model, version: ModelVersion) -> Card:
         "</style></head><body>" + "".join(body) + "</body></html>"
     )
     return Card(markdown="\n".join(md), html=page)
+
+
+def card_json(model: Model, version: ModelVersion) -> dict[str, Any]:
+    """The card's sections as data: what the Markdown and HTML cards show."""
+    return {
+        "title": f"Model card: {model.name} v{version.version}",
+        "model": model.name,
+        "version": version.version,
+        "sections": [
+            {"title": title, "rows": [{"field": k, "value": str(v)} for k, v in rows]}
+            for title, rows in _sections(model, version)
+        ],
+    }

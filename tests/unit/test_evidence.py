@@ -1,0 +1,285 @@
+"""Evidence packs on fakes: byte-reproducible at an instant, nothing after it, every member
+hashed and checked offline, the index's links inside the pack, a valid CycloneDX 1.6 SBOM,
+a signed manifest verified with the public key alone."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from steward.adapters.memory import MemoryLogFiles, MemoryReportStore
+from steward.domain.errors import BadRequest
+from steward.domain.identity import UserDirectory
+from steward.evidence.pack import EvidenceBuilder
+from steward.packs import MANIFEST, SIGNATURE, verify
+from steward.registry.requests import Decision, RegisterVersion
+from steward.registry.service import Registry
+from tests.factories import model_spec, parquet_log, reference_rows, register_body
+from tests.unit.conftest import drift_service
+
+USERS = UserDirectory()
+T0 = datetime(2026, 11, 2, 10, tzinfo=UTC)
+CUT = datetime(2026, 11, 3, tzinfo=UTC)
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def world(registry: Registry) -> tuple[Registry, MemoryReportStore]:
+    """churn v1 in production with one drift report before CUT."""
+    service = drift_service(registry, model_spec(), register_body(), T0 + timedelta(hours=3))
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    logs.files["predictions/model=churn/date=2026-11-02/hour=10/a.parquet"] = parquet_log(
+        reference_rows(500, seed=3), T0
+    )
+    service.evaluate("churn", T0, T0 + timedelta(hours=1))
+    reports = service.reports
+    assert isinstance(reports, MemoryReportStore)
+    return registry, reports
+
+
+def _later_changes(registry: Registry, reports: MemoryReportStore) -> None:
+    """After CUT: v2 registered, approved and in production, the risk tier raised, and a
+    second report."""
+    registry.clock.now = CUT + timedelta(days=1)  # type: ignore[attr-defined]
+    alice, bob = USERS.identify("alice"), USERS.identify("bob")
+    registry.register_version("churn", RegisterVersion.model_validate(register_body()), alice)
+    registry.validate("churn", 2)
+    registry.decide("churn", 2, Decision(decision="approve", comment="later"), bob)
+    registry.set_alias("churn", "production", 2, alice)
+    from steward.registry.requests import ModelUpdate
+
+    registry.update_model("churn", ModelUpdate(risk_tier="high", reason="audit"), bob)
+    (report, page), *_ = reports.reports.values()
+    later = {**report, "report_id": "later", "created_at": "2026-11-20T00:00:00+00:00"}
+    reports.save("churn", later, page)
+
+
+def _build(registry: Registry, reports: MemoryReportStore, **kw: Any) -> bytes:
+    pack = EvidenceBuilder(registry, reports, clock=lambda: NOW, **kw).build("churn", CUT)
+    return pack.file.read()
+
+
+def _members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def test_same_instant_same_bytes_even_after_later_changes(
+    world: tuple[Registry, MemoryReportStore],
+) -> None:
+    registry, reports = world
+    first = _build(registry, reports)
+    assert _build(registry, reports) == first
+    _later_changes(registry, reports)
+    assert _build(registry, reports) == first
+    assert verify(first).ok
+
+
+def test_nothing_after_the_instant(world: tuple[Registry, MemoryReportStore]) -> None:
+    registry, reports = world
+    _later_changes(registry, reports)
+    members = _members(_build(registry, reports))
+    events = [json.loads(line) for line in members["audit/events.jsonl"].splitlines()]
+    assert events and all(e["at"] <= CUT.isoformat() for e in events)
+    assert not any(e["target"] == "churn/2" for e in events)
+    assert not any(n.startswith("versions/2/") for n in members)
+    model = json.loads(members["model.json"])
+    assert model["aliases"] == {"production": 1} and model["risk_tier"] == "medium"
+    assert "monitoring/reports/later.json" not in members
+    assert len(json.loads(members["monitoring/history.json"])) == 1
+    v1 = json.loads(members["versions/1/version.json"])
+    assert v1["status"] == "APPROVED" and [a["actor"] for a in v1["approvals"]] == ["bob"]
+    manifest = json.loads(members[MANIFEST])
+    assert manifest["audit"]["head"]["seq"] == len(events)
+    # the whole trail, exported now, holds the later events
+    everything = _members(
+        EvidenceBuilder(registry, reports, clock=lambda: NOW).build("churn").file.read()
+    )
+    assert b"churn/2" in everything["audit/events.jsonl"]
+    assert json.loads(everything["model.json"])["aliases"] == {"production": 2}
+
+
+def test_contents_card_sbom_and_index(world: tuple[Registry, MemoryReportStore]) -> None:
+    registry, reports = world
+    members = _members(_build(registry, reports))
+    for name in (
+        "model.json",
+        "card/model-card.md",
+        "card/model-card.html",
+        "card/model-card.json",
+        "versions/1/lineage.json",
+        "versions/1/validation.json",
+        "versions/1/gates.json",
+        "versions/1/approvals.json",
+        "versions/1/profile.json",
+        "monitoring/latest.html",
+        "monitoring/fairness.json",
+        "sbom.cdx.json",
+        "index.html",
+    ):
+        assert name in members, name
+    assert json.loads(members["versions/1/lineage.json"])["code_ref"] == "git:abc123"
+    assert json.loads(members["versions/1/approvals.json"])[0]["comment"] == "ok"
+    assert b"# Model card: churn v1" in members["card/model-card.md"]
+    index = members["index.html"].decode()
+    links = re.findall(r"href='([^']*)'", index)
+    assert links and all(link in members for link in links)
+    assert "<script" not in index and "http" not in index
+    for heading in ("Ongoing monitoring", "Outcomes analysis", "9. Post-market monitoring"):
+        assert heading in index
+
+
+def test_the_sbom_is_valid_cyclonedx_1_6(world: tuple[Registry, MemoryReportStore]) -> None:
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    registry, reports = world
+    raw = _members(_build(registry, reports))["sbom.cdx.json"]
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(raw.decode()) is None
+    bom = json.loads(raw)
+    model = [c for c in bom["components"] if c["type"] == "machine-learning-model"]
+    assert model[0]["hashes"][0]["content"] == registry.get_version("churn", 1).sha256
+    assert any(c["name"] == "pydantic" for c in bom["components"])
+
+
+def test_what_is_not_held_is_said(registry: Registry) -> None:
+    spec = model_spec(description="", use_case="")
+    drift_service(registry, spec, register_body(), T0)
+    members = _members(_build(registry, MemoryReportStore()))
+    index = members["index.html"].decode()
+    assert "the business rationale: the model&#x27;s description is empty" in index
+    assert "no drift or performance report" in index
+
+
+def _rezip(data: bytes, name: str, content: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, content if info.filename == name else src.read(info.filename))
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def signed() -> tuple[bytes, bytes]:
+    """A signed pack and its public key (PEM)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from steward.adapters.keyfile import Ed25519KeyFile
+    from tests.unit.conftest import StepClock
+
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    path = Path("/tmp") / f"steward-evidence-test-{id(key)}.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    from steward.adapters.memory import (
+        MemoryArtifactStore,
+        MemoryAuditLog,
+        MemoryModelStore,
+        MemoryWorkflowEngine,
+    )
+
+    registry = Registry(
+        MemoryModelStore(),
+        MemoryArtifactStore(),
+        MemoryAuditLog(),
+        MemoryWorkflowEngine(),
+        clock=StepClock(),
+    )
+    service = drift_service(registry, model_spec(), register_body(), T0)
+    reports = service.reports
+    assert isinstance(reports, MemoryReportStore)
+    data = _build(registry, reports, signer=Ed25519KeyFile(path))
+    path.unlink()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return data, public
+
+
+def test_a_signed_manifest_verifies_with_the_public_key_alone(signed: tuple[bytes, bytes]) -> None:
+    data, public = signed
+    verdict = verify(data, public)
+    assert verdict.ok and verdict.signature_checked, verdict.problem
+    unchecked = verify(data)
+    assert unchecked.ok and unchecked.signed and not unchecked.signature_checked
+    assert unchecked.notes
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    other = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    assert verify(data, other).problem == "the manifest was signed with another key"
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_a_changed_byte_in_any_member_fails_verification(
+    signed: tuple[bytes, bytes], data: st.DataObject
+) -> None:
+    pack, public = signed
+    members = _members(pack)
+    name = data.draw(st.sampled_from(sorted(members)))
+    content = members[name]
+    offset = data.draw(st.integers(0, len(content) - 1))
+    flip = data.draw(st.integers(1, 255))
+    changed = bytearray(content)
+    changed[offset] ^= flip
+    verdict = verify(_rezip(pack, name, bytes(changed)), public)
+    assert not verdict.ok
+    if name not in (MANIFEST, SIGNATURE):
+        assert verdict.problem and name in verdict.problem
+
+
+def test_the_audit_chain_and_its_head_are_checked(
+    world: tuple[Registry, MemoryReportStore],
+) -> None:
+    registry, reports = world
+    data = _build(registry, reports)
+    members = _members(data)
+    lines = members["audit/events.jsonl"].splitlines()
+    # drop the last event and fix its listed hash: the chain holds, the head does not
+    cut = b"\n".join(lines[:-1]) + b"\n"
+    manifest = json.loads(members[MANIFEST])
+    import hashlib
+
+    for entry in manifest["files"]:
+        if entry["path"] == "audit/events.jsonl":
+            entry["sha256"], entry["bytes"] = hashlib.sha256(cut).hexdigest(), len(cut)
+    forged = _rezip(
+        _rezip(data, "audit/events.jsonl", cut), MANIFEST, json.dumps(manifest).encode()
+    )
+    assert verify(forged).problem == (
+        "the manifest's audit chain head is not the audit slice's last event"
+    )
+
+
+def test_an_instant_in_the_future_or_before_the_model_is_refused(
+    world: tuple[Registry, MemoryReportStore],
+) -> None:
+    registry, reports = world
+    builder = EvidenceBuilder(registry, reports, clock=lambda: NOW)
+    with pytest.raises(BadRequest):
+        builder.build("churn", NOW + timedelta(seconds=1))
+    with pytest.raises(BadRequest):
+        builder.build("churn", datetime(2020, 1, 1, tzinfo=UTC))
