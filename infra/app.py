@@ -49,7 +49,10 @@ def build_app(
 
 
 def main() -> None:
-    app, _ = build_app()
+    try:
+        app, _ = build_app()
+    except DeploymentError as exc:  # a bad role mapping, a header-trusting API, ...
+        raise SystemExit(f"steward: {exc}") from None
     app.synth()
 
 

@@ -19,7 +19,6 @@ from aws_cdk import aws_iam as iam
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from infra.constructs.nag import acknowledge
-from steward.domain.errors import describe_errors
 from steward.domain.role_mapping import RoleMapping
 
 # Lambda allows 4 KB of environment variables per function; leave room for the others.
@@ -94,9 +93,12 @@ def auth_settings(context: Any) -> AuthSettings:
             console=str(context("steward:console")).lower() != "false",
         )
     except ValidationError as exc:
-        raise DeploymentError(
-            f"invalid deployment settings: {describe_errors(exc.errors())}"
-        ) from None
+        problems = [
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: "
+            + str(e["msg"]).removeprefix("Value error, ")
+            for e in exc.errors()
+        ]
+        raise DeploymentError("invalid deployment settings: " + "; ".join(problems)) from None
 
 
 def grant_read_principal_tags(role: iam.IRole) -> None:

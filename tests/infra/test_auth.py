@@ -167,3 +167,19 @@ def test_the_readme_s_role_mappings_are_valid() -> None:
     assert len(blocks) == 3
     mappings = [RoleMapping.model_validate_json(b) for b in blocks]
     assert all(m.principals or m.identity_center or m.cognito_groups for m in mappings)
+
+
+def test_cdk_synth_stops_with_one_clear_line_not_a_traceback(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    context = {"steward:roleMapping": {"cognito_groups": {"admins": ["root"]}}}
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.app"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("steward: invalid deployment settings: ")
+    assert "role_mapping.cognito_groups.admins.0" in done.stderr
+    assert "Traceback" not in done.stderr
