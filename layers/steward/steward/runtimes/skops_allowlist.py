@@ -26,6 +26,7 @@ TRUSTED: dict[str, str] = {
     "sklearn.model_selection._search_successive_halving.HalvingRandomSearchCV": "held by HalvingRandomSearchCV",
     "sklearn.model_selection._split.KFold": "held by GridSearchCV, HalvingGridSearchCV, HalvingRandomSearchCV, RandomizedSearchCV",
     "sklearn.model_selection._split.StratifiedKFold": "held by GridSearchCV, HalvingGridSearchCV, HalvingRandomSearchCV, RandomizedSearchCV",
+    "sklearn.multiclass._ConstantPredictor": "held by OutputCodeClassifier",
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer": "held by MLPClassifier, MLPRegressor",
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer": "held by MLPClassifier",
     "sklearn.tree._tree.Tree": "held by AdaBoostClassifier, AdaBoostRegressor, BaggingClassifier, BaggingRegressor ...",

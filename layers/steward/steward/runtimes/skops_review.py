@@ -18,6 +18,7 @@ Run it with the scikit-learn and skops versions the scoring image pins
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 import warnings
 from collections import defaultdict
@@ -32,7 +33,7 @@ TARGET = Path(__file__).with_name("skops_allowlist.py")
 
 def _variants() -> Iterator[Any]:
     """Fitted-state variants the default constructors miss (other losses and solvers)."""
-    from sklearn import calibration, ensemble, linear_model, neural_network
+    from sklearn import calibration, ensemble, linear_model, multiclass, neural_network
 
     for loss in ("absolute_error", "gamma", "poisson", "quantile"):
         yield ensemble.HistGradientBoostingRegressor(loss=loss, max_iter=5)
@@ -45,6 +46,9 @@ def _variants() -> Iterator[Any]:
         yield calibration.CalibratedClassifierCV(method=method)
     for solver in ("sgd", "lbfgs"):
         yield neural_network.MLPClassifier(solver=solver, max_iter=50)
+    # a code book with a constant column (seeded: the default draws one only sometimes)
+    base = linear_model.LogisticRegression(max_iter=300)
+    yield multiclass.OutputCodeClassifier(base, code_size=2, random_state=0)
 
 
 def _data(estimator: Any, binary: bool) -> list[tuple[Any, ...]]:
@@ -88,9 +92,11 @@ def _fitted() -> Iterator[tuple[str, Any]]:
 
 def candidates() -> dict[str, set[str]]:
     """Each type skops does not trust by default, with the estimators whose state held it."""
+    import numpy as np
     import skops.io as sio
 
     found: dict[str, set[str]] = defaultdict(set)
+    np.random.seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, estimator in _fitted():
@@ -151,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if TARGET.read_text() != text:
         print(f"{TARGET} differs from what this scikit-learn and skops produce: --write, review")
+        shipped = TARGET.read_text().splitlines(keepends=True)
+        sys.stdout.writelines(difflib.unified_diff(shipped, text.splitlines(keepends=True)))
         return 1
     print(f"{TARGET} is current")
     return 0
