@@ -33,7 +33,12 @@ SERVABLE = frozenset({Status.APPROVED})  # only approved versions answer clients
 
 
 class PredictResponse(BaseModel):
-    predictions: list[dict[str, Any]]
+    predictions: list[dict[str, Any]] = Field(
+        description="One answer per record: classification {label, probability} (binary: the "
+        "positive class's probability; multiclass: the top class's, and probabilities, "
+        "{class: p} for every class, summing to 1), regression {value}, decision models "
+        "{outcome, score, explanation}"
+    )
     model: str
     version: int = Field(
         description="The version that answered every record; when a canary split the "
