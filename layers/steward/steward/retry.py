@@ -32,7 +32,10 @@ class Backoff:
     attempts: int = 40
     base_s: float = 0.002
     cap_s: float = 0.1
-    deadline_s: float = 5.0
+    # Each attempt of a registration re-stages its artifacts: twenty writers racing for
+    # version numbers on a busy machine need more than 5 s. 20 s stays under API Gateway's
+    # 29 s integration timeout.
+    deadline_s: float = 20.0
 
     def pause(self, attempt: int, draw: Callable[[float, float], float]) -> float:
         """The pause before ``attempt`` (the first retry is attempt 1)."""
