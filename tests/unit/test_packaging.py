@@ -17,8 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVER = ("onnxruntime", "pyarrow", "numpy", "aws-lambda-powertools", "boto3")
 BLOCKED = ("onnxruntime", "pyarrow", "numpy", "aws_lambda_powertools", "boto3", "botocore")
 BLOCKED_TOO = ("pandas", "moto", "aws_cdk")
-# The steward modules a user's client and CLI may load: nothing of the platform.
-CLIENT_MODULES = re.compile(r"steward(\.(cli(\..+)?|client|polling|profiles|records))?")
+# The steward modules a user's client and CLI may load: nothing of the platform (the
+# evidence verifier and the audit chain's hash are standard library only, for the CLI).
+CLIENT_MODULES = re.compile(
+    r"steward(\.(cli(\..+)?|client|polling|profiles|records|packs|auditchain))?"
+)
 
 
 def _project() -> dict:  # type: ignore[type-arg]
