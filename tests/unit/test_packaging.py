@@ -111,6 +111,12 @@ PROBE = textwrap.dedent(
     assert answer == {"path": "/models/churn/predict?version=2",
                       "sent": {"instances": [{"x": 1.5}]}}, answer
     loaded = sorted(m for m in sys.modules if m.split(".")[0] == "steward")
+    try:  # a deployed profile without botocore says which extra to install
+        main(["--profile", "prod", "health"])
+    except SystemExit as exc:
+        assert "pip install 'steward[aws]'" in str(exc.code), exc.code
+    else:
+        raise AssertionError("a deployed profile ran without botocore")
     try:
         main(["local", "up"])
     except SystemExit as exc:
@@ -121,11 +127,16 @@ PROBE = textwrap.dedent(
 
 
 def test_the_cli_and_client_run_without_the_platform_libraries(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[profiles.prod]\nstack = "Steward"\n')
     records = tmp_path / "records.csv"
     records.write_text("x,plan\n1.5,basic\n,pro\n")
     result = subprocess.run(
         [sys.executable, "-c", PROBE, ",".join(BLOCKED + BLOCKED_TOO), str(records)],
-        env={"PYTHONPATH": str(ROOT / "layers" / "steward"), "PATH": "/usr/bin:/bin"},
+        env={
+            "PYTHONPATH": str(ROOT / "layers" / "steward"),
+            "PATH": "/usr/bin:/bin",
+            "STEWARD_CONFIG": str(tmp_path / "config.toml"),
+        },
         cwd=tmp_path,
         capture_output=True,
         text=True,
