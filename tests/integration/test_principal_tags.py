@@ -30,6 +30,10 @@ def iam() -> Iterator[Any]:
         client.create_role(RoleName="others", AssumeRolePolicyDocument=TRUST)
         client.create_user(UserName="carol", Tags=tag)
         yield client
+        # Inside the suite's shared moto (a session-wide mock), IAM outlives this context.
+        client.delete_role(RoleName="reviewers")
+        client.delete_role(RoleName="others")
+        client.delete_user(UserName="carol")
 
 
 class Clock:
