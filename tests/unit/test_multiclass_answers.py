@@ -179,3 +179,60 @@ def test_a_multiclass_answer_and_its_log_carry_every_class(registry: Registry) -
     assert pa.types.is_map(table.schema.field("probabilities").type)
     first = dict(table.column("probabilities")[0].as_py())
     assert first == response.predictions[0]["probabilities"]
+
+
+def _classifier_graph(labels: list[int] | list[str]) -> bytes:
+    """A LinearClassifier (ai.onnx.ml) naming ``labels``, with a large unrelated attribute
+    before them (skipped by its length) and an initializer in the graph."""
+    from onnx import TensorProto, helper
+
+    k = len(labels)
+    key = "classlabels_strings" if isinstance(labels[0], str) else "classlabels_int64s"
+    node = helper.make_node(
+        "LinearClassifier",
+        ["X"],
+        ["label", "probabilities"],
+        domain="ai.onnx.ml",
+        coefficients=[0.5] * (2 * k),
+        intercepts=[0.0] * k,
+        post_transform="SOFTMAX",
+        **{key: labels},
+    )
+    label_type = TensorProto.STRING if key == "classlabels_strings" else TensorProto.INT64
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 2])],
+        [
+            helper.make_tensor_value_info("label", label_type, [None]),
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, k]),
+        ],
+        [helper.make_tensor("unused", TensorProto.FLOAT, [64], [1.0] * 64)],
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 1)]
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 9  # what the installed onnxruntime reads
+    return model.SerializeToString()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.integers(-(2**63), 2**63 - 1), min_size=2, max_size=12, unique=True),
+        st.lists(st.text(min_size=1, max_size=12), min_size=2, max_size=12, unique=True),
+    )
+)
+def test_class_labels_read_from_the_protobuf_equal_the_graph_s(
+    labels: list[int] | list[str],
+) -> None:
+    assert class_labels(_classifier_graph(labels)) == labels
+
+
+def test_a_graph_s_classes_name_its_probability_columns_when_served() -> None:
+    graph = _classifier_graph(["b", "a", "c"])  # not sorted: the graph's order counts
+    sig = Signature.model_validate({"inputs": [{"name": "x0"}, {"name": "x1"}]})
+    runtime = load_runtime(Flavor.ONNX, graph, sig, Task.CLASSIFICATION)
+    out = runtime.predict({"x0": np.array([1.0, -2.0]), "x1": np.array([0.5, 3.0])})
+    assert out.classes == ["b", "a", "c"]
+    assert out.probabilities is not None
+    assert np.allclose(out.probabilities.sum(axis=1), 1.0)
