@@ -140,6 +140,7 @@ class StewardStack(cdk.Stack):
         monitoring.grant_start_run(api_fn)  # on-demand windows of more than one batch
         monitoring.grant_read_runs(api_fn)  # ... and their status
         monitoring.grant_schedules(api_fn)
+        monitoring.grant_keep_evidence(api_fn)  # evidence packs over the inline size
         monitoring.grant_read_logs(lifecycle_fn)
         api = Api(self, "Api", handler=api_fn.function, user_pool_arn=auth.user_pool_arn)
         for path in ("/models/{name}/predict", "/models/{name}/feedback"):

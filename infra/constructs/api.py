@@ -67,6 +67,9 @@ class Api(Construct):
                 ),
             ),
             default_method_options=auth,
+            # Evidence packs (GET /models/{name}/evidence): the function answers base64,
+            # API Gateway sends bytes to a caller whose Accept is application/zip.
+            binary_media_types=["application/zip"],
         )
         self.validator = self.rest_api.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True

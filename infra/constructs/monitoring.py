@@ -26,6 +26,7 @@ from infra.constructs.tasks import mark
 from steward.dispatch import task_for
 
 LOG_PREFIXES = ("predictions", "feedback")
+EVIDENCE_PREFIX = "evidence/"  # large evidence packs (steward.adapters.aws.s3.S3PackStore)
 RUNS_PREFIX = "drift/_runs/"  # plans and partials of distributed runs (steward.drift.runs)
 DRIFT_TIMEOUT = cdk.Duration.minutes(15)
 RUN_TIMEOUT = cdk.Duration.hours(2)
@@ -50,6 +51,10 @@ class Monitoring(Construct):
         self.reports = secure_bucket(self, "Reports", access_logs=access_logs)
         self.reports.add_lifecycle_rule(
             id="ExpireRunScratch", prefix=RUNS_PREFIX, expiration=cdk.Duration.days(7)
+        )
+        # Evidence packs too large to answer inline, fetched through a presigned URL (15 min).
+        self.reports.add_lifecycle_rule(
+            id="ExpireEvidencePacks", prefix=EVIDENCE_PREFIX, expiration=cdk.Duration.days(1)
         )
         # Literal names: the function's environment names the state machine and the group
         # without a reference (the state machine already refers to the function).
@@ -303,6 +308,20 @@ class Monitoring(Construct):
             fn.role,
             f"AwsSolutions-IAM5[Resource::{arn_token(self.reports)}/drift/*]",
             "Drift evaluation keeps its reports under drift/; the prefix is the resource.",
+        )
+
+    def grant_keep_evidence(self, fn: StewardFunction) -> None:
+        """Keep large evidence packs under evidence/ and sign their presigned GET URLs."""
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:GetObject"],
+                resources=[self.reports.arn_for_objects(f"{EVIDENCE_PREFIX}*")],
+            )
+        )
+        acknowledge(
+            fn.role,
+            f"AwsSolutions-IAM5[Resource::{arn_token(self.reports)}/{EVIDENCE_PREFIX}*]",
+            "Large evidence packs are kept under evidence/; the prefix is the resource.",
         )
 
     def grant_read_logs(self, fn: StewardFunction) -> None:

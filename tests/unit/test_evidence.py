@@ -283,3 +283,42 @@ def test_an_instant_in_the_future_or_before_the_model_is_refused(
         builder.build("churn", NOW + timedelta(seconds=1))
     with pytest.raises(BadRequest):
         builder.build("churn", datetime(2020, 1, 1, tzinfo=UTC))
+
+
+VERIFY_PROBE = """
+from steward.cli.main import main
+code = main(["evidence", "verify", sys.argv[2]])
+assert not any(m.startswith(("steward.domain", "steward.registry")) for m in sys.modules)
+sys.exit(code)
+"""
+
+
+def test_verify_runs_where_only_the_cli_is_installed(
+    world: tuple[Registry, MemoryReportStore], tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.unit.test_packaging import BLOCKED, BLOCKED_TOO, BLOCKER, ROOT
+
+    registry, reports = world
+    good, bad = tmp_path / "good.zip", tmp_path / "bad.zip"
+    good.write_bytes(_build(registry, reports))
+    members = _members(good.read_bytes())
+    bad.write_bytes(_rezip(good.read_bytes(), "model.json", members["model.json"] + b" "))
+    for path, code in ((good, 0), (bad, 1)):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                BLOCKER + VERIFY_PROBE,
+                ",".join(BLOCKED + BLOCKED_TOO),
+                str(path),
+            ],
+            env={"PYTHONPATH": str(ROOT / "layers" / "steward"), "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == code, result.stderr[-2000:]
+    assert "model.json: sha256 differs from the manifest" in result.stdout

@@ -56,10 +56,10 @@ def test_the_base_install_pulls_no_platform_library() -> None:
     assert {"pandas", "scikit-learn", "moto", "botocore"} <= _closure("dev", extras)
 
 
-PROBE = textwrap.dedent(
+# A probe's first lines: the packages named in argv[1] fail to import, as if not installed.
+BLOCKER = textwrap.dedent(
     """
-    import contextlib, importlib.abc, io, json, sys, threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
+    import importlib.abc, sys
 
     BLOCKED = set(sys.argv[1].split(","))
 
@@ -70,6 +70,12 @@ PROBE = textwrap.dedent(
             return None
 
     sys.meta_path.insert(0, Blocker())
+    """
+)
+PROBE = BLOCKER + textwrap.dedent(
+    """
+    import contextlib, io, json, threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
 
     class Api(BaseHTTPRequestHandler):
         def _answer(self, body):

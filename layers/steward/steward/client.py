@@ -22,6 +22,14 @@ from steward.polling import until
 from steward.records import tabular, take_column, values
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+class _Unredirected(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # urllib then raises the 3xx as an HTTPError, answered as it is
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_Unredirected).open
 MAX_INLINE = 5 * 1024 * 1024  # an artifact sent in the request body; larger ones go to S3
 
 
@@ -90,10 +98,17 @@ class Client:
         return Client(url=self.url, user=user, timeout_s=self.timeout_s, signer=self.signer)
 
     def exchange(
-        self, method: str, path: str, body: Any | None = None, accept: str = "application/json"
+        self,
+        method: str,
+        path: str,
+        body: Any | None = None,
+        accept: str = "application/json",
+        raw: bool = False,
     ) -> Reply:
-        """The request's status, headers and body (parsed JSON, or text for other media);
-        an error status raises :class:`ApiError`."""
+        """The request's status, headers and body (parsed JSON, text for other media, bytes
+        with ``raw``); an error status raises :class:`ApiError`. With ``raw``, redirects are
+        not followed (a 303 is answered as it is): a presigned URL must not get this
+        client's credentials."""
         data = json.dumps(body).encode() if body is not None else None
         url = self.url.rstrip("/") + path
         headers = {"Content-Type": "application/json", "Accept": accept}
@@ -105,22 +120,27 @@ class Client:
             url, data=data, method=method, headers=headers
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
-                raw = response.read()
+            opener = _NO_REDIRECTS if raw else urllib.request.urlopen
+            with opener(request, timeout=self.timeout_s) as response:
+                content = response.read()
                 status, answered = response.status, dict(response.headers.items())
         except urllib.error.HTTPError as exc:
-            raw = exc.read()
+            content = exc.read()
+            if raw and exc.code == 303:
+                return Reply(303, content, dict(exc.headers.items()))
             try:
-                payload = json.loads(raw)
+                payload = json.loads(content)
                 raise ApiError(exc.code, payload.get("error", "error"), payload.get("message", ""))
             except (ValueError, AttributeError):
-                raise ApiError(exc.code, "error", raw.decode(errors="replace")[:200]) from None
+                raise ApiError(exc.code, "error", content.decode(errors="replace")[:200]) from None
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             raise self._unreachable(method, url, getattr(exc, "reason", None) or exc) from None
+        if raw:
+            return Reply(status, content, answered)
         if accept != "application/json":
-            return Reply(status, raw.decode(errors="replace"), answered)
+            return Reply(status, content.decode(errors="replace"), answered)
         try:
-            return Reply(status, json.loads(raw) if raw else None, answered)
+            return Reply(status, json.loads(content) if content else None, answered)
         except ValueError:
             kind = Reply(status, None, answered).header("Content-Type") or "no content type"
             raise Unreachable(
@@ -145,6 +165,23 @@ class Client:
         self, method: str, path: str, body: Any | None = None, accept: str = "application/json"
     ) -> Any:
         return self.exchange(method, path, body, accept).body
+
+    def evidence(self, name: str, at: datetime | str | None = None) -> bytes:
+        """The model's evidence pack (zip bytes) at ``at`` (default: now). A pack over the
+        API's inline size is fetched from the presigned URL the API answers with."""
+        stamp = at.isoformat() if isinstance(at, datetime) else at
+        path = f"/models/{name}/evidence" + (f"?{urlencode({'at': stamp})}" if stamp else "")
+        reply = self.exchange("GET", path, accept="application/zip", raw=True)
+        location = reply.header("Location")
+        if reply.status != 303 or not location:
+            data: bytes = reply.body
+            return data
+        try:
+            with urllib.request.urlopen(location, timeout=self.timeout_s) as response:  # noqa: S310
+                stored: bytes = response.read()
+                return stored
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            raise Unreachable(f"cannot fetch the stored evidence pack: {exc}") from None
 
     def predict(
         self,

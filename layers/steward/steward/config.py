@@ -50,6 +50,8 @@ class Settings(BaseModel):
     drift_batch_bytes: int = Field(default=MAX_BATCH_BYTES, gt=0)
     event_bus: str = "default"
     max_artifact_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    # Evidence packs: the local platform signs manifests with this Ed25519 key (PEM, PKCS#8)
+    evidence_key_file: str | None = None
     # Types an admin trusts in skops artifacts beyond the shipped list (comma-separated).
     skops_trusted: list[str] = Field(default_factory=list)
 

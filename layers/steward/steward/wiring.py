@@ -12,9 +12,10 @@ from steward.runtimes.skops_trust import trust_added
 if TYPE_CHECKING:
     from steward.adapters.aws.iam import IamPrincipalTags
     from steward.adapters.aws.lambda_ import LambdaForwarder
-    from steward.adapters.aws.s3 import S3ArtifactStore
+    from steward.adapters.aws.s3 import S3ArtifactStore, S3PackStore
     from steward.drift.runs import DriftJobs
     from steward.drift.service import DriftService
+    from steward.evidence.pack import EvidenceBuilder
     from steward.lifecycle.deploy import Deployer
     from steward.lifecycle.retrain import Retrainer
     from steward.ports.monitoring import Schedules
@@ -42,6 +43,8 @@ def reset() -> None:
         drift_jobs,
         deployer,
         retrainer,
+        evidence,
+        pack_store,
     ):
         cached.cache_clear()
 
@@ -182,3 +185,27 @@ def retrainer() -> Retrainer:
     from steward.lifecycle.retrain import Retrainer
 
     return Retrainer(registry(), S3LogFiles(_client("s3"), settings().need("logs_bucket")))
+
+
+@lru_cache(maxsize=1)
+def evidence() -> EvidenceBuilder:
+    from steward.adapters.aws.dynamodb import S3DynamoReportStore
+    from steward.evidence.pack import EvidenceBuilder
+
+    cfg = settings()
+    signer = None
+    if cfg.evidence_key_file:
+        from steward.adapters.keyfile import Ed25519KeyFile
+
+        signer = Ed25519KeyFile(cfg.evidence_key_file)
+    reports = S3DynamoReportStore(
+        _client("s3"), cfg.need("reports_bucket"), _client("dynamodb"), cfg.need("registry_table")
+    )
+    return EvidenceBuilder(registry(), reports, signer=signer)
+
+
+@lru_cache(maxsize=1)
+def pack_store() -> S3PackStore:
+    from steward.adapters.aws.s3 import S3PackStore
+
+    return S3PackStore(_client("s3"), settings().need("reports_bucket"))

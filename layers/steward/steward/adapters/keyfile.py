@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from steward.packs import key_id
-from steward.ports.signing import ManifestSigner
+from steward.ports.evidence import ManifestSigner
 
 
 class Ed25519KeyFile(ManifestSigner):

@@ -18,7 +18,16 @@ PARTS = ("registry", "scoring")
 
 def _routers(part: str) -> list[Any]:
     if part == "registry":
-        from steward.api.routes import aliases, audit, drift, me, models, versions, workflows
+        from steward.api.routes import (
+            aliases,
+            audit,
+            drift,
+            evidence,
+            me,
+            models,
+            versions,
+            workflows,
+        )
 
         return [
             me.router,
@@ -27,6 +36,7 @@ def _routers(part: str) -> list[Any]:
             aliases.router,
             audit.router,
             drift.router,
+            evidence.router,
             workflows.router,
         ]
     from steward.api.routes import scoring

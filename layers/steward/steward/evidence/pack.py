@@ -25,8 +25,8 @@ from steward.evidence import index, timeline
 from steward.evidence.archive import DeterministicZip
 from steward.evidence.sbom import sbom
 from steward.packs import AUDIT_EVENTS, FORMAT, MANIFEST, SIGNATURE
+from steward.ports.evidence import ManifestSigner
 from steward.ports.monitoring import ReportStore
-from steward.ports.signing import ManifestSigner
 from steward.registry.card import card_json, model_card
 from steward.registry.core import RegistryCore, utcnow
 

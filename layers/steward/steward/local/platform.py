@@ -33,6 +33,30 @@ log = logging.getLogger("steward_local")
 LOCAL_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
 
 
+def evidence_key(data_dir: Path) -> Path:
+    """The local platform's Ed25519 key that signs evidence packs' manifests, made once in
+    the data directory; its public half (``evidence-ed25519.pub``) verifies them."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private, public = data_dir / "evidence-ed25519.pem", data_dir / "evidence-ed25519.pub"
+    if not private.is_file():
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        private.touch(mode=0o600)
+        private.write_bytes(pem)
+        public.write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+    return private
+
+
 @dataclass
 class LocalPlatform:
     port: int = 8080
@@ -94,6 +118,7 @@ class LocalPlatform:
                 if key.startswith("STEWARD_"):
                     merged[key] = value
         os.environ.update({**merged, **LOCAL_ENV})
+        os.environ["STEWARD_EVIDENCE_KEY_FILE"] = str(evidence_key(self.data_dir))
         wiring.reset()
 
     def _local_routes(self, request: Request) -> Response | None:

@@ -16,6 +16,7 @@ from steward.domain.errors import IntegrityError, NotFound
 from steward.ports import (
     ArtifactStore,
 )
+from steward.ports.evidence import PackStore
 from steward.ports.monitoring import (
     LogFiles,
     RunStore,
@@ -136,3 +137,27 @@ class S3RunStore(RunStore):
                 raise NotFound(f"no run object {key}") from None
             raise
         return data
+
+
+class S3PackStore(PackStore):
+    """Evidence packs too large to answer inline, under ``evidence/`` of the reports bucket,
+    fetched through a presigned GET (the function's role may read that prefix only)."""
+
+    PREFIX = "evidence/"
+
+    def __init__(self, client: Any, bucket: str, expires_s: int = 900) -> None:
+        self._s3 = client
+        self._bucket = bucket
+        self.expires_s = expires_s
+
+    def keep(self, key: str, file: IO[bytes]) -> str:
+        target = self.PREFIX + key
+        self._s3.upload_fileobj(
+            file, self._bucket, target, ExtraArgs={"ContentType": "application/zip"}
+        )
+        url: str = self._s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self._bucket, "Key": target},
+            ExpiresIn=self.expires_s,
+        )
+        return url

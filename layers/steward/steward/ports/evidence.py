@@ -1,8 +1,10 @@
-"""ManifestSigner: signs an evidence pack's manifest (a local key file, or KMS in AWS)."""
+"""Ports of evidence packs: signing a pack's manifest (a local key file, or KMS in AWS), and
+keeping a pack too large to answer inline where the caller can fetch it."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import IO
 
 
 class ManifestSigner(ABC):
@@ -15,3 +17,10 @@ class ManifestSigner(ABC):
     @abstractmethod
     def sign(self, data: bytes) -> bytes:
         """The signature over ``data`` (Ed25519 is deterministic: same bytes, same signature)."""
+
+
+class PackStore(ABC):
+    @abstractmethod
+    def keep(self, key: str, file: IO[bytes]) -> str:
+        """Store the pack (streamed from ``file``); a URL that fetches it for a while, with
+        no other credential."""

@@ -1,0 +1,32 @@
+"""What evidence packs need from the stack: API Gateway passing zips as bytes, the API
+function keeping large packs under evidence/ of the reports bucket (and nothing wider),
+and those kept packs expiring."""
+
+from __future__ import annotations
+
+import json
+
+from tests.infra.conftest import Synth
+from tests.infra.test_monitoring import _actions, _resources, _statements
+
+
+def test_the_api_answers_zips_as_bytes(synth: Synth) -> None:
+    (api,) = synth.resources("AWS::ApiGateway::RestApi").values()
+    assert api["Properties"]["BinaryMediaTypes"] == ["application/zip"]
+
+
+def test_large_packs_are_kept_under_evidence_only_and_expire(synth: Synth) -> None:
+    kept = [
+        s for s in _statements(synth, "ApiFunction") if "evidence/" in json.dumps(_resources(s))
+    ]
+    assert len(kept) == 1
+    assert sorted(_actions(kept[0])) == ["s3:GetObject", "s3:PutObject"]
+    # (CDK merges it with the drift reports' statement: same actions, other prefix)
+    assert any(json.dumps(r).endswith('/evidence/*"]]}') for r in _resources(kept[0]))
+    assert not any(json.dumps(r).endswith('Arn"]}, "/*"]]}') for r in _resources(kept[0]))
+    rules = [
+        rule
+        for bucket in synth.resources("AWS::S3::Bucket").values()
+        for rule in bucket["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+    ]
+    assert any(r.get("Prefix") == "evidence/" and r.get("ExpirationInDays") == 1 for r in rules)
