@@ -5,13 +5,15 @@ Reading. Feedback files (``feedback/model=<name>/``, the window's hours plus the
 label lag) are read whole, two columns, and de-duplicated on ``request_id`` (the writer
 delivers at least once; the latest label wins). Prediction files are streamed row group by
 row group by :mod:`steward.logs.reader`, in the same pass as drift (:class:`Join` is one of
-its readers): only ``request_id``, ``prediction``, ``score`` and the protected attributes
+its readers): only ``request_id``, ``prediction``, ``score``, a multiclass model's
+``probabilities`` (only when there are labels to join them with) and the protected attributes
 (features, read from their log columns), filtered to the window and the version.
 
 Join and its memory bound. Filtered prediction rows are buffered into blocks of at most
 :data:`JOIN_BLOCK` rows; each block is probed against the labels' request ids in one Arrow
 hash lookup (``index_in``) and only the labelled rows are kept. Peak memory is therefore one
-block (about 70 MB at 2^20 rows with a 40-byte request id and two attributes) plus the
+block (about 70 MB at 2^20 rows with a 40-byte request id and two attributes; a multiclass
+model's probabilities add 43 B a row for 3 classes, 134 B for 10) plus the
 window's labels (about 60 bytes each) plus the labelled rows kept (at most one per label):
 bounded by the number of labels, never by the number of predictions. Selection rates per
 group, which need every scored row rather than the labelled ones, are counted per block.
