@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +85,23 @@ def test_a_remote_api_gets_a_hint_about_its_profile() -> None:
     with pytest.raises(Unreachable, match="Check the profile's url or stack") as caught:
         Client(url="http://steward.invalid", timeout_s=5).get("/health")
     assert "steward local up" not in str(caught.value)
+
+
+def test_a_reader_that_leaves_the_pipe_early_gets_no_traceback(tmp_path: Path) -> None:
+    """`steward profiles | head -0`: the pipe is closed before the CLI writes."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "".join(f'[profiles.p{i}]\nurl = "http://127.0.0.1:{i + 1}"\n' for i in range(50))
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-m", "steward.cli.main", "profiles"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "STEWARD_CONFIG": str(config)},
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # long before the interpreter has started
+    err = child.stderr.read().decode()
+    child.wait(timeout=120)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert child.returncode == 1

@@ -264,7 +264,7 @@ def _models_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     create.add_argument("--task", choices=["classification", "regression", "decision"])
     create.add_argument("--risk-tier", dest="risk_tier", choices=["low", "medium", "high"])
     create.add_argument("--description")
-    create.add_argument("--owner")
+    create.add_argument("--owner", help="who answers for the model (default: you)")
     listing = _command(
         models,
         "list",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -162,7 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.func is _local_up:
         result: int = args.func(args)
         return result
-    return run(args)
+    try:
+        code = run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `steward models list | head`: the reader left; stop quietly (Python's recipe: no
+        # second error when the interpreter flushes stdout at exit).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return code
 
 
 if __name__ == "__main__":
