@@ -26,14 +26,28 @@ from steward.registry.service import REFERENCE_SAMPLE, Registry
 # Retrained versions are registered by this service identity, so any human approver may
 # decide on them (the registrant never approves its own version).
 RETRAINER = Identity(user="steward-retrain", roles=frozenset({Role.DATA_SCIENTIST}))
-HOLDOUT_EVERY = 5  # every 5th labelled row is held out, deterministically
+HOLDOUT_EVERY = 5  # one labelled row in 5 is held out, by its request id
 MAX_HOLDOUT = 20_000
 
 
+def _bucket(request_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(request_id.encode()).digest()[:8], "big")
+
+
+def is_holdout(request_id: str) -> bool:
+    """Whether a labelled row is held out from training: decided by a hash of its request id
+    alone, so the split does not depend on the order in which log files are read."""
+    return _bucket(request_id) % HOLDOUT_EVERY == 0
+
+
 def _split(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    train = [r for i, r in enumerate(rows) if i % HOLDOUT_EVERY]
-    holdout = [r for i, r in enumerate(rows) if not i % HOLDOUT_EVERY]
-    return train, holdout[:MAX_HOLDOUT]
+    held = [is_holdout(str(r[schema.REQUEST_ID])) for r in rows]
+    train = [r for r, h in zip(rows, held, strict=True) if not h]
+    holdout = [r for r, h in zip(rows, held, strict=True) if h]
+    if len(holdout) > MAX_HOLDOUT:  # the rows with the smallest hashes: still order-free
+        holdout = sorted(holdout, key=lambda r: _bucket(str(r[schema.REQUEST_ID])))
+        holdout = holdout[:MAX_HOLDOUT]
+    return train, holdout
 
 
 def _instance(row: dict[str, Any], features: list[str]) -> dict[str, Any]:
