@@ -1,0 +1,106 @@
+"""Evidence pack export time for a model with 50 versions and 1,000 drift reports.
+
+On the in-memory fakes (the ports the API function reads through, without the network):
+a model registered 50 times (each version validated and approved, so each carries its
+profile, gates and approvals) and 1,000 stored reports, each a copy of a
+real report of the churn model (JSON and its HTML). Each repeat builds the pack at the same
+instant in this process; the bytes are compared across repeats (they must be identical) and
+the pack is verified offline. Target (issue #19): under 10 s. Last line: ``RESULT {json}``.
+Run: `.venv/bin/python -m bench.evidence [--versions 50] [--reports 1000] [--repeats 5]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from steward.adapters.memory import MemoryLogFiles, MemoryReportStore
+from steward.domain.identity import UserDirectory
+from steward.evidence.pack import EvidenceBuilder
+from steward.packs import verify
+from steward.registry.requests import Decision, RegisterVersion
+from steward.registry.service import Registry
+from tests.factories import model_spec, parquet_log, reference_rows, register_body
+from tests.unit.conftest import StepClock, drift_service
+
+T0 = datetime(2026, 11, 2, 10, tzinfo=UTC)
+NOW = datetime(2026, 12, 31, tzinfo=UTC)
+
+
+def world(versions: int, reports: int) -> tuple[Registry, MemoryReportStore]:
+    from steward.adapters.memory import (
+        MemoryArtifactStore,
+        MemoryAuditLog,
+        MemoryModelStore,
+        MemoryWorkflowEngine,
+    )
+
+    registry = Registry(
+        MemoryModelStore(),
+        MemoryArtifactStore(),
+        MemoryAuditLog(),
+        MemoryWorkflowEngine(),
+        clock=StepClock(),
+    )
+    service = drift_service(registry, model_spec(), register_body(), T0)
+    users = UserDirectory()
+    alice, bob = users.identify("alice"), users.identify("bob")
+    for number in range(2, versions + 1):
+        registry.register_version("churn", RegisterVersion.model_validate(register_body()), alice)
+        registry.validate("churn", number)
+        registry.decide("churn", number, Decision(decision="approve", comment=f"v{number}"), bob)
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    logs.files["predictions/model=churn/date=2026-11-02/hour=10/a.parquet"] = parquet_log(
+        reference_rows(500, seed=3), T0
+    )
+    service.evaluate("churn", T0, T0 + timedelta(hours=1))
+    store = service.reports
+    assert isinstance(store, MemoryReportStore)
+    (report, page), *_ = store.reports.values()
+    for i in range(1, reports):
+        at = (T0 + timedelta(hours=i)).isoformat()
+        store.save("churn", {**report, "report_id": f"r{i:05d}", "created_at": at}, page)
+    return registry, store
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--versions", type=int, default=50)
+    parser.add_argument("--reports", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    registry, reports = world(args.versions, args.reports)
+    builder = EvidenceBuilder(registry, reports, clock=lambda: NOW)
+    seconds: list[float] = []
+    packs: list[bytes] = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        pack = builder.build("churn", NOW)
+        data = pack.file.read()
+        seconds.append(time.perf_counter() - started)
+        packs.append(data)
+    started = time.perf_counter()
+    verdict = verify(packs[0])
+    verify_s = time.perf_counter() - started
+    result: dict[str, Any] = {
+        "versions": args.versions,
+        "reports": args.reports,
+        "audit_events": verdict.events,
+        "files": verdict.files,
+        "pack_bytes": len(packs[0]),
+        "export_s_median": round(statistics.median(seconds), 3),
+        "export_s_max": round(max(seconds), 3),
+        "verify_s": round(verify_s, 3),
+        "identical": all(p == packs[0] for p in packs),
+        "verified": verdict.ok,
+    }
+    print("RESULT " + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
