@@ -12,10 +12,16 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
-from steward.adapters.memory import MemoryLogFiles, MemoryLogSink
+from steward.adapters.memory import (
+    InProcessDriftRuns,
+    MemoryLogFiles,
+    MemoryLogSink,
+    MemoryRunStore,
+)
 from steward.domain.deployment import canary_verdict
 from steward.domain.identity import UserDirectory
 from steward.domain.models import DeploymentPolicy, ModelSpec
+from steward.drift.runs import DriftJobs
 from steward.drift.service import DriftService
 from steward.lifecycle.canary import canary_evidence
 from steward.lifecycle.deploy import Deployer
@@ -199,3 +205,37 @@ def test_a_falling_weighted_f1_is_a_breach() -> None:
     assert [c["breach"] for c in found] == [True]
     bounded = performance.checks({"f1_macro": 0.6}, {}, {"f1_macro": 0.8})
     assert bounded[0]["kind"] == "min" and bounded[0]["breach"]
+
+
+def test_a_distributed_run_reports_the_multiclass_performance_of_one_pass(
+    registry: Registry, wine: tuple[DriftService, Any, np.ndarray, np.ndarray]
+) -> None:
+    """Children join the class probabilities of their own files; the reduce merges their
+    labelled rows: the same performance as one pass over the window."""
+    service, _, x, y = wine
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    sink = MemoryLogSink()
+    scorer = Scorer(registry.store, registry.artifacts, sink)
+    alice = UserDirectory().identify("alice")
+    for part in np.array_split(np.arange(len(y)), 3):  # three requests, three files
+        answer = scorer.predict("wine", PredictRequest(instances=multiclass_rows(x[part])))
+        scorer.feedback("wine", list(zip(answer.request_ids, y[part].tolist(), strict=True)), alice)
+    for i, (kind, model, batch) in enumerate(sink.batches):
+        body = json.dumps({"kind": kind, "model": model, **batch})
+        assert write_batch([(f"m{i}", body)], logs.files.__setitem__) == []
+    window = ((NOW - timedelta(hours=1)).isoformat(), (NOW + timedelta(hours=1)).isoformat())
+    inline = DriftJobs(service, MemoryRunStore()).evaluate("wine", *window)
+    one_pass = json.loads(service.get("wine", inline["report_id"]))
+
+    service.batch_rows = 30  # one file per child
+    runner = InProcessDriftRuns()
+    jobs = DriftJobs(service, MemoryRunStore(), runner)
+    runner.jobs = jobs
+    plan = jobs.plan("wine", *window)
+    assert plan["count"] == 3
+    results = [jobs.map("wine", plan["run"], i, plan["inline_bytes"]) for i in range(3)]
+    summary = jobs.reduce("wine", plan["run"], results)
+    distributed = json.loads(service.get("wine", summary["report_id"]))
+    assert distributed["performance"] == one_pass["performance"]
+    assert {"log_loss", "roc_auc", "f1_weighted"} <= set(distributed["performance"]["metrics"])

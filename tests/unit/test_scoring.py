@@ -240,13 +240,16 @@ def test_large_batches_split_under_the_message_limit() -> None:
             "features": {"x": [0.5] * n},
             "prediction": [1] * n,
             "score": [0.5] * n,
+            "probabilities": [{"0": 0.2, "1": 0.3, "2": 0.5}] * n,
             "latency_ms": [0.1] * n,
             "flags": [[]] * n,
         },
     }
     bodies = SqsLogSink._bodies("predictions", "m", batch)
     assert len(bodies) > 1 and all(len(b) <= MAX_MESSAGE_BYTES for b in bodies)
-    assert sum(json.loads(b)["rows"] for b in bodies) == n
+    parts = [json.loads(b) for b in bodies]
+    assert sum(p["rows"] for p in parts) == n
+    assert all(len(p["columns"]["probabilities"]) == p["rows"] for p in parts)
 
 
 def test_decision_models_explain_their_outcome(registry: Registry, scorer: Scorer) -> None:
