@@ -521,3 +521,14 @@ def test_profiles_command_lists_them(
     assert main(["profiles"]) == 0
     text = capsys.readouterr().out
     assert "prod" in text and "Steward" in text and "local" in text
+
+
+def test_a_split_answer_shows_the_version_of_each_record() -> None:
+    from steward.cli.render import predictions
+
+    split = {**PREDICTED, "version": 1, "versions": [1, 2]}
+    out = predictions(split).splitlines()
+    assert out[0] == "churn v1, v2 (split by the canary)"
+    assert out[1].split()[-1] == "VERSION" and out[2].split()[-1] == "1"
+    assert out[3].split()[-1] == "2"
+    assert predictions(PREDICTED).splitlines()[0] == "churn v2"

@@ -124,12 +124,21 @@ def drift_report(report: dict[str, Any]) -> str:
 
 
 def predictions(answer: dict[str, Any]) -> str:
+    """One row per record; when a canary split the records, the version that answered each."""
+    split = answer.get("versions")
     rows = [
         {"request_id": rid, **(p if isinstance(p, dict) else {"prediction": p})}
         for rid, p in zip(
             answer.get("request_ids", []), answer.get("predictions", []), strict=False
         )
     ]
+    if split:
+        for row, number in zip(rows, split, strict=False):
+            row["version"] = number
     columns = [key("request_id")] + [key(k) for k in (rows[0] if rows else {}) if k != "request_id"]
-    title = f"{answer.get('model')} v{answer.get('version')}"
+    if split:
+        numbers = ", ".join(f"v{n}" for n in sorted(set(split)))
+        title = f"{answer.get('model')} {numbers} (split by the canary)"
+    else:
+        title = f"{answer.get('model')} v{answer.get('version')}"
     return title + "\n" + table(rows, columns)
