@@ -16,6 +16,18 @@ export class ApiError extends Error {
   }
 }
 
+/** The ApiError of a failed answer: its JSON error, else the status line only (never the
+ * raw body). */
+function failure(status, text) {
+  let error = { error: "error", message: `HTTP ${status}` };
+  try {
+    error = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return new ApiError(status, error.error, error.message);
+}
+
 const CREDENTIALS_KEY = "steward.credentials";
 const USER_KEY = "steward.user";
 
@@ -103,17 +115,20 @@ export class Api {
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const response = await fetch(this.config.api + path, { method, headers, body });
     const text = await response.text();
-    if (!response.ok) {
-      let error = { error: "error", message: `HTTP ${response.status}` };
-      try {
-        error = JSON.parse(text);
-      } catch {
-        // not JSON: keep the status line only, never the raw body
-      }
-      throw new ApiError(response.status, error.error, error.message);
-    }
+    if (!response.ok) throw failure(response.status, text);
     if (accept !== "application/json") return text;
     return text ? JSON.parse(text) : null;
+  }
+
+  /** A binary answer (an evidence pack) and the file name its Content-Disposition gives.
+   * A large pack answers 303 to a presigned URL, which the browser follows. */
+  async download(path, accept = "application/zip") {
+    const headers = { Accept: accept, ...(await this.headers("GET", path)) };
+    const response = await fetch(this.config.api + path, { headers });
+    if (!response.ok) throw failure(response.status, await response.text());
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const named = /filename="([^"]+)"/.exec(disposition);
+    return { blob: await response.blob(), filename: named ? named[1] : "evidence.zip" };
   }
 
   get(path, accept) {

@@ -322,3 +322,35 @@ def test_approver_reviews_evidence_and_approves_by_keyboard(
     expect(audit.last).to_contain_text("bob")
     expect(audit.last).to_contain_text("AUC up 0.05")
     _shot(page, "audit")
+
+
+def test_export_evidence_from_the_model_page_and_the_inbox(
+    platform: LocalPlatform, seeded: Client, page: Page
+) -> None:
+    from steward.packs import verify
+
+    page.goto(platform.url + f"/#/models/{MODEL}")
+    _act_as(page, "alice")
+    with page.expect_download() as started:
+        page.get_by_role("button", name="Export evidence").click()
+    download = started.value
+    assert download.suggested_filename.startswith(f"{MODEL}-evidence-")
+    assert verify(Path(download.path()).read_bytes()).ok
+    expect(page.locator("#evidence-status")).to_contain_text("Saved")
+    page.fill("#evidence-at", "2020-01-01T00:00:00")  # before the model existed
+    page.get_by_role("button", name="Export evidence").click()
+    expect(page.locator("#evidence-status")).to_contain_text("Refused")
+
+    seeded.post(f"/models/{MODEL}/versions", register_body(metrics={"auc": 0.84}))
+    _until_pending(seeded, 3)
+    page.goto(platform.url + "/#/approvals")
+    _act_as(page, "carol")
+    with page.expect_download() as started:
+        page.locator(f"#pack-{MODEL}-3").click()
+    import io
+    import zipfile
+
+    draft = Path(started.value.path()).read_bytes()
+    assert verify(draft).ok
+    with zipfile.ZipFile(io.BytesIO(draft)) as pack:
+        assert "versions/3/validation.json" in pack.namelist()  # the candidate, as of now

@@ -2,6 +2,18 @@
 
 import { ApiError } from "../api.js";
 import { badge, fmtNumber, fmtTime, h, table } from "../dom.js";
+import { exportEvidence } from "./model.js";
+
+/** The candidate's evidence pack as it stands now (a draft: the decision is not in it yet). */
+function packDraft(api, version) {
+  const id = `${version.name}-${version.version}`;
+  // aria-live, not role=status: the decision form's result is the card's one status
+  const status = h("p", { "aria-live": "polite", id: `pack-status-${id}` });
+  return h("p", {},
+    h("button", { type: "button", class: "link", id: `pack-${id}`, onclick: () => exportEvidence(api, version.name, "", status) },
+      `Evidence pack draft (v${version.version} as of now)`),
+    status);
+}
 
 function validationEvidence(version) {
   const v = version.validation;
@@ -120,6 +132,7 @@ export async function approvalsView(api, ui) {
           ? `${version.lineage.training_data.uri} (${fmtNumber(version.lineage.training_data.rows)} rows)`
           : "No training data reference."),
         profileEvidence(profile),
+        packDraft(api, version),
         decisionForm(api, ui, version),
       );
     }),

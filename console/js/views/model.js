@@ -96,6 +96,52 @@ function reportSection(api, name, report) {
   );
 }
 
+/** Save a Blob as a file: a temporary object URL on a download link, clicked. */
+export function save(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const link = h("a", { href: url, download: filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/** Download the model's evidence pack (at an instant, or now) and say what was saved. */
+export async function exportEvidence(api, name, at, status) {
+  const query = at ? `?at=${encodeURIComponent(at)}` : "";
+  status.textContent = "Building the evidence pack…";
+  try {
+    const { blob, filename } = await api.download(`/models/${name}/evidence${query}`);
+    save(blob, filename);
+    status.textContent = `Saved ${filename} (${fmtNumber(blob.size)} bytes). Check it offline: steward evidence verify ${filename}`;
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    status.textContent = `Refused: ${error.message}`;
+  }
+}
+
+function evidenceSection(api, name) {
+  const at = h("input", { type: "datetime-local", id: "evidence-at", name: "at", step: 1, "aria-describedby": "evidence-hint" });
+  const status = h("p", { role: "status", id: "evidence-status" });
+  const submit = async (event) => {
+    event.preventDefault();
+    // datetime-local is the browser's local time: send it as UTC
+    const instant = at.value ? new Date(at.value).toISOString().replace(/\.\d{3}Z$/, "Z") : "";
+    await exportEvidence(api, name, instant, status);
+  };
+  return section(
+    "evidence-title",
+    "Evidence",
+    h("form", { class: "evidence", "aria-label": "Export evidence", onsubmit: submit },
+      h("label", { for: "evidence-at" }, "As of (empty: now)"),
+      at,
+      h("p", { class: "hint", id: "evidence-hint" },
+        "A zip of the card, versions, validation, gates, approvals, the audit slice and the monitoring reports up to that instant, with a manifest of hashes and an index mapped to SR 11-7 and the EU AI Act's Annex IV."),
+      h("button", { type: "submit", id: "export-evidence" }, "Export evidence")),
+    status,
+  );
+}
+
 function auditSection(events) {
   return section(
     "audit-title",
@@ -146,6 +192,7 @@ export async function modelView(api, _ui, name) {
     section("drift-title", "Drift over time", reports.length ? driftChart(reports, threshold) : h("p", {}, "No drift evaluation yet.")),
     reportSection(api, name, report),
     card,
+    evidenceSection(api, name),
     auditSection(audit),
   );
 }
