@@ -22,7 +22,8 @@ def test_the_terminal_gets_the_narrative_and_the_log_file_the_rest(
         logging.getLogger("urllib3.connectionpool").warning(
             "Connection pool is full, discarding connection: 127.0.0.1. Connection pool size: 10"
         )
-        Logger(service="steward-api").info("request handled")  # a handler's JSON line
+        # a handler's JSON line (a service of its own: loggers made earlier keep their stream)
+        Logger(service="steward-terminal-test").info("request handled")
         warnings.warn("a library's deprecation", DeprecationWarning, stacklevel=1)
         print("a library's stray print")
         say("  scored 1000 records")
