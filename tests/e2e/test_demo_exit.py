@@ -43,6 +43,7 @@ def test_demo_exit_narrates_and_summarizes(tmp_path: Path) -> None:
     assert len(steps) >= 5, result.stdout
     assert "Summary:" in result.stdout
     assert "churn:" in result.stdout and "audit chains verified: True" in result.stdout
+    assert "churn's evidence pack:" in result.stdout and "verified offline" in result.stdout
     # The narrative alone on the terminal: logs, handlers' JSON lines, warnings in the file.
     log = ROOT / ".cache" / "local-e2e" / "logs" / "platform.log"
     assert result.stdout.splitlines()[0] == f"Logs: {log}"

@@ -12,6 +12,7 @@ import numpy as np
 
 from steward.client import Client
 from steward.local.terminal import say
+from steward.packs import verify
 from steward.polling import until
 
 DEMO_WAIT_S = 60.0  # for the platform to act on its own (workflows, schedules)
@@ -343,4 +344,12 @@ def load_demo(client: Client) -> None:
     say(f"  credit-limit v{v['version']} (rules, high risk) waits in bob's approval inbox")
     verified = alice.get("/audit/verify")
     say(f"  audit chains verified: {verified['ok']}")
+    pack = client.as_user("bob").evidence("churn")
+    checked = verify(pack)
+    outcome = "verified offline" if checked.ok else f"DOES NOT VERIFY: {checked.problem}"
+    say(
+        f"  churn's evidence pack: {len(pack):,} bytes, {checked.files} files, an audit "
+        f"chain of {checked.events} events, {outcome}"
+    )
+    say("  try: steward evidence export churn -o churn.zip && steward evidence verify churn.zip")
     say(f"  try: curl -H 'X-Steward-User: bob' {client.url}/approvals?status=pending")
