@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from infra.auth import DeploymentError, auth_settings
+from infra.constructs.governance import AUDIT_RETENTION_YEARS
 from infra.stack import StewardStack
 from steward.runtimes.skops_trust import CONTEXT as SKOPS_CONTEXT
 from steward.runtimes.skops_trust import parse_extra
@@ -38,6 +39,10 @@ def build_app(
         app,
         STACK_NAME,
         object_lock_days=int(app.node.try_get_context("steward:objectLockDays") or 30),
+        audit_retention_years=int(
+            app.node.try_get_context("steward:auditRetentionYears") or AUDIT_RETENTION_YEARS
+        ),
+        alarm_email=app.node.try_get_context("steward:alarmEmail") or None,
         auth=auth,
         skops_trusted=skops_trusted,
         console=auth.console,

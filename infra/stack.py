@@ -11,10 +11,11 @@ from infra.auth import AuthSettings, grant_read_principal_tags
 from infra.constructs.api import Api
 from infra.constructs.console import Console
 from infra.constructs.function import StewardFunction
-from infra.constructs.governance import Governance
+from infra.constructs.governance import AUDIT_RETENTION_YEARS, Governance
 from infra.constructs.layers import Layers
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.nag import acknowledge
+from infra.constructs.observability import alarm_topic, notify_every_alarm
 from infra.constructs.registry import Registry
 from infra.constructs.scoring import Scoring
 from infra.constructs.storage import secure_bucket
@@ -36,6 +37,8 @@ class StewardStack(cdk.Stack):
         *,
         object_lock_days: int = 30,
         auth: AuthSettings | None = None,
+        audit_retention_years: int = AUDIT_RETENTION_YEARS,
+        alarm_email: str | None = None,
         console: bool = True,
         skops_trusted: list[str] | None = None,
         **kwargs: Any,
@@ -95,12 +98,31 @@ class StewardStack(cdk.Stack):
             memory_size=2048,
             timeout=cdk.Duration.minutes(15),
         )
-        for fn in (api_fn, tasks_fn, lifecycle_fn):
+        # Validate and EvaluateGates load models of every flavor: scikit-learn and skops only
+        # fit a container image (the scoring image's Dockerfile, with the workflow handler).
+        image_tasks_fn = StewardFunction(
+            self,
+            "ImageTasksFunction",
+            source="workflow",
+            image=True,
+            description="Steward workflow steps that load models (every flavor)",
+            environment=common_env,
+            memory_size=3008,
+            timeout=cdk.Duration.minutes(5),
+        )
+        for fn in (api_fn, tasks_fn, image_tasks_fn, lifecycle_fn):
             registry.grant_write(fn.role)
 
-        # The functions that run workflow tasks, by the names steward.dispatch routes to.
-        task_functions = TaskFunctions(tasks=tasks_fn.function, lifecycle=lifecycle_fn.function)
+        # The functions that run workflow tasks, by the names steward.dispatch routes to;
+        # ``models`` loads versions of every flavor (scikit-learn and skops only fit an image).
+        task_functions = TaskFunctions(
+            tasks=tasks_fn.function,
+            lifecycle=lifecycle_fn.function,
+            models=image_tasks_fn.function,
+        )
         workflows = Workflows(self, "Workflows", functions=task_functions)
+        # The gates read the deployment policy through the deployer, which names the topic.
+        image_tasks_fn.add_environment("STEWARD_TOPIC_ARN", workflows.topic.topic_arn)
         for fn in (api_fn, tasks_fn, lifecycle_fn):
             fn.add_environment("STEWARD_APPROVAL_STATE_MACHINE_ARN", workflows.approval_arn)
         for fn in (api_fn, tasks_fn):
@@ -115,7 +137,17 @@ class StewardStack(cdk.Stack):
         for fn in (api_fn, tasks_fn):
             workflows.grant_task_response(fn)
         workflows.grant_list_executions(api_fn)
-        Governance(self, "Governance", functions=task_functions)
+        governance = Governance(
+            self,
+            "Governance",
+            functions=task_functions,
+            registry=registry,
+            layers=layers,
+            access_logs=access_logs,
+            retention_years=audit_retention_years,
+        )
+        governance.grant_verify(api_fn)  # GET /audit/verify
+        governance.grant_verify(tasks_fn)  # the hourly verification
         scoring = Scoring(
             self,
             "Scoring",
@@ -142,6 +174,7 @@ class StewardStack(cdk.Stack):
         monitoring.grant_schedules(api_fn)
         monitoring.grant_keep_evidence(api_fn)  # evidence packs over the inline size
         monitoring.grant_read_logs(lifecycle_fn)
+        scoring.grant_redrive(api_fn)
         api = Api(self, "Api", handler=api_fn.function, user_pool_arn=auth.user_pool_arn)
         for path in ("/models/{name}/predict", "/models/{name}/feedback"):
             api.route(path, "POST", scoring.function.function)
@@ -152,6 +185,15 @@ class StewardStack(cdk.Stack):
             files = Console(self, "Console", rest_api=api.rest_api, access_logs=access_logs)
             domain = files.distribution.distribution_domain_name
             cdk.CfnOutput(self, "ConsoleUrl", value=f"https://{domain}/")
+        alarms = alarm_topic(self, "Alarms", email=alarm_email)
+        notify_every_alarm(self, alarms)
+        cdk.CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=alarms.topic_arn,
+            description="Every alarm notifies this topic: subscribe e-mail, chat or a pager",
+        )
+        cdk.CfnOutput(self, "AuditCopyBucket", value=governance.copy.bucket_name)
         cdk.CfnOutput(self, "ArtifactsBucket", value=registry.artifacts.bucket_name)
         cdk.CfnOutput(self, "LogsBucket", value=scoring.logs.bucket_name)
         cdk.CfnOutput(self, "ReportsBucket", value=monitoring.reports.bucket_name)

@@ -1,5 +1,6 @@
-"""Lambda entry point for workflow tasks and scheduled jobs: deployed twice (``tasks`` with
-onnxruntime, ``lifecycle`` with pyarrow); :mod:`steward.dispatch` says which task runs where."""
+"""Lambda entry point for workflow tasks and scheduled jobs: deployed three times (``tasks``
+with onnxruntime, ``lifecycle`` with pyarrow, ``models`` as a container image with every
+model runtime); :mod:`steward.dispatch` says which task runs where."""
 
 from __future__ import annotations
 
@@ -15,4 +16,4 @@ logger = Logger(service="steward-workflow")
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return dispatch(event, serves=("tasks", "lifecycle"))
+    return dispatch(event, serves=("tasks", "lifecycle", "models"))

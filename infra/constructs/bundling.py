@@ -138,13 +138,18 @@ IMAGE_CONTEXT = (
 )
 
 
+IMAGE_DOCKERFILE = "functions/image/Dockerfile"
+
+
 def image_code(source: str) -> cdk.aws_lambda.DockerImageCode:
-    """``functions/<source>/Dockerfile`` as an image asset, with the repository as its build
-    context. ``cdk synth`` only stages the context (no Docker); the image is built when the
-    assets are published (`cdk deploy`)."""
+    """``functions/image/Dockerfile`` built with the handler of ``functions/<source>`` (build
+    argument ``HANDLER``), with the repository as its build context. ``cdk synth`` only
+    stages the context (no Docker); the image is built when the assets are published
+    (`cdk deploy`)."""
     return cdk.aws_lambda.DockerImageCode.from_image_asset(
         str(ROOT),
-        file=f"functions/{source}/Dockerfile",
+        file=IMAGE_DOCKERFILE,
+        build_args={"HANDLER": source},
         cmd=["handler.handler"],
         platform=cdk.aws_ecr_assets.Platform.LINUX_AMD64,
         exclude=list(IMAGE_CONTEXT),

@@ -21,7 +21,7 @@ SOURCE_TAG = "steward:source"
 class StewardFunction(Construct):
     """One Lambda per folder of ``functions/``; the tag ``steward:source`` names the folder
     whose handler it runs. A zip function with layers by default; with ``image``, a container
-    image function (``functions/<image>/Dockerfile``) for dependencies too heavy for a zip.
+    image function (``functions/image/Dockerfile``) for dependencies too heavy for a zip.
 
     The role starts empty: each capability grants exactly the actions it needs.
     """
@@ -34,7 +34,7 @@ class StewardFunction(Construct):
         source: str,
         description: str,
         layers: Sequence[lambda_.ILayerVersion] = (),
-        image: str | None = None,
+        image: bool = False,
         environment: dict[str, str] | None = None,
         memory_size: int = 512,
         timeout: cdk.Duration | None = None,
@@ -72,9 +72,9 @@ class StewardFunction(Construct):
             },
         }
         self.function: lambda_.Function
-        if image is not None:
+        if image:
             self.function = lambda_.DockerImageFunction(
-                self, "Function", code=image_code(image), **common
+                self, "Function", code=image_code(source), **common
             )
         else:
             self.function = lambda_.Function(
@@ -94,7 +94,7 @@ class StewardFunction(Construct):
             "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level "
             "permissions; every other statement of this role names its resources.",
         )
-        for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion") if image is None else ():
+        for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion") if not image else ():
             acknowledge(
                 self.function,
                 rule,

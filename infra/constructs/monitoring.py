@@ -20,7 +20,7 @@ from infra.constructs.function import StewardFunction
 from infra.constructs.layers import Layers
 from infra.constructs.nag import acknowledge, arn_token
 from infra.constructs.observability import alarm_on_any, traced_state_machine
-from infra.constructs.registry import Registry
+from infra.constructs.registry import REGISTRY_LEADING_KEYS, Registry
 from infra.constructs.storage import dead_letter_queue, secure_bucket
 from infra.constructs.tasks import mark
 from steward.dispatch import task_for
@@ -89,6 +89,9 @@ class Monitoring(Construct):
             iam.PolicyStatement(
                 actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                 resources=[registry.table.table_arn],
+                conditions={
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(REGISTRY_LEADING_KEYS)}
+                },
             )
         )
         self.grant_evaluate(self.function)

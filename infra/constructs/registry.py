@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -11,7 +12,14 @@ from infra.constructs.nag import acknowledge, arn_token
 from infra.constructs.storage import secure_bucket, secure_table
 
 REGISTRY_INDEX = "gsi1"  # model listing and versions by status
-AUDIT_DAY_INDEX = "by-day"
+# Every audit event by time (partition ``trail``, one value; sort ``at``): ``GET /audit``
+# pages it newest first. One partition takes 1,000 writes/s: audit events are governance
+# actions, a few a minute.
+AUDIT_TIME_INDEX = "by-time"
+# The only attributes an audit item may carry (``dynamodb:Attributes``), and the only
+# partition keys a writer may touch in the registry table (``dynamodb:LeadingKeys``).
+AUDIT_ATTRIBUTES = ("stream", "seq", "doc", "trail", "at")
+REGISTRY_LEADING_KEYS = ("MODEL#*",)
 
 
 class Registry(Construct):
@@ -36,14 +44,20 @@ class Registry(Construct):
             partition_key="stream",
             sort_key="seq",
             sort_key_type=dynamodb.AttributeType.NUMBER,
+            # Every new event leaves the table through its stream into the WORM copy
+            # (Governance); old images show what an edit or a delete destroyed.
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
         )
         self.audit.add_global_secondary_index(
-            index_name=AUDIT_DAY_INDEX,
-            partition_key=dynamodb.Attribute(name="day", type=dynamodb.AttributeType.STRING),
+            index_name=AUDIT_TIME_INDEX,
+            partition_key=dynamodb.Attribute(name="trail", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="at", type=dynamodb.AttributeType.STRING),
         )
         self.artifacts = secure_bucket(
-            self, "Artifacts", access_logs=access_logs, object_lock_days=object_lock_days
+            self,
+            "Artifacts",
+            access_logs=access_logs,
+            object_lock=s3.ObjectLockRetention.governance(cdk.Duration.days(object_lock_days)),
         )
 
     def environment(self) -> dict[str, str]:
@@ -72,13 +86,25 @@ class Registry(Construct):
         registration staged: Object Lock keeps every locked object version.
         """
         self.grant_read(grantee)
-        self.table.grant(
-            grantee,
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:ConditionCheckItem",
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                resources=[self.table.table_arn],
+                conditions={
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(REGISTRY_LEADING_KEYS)}
+                },
+            )
         )
-        self.audit.grant(grantee, "dynamodb:PutItem")
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem"],
+                resources=[self.audit.table_arn],
+                conditions={
+                    "ForAllValues:StringEquals": {"dynamodb:Attributes": list(AUDIT_ATTRIBUTES)},
+                    "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"},
+                },
+            )
+        )
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:PutObject", "s3:DeleteObject"],
@@ -92,7 +118,7 @@ class Registry(Construct):
             acknowledge(
                 grantee,
                 f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn_token(table)}/index/*]",
-                "Queries use the table's own secondary indexes (approvals inbox, audit by day).",
+                "Queries use the table's own secondary indexes (approvals inbox, audit by time).",
             )
         acknowledge(
             grantee,

@@ -20,6 +20,10 @@ from infra.constructs.storage import dead_letter_queue, secure_bucket
 
 WRITER_BATCH = 1000
 WRITER_WINDOW = cdk.Duration.seconds(60)
+WRITER_TIMEOUT = cdk.Duration.minutes(5)
+# AWS: a queue's visibility timeout at least 6x its function's timeout, so that a batch is
+# not received again while Lambda retries a throttled invocation.
+QUEUE_VISIBILITY = cdk.Duration.minutes(6 * WRITER_TIMEOUT.to_minutes())
 MAX_RECEIVES = 5
 
 
@@ -44,7 +48,7 @@ class Scoring(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=cdk.Duration.days(4),
-            visibility_timeout=cdk.Duration.minutes(6),  # the writer's timeout x 6 / 5
+            visibility_timeout=QUEUE_VISIBILITY,
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letters, max_receive_count=MAX_RECEIVES
             ),
@@ -56,7 +60,7 @@ class Scoring(Construct):
             self,
             "ImageFunction",
             source="scoring",
-            image="scoring_image",
+            image=True,
             description="Steward scoring for heavy flavors (scikit-learn), forwarded by scoring",
             environment=scoring_env,
             memory_size=3008,
@@ -93,7 +97,7 @@ class Scoring(Construct):
             layers=[layers.steward, layers.core, layers.numpy, layers.arrow],
             environment={"STEWARD_LOGS_BUCKET": self.logs.bucket_name},
             memory_size=1024,
-            timeout=cdk.Duration.minutes(5),
+            timeout=WRITER_TIMEOUT,
         )
         self.writer.role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -124,7 +128,7 @@ class Scoring(Construct):
             "SQS event sources take no on-failure destination: the queue's redrive policy moves "
             f"a message to the DLQ after {MAX_RECEIVES} failed receives.",
         )
-        self.alarms = [
+        self.alarms: list[cdk.aws_cloudwatch.Alarm] = [
             alarm_on_any(self, "ScoringErrors", self.function.function.metric_errors()),
             alarm_on_any(self, "ImageScoringErrors", self.image_function.function.metric_errors()),
             alarm_on_any(self, "WriterErrors", self.writer.function.metric_errors()),
@@ -134,3 +138,19 @@ class Scoring(Construct):
                 self.dead_letters.metric_approximate_number_of_messages_visible(),
             ),
         ]
+
+    def grant_redrive(self, fn: StewardFunction) -> None:
+        """Move dead letters back to the log queue: take them from the DLQ (receive, then
+        delete once sent), put them on the queue; nothing else on either queue."""
+        fn.add_environment("STEWARD_LOG_DLQ_URL", self.dead_letters.queue_url)
+        fn.add_environment("STEWARD_LOG_QUEUE_URL", self.queue.queue_url)
+        grantee = fn.role
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                resources=[self.dead_letters.queue_arn],
+            )
+        )
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.queue.queue_arn])
+        )

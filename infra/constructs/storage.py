@@ -16,14 +16,10 @@ def secure_bucket(
     construct_id: str,
     *,
     access_logs: s3.IBucket | None,
-    object_lock_days: int | None = None,
+    object_lock: s3.ObjectLockRetention | None = None,
 ) -> s3.Bucket:
-    """Versioned, encrypted, SSL-only, no public access, access-logged, retained on delete."""
-    lock = (
-        s3.ObjectLockRetention.governance(cdk.Duration.days(object_lock_days))
-        if object_lock_days
-        else None
-    )
+    """Versioned, encrypted, SSL-only, no public access, access-logged, retained on delete;
+    with ``object_lock``, every new object version is locked by default."""
     return s3.Bucket(
         scope,
         construct_id,
@@ -34,8 +30,8 @@ def secure_bucket(
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         server_access_logs_bucket=access_logs,
         server_access_logs_prefix=f"{construct_id.lower()}/" if access_logs else None,
-        object_lock_enabled=bool(object_lock_days) or None,
-        object_lock_default_retention=lock,
+        object_lock_enabled=bool(object_lock) or None,
+        object_lock_default_retention=object_lock,
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )
 
@@ -47,6 +43,7 @@ def secure_table(
     partition_key: str,
     sort_key: str | None = None,
     sort_key_type: dynamodb.AttributeType = dynamodb.AttributeType.STRING,
+    stream: dynamodb.StreamViewType | None = None,
 ) -> dynamodb.Table:
     """On-demand, encrypted, point-in-time recovery, deletion-protected, retained."""
     return dynamodb.Table(
@@ -61,6 +58,7 @@ def secure_table(
         ),
         deletion_protection=True,
         removal_policy=cdk.RemovalPolicy.RETAIN,
+        stream=stream,
     )
 
 

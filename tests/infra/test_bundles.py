@@ -201,8 +201,10 @@ def test_each_task_imports_from_the_bundle_it_is_routed_to(
     the libraries it declares (steward.dispatch) import from that function's bundle."""
     provided = _runtime_site(tmp_path)
     bundles = _bundles(cloud_assembly)
-    routed = _routed(cloud_assembly)
-    assert len(routed) == 3 and set(routed) <= set(bundles)
+    # The image function (models) is built at deploy: tests/infra/test_governance.py reads
+    # what its Dockerfile installs instead.
+    routed = {f: tasks for f, tasks in _routed(cloud_assembly).items() if f in bundles}
+    assert len(routed) == 3
     for function, tasks in routed.items():
         result = _in_bundle(bundles[function], provided, _task_probe(tasks))
         assert result.returncode == 0, f"{function}: {result.stdout}{result.stderr[-3000:]}"
@@ -211,16 +213,19 @@ def test_each_task_imports_from_the_bundle_it_is_routed_to(
 def test_a_task_routed_to_a_bundle_without_its_libraries_fails(
     cloud_assembly: dict[str, Any], tmp_path: Path
 ) -> None:
-    """The canary analysis (pyarrow) probed in the tasks function's bundle (onnxruntime)."""
+    """The canary analysis (pyarrow) and validation (scikit-learn: how sklearn versions
+    failed validation in AWS while the Validate step ran here) probed in the tasks function's
+    bundle (onnxruntime); the approval wait runs there."""
     names = {name: fn for fn, name in function_names(cloud_assembly).items()}
     result = _in_bundle(
         _bundles(cloud_assembly)[names["tasks"]],
         _runtime_site(tmp_path),
-        _task_probe(["validate", "analyze_canary"]),
+        _task_probe(["request_approval", "analyze_canary", "validate"]),
     )
     assert result.returncode == 1
-    assert result.stdout.strip().startswith("analyze_canary: No module named 'pyarrow'")
-    assert "validate" not in result.stdout
+    failed = result.stdout.strip().splitlines()
+    assert failed[0].startswith("analyze_canary: No module named 'pyarrow'")
+    assert failed[1].startswith("validate: No module named 'sklearn'"), failed
 
 
 def test_cdk_out_is_not_committed() -> None:

@@ -34,15 +34,6 @@ def test_tables_functions_and_schedules(synth: Synth) -> None:
     assert checks.async_targets_without_dlq(synth.template) == []
 
 
-def test_artifact_bucket_has_object_lock_in_governance_mode(synth: Synth) -> None:
-    locked = [
-        b["Properties"]["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Mode"]
-        for b in synth.resources("AWS::S3::Bucket").values()
-        if b["Properties"].get("ObjectLockEnabled")
-    ]
-    assert locked == ["GOVERNANCE"]
-
-
 def test_audit_table_is_put_only_for_every_role(synth: Synth) -> None:
     audit = next(
         k for k in synth.resources("AWS::DynamoDB::Table") if k.startswith("RegistryAudit")

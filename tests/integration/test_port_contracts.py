@@ -8,10 +8,16 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from steward.adapters.aws.dynamodb import DynamoAuditLog, DynamoModelStore
-from steward.adapters.aws.s3 import S3ArtifactStore
-from steward.adapters.memory import MemoryArtifactStore, MemoryAuditLog, MemoryModelStore
+from steward.adapters.aws.s3 import S3ArtifactStore, S3AuditCopy
+from steward.adapters.memory import (
+    MemoryArtifactStore,
+    MemoryAuditCopy,
+    MemoryAuditLog,
+    MemoryModelStore,
+)
 from steward.domain.audit import next_event
 from steward.domain.errors import AlreadyExists, Conflict, NotFound
 from steward.domain.models import (
@@ -24,6 +30,7 @@ from steward.domain.models import (
     Task,
 )
 from steward.ports import ArtifactStore, AuditLog, ModelStore
+from steward.ports.audit import AuditCopy, copy_key
 from tests.integration.conftest import Stack
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -46,6 +53,13 @@ def audit(request: pytest.FixtureRequest, stack: Stack) -> AuditLog:
     if request.param == "memory":
         return MemoryAuditLog()
     return DynamoAuditLog(boto3.client("dynamodb"), os.environ["STEWARD_AUDIT_TABLE"])
+
+
+@pytest.fixture(params=["memory", "s3"])
+def audit_copy(request: pytest.FixtureRequest, stack: Stack) -> AuditCopy:
+    if request.param == "memory":
+        return MemoryAuditCopy()
+    return S3AuditCopy(boto3.client("s3"), os.environ["STEWARD_AUDIT_COPY_BUCKET"])
 
 
 @pytest.fixture(params=["memory", "s3"])
@@ -155,9 +169,51 @@ def test_artifacts_pin_versions(artifacts: ArtifactStore) -> None:
         artifacts.get(uri.replace("model.json", "absent.json"))
 
 
-def test_audit_checkpoints_are_kept_per_model(store: ModelStore) -> None:
-    name = _name()
-    assert store.audit_checkpoint(name) is None
-    store.put_audit_checkpoint(name, 3, "a" * 64)
-    store.put_audit_checkpoint(name, 5, "b" * 64)
-    assert store.audit_checkpoint(name) == (5, "b" * 64)
+def test_recent_audit_pages_newest_first_across_streams(audit: AuditLog) -> None:
+    """From the time index: later than any other test's events, so these are the newest."""
+    streams = [_name(), _name()]
+    base = datetime(2099, 1, 1, tzinfo=UTC)
+    for i in range(5):
+        audit.append(
+            stream=streams[i % 2],
+            actor="a",
+            action=f"z{i}",
+            target="t",
+            clock=lambda i=i: base.replace(minute=i),  # type: ignore[misc]
+        )
+    seen, token = [], None
+    for _ in range(3):
+        page = audit.recent(2, token)
+        seen += [e.action for e in page.items]
+        token = page.next_token
+    assert seen[:5] == ["z4", "z3", "z2", "z1", "z0"]
+
+
+def test_the_audit_copy_is_written_once_per_event(audit_copy: AuditCopy) -> None:
+    stream = _name()
+    first = next_event(None, stream=stream, actor="a", action="x", target=stream, at=NOW)
+    second = next_event(first, stream=stream, actor="a", action="y", target=stream, at=NOW)
+    assert audit_copy.archive(first) and audit_copy.archive(second)
+    assert not audit_copy.archive(first)  # delivered again: already copied
+    assert audit_copy.digests(stream) == {1: {first.content_hash()}, 2: {second.content_hash()}}
+    forged = first.model_copy(update={"actor": "mallory"}).sealed()
+    assert audit_copy.archive(forged)  # a second event under seq 1 is kept beside the first
+    assert audit_copy.digests(stream)[1] == {first.content_hash(), forged.content_hash()}
+    assert stream in audit_copy.streams()
+
+
+def test_s3_copies_cannot_be_deleted_or_hidden(stack: Stack) -> None:
+    bucket = os.environ["STEWARD_AUDIT_COPY_BUCKET"]
+    s3 = boto3.client("s3")
+    lock = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert lock["Rule"]["DefaultRetention"]["Mode"] == "COMPLIANCE"
+    copy = S3AuditCopy(s3, bucket)
+    stream = _name()
+    event = next_event(None, stream=stream, actor="a", action="x", target=stream, at=NOW)
+    copy.archive(event)
+    key = copy_key(event)
+    (version,) = s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
+    with pytest.raises(ClientError):  # compliance mode: no one deletes a locked version
+        s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+    s3.delete_object(Bucket=bucket, Key=key)  # a delete marker (the bucket policy denies it)
+    assert copy.digests(stream) == {1: {event.content_hash()}}

@@ -43,19 +43,25 @@ def _parquet_request_ids(name: str) -> list[str]:
 
 
 def _dead_letter_request_ids(name: str) -> list[str]:
+    """The request ids of ``name``'s records in the DLQ; every message read is made visible
+    again afterwards (reading leaves them where they are)."""
     sqs = boto3.client("sqs")
     dlq = next(q for q in sqs.list_queues()["QueueUrls"] if "LogDlq" in q)
     ids: list[str] = []
+    handles: list[str] = []
     while messages := sqs.receive_message(
         QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=60
     ).get("Messages", []):
         for message in messages:
+            handles.append(message["ReceiptHandle"])
             try:
                 batch = json.loads(message["Body"])
             except ValueError:
                 continue  # another test's poison message: not a record of this model
             if batch.get("model") == name and batch.get("kind") == "predictions":
                 ids += batch["columns"]["request_id"]
+    for handle in handles:
+        sqs.change_message_visibility(QueueUrl=dlq, ReceiptHandle=handle, VisibilityTimeout=0)
     return ids
 
 
@@ -111,6 +117,50 @@ def test_no_answered_prediction_loses_its_log_record(
         "failure_rate": round((injected_sends + injected_writes) / calls, 4),
         "in_parquet": len(parquet & set(answered)),
         "in_dlq": len((dead & set(answered)) - parquet),
+        "lost": len(lost),
+    }
+    print("RESULT " + json.dumps(figure))
+
+
+def test_dead_lettered_records_come_back_through_the_redrive(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer fails (every S3 write refused) until the queue's redrive policy has moved
+    every batch to the DLQ (5 receives); the redrive API then moves them back and the writer
+    lands every record: none is lost, none is left in the DLQ."""
+    name = "durability-dlq"
+    serve(name)
+    total, per_request = examples(200, 2_000), 10
+    rows = reference_rows(total, seed=12)
+    path = f"/models/{name}/predict"
+    answered: list[str] = []
+    for start in range(0, total, per_request):
+        answer = call(
+            stack, "POST", path, {"instances": rows[start : start + per_request]}, resource=path
+        )
+        assert answer.status == 200, answer.raw
+        answered += answer.body["request_ids"]
+    for poller in stack.pollers:  # one batch per message, so each is received on its own
+        monkeypatch.setattr(poller, "source", dataclasses.replace(poller.source, batch_size=10))
+    deliveries = 0
+    with injected(*(Fault("s3", "PutObject", kind) for kind in KINDS)):
+        for _ in range(10):  # more than maxReceiveCount (5) receives of every message
+            deliveries += sum(poller.flush() for poller in stack.pollers)
+    assert _parquet_request_ids(name) == []
+    dead = set(_dead_letter_request_ids(name))
+    assert dead == set(answered)
+    redriven = call(stack, "POST", "/logs/redrive?limit=5000", user="admin")
+    assert redriven.status == 200 and redriven.body["remaining"] == 0, redriven.raw
+    stack.flush()
+    parquet = set(_parquet_request_ids(name))
+    lost = set(answered) - parquet
+    assert lost == set() and set(_dead_letter_request_ids(name)) == set()
+    figure = {
+        "predictions": total,
+        "failed_writer_deliveries": deliveries,
+        "in_dlq": len(dead),
+        "redriven_messages": redriven.body["moved"],
+        "in_parquet": len(parquet & set(answered)),
         "lost": len(lost),
     }
     print("RESULT " + json.dumps(figure))

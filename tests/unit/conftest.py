@@ -7,6 +7,7 @@ import pytest
 
 from steward.adapters.memory import (
     MemoryArtifactStore,
+    MemoryAuditCopy,
     MemoryAuditLog,
     MemoryEventBus,
     MemoryLogFiles,
@@ -32,12 +33,16 @@ class StepClock:
 
 @pytest.fixture
 def registry() -> Registry:
+    """On fakes; every audit event is also archived in a write-once copy, as the audit
+    table's stream does in AWS."""
+    copy = MemoryAuditCopy()
     return Registry(
         MemoryModelStore(),
         MemoryArtifactStore(),
-        MemoryAuditLog(),
+        MemoryAuditLog(copy),
         MemoryWorkflowEngine(),
         clock=StepClock(),
+        audit_copy=copy,
     )
 
 

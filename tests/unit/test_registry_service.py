@@ -269,14 +269,49 @@ def test_unknown_model_and_version(registry: Registry) -> None:
         registry.store.get_version("nope", 1)
 
 
-def test_cutting_off_the_newest_events_is_detected_after_a_checkpoint(
+def test_cutting_off_the_newest_events_is_detected_at_once(
     registry: Registry, users: UserDirectory
 ) -> None:
     _setup(registry, users)
     _approved(registry, users)
-    assert all(r.ok for r in registry.verify_all(checkpoint=True))
+    assert all(r.ok for r in registry.verify_all())
     audit = registry.audit_log
     assert isinstance(audit, MemoryAuditLog)
-    audit._events["churn"].pop()  # the newest event removed with storage access
+    audit.truncate("churn", 3)  # the newest events deleted with storage access
     report = registry.verify_audit("churn")
-    assert not report.ok and "missing" in (report.problem or "")
+    assert not report.ok and report.broken_at == 4 and report.missing == [4, 5]
+    assert "missing" in (report.problem or "")
+
+
+def test_a_tail_rewritten_with_recomputed_hashes_is_detected(
+    registry: Registry, users: UserDirectory
+) -> None:
+    """The chain holds after a rewrite that recomputes every hash: the copy does not."""
+    _setup(registry, users)
+    _approved(registry, users)
+    audit = registry.audit_log
+    assert isinstance(audit, MemoryAuditLog)
+    original = list(audit.all_events("churn"))
+    audit.truncate("churn", 3)
+    for event in original[3:]:  # re-appended: the stream copies the forgeries too
+        audit.append(
+            stream="churn",
+            actor="mallory",
+            action=event.action,
+            target=event.target,
+            clock=lambda e=event: e.at,  # type: ignore[misc]
+            after=event.after,
+        )
+    report = registry.verify_audit("churn")
+    assert report.events == len(original) and not report.ok
+    assert report.altered == [4, 5] and report.broken_at == 4
+    assert "differs from its write-once copy" in (report.problem or "")
+
+
+def test_a_stream_deleted_whole_is_still_verified(registry: Registry, users: UserDirectory) -> None:
+    _setup(registry, users)
+    audit = registry.audit_log
+    assert isinstance(audit, MemoryAuditLog)
+    audit.truncate("churn", 0)
+    (report,) = registry.verify_all()
+    assert report.stream == "churn" and not report.ok and report.broken_at == 1

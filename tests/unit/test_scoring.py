@@ -226,8 +226,8 @@ def test_writer_groups_by_hour_and_reports_failures() -> None:
     assert groups[0].key.startswith("predictions/model=churn/date=2026-11-27/hour=10/")
 
 
-def test_large_batches_split_under_the_message_limit() -> None:
-    from steward.adapters.aws.sqs import MAX_MESSAGE_BYTES, SqsLogSink
+def test_large_batches_split_under_the_message_limit_in_utf8_bytes() -> None:
+    from steward.adapters.aws.sqs import MAX_BYTES, SqsLogSink
 
     n = 5000
     batch = {
@@ -237,7 +237,8 @@ def test_large_batches_split_under_the_message_limit() -> None:
             "request_id": [f"{i:040d}" for i in range(n)],
             "version": [1] * n,
             "variant": ["champion"] * n,
-            "features": {"x": [0.5] * n},
+            # three bytes per character in UTF-8: a character count would undercount
+            "features": {"x": [0.5] * n, "city": ["東京都千代田区"] * n},
             "prediction": [1] * n,
             "score": [0.5] * n,
             "probabilities": [{"0": 0.2, "1": 0.3, "2": 0.5}] * n,
@@ -246,10 +247,30 @@ def test_large_batches_split_under_the_message_limit() -> None:
         },
     }
     bodies = SqsLogSink._bodies("predictions", "m", batch)
-    assert len(bodies) > 1 and all(len(b) <= MAX_MESSAGE_BYTES for b in bodies)
-    parts = [json.loads(b) for b in bodies]
+    assert len(bodies) > 1
+    assert all(size == len(body.encode()) <= MAX_BYTES for body, size in bodies)
+    parts = [json.loads(b) for b, _ in bodies]
     assert sum(p["rows"] for p in parts) == n
     assert all(len(p["columns"]["probabilities"]) == p["rows"] for p in parts)
+
+
+@given(st.lists(st.integers(1, 256 * 1024), max_size=60))
+def test_sqs_batches_keep_order_and_stay_under_both_limits(sizes: list[int]) -> None:
+    from steward.adapters.aws.sqs import MAX_BYTES, MAX_ENTRIES, packed
+
+    batches = list(packed(sizes))
+    assert [i for b in batches for i in b] == list(range(len(sizes)))
+    for batch in batches:
+        assert 1 <= len(batch) <= MAX_ENTRIES
+        assert sum(sizes[i] for i in batch) <= MAX_BYTES or len(batch) == 1
+
+
+def test_message_size_counts_utf8_and_attributes() -> None:
+    from steward.adapters.aws.sqs import message_size
+
+    assert message_size("é") == 2
+    attributes = {"kind": {"DataType": "String", "StringValue": "prédictions"}}
+    assert message_size("ab", attributes) == 2 + len("kind") + len("String") + 12
 
 
 def test_decision_models_explain_their_outcome(registry: Registry, scorer: Scorer) -> None:

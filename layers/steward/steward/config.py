@@ -31,11 +31,15 @@ class Settings(BaseModel):
     role_mapping: RoleMapping = Field(default_factory=RoleMapping)  # AWS: callers to roles
     registry_table: str | None = None
     audit_table: str | None = None
+    # The write-once copy of the audit trail (S3 Object Lock, compliance mode): the archiver
+    # writes it; the API and the hourly verification compare the table with it.
+    audit_copy_bucket: str | None = None
     artifacts_bucket: str | None = None
     approval_state_machine_arn: str | None = None
     retrain_state_machine_arn: str | None = None
     topic_arn: str | None = None
     log_queue_url: str | None = None
+    log_dlq_url: str | None = None  # the API's redrive takes dead letters back from here
     # Set on the zip scoring function only: the container-image function it forwards the
     # requests for flavors it does not ship to (runtimes.loader.IMAGE_FLAVORS).
     image_scoring_function: str | None = None

@@ -1,9 +1,12 @@
 """The tasks that state machines, rules and schedules invoke: which function runs each one,
 and the one way every task handler dispatches (``{"task": name, ...}``).
 
-Three deployed functions run tasks, each with its own layers (a zip holds only so much):
+Four deployed functions run tasks, each with its own libraries (a zip holds only so much):
 
-- ``tasks``: the workflow handler with onnxruntime (validation and gates load models);
+- ``models``: the workflow handler in a container image with every model runtime
+  (onnxruntime, scikit-learn, skops): validation and gates load versions of any flavor;
+- ``tasks``: the workflow handler with onnxruntime (the other approval steps, the hourly
+  jobs);
 - ``lifecycle``: the same handler with pyarrow instead (canary analysis and retraining
   read the Parquet logs);
 - ``drift``: the drift handler with numpy and pyarrow (the schedule's evaluation and the
@@ -24,12 +27,14 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Function = Literal["tasks", "lifecycle", "drift"]
-FUNCTIONS: tuple[Function, ...] = ("tasks", "lifecycle", "drift")
+Function = Literal["tasks", "models", "lifecycle", "drift"]
+FUNCTIONS: tuple[Function, ...] = ("tasks", "models", "lifecycle", "drift")
 
 _WORKFLOW = "steward.workflows.tasks"
 _DRIFT = "steward.workflows.drift"
-MODELS = ("onnxruntime",)  # loading an ONNX model (decision models need only numpy)
+# Loading a model of any flavor (decision models need only numpy): scikit-learn and skops
+# do not fit a zip, hence the ``models`` image function.
+MODELS = ("onnxruntime", "sklearn", "skops.io")
 LOGS = ("pyarrow.parquet", "pyarrow.compute")  # reading the Parquet prediction logs
 
 
@@ -71,8 +76,8 @@ def _drift() -> Task:
 
 TASKS: dict[str, Task] = {
     # the approval workflow
-    "validate": _workflow("validate", needs=MODELS),
-    "evaluate_gates": _workflow("evaluate_gates", needs=MODELS),
+    "validate": _workflow("validate", "models", needs=MODELS),
+    "evaluate_gates": _workflow("evaluate_gates", "models", needs=MODELS),
     "request_approval": _workflow("request_approval"),
     "expire": _workflow("expire"),
     "record_failure": _workflow("record_failure"),

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from steward.evidence.pack import EvidenceBuilder
     from steward.lifecycle.deploy import Deployer
     from steward.lifecycle.retrain import Retrainer
+    from steward.ports.audit import AuditCopy
+    from steward.ports.logs import DeadLetters
     from steward.ports.monitoring import Schedules
     from steward.scoring.service import Scorer
 
@@ -35,6 +37,8 @@ def reset() -> None:
     for cached in (
         settings,
         registry,
+        audit_copy,
+        dead_letters,
         scorer,
         image_forwarder,
         principal_tags,
@@ -69,7 +73,23 @@ def registry() -> Registry:
         ),
         max_artifact_bytes=cfg.max_artifact_bytes,
         schedules=schedules(cfg),
+        audit_copy=audit_copy() if cfg.audit_copy_bucket else None,
     )
+
+
+@lru_cache(maxsize=1)
+def audit_copy() -> AuditCopy:
+    from steward.adapters.aws.s3 import S3AuditCopy
+
+    return S3AuditCopy(_client("s3"), settings().need("audit_copy_bucket"))
+
+
+@lru_cache(maxsize=1)
+def dead_letters() -> DeadLetters:
+    from steward.adapters.aws.sqs import SqsDeadLetters
+
+    cfg = settings()
+    return SqsDeadLetters(_client("sqs"), cfg.need("log_dlq_url"), cfg.need("log_queue_url"))
 
 
 def schedules(cfg: Settings) -> Schedules | None:

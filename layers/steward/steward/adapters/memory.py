@@ -17,6 +17,7 @@ from steward.ports import (
     ModelStore,
     WorkflowEngine,
 )
+from steward.ports.audit import AuditCopy, copy_key, parse_copy_key
 from steward.ports.logs import batch_records
 from steward.ports.monitoring import (
     RUN_FAILED,
@@ -48,7 +49,6 @@ class MemoryModelStore(ModelStore):
         self._models: dict[str, Model] = {}
         self._versions: dict[tuple[str, int], ModelVersion] = {}
         self._tokens: dict[tuple[str, int], str] = {}
-        self._checkpoints: dict[str, tuple[int, str]] = {}
         self._lock = threading.Lock()
 
     def create_model(self, model: Model) -> None:
@@ -129,12 +129,6 @@ class MemoryModelStore(ModelStore):
     def put_task_token(self, name: str, version: int, token: str) -> None:
         self._tokens[(name, version)] = token
 
-    def put_audit_checkpoint(self, name: str, seq: int, digest: str) -> None:
-        self._checkpoints[name] = (seq, digest)
-
-    def audit_checkpoint(self, name: str) -> tuple[int, str] | None:
-        return self._checkpoints.get(name)
-
     def task_token(self, name: str, version: int) -> str | None:
         return self._tokens.get((name, version))
 
@@ -143,10 +137,38 @@ class MemoryModelStore(ModelStore):
             return self._tokens.pop((name, version), None)
 
 
-class MemoryAuditLog(AuditLog):
+class MemoryAuditCopy(AuditCopy):
+    """Write-once: an archived event can be neither changed nor removed."""
+
     def __init__(self) -> None:
+        self._keys: set[str] = set()
+
+    def archive(self, event: AuditEvent) -> bool:
+        key = copy_key(event)
+        if key in self._keys:
+            return False
+        self._keys.add(key)
+        return True
+
+    def digests(self, stream: str) -> dict[int, set[str]]:
+        found: dict[int, set[str]] = {}
+        for key in self._keys:
+            parsed = parse_copy_key(key)
+            if parsed and parsed[0] == stream:
+                found.setdefault(parsed[1], set()).add(parsed[2])
+        return found
+
+    def streams(self) -> list[str]:
+        return sorted({p[0] for k in self._keys if (p := parse_copy_key(k))})
+
+
+class MemoryAuditLog(AuditLog):
+    """With ``copy``, every put event is also archived there, as the table's stream does."""
+
+    def __init__(self, copy: MemoryAuditCopy | None = None) -> None:
         self._events: dict[str, list[AuditEvent]] = {}
         self._lock = threading.Lock()
+        self.copy = copy
 
     def head(self, stream: str) -> AuditEvent | None:
         events = self._events.get(stream)
@@ -160,6 +182,8 @@ class MemoryAuditLog(AuditLog):
             if len(events) != event.seq - 1:
                 raise Conflict("audit events must be appended in sequence")
             events.append(event)
+        if self.copy is not None:
+            self.copy.archive(event)
 
     def events(self, stream: str, limit: int, token: str | None) -> Page[AuditEvent]:
         return _page(list(self._events.get(stream, [])), limit, token)
@@ -176,6 +200,10 @@ class MemoryAuditLog(AuditLog):
         """Test helper: what an attacker with storage access could do."""
         events = self._events[stream]
         events[seq - 1] = events[seq - 1].model_copy(update=changes)
+
+    def truncate(self, stream: str, keep: int) -> None:
+        """Test helper: delete every event of ``stream`` after the first ``keep``."""
+        del self._events[stream][keep:]
 
 
 class MemoryArtifactStore(ArtifactStore):

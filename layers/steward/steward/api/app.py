@@ -23,6 +23,7 @@ def _routers(part: str) -> list[Any]:
             audit,
             drift,
             evidence,
+            logs,
             me,
             models,
             versions,
@@ -38,6 +39,7 @@ def _routers(part: str) -> list[Any]:
             drift.router,
             evidence.router,
             workflows.router,
+            logs.router,
         ]
     from steward.api.routes import scoring
 

@@ -217,6 +217,21 @@ def audit(args: argparse.Namespace) -> Any:
     return api.get(f"/models/{args.name}/audit" if args.name else "/audit")
 
 
+def logs_redrive(args: argparse.Namespace) -> Any:
+    """Call the API until the dead-letter queue is empty (or a call moves nothing)."""
+    api = client(args)
+    moved = 0
+    while True:
+        result = api.request("POST", "/logs/redrive" + _query(limit=args.limit))
+        moved += int(result["moved"])
+        if not result["moved"] or not result["remaining"]:
+            return {"moved": moved, "remaining": result["remaining"]}
+
+
+def logs_dead_letters(args: argparse.Namespace) -> Any:
+    return client(args).get("/logs/dead-letters")
+
+
 def _items(columns: list[render.Column]) -> Renderer:
     return lambda payload: render.table(payload.get("items", []), columns)
 
@@ -229,11 +244,22 @@ VERSION_KEYS = ["name", "version", "status", "flavor", "created_by", "created_at
 MODEL_KEYS = ["name", "task", "risk_tier", "owner", "aliases", "traffic", "latest_drift"]
 
 
+AUDIT_REPORT_KEYS = ("stream", "ok", "events", "copied", "pending", "broken_at", "problem")
+
+
 def _verified(payload: dict[str, Any]) -> str:
     rows = payload.get("streams", [])
-    columns = [render.key(k) for k in (rows[0] if rows else {})]
-    verdict = "audit chains verified" if payload.get("ok") else "AUDIT CHAIN BROKEN"
-    return verdict + "\n" + render.table(rows, columns)
+    columns = [render.key(k) for k in AUDIT_REPORT_KEYS]
+    if payload.get("ok"):
+        return "audit trail verified against its write-once copy\n" + render.table(rows, columns)
+    lines = ["AUDIT TRAIL DIVERGED"]
+    for row in rows:
+        if not row.get("ok"):
+            lines.append(f"  {row['stream']}: first at seq {row['broken_at']}: {row['problem']}")
+            for kind in ("missing", "altered", "uncopied"):
+                if row.get(kind):
+                    lines.append(f"    {kind}: {', '.join(map(str, row[kind]))}")
+    return "\n".join(lines) + "\n" + render.table(rows, columns)
 
 
 def _command(
@@ -457,7 +483,7 @@ def _audit_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     au = _command(
         sub,
         "audit",
-        "the audit trail; `audit verify` checks the hash chains",
+        "the audit trail; `audit verify` checks it against its write-once copy",
         audit,
         lambda p: (
             _verified(p) if "streams" in p else render.table(p["items"], render.AUDIT_COLUMNS)
@@ -466,6 +492,27 @@ def _audit_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     au.add_argument("action", nargs="?", choices=["list", "verify"], default="list")
     au.add_argument("name", nargs="?")
+
+    logs = sub.add_parser(
+        "logs", help="the prediction logs' dead letters", description="Prediction logs."
+    ).add_subparsers(dest="logs_command", required=True)
+    rd = _command(
+        logs,
+        "redrive",
+        "move dead-lettered log batches back to the log queue (admin)",
+        logs_redrive,
+        _record(),
+        common,
+    )
+    rd.add_argument("--limit", type=int, default=1000, help="messages per API call")
+    _command(
+        logs,
+        "dead-letters",
+        "how many log batches wait in the dead-letter queue (admin)",
+        logs_dead_letters,
+        _record(),
+        common,
+    )
 
 
 def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:

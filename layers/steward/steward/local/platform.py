@@ -21,7 +21,7 @@ from steward.local.console import ConsoleFiles
 from steward.local.emulator import Emulator
 from steward.local.gateway import Gateway
 from steward.local.paths import repo_root
-from steward.local.pollers import QueuePoller
+from steward.local.pollers import QueuePoller, StreamPoller
 from steward.local.provision import Deployment, deploy
 from steward.local.runtime import LocalRuntime
 from steward.local.scheduler import Scheduler
@@ -68,6 +68,7 @@ class LocalPlatform:
     runtime: LocalRuntime | None = None
     scheduler: Scheduler | None = None
     pollers: list[QueuePoller] = field(default_factory=list)
+    streams: list[StreamPoller] = field(default_factory=list)
     _server: BaseWSGIServer | None = None
     _thread: threading.Thread | None = None
     _saved_env: dict[str, str] | None = None
@@ -93,8 +94,11 @@ class LocalPlatform:
         self.scheduler = Scheduler(self.runtime, tick_s=self.tick_s)
         self.scheduler.start()
         self.pollers = [QueuePoller(self.runtime, s) for s in self.deployment.queue_sources]
+        self.streams = [StreamPoller(self.runtime, s) for s in self.deployment.stream_sources]
         for poller in self.pollers:
             poller.start()
+        for stream in self.streams:
+            stream.start()
         console = ConsoleFiles(repo_root() / "console")
         gateway = Gateway(self.runtime, self.deployment.routes, extra=[self._local_routes, console])
         self._server = make_server(self.host, self.port, gateway, threaded=True)
@@ -156,8 +160,9 @@ class LocalPlatform:
         return _json(404, {"error": "not_found", "message": "no such route"})
 
     def flush(self) -> int:
-        """Deliver every queued log record to its writer now (tests and demos)."""
-        return sum(poller.flush() for poller in self.pollers)
+        """Deliver every queued log record to its writer, and every audit event to the
+        archiver, now (tests and demos)."""
+        return sum(p.flush() for p in self.streams) + sum(p.flush() for p in self.pollers)
 
     def stop(self) -> None:
         if self._server is not None:
@@ -169,6 +174,8 @@ class LocalPlatform:
             self.scheduler.stop()
         for poller in self.pollers:
             poller.stop()
+        for stream in self.streams:
+            stream.stop()
         self.emulator.stop()
         if self._saved_env is not None:  # leave the process as we found it
             os.environ.clear()

@@ -13,7 +13,11 @@ Three gaps of the emulator are bridged here, and only here:
 * bucket settings (versioning, Object Lock, encryption, public access block) are not applied
   by moto's CloudFormation: they are applied here from the template's own properties;
 * EventBridge Scheduler schedule groups are not created by moto's CloudFormation: they are
-  created here through the Scheduler API (moto's backend then stores the schedules).
+  created here through the Scheduler API (moto's backend then stores the schedules);
+* KMS key tags are read by moto's CloudFormation in the KMS API's spelling (``TagKey``,
+  ``TagValue``): the template's are respelled before the deployment;
+* event sources (SQS queues, DynamoDB streams) are taken over from moto, which would invoke
+  the function inside the writer's own request: local pollers read them as Lambda does.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +71,16 @@ class QueueSource:
     partial_failures: bool
 
 
+@dataclass(frozen=True)
+class StreamSource:
+    """A DynamoDB stream event source mapping: the stream, the function, the batch size."""
+
+    table: str
+    stream_arn: str
+    function: str
+    batch_size: int
+
+
 @dataclass
 class Deployment:
     stack_name: str
@@ -75,6 +90,7 @@ class Deployment:
     routes: list[Route]
     physical: dict[str, str]  # logical id -> physical id
     queue_sources: list[QueueSource] = field(default_factory=list)
+    stream_sources: list[StreamSource] = field(default_factory=list)
 
 
 def _placeholder_zip() -> bytes:
@@ -208,6 +224,18 @@ def _schedule_groups(template: dict[str, Any]) -> None:
             scheduler.create_schedule_group(Name=resource["Properties"]["Name"])
 
 
+def _mappings(template: dict[str, Any], attribute: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(source logical id, properties)`` of each event source mapping whose source is
+    ``Fn::GetAtt [<id>, attribute]`` (``Arn`` for queues, ``StreamArn`` for tables)."""
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Lambda::EventSourceMapping":
+            continue
+        props = resource["Properties"]
+        source = props.get("EventSourceArn", {})
+        if isinstance(source, dict) and source.get("Fn::GetAtt", [None, None])[1] == attribute:
+            yield source["Fn::GetAtt"][0], props
+
+
 def _queue_sources(template: dict[str, Any], physical: dict[str, str]) -> list[QueueSource]:
     """The SQS event sources, taken over from moto: moto would invoke the function inside
     each SendMessage, one message at a time; Lambda polls and batches, as the local poller
@@ -216,14 +244,8 @@ def _queue_sources(template: dict[str, Any], physical: dict[str, str]) -> list[Q
 
     sqs = boto3.client("sqs")
     sources = []
-    for resource in template["Resources"].values():
-        if resource["Type"] != "AWS::Lambda::EventSourceMapping":
-            continue
-        props = resource["Properties"]
-        source = props.get("EventSourceArn", {})
-        if not isinstance(source, dict) or "Fn::GetAtt" not in source:
-            continue
-        queue_url = physical[source["Fn::GetAtt"][0]]
+    for logical_id, props in _mappings(template, "Arn"):
+        queue_url = physical[logical_id]
         attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
         queue_name = queue_url.rsplit("/", 1)[-1]
         queue = sqs_backends[ACCOUNT][REGION].queues.get(queue_name)
@@ -243,12 +265,44 @@ def _queue_sources(template: dict[str, Any], physical: dict[str, str]) -> list[Q
     return sources
 
 
+def _stream_sources(template: dict[str, Any], physical: dict[str, str]) -> list[StreamSource]:
+    """The DynamoDB stream event sources, taken over from moto (which would invoke the
+    function synchronously inside each write)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    tables = dynamodb_backends[ACCOUNT][REGION].tables
+    dynamodb = boto3.client("dynamodb")
+    sources = []
+    for logical_id, props in _mappings(template, "StreamArn"):
+        name = physical[logical_id]
+        tables[name].lambda_event_source_mappings.clear()
+        sources.append(
+            StreamSource(
+                table=name,
+                stream_arn=dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"],
+                function=physical[props["FunctionName"]["Ref"]],
+                batch_size=int(props.get("BatchSize", 100)),
+            )
+        )
+    return sources
+
+
+def _kms_tags_for_moto(template: dict[str, Any]) -> dict[str, Any]:
+    respelled: dict[str, Any] = json.loads(json.dumps(template))
+    for resource in respelled["Resources"].values():
+        if resource["Type"] == "AWS::KMS::Key" and "Tags" in resource.get("Properties", {}):
+            resource["Properties"]["Tags"] = [
+                {"TagKey": t["Key"], "TagValue": t["Value"]} for t in resource["Properties"]["Tags"]
+            ]
+    return respelled
+
+
 def deploy(template: dict[str, Any], stack_name: str = "Steward") -> Deployment:
     _bootstrap(template)
     cfn = boto3.client("cloudformation")
     cfn.create_stack(
         StackName=stack_name,
-        TemplateBody=json.dumps(template),
+        TemplateBody=json.dumps(_kms_tags_for_moto(template)),
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     )
     stack = _wait(cfn, stack_name)
@@ -268,4 +322,5 @@ def deploy(template: dict[str, Any], stack_name: str = "Steward") -> Deployment:
         routes=_routes(),
         physical=physical,
         queue_sources=_queue_sources(template, physical),
+        stream_sources=_stream_sources(template, physical),
     )

@@ -1,4 +1,5 @@
-"""AuditLog: append-only storage of hash-chained audit events."""
+"""AuditLog: append-only storage of hash-chained audit events; AuditCopy: the write-once
+copy of each event, out of reach of whoever can write the log."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 from steward.domain.audit import AuditEvent, next_event
 from steward.domain.models import Page
 from steward.retry import on_conflict
+
+COPY_PREFIX = "audit/"
 
 
 class AuditLog(ABC):
@@ -71,3 +74,34 @@ class AuditLog(ABC):
             return event
 
         return on_conflict(attempt, f"appending to the audit trail of {stream}")
+
+
+def copy_key(event: AuditEvent) -> str:
+    """``audit/<stream>/<seq:012d>/<sha256 of the content>.json``: the key alone tells which
+    event a copy is, so verification lists keys and reads no object."""
+    return f"{COPY_PREFIX}{event.stream}/{event.seq:012d}/{event.content_hash()}.json"
+
+
+def parse_copy_key(key: str) -> tuple[str, int, str] | None:
+    """``(stream, seq, digest)`` of a copy's key; None for anything else."""
+    parts = key.removeprefix(COPY_PREFIX).split("/")
+    if not key.startswith(COPY_PREFIX) or len(parts) != 3 or not parts[2].endswith(".json"):
+        return None
+    stream, seq, name = parts
+    return (stream, int(seq), name.removesuffix(".json")) if seq.isdigit() else None
+
+
+class AuditCopy(ABC):
+    """Every audit event, written once where no Steward role can delete or overwrite it."""
+
+    @abstractmethod
+    def archive(self, event: AuditEvent) -> bool:
+        """Write the event's copy; False if that very event was copied already."""
+
+    @abstractmethod
+    def digests(self, stream: str) -> dict[int, set[str]]:
+        """``seq -> content digests`` of every copy of the stream's events (one each,
+        unless someone inserted a second event under a sequence number)."""
+
+    @abstractmethod
+    def streams(self) -> list[str]: ...

@@ -29,3 +29,16 @@ def batch_records(batch: dict[str, Any]) -> list[dict[str, Any]]:
         record["ts"] = batch["ts"]
         out.append(record)
     return out
+
+
+class DeadLetters(ABC):
+    """Log batches the writer failed on every retry (the queue's dead-letter queue): kept
+    14 days, watched by an alarm, and moved back to the queue by a redrive."""
+
+    @abstractmethod
+    def depth(self) -> int:
+        """Messages waiting (approximate, as the queue reports it)."""
+
+    @abstractmethod
+    def redrive(self, limit: int) -> int:
+        """Move up to ``limit`` messages back to the log queue; returns how many moved."""

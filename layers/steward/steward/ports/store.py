@@ -53,13 +53,6 @@ class ModelStore(ABC):
         """Keep a workflow task token; it is never part of a version record or response."""
 
     @abstractmethod
-    def put_audit_checkpoint(self, name: str, seq: int, digest: str) -> None:
-        """Remember the last verified audit event of a model's chain (seq and hash)."""
-
-    @abstractmethod
-    def audit_checkpoint(self, name: str) -> tuple[int, str] | None: ...
-
-    @abstractmethod
     def task_token(self, name: str, version: int) -> str | None:
         """Read the token without taking it (for heartbeats)."""
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from steward.domain.audit import ChainReport, verify_chain
+from steward.domain.audit import ChainReport, compare_with_copy, verify_chain
 from steward.domain.errors import NotFound
 from steward.domain.models import Model, ModelVersion, Page, RetrainState
 from steward.domain.status import Action, next_status
 from steward.ports import ArtifactStore, AuditLog, ModelStore, WorkflowEngine
+from steward.ports.audit import AuditCopy
 from steward.ports.monitoring import Schedules
 from steward.registry.integrity import fetch_verified
 from steward.registry.tabular import decode_sample
@@ -29,6 +30,9 @@ from steward.stats.performance import class_key
 Clock = Callable[[], datetime]
 REFERENCE_FILE = "reference.jsonl.gz"
 HOLDOUT_FILE = "holdout.jsonl.gz"
+# How long an audit event may take to reach the write-once copy (stream delivery and the
+# archiver's retries) before its absence there is reported.
+COPY_GRACE = timedelta(minutes=5)
 
 
 def utcnow() -> datetime:
@@ -52,8 +56,10 @@ class RegistryCore:
         clock: Clock = utcnow,
         max_artifact_bytes: int = 5 * 1024 * 1024,
         schedules: Schedules | None = None,
+        audit_copy: AuditCopy | None = None,
     ) -> None:
         self.schedules = schedules
+        self.audit_copy = audit_copy
         self.store = store
         self.artifacts = artifacts
         self.audit_log = audit
@@ -143,22 +149,21 @@ class RegistryCore:
         )
 
     def verify_audit(self, name: str) -> ChainReport:
-        """Verify the chain, and that it still holds the last checkpointed event (so that
-        cutting off the newest events is detected too)."""
-        return verify_chain(
-            name, self.audit_log.all_events(name), self.store.audit_checkpoint(name)
+        """Verify the chain and, where there is one, compare the table with the write-once
+        copy: cut-off, deleted and rewritten events are reported at once."""
+        events = self.audit_log.all_events(name)
+        if self.audit_copy is None:
+            return verify_chain(name, events)
+        return compare_with_copy(
+            name, events, self.audit_copy.digests(name), now=self.clock(), grace=COPY_GRACE
         )
 
-    def verify_all(self, checkpoint: bool = False) -> list[ChainReport]:
-        """Verify every stream; with ``checkpoint``, remember the head of each sound one."""
-        reports = []
-        for stream in self.audit_log.streams():
-            report = self.verify_audit(stream)
-            head = self.audit_log.head(stream)
-            if checkpoint and report.ok and head is not None:
-                self.store.put_audit_checkpoint(stream, head.seq, head.hash)
-            reports.append(report)
-        return reports
+    def verify_all(self) -> list[ChainReport]:
+        """Every stream of the table or of the copy (a stream deleted whole is one too)."""
+        streams = set(self.audit_log.streams())
+        if self.audit_copy is not None:
+            streams |= set(self.audit_copy.streams())
+        return [self.verify_audit(stream) for stream in sorted(streams)]
 
     def get_model(self, name: str) -> Model:
         return self.store.get_model(name)

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from steward.adapters.aws.shared import error_code, query_page
 from steward.domain.audit import AuditEvent
 from steward.domain.errors import AlreadyExists, Conflict, NotFound
-from steward.domain.models import Model, ModelVersion, Page, Status, page_offset
+from steward.domain.models import Model, ModelVersion, Page, Status
 from steward.ports import (
     AuditLog,
     ModelStore,
@@ -29,7 +29,8 @@ from steward.ports.monitoring import (
 INDEX = "gsi1"
 
 
-AUDIT_DAY_INDEX = "by-day"
+AUDIT_TIME_INDEX = "by-time"  # every event by time: partition ``trail``, sort ``at``
+TRAIL = {"S": "audit"}
 
 
 MODEL_KIND = "MODEL"
@@ -221,25 +222,6 @@ class DynamoModelStore(ModelStore):
             Item={"pk": _pk(name), "sk": {"S": f"TOKEN#{version:010d}"}, "token": {"S": token}},
         )
 
-    def put_audit_checkpoint(self, name: str, seq: int, digest: str) -> None:
-        self._db.put_item(
-            TableName=self._table,
-            Item={
-                "pk": _pk(name),
-                "sk": {"S": "AUDIT#CHECKPOINT"},
-                "seq": {"N": str(seq)},
-                "digest": {"S": digest},
-            },
-        )
-
-    def audit_checkpoint(self, name: str) -> tuple[int, str] | None:
-        item = self._db.get_item(
-            TableName=self._table,
-            Key={"pk": _pk(name), "sk": {"S": "AUDIT#CHECKPOINT"}},
-            ConsistentRead=True,
-        ).get("Item")
-        return (int(item["seq"]["N"]), str(item["digest"]["S"])) if item else None
-
     def task_token(self, name: str, version: int) -> str | None:
         item = self._db.get_item(
             TableName=self._table,
@@ -264,7 +246,9 @@ class DynamoModelStore(ModelStore):
 
 
 class DynamoAuditLog(AuditLog):
-    """:class:`~steward.ports.AuditLog` on a table keyed (stream, seq); put-only."""
+    """:class:`~steward.ports.AuditLog` on a table keyed (stream, seq); put-only. Items
+    carry exactly the attributes the writers' IAM condition allows (``dynamodb:Attributes``
+    in infra/constructs/registry.py)."""
 
     def __init__(self, client: Any, table: str) -> None:
         self._db = client
@@ -295,7 +279,7 @@ class DynamoAuditLog(AuditLog):
                     "stream": {"S": event.stream},
                     "seq": {"N": str(event.seq)},
                     "doc": {"S": event.model_dump_json()},
-                    "day": {"S": event.at.date().isoformat()},
+                    "trail": TRAIL,
                     "at": {"S": f"{event.at.isoformat()}#{event.stream}#{event.seq:012d}"},
                 },
                 ConditionExpression="attribute_not_exists(#s)",
@@ -318,21 +302,16 @@ class DynamoAuditLog(AuditLog):
         return query_page(self._db, kwargs, token, self._event)
 
     def recent(self, limit: int, token: str | None) -> Page[AuditEvent]:
-        """Newest first, across streams: a scan sorted in memory for small trails; the
-        by-day index serves large ones day by day."""
-        events: list[AuditEvent] = []
-        kwargs: dict[str, Any] = {"TableName": self._table}
-        while True:
-            page = self._db.scan(**kwargs)
-            events += [self._event(i) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        events.sort(key=lambda e: (e.at, e.stream, e.seq), reverse=True)
-        start = page_offset(token)
-        chunk = events[start : start + limit]
-        more = start + limit < len(events)
-        return Page(items=chunk, next_token=str(start + limit) if more else None)
+        """Newest first, across streams: one query of the time index per page."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": AUDIT_TIME_INDEX,
+            "KeyConditionExpression": "trail = :t",
+            "ExpressionAttributeValues": {":t": TRAIL},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        return query_page(self._db, kwargs, token, self._event)
 
     def streams(self) -> list[str]:
         names: set[str] = set()

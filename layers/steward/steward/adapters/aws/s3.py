@@ -1,9 +1,10 @@
 """S3 adapters: model artifacts (a versioned bucket), prediction log files, drift run
-scratch objects."""
+scratch objects, the write-once audit copy."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,10 +13,12 @@ from typing import IO, Any
 from botocore.exceptions import ClientError, FlexibleChecksumError
 
 from steward.adapters.aws.shared import error_code
+from steward.domain.audit import AuditEvent
 from steward.domain.errors import IntegrityError, NotFound
 from steward.ports import (
     ArtifactStore,
 )
+from steward.ports.audit import COPY_PREFIX, AuditCopy, copy_key, parse_copy_key
 from steward.ports.evidence import PackStore
 from steward.ports.monitoring import (
     LogFiles,
@@ -42,8 +45,6 @@ class S3ArtifactStore(ArtifactStore):
         self._bucket = bucket
 
     def put(self, key: str, data: bytes) -> tuple[str, str | None]:
-        import hashlib
-
         checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
         result = self._s3.put_object(
             Bucket=self._bucket,
@@ -161,3 +162,54 @@ class S3PackStore(PackStore):
             ExpiresIn=self.expires_s,
         )
         return url
+
+
+class S3AuditCopy(AuditCopy):
+    """:class:`~steward.ports.audit.AuditCopy` on a bucket with Object Lock in compliance
+    mode. Each event is written once (``If-None-Match: *``; the bucket policy refuses any
+    other put) under a key naming its content digest; reads list every object version, so
+    that a delete marker cannot hide a copy."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def archive(self, event: AuditEvent) -> bool:
+        body = event.model_dump_json().encode()
+        checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
+        try:
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=copy_key(event),
+                Body=body,
+                IfNoneMatch="*",
+                ContentType="application/json",
+                ChecksumAlgorithm="SHA256",  # Object Lock requires a checksum on puts
+                ChecksumSHA256=checksum,
+            )
+        except ClientError as exc:
+            if error_code(exc) in ("PreconditionFailed", "412"):
+                return False  # the same key names the same content: copied already
+            raise
+        return True
+
+    def _versions(self, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix}
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        yield from self._s3.get_paginator("list_object_versions").paginate(**kwargs)
+
+    def digests(self, stream: str) -> dict[int, set[str]]:
+        found: dict[int, set[str]] = {}
+        for page in self._versions(f"{COPY_PREFIX}{stream}/"):
+            for version in page.get("Versions", []):
+                parsed = parse_copy_key(version["Key"])
+                if parsed and parsed[0] == stream:
+                    found.setdefault(parsed[1], set()).add(parsed[2])
+        return found
+
+    def streams(self) -> list[str]:
+        names: set[str] = set()
+        for page in self._versions(COPY_PREFIX, delimiter="/"):
+            names.update(p["Prefix"][len(COPY_PREFIX) : -1] for p in page.get("CommonPrefixes", []))
+        return sorted(names)

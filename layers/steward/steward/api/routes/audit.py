@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from steward.api.context import caller
 from steward.api.schemas import AuditList, AuditVerification
 from steward.domain.identity import Role
+from steward.domain.models import MODEL_NAME
 from steward.wiring import registry
 
 router = Router()
@@ -31,8 +32,10 @@ def all_audit(limit: Limit = 100, next_token: str | None = None) -> AuditList:
     return AuditList(items=page.items, next_token=page.next_token)
 
 
-@router.get("/audit/verify", summary="Verify the hash chains")
-def verify(model: str | None = None) -> AuditVerification:
+@router.get("/audit/verify", summary="Compare the audit trail with its write-once copy")
+def verify(model: Annotated[str | None, Query(pattern=MODEL_NAME)] = None) -> AuditVerification:
+    """The hash chains, and every event against the Object Lock copy: events missing from
+    the table, altered in it, or never copied are reported with the first divergence."""
     caller(router).require(Role.APPROVER, Role.DATA_SCIENTIST, Role.VIEWER)
     reg = registry()
     reports = [reg.verify_audit(model)] if model else reg.verify_all()
