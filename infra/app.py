@@ -10,6 +10,8 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from infra.auth import DeploymentError, auth_settings
+from infra.constructs.evidence import CONTEXT as EVIDENCE_CONTEXT
+from infra.constructs.evidence import signing_key
 from infra.constructs.governance import AUDIT_RETENTION_YEARS
 from infra.stack import StewardStack
 from steward.runtimes.skops_trust import CONTEXT as SKOPS_CONTEXT
@@ -33,6 +35,7 @@ def build_app(
     auth = auth_settings(app.node.try_get_context)
     try:  # types the admin trusts in skops artifacts; forbidden ones refuse the synth
         skops_trusted = parse_extra(app.node.try_get_context(SKOPS_CONTEXT))
+        evidence_key = signing_key(app.node.try_get_context(EVIDENCE_CONTEXT))
     except ValueError as exc:
         raise DeploymentError(str(exc)) from None
     stack = StewardStack(
@@ -45,6 +48,7 @@ def build_app(
         alarm_email=app.node.try_get_context("steward:alarmEmail") or None,
         auth=auth,
         skops_trusted=skops_trusted,
+        evidence_signing_key=evidence_key,
         console=auth.console,
         description="Steward: serverless ModelOps",
     )

@@ -10,6 +10,7 @@ from constructs import Construct
 from infra.auth import AuthSettings, grant_read_principal_tags
 from infra.constructs.api import Api
 from infra.constructs.console import Console
+from infra.constructs.evidence import sign_evidence
 from infra.constructs.function import StewardFunction
 from infra.constructs.governance import AUDIT_RETENTION_YEARS, Governance
 from infra.constructs.layers import Layers
@@ -41,6 +42,7 @@ class StewardStack(cdk.Stack):
         alarm_email: str | None = None,
         console: bool = True,
         skops_trusted: list[str] | None = None,
+        evidence_signing_key: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -173,6 +175,7 @@ class StewardStack(cdk.Stack):
         monitoring.grant_read_runs(api_fn)  # ... and their status
         monitoring.grant_schedules(api_fn)
         monitoring.grant_keep_evidence(api_fn)  # evidence packs over the inline size
+        sign_evidence(self, evidence_signing_key, api_fn)  # with a KMS key, if configured
         monitoring.grant_read_logs(lifecycle_fn)
         scoring.grant_redrive(api_fn)
         api = Api(self, "Api", handler=api_fn.function, user_pool_arn=auth.user_pool_arn)

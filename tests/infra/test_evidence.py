@@ -30,3 +30,36 @@ def test_large_packs_are_kept_under_evidence_only_and_expire(synth: Synth) -> No
         for rule in bucket["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
     ]
     assert any(r.get("Prefix") == "evidence/" and r.get("ExpirationInDays") == 1 for r in rules)
+
+
+def test_a_kms_key_signs_manifests_where_the_context_asks() -> None:
+    import pytest
+
+    from infra.app import build_app
+    from infra.auth import DeploymentError
+    from tests.infra.conftest import synthesize
+
+    synth = synthesize(context={"steward:evidenceSigningKey": "create"})
+    assert synth.violations() == []
+    (key,) = synth.resources("AWS::KMS::Key").values()
+    assert key["Properties"]["KeySpec"] == "ECC_NIST_EDWARDS25519"
+    assert key["Properties"]["KeyUsage"] == "SIGN_VERIFY"
+    (key_id,) = synth.resources("AWS::KMS::Key")
+    signing = [s for s in _statements(synth, "ApiFunction") if "kms:Sign" in _actions(s)]
+    assert len(signing) == 1
+    assert sorted(_actions(signing[0])) == ["kms:GetPublicKey", "kms:Sign"]
+    assert _resources(signing[0]) == [{"Fn::GetAtt": [key_id, "Arn"]}]
+    (api,) = [
+        f
+        for k, f in synth.resources("AWS::Lambda::Function").items()
+        if k.startswith("ApiFunction")
+    ]
+    env = api["Properties"]["Environment"]["Variables"]
+    assert env["STEWARD_EVIDENCE_KMS_KEY_ARN"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    with pytest.raises(DeploymentError):
+        build_app(context={"steward:evidenceSigningKey": "yes please"}, nag=False)
+
+
+def test_no_signing_key_by_default(synth: Synth) -> None:
+    assert synth.resources("AWS::KMS::Key") == {}
+    assert not [s for s in _statements(synth, "ApiFunction") if "kms:Sign" in _actions(s)]

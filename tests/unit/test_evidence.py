@@ -322,3 +322,58 @@ def test_verify_runs_where_only_the_cli_is_installed(
         )
         assert result.returncode == code, result.stderr[-2000:]
     assert "model.json: sha256 differs from the manifest" in result.stdout
+
+
+def test_a_kms_signed_manifest_verifies_with_the_public_key_alone(
+    world: tuple[Registry, MemoryReportStore],
+) -> None:
+    """KmsSigner through a real boto3 client (its requests validated against the KMS model);
+    KMS itself answers from a local Ed25519 key, as moto has no Ed25519 keys."""
+    import base64
+    from types import SimpleNamespace
+
+    import boto3
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from steward.adapters.aws.kms import KmsSigner
+
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
+    public = key.public_key()
+    arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def kms_answers(params: dict[str, Any], model: Any, **_: Any) -> Any:
+        body = json.loads(params["body"])
+        calls.append((model.name, body))
+        ok = SimpleNamespace(status_code=200, headers={}, raw=None)
+        if model.name == "GetPublicKey":
+            der = public.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            return ok, {"KeyId": arn, "PublicKey": der, "KeySpec": "ECC_NIST_EDWARDS25519"}
+        signature = key.sign(base64.b64decode(body["Message"]))
+        return ok, {"KeyId": arn, "Signature": signature, "SigningAlgorithm": "ED25519_SHA_512"}
+
+    kms = boto3.client(
+        "kms", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    kms.meta.events.register("before-call.kms.*", kms_answers)
+    registry, reports = world
+    data = _build(registry, reports, signer=KmsSigner(kms, arn))
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    verdict = verify(data, pem)
+    assert verdict.ok and verdict.signature_checked, verdict.problem
+    sign = [body for name, body in calls if name == "Sign"]
+    assert sign == [
+        {
+            "KeyId": arn,
+            "Message": sign[0]["Message"],
+            "MessageType": "RAW",
+            "SigningAlgorithm": "ED25519_SHA_512",
+        }
+    ]
+    assert len(base64.b64decode(sign[0]["Message"])) <= 4096
+    assert _build(registry, reports, signer=KmsSigner(kms, arn)) == data  # deterministic

@@ -56,6 +56,8 @@ class Settings(BaseModel):
     max_artifact_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     # Evidence packs: the local platform signs manifests with this Ed25519 key (PEM, PKCS#8)
     evidence_key_file: str | None = None
+    # ... and in AWS with this KMS key (ECC_NIST_EDWARDS25519, SIGN_VERIFY), when configured
+    evidence_kms_key_arn: str | None = None
     # Types an admin trusts in skops artifacts beyond the shipped list (comma-separated).
     skops_trusted: list[str] = Field(default_factory=list)
 

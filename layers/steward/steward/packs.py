@@ -19,7 +19,8 @@ from steward.auditchain import check
 
 FORMAT = "steward-evidence/1"
 MANIFEST = "manifest.json"
-SIGNATURE = "manifest.sig"  # JSON: algorithm, key (sha256 of the public key), signature
+# JSON: algorithm, key (sha256 of the public key's DER), the signature of signed_message()
+SIGNATURE = "manifest.sig"
 AUDIT_EVENTS = "audit/events.jsonl"
 UNLISTED = frozenset({MANIFEST, SIGNATURE})  # the only members the manifest does not list
 
@@ -124,6 +125,12 @@ def key_id(public_key_der: bytes) -> str:
     return "sha256:" + hashlib.sha256(public_key_der).hexdigest()
 
 
+def signed_message(manifest: bytes) -> bytes:
+    """What a signature signs: the manifest's sha256, named (short enough for KMS ``Sign``,
+    which takes at most 4,096 bytes of message)."""
+    return f"{FORMAT} manifest sha256:{hashlib.sha256(manifest).hexdigest()}".encode()
+
+
 def _signature(
     archive: zipfile.ZipFile, manifest: bytes, public_key_pem: bytes | None, verdict: Verdict
 ) -> None:
@@ -153,7 +160,7 @@ def _signature(
     if sig.get("key") != key_id(der):
         raise _Failed("the manifest was signed with another key")
     try:
-        key.verify(base64.b64decode(str(sig.get("signature", ""))), manifest)
+        key.verify(base64.b64decode(str(sig.get("signature", ""))), signed_message(manifest))
     except (InvalidSignature, ValueError):
         raise _Failed("the manifest's signature does not hold") from None
     verdict.signature_checked = True

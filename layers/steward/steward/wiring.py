@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from steward.lifecycle.deploy import Deployer
     from steward.lifecycle.retrain import Retrainer
     from steward.ports.audit import AuditCopy
+    from steward.ports.evidence import ManifestSigner
     from steward.ports.logs import DeadLetters
     from steward.ports.monitoring import Schedules
     from steward.scoring.service import Scorer
@@ -213,8 +214,12 @@ def evidence() -> EvidenceBuilder:
     from steward.evidence.pack import EvidenceBuilder
 
     cfg = settings()
-    signer = None
-    if cfg.evidence_key_file:
+    signer: ManifestSigner | None = None
+    if cfg.evidence_kms_key_arn:
+        from steward.adapters.aws.kms import KmsSigner
+
+        signer = KmsSigner(_client("kms"), cfg.evidence_kms_key_arn)
+    elif cfg.evidence_key_file:
         from steward.adapters.keyfile import Ed25519KeyFile
 
         signer = Ed25519KeyFile(cfg.evidence_key_file)

@@ -24,7 +24,7 @@ from steward.domain.models import PRODUCTION, Model, ModelVersion, Page
 from steward.evidence import index, timeline
 from steward.evidence.archive import DeterministicZip
 from steward.evidence.sbom import sbom
-from steward.packs import AUDIT_EVENTS, FORMAT, MANIFEST, SIGNATURE
+from steward.packs import AUDIT_EVENTS, FORMAT, MANIFEST, SIGNATURE, signed_message
 from steward.ports.evidence import ManifestSigner
 from steward.ports.monitoring import ReportStore
 from steward.registry.card import card_json, model_card
@@ -131,7 +131,8 @@ class EvidenceBuilder:
             signature = {
                 "algorithm": self.signer.algorithm,
                 "key": self.signer.key_id(),
-                "signature": base64.b64encode(self.signer.sign(raw)).decode(),
+                "signs": f"{FORMAT} manifest sha256:<hex of {MANIFEST}>",
+                "signature": base64.b64encode(self.signer.sign(signed_message(raw))).decode(),
             }
             zip_.add(SIGNATURE, _json(signature))
         file = zip_.close()
