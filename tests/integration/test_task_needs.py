@@ -1,9 +1,10 @@
 """What steward.dispatch declares, checked by running it on moto, each time in a process
 where the libraries a function's bundle lacks cannot be imported:
 
-- the approval workflow of an ONNX model, every step of which the table sends to the tasks
-  function (onnxruntime, no pyarrow), validates, judges its gates and promotes without
-  pyarrow; the canary analysis, which the table sends to the lifecycle function, cannot;
+- the approval workflow of an ONNX model, whose steps the table sends to the tasks function
+  (onnxruntime, no pyarrow) and to the models function (validation and gates), validates,
+  judges its gates and promotes without pyarrow; the canary analysis, which the table sends
+  to the lifecycle function, cannot;
 - a scheduled drift evaluation (the drift function), the retrain its DriftDetected starts and
   the canary analysis of the retrained version (the lifecycle function), whose bundles have
   pyarrow and no onnxruntime, run without onnxruntime."""
