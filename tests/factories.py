@@ -124,6 +124,15 @@ def onnx_logistic(n_features: int = 2, stacked: bool = True) -> bytes:
     return model.SerializeToString()
 
 
+def _multi(query: str) -> dict[str, list[str]] | None:
+    """A query string's values per key, repeated keys kept (as API Gateway sends them)."""
+    out: dict[str, list[str]] = {}
+    for pair in query.split("&") if query else ():
+        key, _, value = pair.partition("=")
+        out.setdefault(key, []).append(value)
+    return out or None
+
+
 def api_event(
     method: str,
     path: str,
@@ -146,7 +155,7 @@ def api_event(
         },
         "multiValueHeaders": {},
         "queryStringParameters": dict(p.split("=", 1) for p in query.split("&")) if query else None,
-        "multiValueQueryStringParameters": None,
+        "multiValueQueryStringParameters": _multi(query),
         "pathParameters": {"proxy": route.lstrip("/")},
         "requestContext": {
             "resourcePath": resource,

@@ -84,10 +84,16 @@ class Monitoring(Construct):
             timeout=DRIFT_TIMEOUT,
         )
         mark(self.function.function, "drift")
-        # The model and version records, the model's latest drift and the report summaries.
+        # The model and version records, the model's latest drift and the report summaries;
+        # a new verdict moves the model's drift index entry (Delete + Put, one transaction).
         self.function.role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
                 resources=[registry.table.table_arn],
                 conditions={
                     "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(REGISTRY_LEADING_KEYS)}

@@ -11,7 +11,9 @@ from constructs import Construct
 from infra.constructs.nag import acknowledge, arn_token
 from infra.constructs.storage import secure_bucket, secure_table
 
-REGISTRY_INDEX = "gsi1"  # model listing and versions by status
+# gsi1 holds: the model listing (gsi1pk MODEL), versions by status (STATUS#<s>) and the
+# inventory's index entries (INV#<facet>, one item per model and facet, sk = model name)
+REGISTRY_INDEX = "gsi1"
 # Every audit event by time (partition ``trail``, one value; sort ``at``): ``GET /audit``
 # pages it newest first. One partition takes 1,000 writes/s: audit events are governance
 # actions, a few a minute.
@@ -81,6 +83,8 @@ class Registry(Construct):
     def grant_write(self, grantee: iam.IGrantable) -> None:
         """Read and write models and versions, append to the audit trail, upload artifacts.
 
+        A model and its inventory index entries change in one transaction
+        (``TransactWriteItems`` is authorised by the item actions it holds).
         Audit events can only be put (never updated or deleted): append-only by IAM too.
         ``s3:DeleteObject`` (no version) only lays delete markers, to withdraw what a failed
         registration staged: Object Lock keeps every locked object version.
@@ -88,7 +92,12 @@ class Registry(Construct):
         self.grant_read(grantee)
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                actions=[
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",  # a model's stale index entries, taken tokens
+                    "dynamodb:ConditionCheckItem",
+                ],
                 resources=[self.table.table_arn],
                 conditions={
                     "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(REGISTRY_LEADING_KEYS)}

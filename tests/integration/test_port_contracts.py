@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from steward.adapters.aws.dynamodb import DynamoAuditLog, DynamoModelStore
 from steward.adapters.aws.s3 import S3ArtifactStore, S3AuditCopy
@@ -19,12 +22,14 @@ from steward.adapters.memory import (
     MemoryModelStore,
 )
 from steward.domain.audit import next_event
-from steward.domain.errors import AlreadyExists, Conflict, NotFound
+from steward.domain.errors import AlreadyExists, BadRequest, Conflict, NotFound
+from steward.domain.inventory import ModelFilter
 from steward.domain.models import (
     Artifact,
     Flavor,
     Model,
     ModelVersion,
+    RiskTier,
     Signature,
     Status,
     Task,
@@ -217,3 +222,153 @@ def test_s3_copies_cannot_be_deleted_or_hidden(stack: Stack) -> None:
         s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
     s3.delete_object(Bucket=bucket, Key=key)  # a delete marker (the bucket policy denies it)
     assert copy.digests(stream) == {1: {event.content_hash()}}
+
+
+# inventory: filters served by the index entries, name-ordered paging
+
+
+def _listing(store: ModelStore, where: ModelFilter, limit: int = 2) -> list[str]:
+    names: list[str] = []
+    token: str | None = None
+    while True:
+        page = store.list_models(limit, token, where)
+        assert len(page.items) <= limit
+        names += [m.name for m in page.items]
+        if page.next_token is None:
+            return names
+        token = page.next_token
+
+
+def _inventory(store: ModelStore, run: str) -> dict[str, Model]:
+    """Five models that differ in every filtered field, all tagged ``run``."""
+    specs: dict[str, dict[str, Any]] = {
+        "a": {"owner": "ann", "risk_tier": RiskTier.HIGH, "tags": {"team": "risk"}},
+        "b": {"owner": "ann", "task": Task.REGRESSION, "description": "Churn of Retail clients"},
+        "c": {"owner": "bo", "aliases": {"production": 1}, "tags": {"team": "ops", "pii": "yes"}},
+        "d": {"owner": "bo", "latest_drift": {"drift_detected": True}, "risk_tier": RiskTier.LOW},
+        "e": {"owner": "cy", "latest_drift": {"drift_detected": False}, "task": Task.DECISION},
+    }
+    out = {}
+    for key, fields in specs.items():
+        model = _model(f"inv-{run}-{key}").model_copy(
+            update={**fields, "tags": {"run": run, **fields.get("tags", {})}}
+        )
+        store.create_model(model)
+        out[key] = model
+    return out
+
+
+FILTERS: list[tuple[dict[str, Any], str]] = [
+    ({}, "abcde"),
+    ({"owner": "ann"}, "ab"),
+    ({"risk_tier": "high"}, "a"),
+    ({"risk_tier": "medium"}, "bce"),
+    ({"task": "regression"}, "b"),
+    ({"status": "APPROVED"}, "c"),
+    ({"status": "none"}, "abde"),
+    ({"drift": "detected"}, "d"),
+    ({"drift": "clear"}, "e"),
+    ({"drift": "none"}, "abc"),
+    ({"tag": ("team:ops",)}, "c"),
+    ({"tag": ("team:ops", "pii:yes")}, "c"),
+    ({"tag": ("team:ops", "pii:no")}, ""),
+    ({"q": "retail CHURN"}, "b"),
+    ({"q": "nowhere"}, ""),
+    ({"owner": "bo", "drift": "none"}, "c"),
+    ({"owner": "ann", "q": "churn"}, "b"),
+]
+
+
+@pytest.mark.parametrize(("fields", "expected"), FILTERS)
+def test_every_filter_lists_exactly_its_models(
+    store: ModelStore, fields: dict[str, Any], expected: str
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    _inventory(store, run)
+    tags = ("run:" + run, *fields.get("tag", ()))
+    where = ModelFilter.model_validate({**fields, "tag": tags})
+    assert _listing(store, where) == [f"inv-{run}-{k}" for k in expected]
+
+
+def test_index_entries_follow_every_model_change(store: ModelStore) -> None:
+    run = uuid.uuid4().hex[:8]
+    _inventory(store, run)
+    name = f"inv-{run}-a"
+    model = store.get_model(name)
+    store.save_model(
+        model.model_copy(
+            update={
+                "owner": "dee",
+                "risk_tier": RiskTier.LOW,
+                "tags": {"run": run, "team": "ops"},
+                "aliases": {"production": 2},
+                "latest_drift": {"drift_detected": True},
+            }
+        ),
+        model.rev,
+    )
+
+    def names(**fields: Any) -> list[str]:
+        tags = ("run:" + run, *fields.pop("tag", ()))
+        return _listing(store, ModelFilter.model_validate({**fields, "tag": tags}))
+
+    assert name not in names(owner="ann") and name in names(owner="dee")
+    assert name not in names(risk_tier="high") and name in names(risk_tier="low")
+    assert name not in names(tag=("team:risk",)) and name in names(tag=("team:ops",))
+    assert name in names(status="APPROVED") and name in names(drift="detected")
+    assert name not in names(status="none") and name not in names(drift="none")
+
+
+def test_a_token_only_resumes_its_own_listing(store: ModelStore) -> None:
+    run = uuid.uuid4().hex[:8]
+    _inventory(store, run)
+    where = ModelFilter(tag=("run:" + run,))
+    page = store.list_models(1, None, where)
+    assert page.next_token
+    with pytest.raises(BadRequest):
+        store.list_models(1, page.next_token, ModelFilter(tag=("run:" + run,), owner="ann"))
+    with pytest.raises(BadRequest):
+        store.list_models(1, "not-a-token", where)
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    owners=st.lists(st.sampled_from(["ann", "bo"]), min_size=0, max_size=9),
+    interleaved=st.lists(st.sampled_from(["ann", "bo"]), min_size=0, max_size=6),
+    limit=st.integers(min_value=1, max_value=4),
+)
+def test_pages_union_is_the_filtered_set_under_concurrent_creates(
+    store: ModelStore, owners: list[str], interleaved: list[str], limit: int
+) -> None:
+    """Every model that matched for the whole listing appears once; models created between
+    page reads appear at most once; nothing appears twice or outside the filter."""
+    run = uuid.uuid4().hex[:8]
+    for i, owner in enumerate(owners):
+        store.create_model(
+            _model(f"p{run}-{i:02d}").model_copy(update={"owner": owner, "tags": {"run": run}})
+        )
+    where = ModelFilter(owner="ann", tag=("run:" + run,))
+    before = {f"p{run}-{i:02d}" for i, o in enumerate(owners) if o == "ann"}
+    pending = list(enumerate(interleaved))
+    seen: list[str] = []
+    token: str | None = None
+    while True:
+        page = store.list_models(limit, token, where)
+        seen += [m.name for m in page.items]
+        if pending:  # a create between two page reads, its name anywhere in the order
+            i, owner = pending.pop(0)
+            name = f"p{run}-{(i * 7) % 12:02d}x{i}"
+            store.create_model(
+                _model(name).model_copy(update={"owner": owner, "tags": {"run": run}})
+            )
+        if page.next_token is None:
+            break
+        token = page.next_token
+    created = {f"p{run}-{(i * 7) % 12:02d}x{i}" for i, o in enumerate(interleaved) if o == "ann"}
+    assert len(seen) == len(set(seen))
+    assert before <= set(seen) <= before | created
+    assert seen == sorted(seen)

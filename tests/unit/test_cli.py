@@ -200,6 +200,28 @@ def test_every_command_has_help(
 
 CASES: list[tuple[list[str], str, str, Any, str]] = [
     (["models", "list"], "GET", "/models", None, "PRODUCTION"),
+    (
+        [
+            "models",
+            "list",
+            "--owner",
+            "ann",
+            "--drift",
+            "detected",
+            "-q",
+            "churn",
+            "--tag",
+            "team:crm",
+            "--tag",
+            "pii:yes",
+            "--limit",
+            "1000",
+        ],
+        "GET",
+        "/models?owner=ann&drift=detected&q=churn&tag=team%3Acrm&tag=pii%3Ayes&limit=1000",
+        None,
+        "PRODUCTION",
+    ),
     (["models", "show", "churn"], "GET", "/models/churn", None, "risk_tier"),
     (
         ["models", "create", "--name", "churn", "--task", "classification"],

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from steward.domain.audit import AuditEvent
 from steward.domain.errors import AlreadyExists, Conflict, NotFound
+from steward.domain.inventory import ModelFilter, decode_after, encode_after
 from steward.domain.models import Model, ModelVersion, Page, Status, page_offset
 from steward.ports import (
     ArtifactStore,
@@ -63,9 +64,22 @@ class MemoryModelStore(ModelStore):
         except KeyError:
             raise NotFound(f"no model {name}") from None
 
-    def list_models(self, limit: int, token: str | None) -> Page[Model]:
-        models = [self._models[k].model_copy(deep=True) for k in sorted(self._models)]
-        return _page(models, limit, token)
+    def list_models(
+        self, limit: int, token: str | None, where: ModelFilter | None = None
+    ) -> Page[Model]:
+        where = where or ModelFilter()
+        after = decode_after(token, where)
+        with self._lock:
+            names = sorted(n for n in self._models if after is None or n > after)
+            found: list[Model] = []
+            for name in names:
+                if where.matches(self._models[name]):
+                    found.append(self._models[name].model_copy(deep=True))
+                    if len(found) == limit + 1:
+                        break
+        more = len(found) > limit
+        found = found[:limit]
+        return Page(items=found, next_token=encode_after(found[-1].name, where) if more else None)
 
     def save_model(self, model: Model, expected_rev: int) -> Model:
         with self._lock:

@@ -59,8 +59,25 @@ def models_create(args: argparse.Namespace) -> Any:
     return client(args).post("/models", spec)
 
 
+INVENTORY_FILTERS = ("owner", "risk_tier", "task", "status", "drift", "q")
+
+
 def models_list(args: argparse.Namespace) -> Any:
-    return client(args).get("/models" + _query(limit=args.limit))
+    """One page, or every page with ``--all`` (a filtered page may be short: the token says
+    whether more follow)."""
+    params: list[tuple[str, Any]] = [(k, getattr(args, k)) for k in INVENTORY_FILTERS]
+    params += [("tag", t) for t in args.tag or ()] + [("limit", args.limit)]
+    query = [(k, v) for k, v in params if v is not None]
+    api = client(args)
+    items: list[Any] = []
+    token = args.next_token
+    while True:
+        pairs = query + ([("next_token", token)] if token else [])
+        page = api.get("/models" + ("?" + urlencode(pairs) if pairs else ""))
+        items += page["items"]
+        token = page.get("next_token")
+        if not args.all or not token:
+            return {"items": items, "next_token": token}
 
 
 def models_show(args: argparse.Namespace) -> Any:
@@ -299,7 +316,16 @@ def _models_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         _items(render.MODEL_COLUMNS),
         common,
     )
-    listing.add_argument("--limit", type=int, help="at most this many (server default 50)")
+    listing.add_argument("--limit", type=int, help="at most this many a page (default 50)")
+    listing.add_argument("--owner")
+    listing.add_argument("--risk-tier", dest="risk_tier", choices=["low", "medium", "high"])
+    listing.add_argument("--task", choices=["classification", "regression", "decision"])
+    listing.add_argument("--status", help="the production version's status, or none")
+    listing.add_argument("--drift", choices=["detected", "clear", "none"])
+    listing.add_argument("--tag", action="append", help="key:value (repeatable, all must hold)")
+    listing.add_argument("-q", "--search", dest="q", help="words in the name or description")
+    listing.add_argument("--next-token", dest="next_token")
+    listing.add_argument("--all", action="store_true", help="follow next_token to the end")
     show = _command(models, "show", "read a model", models_show, _record(MODEL_KEYS), common)
     show.add_argument("name")
 

@@ -135,7 +135,7 @@ class ModelSpec(Strict):
     use_case: str = Field(default="", max_length=400)
     task: Task
     risk_tier: RiskTier = RiskTier.MEDIUM
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict, max_length=40)
     monitoring: MonitoringPolicy = Field(default_factory=MonitoringPolicy)
     deployment: DeploymentPolicy = Field(default_factory=DeploymentPolicy)
     retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)

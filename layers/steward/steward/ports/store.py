@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from steward.domain.inventory import ModelFilter
 from steward.domain.models import Model, ModelVersion, Page, Status
 
 
@@ -17,7 +18,12 @@ class ModelStore(ABC):
         """:class:`NotFound` if absent."""
 
     @abstractmethod
-    def list_models(self, limit: int, token: str | None) -> Page[Model]: ...
+    def list_models(
+        self, limit: int, token: str | None, where: ModelFilter | None = None
+    ) -> Page[Model]:
+        """Models in name order that match ``where``; ``next_token`` resumes after the last
+        name examined (see :mod:`steward.domain.inventory`). A page may hold fewer than
+        ``limit`` models while ``next_token`` is set: read until it is absent."""
 
     @abstractmethod
     def save_model(self, model: Model, expected_rev: int) -> Model:

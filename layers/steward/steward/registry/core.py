@@ -17,6 +17,7 @@ import numpy as np
 
 from steward.domain.audit import ChainReport, compare_with_copy, verify_chain
 from steward.domain.errors import NotFound
+from steward.domain.inventory import ModelFilter
 from steward.domain.models import Model, ModelVersion, Page, RetrainState
 from steward.domain.status import Action, next_status
 from steward.ports import ArtifactStore, AuditLog, ModelStore, WorkflowEngine
@@ -168,8 +169,10 @@ class RegistryCore:
     def get_model(self, name: str) -> Model:
         return self.store.get_model(name)
 
-    def list_models(self, limit: int = 50, token: str | None = None) -> Page[Model]:
-        return self.store.list_models(limit, token)
+    def list_models(
+        self, limit: int = 50, token: str | None = None, where: ModelFilter | None = None
+    ) -> Page[Model]:
+        return self.store.list_models(limit, token, where)
 
     def get_version(self, name: str, version: int) -> ModelVersion:
         return self.store.get_version(name, version)

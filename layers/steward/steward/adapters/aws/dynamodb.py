@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from steward.adapters.aws.shared import error_code, query_page
 from steward.domain.audit import AuditEvent
 from steward.domain.errors import AlreadyExists, Conflict, NotFound
+from steward.domain.inventory import ModelFilter, decode_after, encode_after, facets_of
 from steward.domain.models import Model, ModelVersion, Page, Status
 from steward.ports import (
     AuditLog,
@@ -34,10 +35,16 @@ TRAIL = {"S": "audit"}
 
 
 MODEL_KIND = "MODEL"
+FACET_KIND = "INV#"  # gsi1pk of a model's index entry: INV#owner=alice, INV#tag=team=risk
+OVER_READ = 1000  # index entries a filtered page examines at most
 
 
 def _pk(name: str) -> dict[str, str]:
     return {"S": f"MODEL#{name}"}
+
+
+def _fsk(facet: str) -> dict[str, str]:
+    return {"S": f"IDX#{facet}"}
 
 
 def _vsk(version: int) -> dict[str, str]:
@@ -53,24 +60,57 @@ class DynamoModelStore(ModelStore):
 
     # models
     def create_model(self, model: Model) -> None:
+        meta = {
+            "pk": _pk(model.name),
+            "sk": {"S": "META"},
+            "doc": {"S": model.model_dump_json()},
+            "rev": {"N": str(model.rev)},
+            "latest_version": {"N": "0"},
+            "gsi1pk": {"S": MODEL_KIND},
+            "gsi1sk": {"S": model.name},
+        }
+        writes = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": meta,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            *self._facet_writes(model.name, set(), facets_of(model)),
+        ]
         try:
-            self._db.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": _pk(model.name),
-                    "sk": {"S": "META"},
-                    "doc": {"S": model.model_dump_json()},
-                    "rev": {"N": str(model.rev)},
-                    "latest_version": {"N": "0"},
-                    "gsi1pk": {"S": MODEL_KIND},
-                    "gsi1sk": {"S": model.name},
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+            self._db.transact_write_items(TransactItems=writes)
         except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) in (
+                "TransactionCanceledException",
+                "ConditionalCheckFailedException",
+            ):
                 raise AlreadyExists(f"model {model.name} exists") from None
             raise
+
+    def _facet_writes(self, name: str, old: set[str], new: set[str]) -> list[dict[str, Any]]:
+        """The index entries to delete and to put when a model's facets go from old to new:
+        one small item per facet, ``gsi1pk = INV#<facet>``, ``gsi1sk = <name>``."""
+        writes: list[dict[str, Any]] = [
+            {"Delete": {"TableName": self._table, "Key": {"pk": _pk(name), "sk": _fsk(f)}}}
+            for f in sorted(old - new)
+        ]
+        writes += [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        "pk": _pk(name),
+                        "sk": _fsk(f),
+                        "gsi1pk": {"S": f"{FACET_KIND}{f}"},
+                        "gsi1sk": {"S": name},
+                    },
+                }
+            }
+            for f in sorted(new - old)
+        ]
+        return writes
 
     @staticmethod
     def _model(item: dict[str, Any]) -> Model:
@@ -87,36 +127,107 @@ class DynamoModelStore(ModelStore):
             raise NotFound(f"no model {name}")
         return self._model(item)
 
-    def list_models(self, limit: int, token: str | None) -> Page[Model]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": INDEX,
-            "KeyConditionExpression": "gsi1pk = :k",
-            "ExpressionAttributeValues": {":k": {"S": MODEL_KIND}},
-            "Limit": limit,
-        }
-        return query_page(self._db, kwargs, token, self._model)
+    def list_models(
+        self, limit: int, token: str | None, where: ModelFilter | None = None
+    ) -> Page[Model]:
+        """Reads the index of ``where``'s most selective facet (or the name listing) in
+        name order, fetches the models it names and keeps those that match every filter
+        (the index is eventually consistent; the model record is read consistently).
+
+        At most ``max(limit, OVER_READ)`` index entries are examined per call, so a page
+        may hold fewer than ``limit`` models while ``next_token`` is set."""
+        where = where or ModelFilter()
+        after = decode_after(token, where)
+        primary = where.primary()
+        partition = MODEL_KIND if primary is None else f"{FACET_KIND}{primary}"
+        budget = max(limit, OVER_READ)
+        found: list[Model] = []
+        last: str | None = None
+        start: dict[str, Any] | None = None
+        if after is not None:
+            start = {
+                "pk": _pk(after),
+                "sk": {"S": "META"} if primary is None else _fsk(primary),
+                "gsi1pk": {"S": partition},
+                "gsi1sk": {"S": after},
+            }
+        while budget > 0:
+            kwargs: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": INDEX,
+                "KeyConditionExpression": "gsi1pk = :k",
+                "ExpressionAttributeValues": {":k": {"S": partition}},
+                "Limit": min(budget, max(limit - len(found) + 1, 100)),
+            }
+            if start is not None:
+                kwargs["ExclusiveStartKey"] = start
+            page = self._db.query(**kwargs)
+            items = page.get("Items", [])
+            budget -= len(items)
+            models = (
+                [self._model(i) for i in items]
+                if primary is None
+                else self._models([i["gsi1sk"]["S"] for i in items])
+            )
+            for model in models:
+                if where.matches(model):
+                    if len(found) == limit:
+                        return Page(items=found, next_token=encode_after(found[-1].name, where))
+                    found.append(model)
+                last = model.name
+            start = page.get("LastEvaluatedKey")
+            if start is None:
+                return Page(items=found, next_token=None)
+        return Page(items=found, next_token=encode_after(last, where) if last else None)
+
+    def _models(self, names: list[str]) -> list[Model]:
+        """The models named, in that order (consistent reads; a name deleted meanwhile is
+        skipped), 100 keys per BatchGetItem."""
+        got: dict[str, Model] = {}
+        for i in range(0, len(names), 100):
+            keys = [{"pk": _pk(n), "sk": {"S": "META"}} for n in names[i : i + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                answer = self._db.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    model = self._model(item)
+                    got[model.name] = model
+                request = answer.get("UnprocessedKeys") or {}
+        return [got[n] for n in names if n in got]
 
     def save_model(self, model: Model, expected_rev: int) -> Model:
+        """Replace the document and, in the same transaction, the index entries whose
+        facets changed (owner, risk tier, production, drift verdict, tags)."""
         saved = model.model_copy(update={"rev": expected_rev + 1})
+        before = self.get_model(model.name)
+        if before.rev != expected_rev:
+            raise Conflict(f"model {model.name} changed meanwhile; retry")
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"pk": _pk(model.name), "sk": {"S": "META"}},
+            "UpdateExpression": "SET doc = :doc, rev = :next",
+            "ConditionExpression": "rev = :rev",
+            "ExpressionAttributeValues": {
+                ":doc": {"S": saved.model_dump_json()},
+                ":next": {"N": str(expected_rev + 1)},
+                ":rev": {"N": str(expected_rev)},
+            },
+        }
+        facets = self._facet_writes(model.name, facets_of(before), facets_of(saved))
         try:
-            result = self._db.update_item(
-                TableName=self._table,
-                Key={"pk": _pk(model.name), "sk": {"S": "META"}},
-                UpdateExpression="SET doc = :doc, rev = :next",
-                ConditionExpression="rev = :rev",
-                ExpressionAttributeValues={
-                    ":doc": {"S": saved.model_dump_json()},
-                    ":next": {"N": str(expected_rev + 1)},
-                    ":rev": {"N": str(expected_rev)},
-                },
-                ReturnValues="ALL_NEW",
-            )
+            if not facets:
+                result = self._db.update_item(**update, ReturnValues="ALL_NEW")
+                return self._model(result["Attributes"])
+            self._db.transact_write_items(TransactItems=[{"Update": update}, *facets])
         except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) in (
+                "TransactionCanceledException",
+                "ConditionalCheckFailedException",
+            ):
                 raise Conflict(f"model {model.name} changed meanwhile; retry") from None
             raise
-        return self._model(result["Attributes"])
+        latest = self.get_model(model.name).latest_version
+        return saved.model_copy(update={"latest_version": latest})
 
     # versions
     def _version_item(self, version: ModelVersion) -> dict[str, Any]:
