@@ -54,6 +54,29 @@ def test_drift_is_reported_stored_remembered_and_published(service: DriftService
     ]
 
 
+def test_drift_detected_is_published_after_the_model_keeps_the_report(
+    service: DriftService,
+) -> None:
+    """Whoever reacts to DriftDetected (the retrain, a person reading the model) finds the
+    report as the model's latest drift: the event goes out last."""
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    shifted = [{**r, "tenure": r["tenure"] + 40} for r in reference_rows(2000, seed=9)]
+    logs.files["predictions/model=churn/date=2026-11-27/hour=12/b.parquet"] = _log(
+        shifted, T0 + timedelta(hours=2)
+    )
+    seen: list[object] = []
+    store, publish = service.store, service.events.publish
+
+    def publish_and_look(detail_type: str, detail: dict[str, object]) -> None:
+        seen.append((store.get_model("churn").latest_drift or {}).get("report_id"))
+        publish(detail_type, detail)
+
+    service.events.publish = publish_and_look  # type: ignore[method-assign]
+    loud = service.evaluate("churn")
+    assert loud.drift_detected and seen == [loud.report_id]
+
+
 def test_bad_windows_and_unserved_models(service: DriftService, registry: Registry) -> None:
     with pytest.raises(ValidationFailed):
         service.evaluate("churn", T0, T0 - timedelta(hours=1))

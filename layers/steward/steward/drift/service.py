@@ -189,6 +189,10 @@ class DriftService:
         payload = result.model_dump(mode="json")
         history = self.reports.summaries(run.model, HISTORY, None).items
         self.reports.save(run.model, payload, render(result, history))
+        # The model's latest drift before the metrics and the event: whoever reacts to
+        # DriftDetected reads the model and finds this report. A model changing too often
+        # to keep it fails the call (a 409, a failed run that is retried) before any event.
+        self._remember(run.model, summary_of(payload))
         self.metrics(result)
         if result.drift_detected:
             self.events.publish(
@@ -201,9 +205,6 @@ class DriftService:
                     "drifted_features": result.drifted_features,
                 },
             )
-        # Last: a model changing too often to keep its latest drift fails the call (a 409,
-        # a failed run), after the report, its metrics and its event are out.
-        self._remember(run.model, summary_of(payload))
         return result
 
     def _opened(self, keys: list[str]) -> Iterator[tuple[str, IO[bytes]]]:
