@@ -71,6 +71,7 @@ BY_SUFFIX: dict[str, Any] = {
     "/executions": {"items": [EXECUTION]},
     "/retrain": {"run": "churn-manual-20261127T0700", "execution": "arn:x"},
     "/me": {"user": "bob", "roles": ["approver"], "source": "local"},
+    "/logs/dead-letters": {"remaining": 3},
 }
 
 
@@ -311,6 +312,7 @@ CASES: list[tuple[list[str], str, str, Any, str]] = [
         "status",
     ),
     (["me"], "GET", "/me", None, "roles"),
+    (["logs", "dead-letters"], "GET", "/logs/dead-letters", None, "remaining"),
 ]
 
 
@@ -554,3 +556,15 @@ def test_a_split_answer_shows_the_version_of_each_record() -> None:
     assert out[1].split()[-1] == "VERSION" and out[2].split()[-1] == "1"
     assert out[3].split()[-1] == "2"
     assert predictions(PREDICTED).splitlines()[0] == "churn v2"
+
+
+def test_logs_redrive_calls_until_the_dead_letters_are_gone(
+    api: FakeApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.scripted = [
+        Reply(200, {"moved": 1000, "remaining": 500}),
+        Reply(200, {"moved": 500, "remaining": 0}),
+    ]
+    assert main(["--json", "logs", "redrive"]) == 0
+    assert [c[:2] for c in api.calls] == [("POST", "/logs/redrive?limit=1000")] * 2
+    assert json.loads(capsys.readouterr().out) == {"moved": 1500, "remaining": 0}
