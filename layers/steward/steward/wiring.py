@@ -1,4 +1,7 @@
-"""Build the services from settings: boto3 adapters, created once per cold start."""
+"""Build the services from settings: boto3 adapters, created once per cold start.
+
+Every service module is imported where its builder runs, so that importing this module costs
+a function nothing it does not use (the audit archiver ships neither numpy nor pyarrow)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from steward.config import Settings, settings
-from steward.registry.service import Registry
 from steward.runtimes.skops_trust import trust_added
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from steward.ports.evidence import ManifestSigner
     from steward.ports.logs import DeadLetters
     from steward.ports.monitoring import Schedules
+    from steward.registry.service import Registry
     from steward.scoring.service import Scorer
 
 
@@ -59,6 +62,7 @@ def registry() -> Registry:
     from steward.adapters.aws.dynamodb import DynamoAuditLog, DynamoModelStore
     from steward.adapters.aws.s3 import S3ArtifactStore
     from steward.adapters.aws.stepfunctions import StepFunctionsEngine
+    from steward.registry.service import Registry
 
     cfg: Settings = settings()
     trust_added(cfg.skops_trusted)
