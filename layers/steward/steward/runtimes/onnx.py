@@ -20,6 +20,7 @@ from steward.domain.models import Signature, Task
 from steward.runtimes.base import Prediction, Runtime
 from steward.runtimes.onnx_classes import class_labels
 from steward.runtimes.probabilities import classified, settle
+from steward.stats.performance import class_key
 
 _NP_TYPES = {
     "tensor(float)": np.float32,
@@ -55,12 +56,18 @@ class OnnxRuntime(Runtime):
         self._outputs = [o.name for o in self.session.get_outputs()]
         self._types = [str(o.type) for o in self.session.get_outputs()]
         self._classes = class_labels(data) if task is Task.CLASSIFICATION else None
+        self.artifact = data  # the graph itself: explanations read its trees
         names = {f.name for f in signature.inputs}
         self._stacked = len(self._inputs) == 1 and len(self._inputs[0].shape or []) == 2
         if not self._stacked:
             unbound = [i.name for i in self._inputs if i.name not in names]
             if unbound:
                 raise ValidationFailed(f"ONNX inputs not in the signature: {unbound}")
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """The declared classes as the answer spells them, in probability column order."""
+        return None if self._classes is None else [class_key(c) for c in self._classes]
 
     def _feed(self, columns: Columns) -> dict[str, Any]:
         if self._stacked:

@@ -12,7 +12,8 @@ these two are skipped by their length, so a large forest costs one step per attr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from steward.runtimes.protobuf import fields as _fields
+from steward.runtimes.protobuf import packed_varints, signed
 
 LabelList = list[int] | list[str]
 
@@ -20,44 +21,6 @@ CLASSIFIER_OPS = frozenset(
     {b"TreeEnsembleClassifier", b"LinearClassifier", b"SVMClassifier", b"ZipMap"}
 )
 _LABEL_ATTRIBUTES = frozenset({b"classlabels_int64s", b"classlabels_strings"})
-_INT64 = 1 << 64
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
-def _fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
-    """``(field number, wire type, value)`` of one message: varints as ints, length-delimited
-    fields as bytes; fixed 32/64-bit fields are skipped (none of ours are)."""
-    pos, end = 0, len(data)
-    while pos < end:
-        key, pos = _varint(data, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(data, pos)
-            yield number, wire, value
-        elif wire == 2:
-            length, pos = _varint(data, pos)
-            yield number, wire, data[pos : pos + length]
-            pos += length
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-
-
-def _signed(value: int) -> int:
-    return value - _INT64 if value >= 1 << 63 else value
 
 
 def _labels(attribute: bytes) -> LabelList | None:
@@ -70,12 +33,9 @@ def _labels(attribute: bytes) -> LabelList | None:
                 return None
             name = value
         elif number == 8 and wire == 0 and isinstance(value, int):
-            ints.append(_signed(value))
+            ints.append(signed(value))
         elif number == 8 and isinstance(value, bytes):  # packed
-            pos = 0
-            while pos < len(value):
-                item, pos = _varint(value, pos)
-                ints.append(_signed(item))
+            ints.extend(packed_varints(value))
         elif number == 9 and isinstance(value, bytes):
             strings.append(value.decode("utf-8"))
     if name == b"classlabels_int64s" and ints:

@@ -18,6 +18,7 @@ from steward.runtimes.probabilities import classified, settle
 from steward.runtimes.safety import ZIP_MAGIC, refuse_pickle
 from steward.runtimes.skops_trust import effective, forbidden, untrusted_message
 from steward.runtimes.tree_checks import check_trees
+from steward.stats.performance import class_key
 
 
 class SklearnRuntime(Runtime):
@@ -45,6 +46,11 @@ class SklearnRuntime(Runtime):
         except Exception:
             raise ValidationFailed("the skops file could not be loaded") from None
         check_trees(self.model)
+
+    @property
+    def class_names(self) -> list[str] | None:
+        classes = getattr(self.model, "classes_", None)
+        return None if classes is None else [class_key(c) for c in classes]
 
     def predict(self, columns: Columns) -> Prediction:
         x = self.feature_matrix(columns, np.float64)

@@ -1,0 +1,205 @@
+"""Choose a method for a loaded runtime and explain records with it.
+
+Every numeric method answers ``base + Σ attributions = output`` per record, in the model's
+``output_space``: ``log_odds`` (logistic or softmax link; binary: the positive class,
+multiclass: the predicted class), ``probability`` (a forest's averaged class fractions: no
+link), ``value`` (regression, linear models) or ``points`` (scorecards). The background
+for ``linear`` and ``tree_shap`` is the first ``min(100, n)`` rows of the version's
+reference sample, in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from steward.domain.errors import ValidationFailed
+from steward.domain.frames import Columns, n_rows
+from steward.explain.trees import TreeEnsemble, tree_shap
+from steward.runtimes.base import Runtime
+from steward.runtimes.decision import (
+    LinearRuntime,
+    LogisticRuntime,
+    RulesRuntime,
+    ScorecardRuntime,
+    ScoreFeature,
+)
+
+BACKGROUND_ROWS = 100
+_SPACES = {"logistic": "log_odds", "softmax": "log_odds", "probability": "probability"}
+
+
+@dataclass
+class Explanation:
+    """Per record: ``attributions`` {feature: φ} and ``output``; ``base`` one per record
+    (they differ only when multiclass records explain different classes, named in
+    ``classes``); ``rules``: the rule that fired (rule sets, whose output is not a number)."""
+
+    method: str
+    output_space: str
+    base: list[float | None]
+    attributions: list[dict[str, float]]
+    outputs: list[Any]
+    classes: list[str] | None = None
+    rules: list[dict[str, Any]] | None = None
+
+
+def background(reference: Columns) -> Columns:
+    rows = min(BACKGROUND_ROWS, n_rows(reference))
+    return {name: values[:rows] for name, values in reference.items()}
+
+
+class Explainer:
+    """Built once per loaded version (the tree paths and the background are reused)."""
+
+    def __init__(self, runtime: Runtime, reference: Columns | None) -> None:
+        self.runtime = runtime
+        self.names = [f.name for f in runtime.signature.inputs]
+        self.background = background(reference) if reference is not None else None
+        self.trees: tuple[TreeEnsemble, str] | None = None
+        if isinstance(runtime, RulesRuntime):
+            self.method = "rule"
+        elif isinstance(runtime, ScorecardRuntime):
+            self.method = "points"
+        elif isinstance(runtime, LinearRuntime):
+            self.method = "linear"
+        else:
+            self.trees = _tree_ensemble(runtime)
+            if self.trees is None:
+                raise ValidationFailed(
+                    f"no explainer for this {runtime.flavor} model: only tree ensembles "
+                    "(ONNX TreeEnsemble graphs, scikit-learn trees and forests, gradient "
+                    "boosting), linear, logistic, scorecard and rule models are explained"
+                )
+            self.method = "tree_shap"
+        if self.method in ("linear", "tree_shap") and (
+            self.background is None or n_rows(self.background) == 0
+        ):
+            raise ValidationFailed(
+                "this version has no reference sample: register one to explain the model"
+            )
+
+    def explain(self, columns: Columns) -> Explanation:
+        if self.method == "rule":
+            return self._rules(columns)
+        if self.method == "points":
+            return self._points(columns)
+        if self.method == "linear":
+            return self._linear(columns)
+        return self._tree(columns)
+
+    def _matrix(self, columns: Columns) -> np.ndarray:
+        try:
+            return self.runtime.feature_matrix(columns, np.float64)
+        except (TypeError, ValueError):
+            raise ValidationFailed("tree_shap explains numeric features only") from None
+
+    def _tree(self, columns: Columns) -> Explanation:
+        assert self.trees is not None and self.background is not None
+        trees, link = self.trees
+        result = tree_shap(trees, self._matrix(columns), self._matrix(self.background))
+        rows, _, outputs = result.values.shape
+        classes: list[str] | None = None
+        if outputs == 1:
+            pick = np.zeros(rows, dtype=np.int64)
+        elif outputs == 2 and link == "probability":
+            pick = np.ones(rows, dtype=np.int64)  # a binary forest: the positive class
+        else:
+            pick = result.output.argmax(axis=1)
+            labels = getattr(self.runtime, "class_names", None) or [str(i) for i in range(outputs)]
+            classes = [str(labels[k]) for k in pick.tolist()]
+        index = np.arange(rows)
+        values = result.values[index, :, pick]  # (rows, features)
+        return Explanation(
+            method="tree_shap",
+            output_space=_SPACES.get(link, "value"),
+            base=result.base[pick].tolist(),
+            attributions=[dict(zip(self.names, row, strict=True)) for row in values.tolist()],
+            outputs=result.output[index, pick].tolist(),
+            classes=classes,
+        )
+
+    def _linear(self, columns: Columns) -> Explanation:
+        assert isinstance(self.runtime, LinearRuntime) and self.background is not None
+        spec = self.runtime.spec
+        names = list(spec.coefficients)
+        weights = np.array([spec.coefficients[n] for n in names])
+        x = np.column_stack([columns[n].astype(np.float64) for n in names])
+        mean = np.column_stack([self.background[n].astype(np.float64) for n in names]).mean(axis=0)
+        phi = (x - mean) * weights
+        base = float(mean @ weights + spec.intercept)
+        rows = x.shape[0]
+        zero = dict.fromkeys(self.names, 0.0)
+        attributions = [{**zero, **dict(zip(names, row, strict=True))} for row in phi.tolist()]
+        space = "log_odds" if isinstance(self.runtime, LogisticRuntime) else "value"
+        return Explanation(
+            method="linear",
+            output_space=space,
+            base=[base] * rows,
+            attributions=attributions,
+            outputs=self.runtime.margin(columns).tolist(),
+        )
+
+    def _points(self, columns: Columns) -> Explanation:
+        """Each characteristic's points below its maximum (≤ 0): the reasons a lender prints
+        are the characteristics that cost the applicant the most points."""
+        assert isinstance(self.runtime, ScorecardRuntime)
+        spec = self.runtime.spec
+        prediction = self.runtime.predict(columns)
+        assert prediction.explanations is not None and prediction.scores is not None
+        best = {name: _max_points(f) for name, f in spec.features.items()}
+        base = spec.base_points + sum(best.values())
+        attributions = [
+            {name: float(points[name] - best[name]) for name in spec.features}
+            for points in prediction.explanations
+        ]
+        return Explanation(
+            method="points",
+            output_space="points",
+            base=[base] * len(attributions),
+            attributions=attributions,
+            outputs=prediction.scores.tolist(),
+        )
+
+    def _rules(self, columns: Columns) -> Explanation:
+        assert isinstance(self.runtime, RulesRuntime)
+        prediction = self.runtime.predict(columns)
+        assert prediction.explanations is not None
+        conditions = {
+            r.id: [c.model_dump(mode="json") for c in r.when] for r in self.runtime.spec.rules
+        }
+        fired = [
+            {"rule": e["rule"], "when": conditions.get(e["rule"], [])}
+            for e in prediction.explanations
+        ]
+        return Explanation(
+            method="rule",
+            output_space="rule",
+            base=[None] * len(fired),
+            attributions=[{} for _ in fired],
+            outputs=prediction.values.tolist(),
+            rules=fired,
+        )
+
+
+def _max_points(feature: ScoreFeature) -> float:
+    options = [feature.missing_points, feature.default_points]
+    options += [b.points for b in feature.bins] + list(feature.categories.values())
+    return float(max(options))
+
+
+def _tree_ensemble(runtime: Runtime) -> tuple[TreeEnsemble, str] | None:
+    n = len(runtime.signature.inputs)
+    artifact = getattr(runtime, "artifact", None)
+    if runtime.flavor == "onnx" and isinstance(artifact, bytes):
+        from steward.explain.onnx_trees import from_onnx
+
+        return from_onnx(artifact, n)
+    model = getattr(runtime, "model", None)
+    if runtime.flavor == "sklearn" and model is not None:
+        from steward.explain.sklearn_trees import from_sklearn
+
+        return from_sklearn(model)
+    return None
