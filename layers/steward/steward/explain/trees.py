@@ -107,7 +107,7 @@ class _Paths:
         table = np.array(conditions, dtype=np.int64).reshape(-1, 4)
         table = table[np.lexsort((table[:, 1], table[:, 0]))]
         group = table[:, 0] * self.n_slots + table[:, 1]
-        self.starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        self.starts = np.flatnonzero(np.r_[len(group) > 0, group[1:] != group[:-1]])
         self.groups = group[self.starts]  # (G,) leaf*S+slot of each group
         self.nodes, self.ways = table[:, 2], table[:, 3].astype(bool)
         feature = np.full(self.n_leaves * self.n_slots, -1, dtype=np.int64)
@@ -122,7 +122,7 @@ class _Paths:
         self._by_feature = used[np.argsort(self.slot_feature.ravel()[used], kind="stable")]
         sorted_features = self.slot_feature.ravel()[self._by_feature]
         self._feature_starts = np.flatnonzero(
-            np.r_[True, sorted_features[1:] != sorted_features[:-1]]
+            np.r_[len(sorted_features) > 0, sorted_features[1:] != sorted_features[:-1]]
         )
         self._features = sorted_features[self._feature_starts]
         self.weights_a, self.weights_b = _weights(self.n_slots)
@@ -142,10 +142,10 @@ class _Paths:
         missing = np.isnan(values)
         if missing.any():
             way = np.where(missing, t.missing_yes[self.nodes], way)
-        passed = way == self.ways
-        ok = np.logical_and.reduceat(passed, self.starts, axis=1)  # (rows, G)
         flat = np.ones((x.shape[0], self.n_leaves * self.n_slots), dtype=bool)
-        flat[:, self.groups] = ok
+        if len(self.starts):  # (a forest of single leaves has no splits)
+            passed = way == self.ways
+            flat[:, self.groups] = np.logical_and.reduceat(passed, self.starts, axis=1)
         shaped = flat.reshape(x.shape[0], self.n_leaves, self.n_slots)
         masks: np.ndarray = (shaped * self.bits).sum(axis=2)
         return masks
