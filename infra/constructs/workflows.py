@@ -212,7 +212,9 @@ class Workflows(Construct):
     def _retrain(self) -> sfn.IChainable:
         # Every step on the lifecycle function: this machine invokes only that one.
         on: Function = "lifecycle"
-        failed = self._fail_path("Retrain", "RetrainFailed", task="retrain_finish", on=on)
+        failed = self._fail_path(
+            "Retrain", "RetrainFailed", task="retrain_finish", on=on, cause="$.failure.cause"
+        )
         begin = self._task("Begin", "retrain_begin", "$.lease", on=on)
         steps = [
             self._task("PrepareTrainingSet", "retrain_prepare", "$.data", on=on),
@@ -242,10 +244,16 @@ class Workflows(Construct):
     # -- building blocks ---------------------------------------------------------------
 
     def _fail_path(
-        self, prefix: str, error: str, task: str = "record_failure", on: Function | None = None
+        self,
+        prefix: str,
+        error: str,
+        task: str = "record_failure",
+        on: Function | None = None,
+        cause: str | None = None,
     ) -> sfn.IChainable:
-        """Audit (and release what the run held), notify, fail."""
-        failed = sfn.Fail(self, f"{prefix}Failed", error=error)
+        """Audit (and release what the run held), notify, fail; ``cause``: where the
+        recording task put the execution's cause, in words (never a trace)."""
+        failed = sfn.Fail(self, f"{prefix}Failed", error=error, cause_path=cause)
         return self._task(f"Record{prefix}Failure", task, "$.failure", on=on).next(
             self._notify(f"Notify{prefix}Failure", "workflow failed", failed, on=on)
         )

@@ -8,13 +8,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import io
 import json
 import os
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -235,6 +238,14 @@ class Client:
                 body["holdout_data"]["labels"] = values(labels)
         return self.post(f"/models/{name}/versions", body)
 
+    def set_trainer(self, name: str, source: bytes | str, **settings: Any) -> Any:
+        """Set the model's own trainer: ``source`` is a zip's bytes or a folder to zip (its
+        files, relative to it); ``settings`` are ``entry_point``, ``requirements``,
+        ``backend``, ``hyperparameters``, ``timeout_s``, ``image``, ``instance_type``."""
+        data = zip_folder(source) if isinstance(source, str) else source
+        body = {"source_b64": base64.b64encode(data).decode(), **settings}
+        return self.put(f"/models/{name}/trainer", body)
+
     def evaluate_drift(
         self,
         name: str,
@@ -300,3 +311,18 @@ class Client:
 
     def patch(self, path: str, body: Any) -> Any:
         return self.request("PATCH", path, body)
+
+
+def zip_folder(folder: str) -> bytes:
+    """A folder's files as a zip, in name order with fixed times: the same files give the
+    same bytes, hence the same sha256."""
+    root = Path(folder)
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            if "__pycache__" in path.parts:
+                continue
+            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), (1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return sink.getvalue()

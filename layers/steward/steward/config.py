@@ -58,6 +58,9 @@ class Settings(BaseModel):
     evidence_key_file: str | None = None
     # ... and in AWS with this KMS key (ECC_NIST_EDWARDS25519, SIGN_VERIFY), when configured
     evidence_kms_key_arn: str | None = None
+    # The local trainer backend's virtual environments, cached by their requirements' hash
+    # (the local platform: under its data directory; else the system's temporary folder).
+    trainer_cache: str | None = None
     # Types an admin trusts in skops artifacts beyond the shipped list (comma-separated).
     skops_trusted: list[str] = Field(default_factory=list)
 

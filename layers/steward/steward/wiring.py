@@ -209,7 +209,8 @@ def retrainer() -> Retrainer:
     from steward.adapters.aws.s3 import S3LogFiles
     from steward.lifecycle.retrain import Retrainer
 
-    return Retrainer(registry(), S3LogFiles(_client("s3"), settings().need("logs_bucket")))
+    logs = S3LogFiles(_client("s3"), settings().need("logs_bucket"))
+    return Retrainer(registry(), logs, trainer_cache=settings().trainer_cache)
 
 
 @lru_cache(maxsize=1)

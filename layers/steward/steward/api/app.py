@@ -26,6 +26,7 @@ def _routers(part: str) -> list[Any]:
             logs,
             me,
             models,
+            trainers,
             versions,
             workflows,
         )
@@ -39,6 +40,7 @@ def _routers(part: str) -> list[Any]:
             drift.router,
             evidence.router,
             workflows.router,
+            trainers.router,
             logs.router,
         ]
     from steward.api.routes import scoring

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -171,6 +172,31 @@ def rollback(args: argparse.Namespace) -> Any:
 
 def retrain(args: argparse.Namespace) -> Any:
     return client(args).post(f"/models/{args.name}/retrain", {})
+
+
+def _hyperparameter(pair: str) -> tuple[str, Any]:
+    """``KEY=VALUE``: a JSON value (``3``, ``0.1``, ``true``), or else the text itself."""
+    key, _, value = pair.partition("=")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def trainer_set(args: argparse.Namespace) -> Any:
+    settings: dict[str, Any] = {"entry_point": shlex.split(args.entry_point)}
+    settings["requirements"] = args.requirement or []
+    settings["hyperparameters"] = dict(_hyperparameter(pair) for pair in args.hp or [])
+    for key in ("backend", "timeout_s", "image", "instance_type"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    source = Path(args.source)
+    code = str(source) if source.is_dir() else source.read_bytes()
+    return client(args).set_trainer(args.name, code, **settings)
+
+
+def trainer_show(args: argparse.Namespace) -> Any:
+    return client(args).get(f"/models/{args.name}/trainer")
 
 
 def executions(args: argparse.Namespace) -> Any:
@@ -458,6 +484,37 @@ def _workflows_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     ex.add_argument("name")
     ex.add_argument("--limit", type=int)
+    _trainer_commands(sub, common)
+
+
+TRAINER_KEYS = ["sha256", "backend", "entry_point", "requirements", "hyperparameters"]
+TRAINER_KEYS += ["timeout_s", "size", "updated_by", "updated_at"]
+
+
+def _trainer_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The model's own trainer (``retrain.trainer: custom`` runs it)."""
+    group = sub.add_parser(
+        "trainer", help="set or show a model's own trainer", description="A model's trainer."
+    ).add_subparsers(dest="trainer_command", required=True)
+    st = _command(
+        group,
+        "set",
+        "set the model's trainer (audited)",
+        trainer_set,
+        _record(TRAINER_KEYS),
+        common,
+    )
+    st.add_argument("name")
+    st.add_argument("source", help="a folder (zipped as is) or a .zip file")
+    st.add_argument("--entry-point", default="python train.py", help="the command, in the code")
+    st.add_argument("--requirement", action="append", help="a pip requirement (repeatable)")
+    st.add_argument("--backend", choices=["local", "lambda", "codebuild", "sagemaker"])
+    st.add_argument("--hp", action="append", help="a hyperparameter KEY=VALUE (JSON value)")
+    st.add_argument("--timeout", dest="timeout_s", type=int, help="seconds")
+    st.add_argument("--image")
+    st.add_argument("--instance-type", dest="instance_type")
+    sh = _command(group, "show", "the model's trainer", trainer_show, _record(TRAINER_KEYS), common)
+    sh.add_argument("name")
 
 
 def _scoring_commands(sub: Any, common: argparse.ArgumentParser) -> None:

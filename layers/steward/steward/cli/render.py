@@ -100,6 +100,7 @@ EXECUTION_COLUMNS: list[Column] = [
     key("status"),
     key("started"),
     key("stopped"),
+    key("cause"),
 ]
 FEATURE_COLUMNS: list[Column] = [
     key("feature"),

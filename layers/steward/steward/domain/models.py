@@ -103,7 +103,7 @@ class RetrainPolicy(Strict):
     cooldown_hours: int = Field(default=24, ge=0, strict=True)
     min_labels: int = Field(default=1000, ge=0, strict=True)
     window_hours: int = Field(default=7 * 24, ge=1, le=24 * 90, strict=True)
-    trainer: Literal["builtin"] = "builtin"
+    trainer: Literal["builtin", "custom"] = "builtin"  # custom: the model's own trainer
 
     @field_validator("schedule")
     @classmethod
@@ -111,6 +111,39 @@ class RetrainPolicy(Strict):
         if value is not None:
             parse_schedule(value)
         return value
+
+
+TrainerBackend = Literal["local", "lambda", "codebuild", "sagemaker"]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class TrainerSettings(Strict):
+    """How the team's own training code runs (the source zip is sent apart)."""
+
+    entry_point: list[Annotated[str, Field(min_length=1, max_length=400)]] = Field(
+        default_factory=lambda: ["python", "train.py"], min_length=1, max_length=20
+    )
+    requirements: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=100
+    )
+    backend: TrainerBackend = "local"
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, max_length=100)
+    timeout_s: int = Field(default=3600, ge=1, le=5 * 24 * 3600, strict=True)
+    image: str | None = Field(default=None, max_length=400)
+    instance_type: str | None = Field(default=None, max_length=64)
+
+
+class Trainer(TrainerSettings):
+    """A model's trainer: the settings and the stored source (pinned like an artifact)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sha256: Sha256
+    uri: str
+    s3_version_id: str | None = None
+    size: int
+    updated_by: str
+    updated_at: datetime
 
 
 class RetrainState(Strict):
@@ -170,6 +203,7 @@ class Model(ModelSpec):
     traffic: TrafficPolicy = Field(default_factory=TrafficPolicy)
     latest_drift: dict[str, Any] | None = None
     retraining: RetrainState | None = None
+    trainer: Trainer | None = None
     rev: int = 0
 
 
@@ -220,6 +254,7 @@ class Lineage(Strict):
     parent_version: int | None = None
     code_ref: str | None = None
     trainer_run: str | None = None
+    trainer_sha256: str | None = None  # the model's own trainer's source, when it trained
     trigger: str = "manual"  # manual | drift:<report id> | schedule
     training_data: TrainingDataRef | None = None
     data_window: dict[str, str] | None = None

@@ -3,18 +3,22 @@ feedback, the built-in trainer, registration with lineage, and the lease's relea
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import tempfile
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 from steward.domain import log_schema as schema
 from steward.domain.deployment import retrain_refusal, retrain_slot
-from steward.domain.errors import Conflict, ValidationFailed
+from steward.domain.errors import Conflict, RuntimeUnavailable, ValidationFailed
 from steward.domain.identity import Identity, Role
-from steward.domain.models import PRODUCTION, RetrainState
+from steward.domain.models import PRODUCTION, Model, RetrainState, Signature
 from steward.lifecycle.quality import quality
 from steward.lifecycle.trainer import refit
 from steward.logs.reader import read_window
@@ -22,12 +26,17 @@ from steward.ports import WorkflowEngine
 from steward.ports.monitoring import LogFiles
 from steward.registry.requests import RegisterVersion, TabularData
 from steward.registry.service import REFERENCE_SAMPLE, Registry
+from steward.runtimes.loader import DECISION_FLAVORS
+from steward.training import local
+from steward.training.contract import read_result, write_layout
 
 # Retrained versions are registered by this service identity, so any human approver may
 # decide on them (the registrant never approves its own version).
 RETRAINER = Identity(user="steward-retrain", roles=frozenset({Role.DATA_SCIENTIST}))
 HOLDOUT_EVERY = 5  # one labelled row in 5 is held out, by its request id
 MAX_HOLDOUT = 20_000
+BUILTIN_REF = "steward:builtin-trainer"
+SUFFIX = {"onnx": "onnx", "sklearn": "skops"}  # else model.json
 
 
 def _bucket(request_id: str) -> int:
@@ -78,10 +87,12 @@ class Retrainer:
         logs: LogFiles,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        trainer_cache: str | None = None,
     ) -> None:
         self.registry = registry
         self.logs = logs
         self.clock = clock
+        self.trainer_cache = Path(trainer_cache or Path(tempfile.gettempdir()) / "steward-trainers")
 
     def begin(self, name: str, run: str, trigger: str) -> dict[str, Any]:
         """Check the policy and take the model's lease; one retrain at a time."""
@@ -173,9 +184,13 @@ class Retrainer:
         return rows
 
     def train(self, name: str, run: str, data: dict[str, Any]) -> dict[str, Any]:
-        """Refit the champion's kind of model on the training rows; score the holdout."""
+        """Refit the champion's kind of model on the training rows (``builtin``), or run the
+        model's own trainer (``custom``); score the holdout."""
         import numpy as np
 
+        model = self.registry.get_model(name)
+        if model.retrain.trainer == "custom":
+            return self._custom(model, run, data)
         champion, features = self._features(name)
         train, holdout = _split(self._rows(data))
         if len(train) < 2 or not holdout:
@@ -199,6 +214,65 @@ class Retrainer:
             "rows": len(train),
         }
 
+    def _custom(self, model: Model, run: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Run the model's own trainer on the window's rows (the ``local`` backend: in this
+        function's task; in AWS the ``lambda``, ``codebuild`` and ``sagemaker`` backends are
+        the state machine's branches) and score its artifact on the holdout."""
+        trainer = model.trainer
+        if trainer is None:
+            raise ValidationFailed("retrain.trainer is custom but the model has no trainer")
+        if trainer.backend != "local":
+            raise ValidationFailed(f"the {trainer.backend} trainer backend is not deployed here")
+        champion, features = self._features(model.name)
+        rows = self._rows(data)
+        source = self.registry.trainer_source(trainer)
+        decision = champion.flavor if champion.flavor in DECISION_FLAVORS else None
+        with tempfile.TemporaryDirectory(prefix="steward-ml-") as folder:
+            root = Path(folder)
+            env = write_layout(root, rows, features, trainer.hyperparameters, is_holdout)
+            started = time.monotonic()
+            local.run(
+                source,
+                trainer.entry_point,
+                trainer.requirements,
+                env,
+                root,
+                self.trainer_cache,
+                trainer.timeout_s,
+            )
+            seconds = time.monotonic() - started
+            result = read_result(root, decision)
+        signature = (
+            Signature.model_validate(result.signature) if result.signature else champion.signature
+        )
+        _, holdout = _split(rows)
+        metrics = dict(result.metrics)
+        # Steward's own holdout metrics win over the trainer's of the same name; without
+        # the model's runtime here, the gates score the holdout where it is.
+        with contextlib.suppress(RuntimeUnavailable):
+            metrics |= quality(
+                result.flavor,
+                result.artifact,
+                signature,
+                model.task,
+                [_instance(r, features) for r in holdout],
+                [r[schema.LABEL] for r in holdout],
+            )
+        suffix = SUFFIX.get(result.flavor.value, "json")
+        key = f"models/{model.name}/training/{run}/model.{suffix}"
+        uri, _ = self.registry.artifacts.put(key, result.artifact)
+        return {
+            "artifact_uri": uri,
+            "sha256": hashlib.sha256(result.artifact).hexdigest(),
+            "flavor": result.flavor.value,
+            "parent_version": champion.version,
+            "metrics": metrics,
+            "rows": len(rows) - len(holdout),
+            "signature": signature.model_dump(mode="json"),
+            "trainer_sha256": trainer.sha256,
+            "trainer_seconds": round(seconds, 3),
+        }
+
     def register(
         self,
         name: str,
@@ -215,7 +289,7 @@ class Retrainer:
             flavor=trained["flavor"],
             artifact_uri=trained["artifact_uri"],
             sha256=trained["sha256"],
-            signature=champion.signature,
+            signature=Signature.model_validate(trained.get("signature") or champion.signature),
             metrics=trained["metrics"],
             training_data={"uri": data["uri"], "sha256": data["sha256"], "rows": data["rows"]},
             reference_data=TabularData(
@@ -228,21 +302,45 @@ class Retrainer:
             parent_version=trained["parent_version"],
             trainer_run=run,
             trigger=trigger,
-            code_ref="steward:builtin-trainer",
+            code_ref=f"trainer:{sha}" if (sha := trained.get("trainer_sha256")) else BUILTIN_REF,
+            trainer_sha256=trained.get("trainer_sha256"),
             data_window=window,
             description=f"retrained by {run} ({trigger})",
         )
         version = self.registry.register_version(name, request, RETRAINER)
         return {"version": version.version}
 
-    def finish(self, name: str, run: str, outcome: str) -> dict[str, Any]:
-        """Release the lease (the cooldown counts from the start)."""
+    def finish(
+        self, name: str, run: str, outcome: str, error: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Release the lease (the cooldown counts from the start); a failed run's ``cause``
+        (a trainer's ``output/failure`` text) goes to the audit trail and the execution."""
+        cause = failure_cause(error) if error else None
         model = self.registry.get_model(name)
         state = model.retraining
         if state is None or state.run != run or not state.running:
-            return {"released": False}
+            return {"released": False, "cause": cause}
         ended = state.model_copy(
             update={"running": False, "ended_at": self.clock(), "outcome": outcome}
         )
-        self.registry.set_retraining(model, ended, outcome)
-        return {"released": True}
+        self.registry.set_retraining(model, ended, cause or outcome)
+        return {"released": True, "cause": cause}
+
+
+# The errors whose message is written for the caller (a trainer's failure text included);
+# any other error is named by its type only, never by its text or trace.
+SAYABLE = frozenset({"TrainerFailed", "ValidationFailed", "IntegrityError", "NotFound"})
+
+
+def failure_cause(error: dict[str, Any]) -> str:
+    """A step's error, as Step Functions caught it (``{"Error", "Cause"}``), in words."""
+    kind = str(error.get("Error") or "error")
+    if kind not in SAYABLE:
+        return f"the retrain failed ({kind[:100]})"
+    cause = error.get("Cause")
+    try:
+        found = json.loads(cause) if isinstance(cause, str) else cause
+        message = found.get("errorMessage") if isinstance(found, dict) else None
+    except ValueError:
+        message = cause
+    return str(message or kind)[:2500]

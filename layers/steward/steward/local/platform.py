@@ -123,6 +123,7 @@ class LocalPlatform:
                     merged[key] = value
         os.environ.update({**merged, **LOCAL_ENV})
         os.environ["STEWARD_EVIDENCE_KEY_FILE"] = str(evidence_key(self.data_dir))
+        os.environ.setdefault("STEWARD_TRAINER_CACHE", str(self.data_dir / "cache" / "trainers"))
         wiring.reset()
 
     def _local_routes(self, request: Request) -> Response | None:

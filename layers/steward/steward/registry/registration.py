@@ -224,6 +224,7 @@ class Registration(RegistryCore):
                 parent_version=request.parent_version,
                 code_ref=request.code_ref,
                 trainer_run=request.trainer_run,
+                trainer_sha256=request.trainer_sha256,
                 trigger=request.trigger,
                 training_data=request.training_data,
                 data_window=request.data_window,

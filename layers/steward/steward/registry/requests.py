@@ -60,6 +60,7 @@ class RegisterVersion(BaseModel):
     parent_version: int | None = Field(default=None, ge=1, strict=True)
     code_ref: str | None = Field(default=None, max_length=400)
     trainer_run: str | None = Field(default=None, max_length=400)
+    trainer_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     trigger: str = Field(default="manual", max_length=200)
     data_window: dict[str, str] | None = None
     description: str = Field(default="", max_length=4000)

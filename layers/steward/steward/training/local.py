@@ -19,6 +19,7 @@ import site
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -26,7 +27,6 @@ from typing import Any
 
 from steward.training.contract import TrainerFailed, failure_text
 
-MAX_SOURCE_BYTES = 10 * 1024 * 1024
 LOG_TAIL = 1500
 LAST_LINE = 300  # of the trainer's log, when it wrote no output/failure
 PIP_TIMEOUT_S = 900
@@ -39,13 +39,25 @@ def requirements_key(requirements: list[str]) -> str:
 
 
 def environment(cache: Path, requirements: list[str]) -> Path:
-    """The interpreter of the cached environment for ``requirements`` (built once)."""
+    """The interpreter of the cached environment for ``requirements``: built once, in a
+    folder of its own renamed into place, so concurrent runs never share a half-built one."""
     folder = cache / requirements_key(requirements)
+    if not (folder / ".ready").is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=".building-", dir=cache))
+        try:
+            _build(building, requirements)
+            os.rename(building, folder)
+        except OSError:
+            if not (folder / ".ready").is_file():  # not another run's rename that won
+                raise
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+    return folder / "bin" / "python"
+
+
+def _build(folder: Path, requirements: list[str]) -> None:
     python = folder / "bin" / "python"
-    if (folder / ".ready").is_file():
-        return python
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
         [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(folder)],
         check=True,
@@ -70,7 +82,6 @@ def environment(cache: Path, requirements: list[str]) -> Path:
         if done.returncode != 0:
             raise TrainerFailed(f"installing the requirements failed: {done.stderr[-LOG_TAIL:]}")
     (folder / ".ready").write_text("\n".join(sorted(requirements)))
-    return python
 
 
 def unpack(source: bytes, into: Path) -> None:

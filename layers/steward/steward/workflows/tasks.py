@@ -175,8 +175,11 @@ def retrain_register(event: dict[str, Any]) -> dict[str, Any]:
 
 def retrain_finish(event: dict[str, Any]) -> dict[str, Any]:
     ref, state = _run(event)
-    outcome = "failed" if state.get("error") else "registered"
-    return retrainer().finish(ref.name, ref.run, outcome)
+    error = state.get("error")
+    outcome = "failed" if error else "registered"
+    return retrainer().finish(
+        ref.name, ref.run, outcome, error if isinstance(error, dict) else None
+    )
 
 
 def record_failure(event: dict[str, Any]) -> dict[str, Any]:

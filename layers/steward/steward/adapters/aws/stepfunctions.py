@@ -92,6 +92,7 @@ class StepFunctionsEngine(WorkflowEngine):
                                 "stopped": item["stopDate"].isoformat()
                                 if item.get("stopDate")
                                 else None,
+                                **self._failure(item),
                             }
                         )
                 if not (token := page.get("nextToken")):
@@ -99,6 +100,14 @@ class StepFunctionsEngine(WorkflowEngine):
                 kwargs["nextToken"] = token
         found.sort(key=lambda e: e["started"], reverse=True)
         return found[:limit]
+
+    def _failure(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A failed execution's error and cause as its own Fail state set them (a step's
+        raw error never reaches the execution: the machines catch every one)."""
+        if item["status"] != "FAILED":
+            return {}
+        found = self._sfn.describe_execution(executionArn=item["executionArn"])
+        return {"error": found.get("error"), "cause": found.get("cause")}
 
     def start_retrain(self, name: str, run: str, payload: dict[str, Any]) -> str:
         if not self._retrain_arn:

@@ -24,6 +24,8 @@ class Execution(BaseModel):
     status: str
     started: str | None = None
     stopped: str | None = None
+    error: str | None = None
+    cause: str | None = None  # a failed retrain's reason (a trainer's output/failure text)
 
 
 class ExecutionList(BaseModel):
