@@ -377,3 +377,15 @@ def test_a_kms_signed_manifest_verifies_with_the_public_key_alone(
     ]
     assert len(base64.b64decode(sign[0]["Message"])) <= 4096
     assert _build(registry, reports, signer=KmsSigner(kms, arn)) == data  # deterministic
+
+
+def test_every_byte_of_the_signature_record_counts(signed: tuple[bytes, bytes]) -> None:
+    """Found by the property above: a byte of a field the verifier did not read, or of the
+    JSON's whitespace, changed nothing; the record must now be exactly as written."""
+    pack, public = signed
+    raw = _members(pack)[SIGNATURE]
+    for offset in range(len(raw)):
+        for flip in (1, 0x29):  # a neighbouring character; a space made a tab
+            changed = bytearray(raw)
+            changed[offset] ^= flip
+            assert not verify(_rezip(pack, SIGNATURE, bytes(changed)), public).ok, offset

@@ -21,6 +21,7 @@ FORMAT = "steward-evidence/1"
 MANIFEST = "manifest.json"
 # JSON: algorithm, key (sha256 of the public key's DER), the signature of signed_message()
 SIGNATURE = "manifest.sig"
+SIGNATURE_FIELDS = frozenset({"algorithm", "key", "signature"})
 AUDIT_EVENTS = "audit/events.jsonl"
 UNLISTED = frozenset({MANIFEST, SIGNATURE})  # the only members the manifest does not list
 
@@ -139,7 +140,12 @@ def _signature(
             raise _Failed("a public key was given but the manifest is not signed")
         return
     verdict.signed = True
-    sig = _json(_read(archive, SIGNATURE), SIGNATURE)
+    raw = _read(archive, SIGNATURE)
+    sig = _json(raw, SIGNATURE)
+    # every byte counts: exactly these fields, written as the builder writes them
+    canonical = json.dumps(sig, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if not isinstance(sig, dict) or set(sig) != SIGNATURE_FIELDS or raw != canonical.encode():
+        raise _Failed(f"{SIGNATURE} is not a signature record as Steward writes it")
     if public_key_pem is None:
         verdict.notes.append(f"the manifest is signed ({sig.get('key')}); give the public key")
         return

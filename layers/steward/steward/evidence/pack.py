@@ -134,7 +134,6 @@ class EvidenceBuilder:
             signature = {
                 "algorithm": self.signer.algorithm,
                 "key": self.signer.key_id(),
-                "signs": f"{FORMAT} manifest sha256:<hex of {MANIFEST}>",
                 "signature": base64.b64encode(self.signer.sign(signed_message(raw))).decode(),
             }
             zip_.add(SIGNATURE, _json(signature))
