@@ -389,3 +389,11 @@ def test_every_byte_of_the_signature_record_counts(signed: tuple[bytes, bytes]) 
             changed = bytearray(raw)
             changed[offset] ^= flip
             assert not verify(_rezip(pack, SIGNATURE, bytes(changed)), public).ok, offset
+
+
+def test_the_index_escapes_what_people_typed(registry: Registry) -> None:
+    spec = model_spec(description="<script>alert(1)</script> & <img src=x onerror=y>")
+    drift_service(registry, spec, register_body(), T0)
+    index = _members(_build(registry, MemoryReportStore()))["index.html"].decode()
+    assert "<script" not in index and "<img" not in index
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;img src=x onerror=y&gt;" in index
