@@ -194,15 +194,27 @@ class Client:
         keys: Any | None = None,
         version: int | None = None,
         alias: str | None = None,
+        explain: int | None = None,
     ) -> Any:
         """Score ``data``: records (a list of dicts, or one dict) or a pandas DataFrame;
-        ``keys`` (a list or Series) makes canary routing sticky per record."""
+        ``keys`` (a list or Series) makes canary routing sticky per record; ``explain=K``
+        adds each answer's K adverse ``reasons``."""
         body = tabular(data)
         if keys is not None:
             body["keys"] = [str(k) for k in values(keys)]
-        query = {k: v for k, v in (("version", version), ("alias", alias)) if v is not None}
+        pairs = (("version", version), ("alias", alias), ("explain", explain))
+        query = {k: v for k, v in pairs if v is not None}
         path = f"/models/{name}/predict" + (f"?{urlencode(query)}" if query else "")
         return self.post(path, body)
+
+    def explain(
+        self, name: str, data: Any, *, version: int | None = None, alias: str | None = None
+    ) -> Any:
+        """Feature attributions for ``data`` (records or a DataFrame): per record
+        ``base_value + sum(attributions) == output`` in the answer's ``output_space``."""
+        query = {k: v for k, v in (("version", version), ("alias", alias)) if v is not None}
+        path = f"/models/{name}/explain" + (f"?{urlencode(query)}" if query else "")
+        return self.post(path, tabular(data))
 
     def register(
         self,

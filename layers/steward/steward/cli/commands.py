@@ -203,15 +203,23 @@ def executions(args: argparse.Namespace) -> Any:
     return client(args).get(f"/models/{args.name}/executions" + _query(limit=args.limit))
 
 
-def predict(args: argparse.Namespace) -> Any:
+def _instances(args: argparse.Namespace) -> Any:
     if args.file:
-        instances = read_file(Path(args.file))
-    elif args.instances:
+        return read_file(Path(args.file))
+    if args.instances:
         parsed = json.loads(args.instances)
-        instances = parsed if isinstance(parsed, list) else [parsed]
-    else:
-        raise SystemExit("give the records with --file or --instances")
-    return client(args).predict(args.name, instances, version=args.version, alias=args.alias)
+        return parsed if isinstance(parsed, list) else [parsed]
+    raise SystemExit("give the records with --file or --instances")
+
+
+def predict(args: argparse.Namespace) -> Any:
+    return client(args).predict(
+        args.name, _instances(args), version=args.version, alias=args.alias, explain=args.explain
+    )
+
+
+def explain(args: argparse.Namespace) -> Any:
+    return client(args).explain(args.name, _instances(args), version=args.version, alias=args.alias)
 
 
 def feedback(args: argparse.Namespace) -> Any:
@@ -520,11 +528,14 @@ def _trainer_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 def _scoring_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Predictions and their labels."""
     pr = _command(sub, "predict", "score records", predict, render.predictions, common)
-    pr.add_argument("name")
-    pr.add_argument("--file", help="records: .json (a list), .csv or .parquet")
-    pr.add_argument("--instances", help="records as JSON: '[{\"tenure\": 3, ...}]'")
-    pr.add_argument("--version", type=int, help="pin a version")
-    pr.add_argument("--alias", help="pin an alias")
+    ex = _command(sub, "explain", "feature attributions of records", explain, _record(), common)
+    for parser in (pr, ex):
+        parser.add_argument("name")
+        parser.add_argument("--file", help="records: .json (a list), .csv or .parquet")
+        parser.add_argument("--instances", help="records as JSON: '[{\"tenure\": 3, ...}]'")
+        parser.add_argument("--version", type=int, help="pin a version")
+        parser.add_argument("--alias", help="pin an alias")
+    pr.add_argument("--explain", type=int, metavar="K", help="add K adverse reasons per record")
 
     fb = _command(sub, "feedback", "send ground-truth labels", feedback, _record(), common)
     fb.add_argument("name")

@@ -172,6 +172,11 @@ class ModelSpec(Strict):
     monitoring: MonitoringPolicy = Field(default_factory=MonitoringPolicy)
     deployment: DeploymentPolicy = Field(default_factory=DeploymentPolicy)
     retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)
+    adverse_direction: Literal["down", "up"] = Field(
+        default="down",
+        description="Which way of the output is worse for the subject, for reason codes: "
+        "down (a lower output is worse, as with an approval score) or up (a risk)",
+    )
 
 
 class TrafficPolicy(Strict):

@@ -23,6 +23,7 @@ from steward.ports import ArtifactStore, LogSink, ModelStore
 from steward.registry.integrity import fetch_verified
 from steward.runtimes.base import Prediction, Runtime
 from steward.runtimes.loader import load_runtime
+from steward.scoring.explanations import Explainers, ExplainResponse, answer, reasons
 from steward.scoring.inputs import MAX_ROWS, PredictRequest, quality_flags, to_columns
 from steward.scoring.routing import Route, Variant, assign
 from steward.scoring.tracing import subsegment
@@ -126,6 +127,7 @@ class Scorer:
         self._versions: dict[tuple[str, int], _Cached] = {}
         self._runtimes: dict[tuple[str, int, str], Runtime] = {}
         self._lock = threading.Lock()
+        self.explainers = Explainers(artifacts)
 
     # -- caches --------------------------------------------------------------------------
 
@@ -211,7 +213,10 @@ class Scorer:
         *,
         version: int | None = None,
         alias: str | None = None,
+        explain: int | None = None,
     ) -> PredictResponse:
+        """Score the records; with ``explain=K`` each answer also carries its ``reasons``
+        (see :func:`steward.scoring.explanations.reasons`) from the version that answered."""
         model = self.model(name)
         pinned, primary = self._plan(model, version, alias)
         primary_version = self._servable(name, primary)
@@ -251,6 +256,8 @@ class Scorer:
             log.add(subset, members, request_ids, number, variant, prediction, latency_ms, flags)
             if probabilities is not None:
                 log.add_probabilities(probabilities)
+        if explain:
+            answers = self._with_reasons(model, columns, answers, answered, explain)
         with subsegment("log_handoff", model=name):
             self.sink.send("predictions", name, log.batch())
         split = len(set(answered)) > 1
@@ -262,6 +269,48 @@ class Scorer:
             versions=answered if split else None,
             flagged=flagged,
         )
+
+    def _with_reasons(
+        self,
+        model: Model,
+        columns: Columns,
+        answers: list[dict[str, Any]],
+        answered: list[int],
+        top: int,
+    ) -> list[dict[str, Any]]:
+        out = list(answers)
+        for number in sorted(set(answered)):
+            index = [i for i, v in enumerate(answered) if v == number]
+            subset = (
+                columns
+                if len(index) == len(answered)
+                else {k: v[index] for k, v in columns.items()}
+            )
+            target = self._servable(model.name, number)
+            with subsegment("explain", model=model.name, version=number, rows=len(index)):
+                explanation = self.explainers.get(target, self.runtime(target)).explain(subset)
+            found = reasons(explanation, top, model.adverse_direction)
+            for i, items in zip(index, found, strict=True):
+                out[i] = {**out[i], "reasons": items}
+        return out
+
+    def explain(
+        self,
+        name: str,
+        request: PredictRequest,
+        *,
+        version: int | None = None,
+        alias: str | None = None,
+    ) -> ExplainResponse:
+        """Attributions for the records, from the pinned version or else the champion (a
+        canary's split does not apply: an explanation names the version it explains)."""
+        model = self.model(name)
+        _, number = self._plan(model, version, alias)
+        target = self._servable(name, number)
+        columns = to_columns(request, target.signature)
+        with subsegment("explain", model=name, version=number, rows=request.rows):
+            explanation = self.explainers.get(target, self.runtime(target)).explain(columns)
+        return answer(name, number, explanation)
 
     def feedback(self, name: str, labels: list[tuple[str, Any]], caller: Identity) -> int:
         """Ground truth feeds performance and retraining: only an application or a data

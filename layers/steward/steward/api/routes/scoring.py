@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from steward.api.context import caller
 from steward.domain.errors import StewardError
 from steward.runtimes.loader import IMAGE_FLAVORS
-from steward.scoring.inputs import MAX_ROWS, parse_request
+from steward.scoring.explanations import MAX_REASONS, ExplainResponse
+from steward.scoring.inputs import MAX_ROWS, PredictRequest, parse_request
 from steward.scoring.service import PredictResponse
 from steward.wiring import image_forwarder, scorer
 
@@ -54,6 +55,15 @@ def predict(
     name: str,
     version: Annotated[int | None, Query(ge=1)] = None,
     alias: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9-]{0,62}$")] = None,
+    explain: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_REASONS,
+            description="Add `reasons` to each answer: the K features that pushed the output "
+            "furthest towards the model's adverse_direction, [{feature, contribution}]",
+        ),
+    ] = None,
 ) -> Response[str]:
     # The body (PredictRequest, documented in openapi.json) is parsed here rather than by
     # the resolver: one pass in pydantic-core instead of json.loads plus validation.
@@ -63,7 +73,7 @@ def predict(
         if forwarded is not None:
             return forwarded
         request = parse_request(router.current_event.decoded_body)
-        response = scorer().predict(name, request, version=version, alias=alias)
+        response = scorer().predict(name, request, version=version, alias=alias, explain=explain)
     except StewardError:
         metrics.add_dimension(name="model", value=name)
         metrics.add_metric(name="RejectedRequests", unit=MetricUnit.Count, value=1)
@@ -78,6 +88,31 @@ def predict(
         value=(time.perf_counter() - started) * 1000,
     )
     # Serialized once, in pydantic-core: the hot path builds no second copy of the answer.
+    return Response(200, "application/json", response.model_dump_json())
+
+
+@router.post(
+    "/models/<name>/explain",
+    summary="Feature attributions for records (base_value + sum = output per record)",
+    responses={
+        200: {
+            "description": "The method, the output space and per-record attributions",
+            "content": {"application/json": {"model": ExplainResponse}},
+        }
+    },
+)
+def explain(
+    name: str,
+    body: PredictRequest,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    alias: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9-]{0,62}$")] = None,
+) -> Response[str]:
+    forwarded = _forward_to_image(name, version, alias)
+    if forwarded is not None:
+        return forwarded
+    response = scorer().explain(name, body, version=version, alias=alias)
+    metrics.add_dimension(name="model", value=name)
+    metrics.add_metric(name="Explanations", unit=MetricUnit.Count, value=len(response.explanations))
     return Response(200, "application/json", response.model_dump_json())
 
 
