@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from steward.client import zip_folder
-from steward.lifecycle.retrain import start_retrain
+from steward.lifecycle.retrain import is_holdout, start_retrain
 from steward.local.demo_models import onnx_classifier
 from tests.integration.conftest import Stack
 from tests.integration.support import api, execution_end, scoring, wait_status
@@ -77,9 +77,22 @@ def gbm(stack: Stack) -> str:
     records = [
         {"request_id": r, "label": y} for r, y in zip(scored["request_ids"], labels, strict=True)
     ]
-    assert scoring(stack, f"/models/{name}/feedback", {"records": records})[0] in (200, 202)
+    for _ in range(2):  # every label twice: the channels hold each request id once
+        assert scoring(stack, f"/models/{name}/feedback", {"records": records})[0] in (200, 202)
     stack.flush()
+    global REQUEST_IDS
+    REQUEST_IDS = list(scored["request_ids"])
     return name
+
+
+REQUEST_IDS: list[str] = []
+COUNTING = b"""import os, sys, pyarrow.parquet as pq
+train = pq.read_table(os.environ["SM_CHANNEL_TRAIN"])
+valid = pq.read_table(os.environ["SM_CHANNEL_VALIDATION"])
+text = f"rows {train.num_rows} {valid.num_rows} columns {','.join(train.column_names)}"
+open(os.environ["SM_OUTPUT_DIR"] + "/failure", "w").write(text)
+sys.exit(4)
+"""
 
 
 def test_trainer_is_governed(stack: Stack, gbm: str) -> None:
@@ -130,3 +143,12 @@ def test_a_failing_trainer_leaves_no_version_and_says_why(stack: Stack, gbm: str
     assert any(
         e["action"] == "retrain.failed" and "too few malignant cases" in e["reason"] for e in events
     )
+
+
+def test_channels_hold_the_window_joined_and_deduplicated(stack: Stack, gbm: str) -> None:
+    counting = _trainer(_zip({"train.py": COUNTING}), requirements=[])
+    assert api(stack, "PUT", f"/models/{gbm}/trainer", counting)[0] == 200
+    run = _retrain(stack, gbm, "custom-count")
+    held = sum(is_holdout(r) for r in REQUEST_IDS)
+    columns = "radius,texture,concave_points,area,label"  # the signature's order, then label
+    assert f"rows {len(REQUEST_IDS) - held} {held} columns {columns}" in run["cause"]
