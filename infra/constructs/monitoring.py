@@ -100,6 +100,7 @@ class Monitoring(Construct):
                 },
             )
         )
+        registry.grant_append_audit(self.function.role)  # drift.reported, for the KPIs
         self.grant_evaluate(self.function)
         self.grant_start_run(self.function)
 

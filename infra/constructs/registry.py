@@ -104,6 +104,27 @@ class Registry(Construct):
                 },
             )
         )
+        self._put_audit(grantee)
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:DeleteObject"],
+                resources=[self.artifacts.arn_for_objects("models/*")],
+            )
+        )
+
+    def grant_append_audit(self, grantee: iam.IGrantable) -> None:
+        """Read a stream's head and append events to it (the drift run's reports)."""
+        self.audit.grant(grantee, "dynamodb:GetItem", "dynamodb:Query")
+        self._put_audit(grantee)
+        assert isinstance(grantee, Construct)
+        acknowledge(
+            grantee,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn_token(self.audit)}/index/*]",
+            "Queries use the audit table's own secondary index (audit by time).",
+        )
+
+    def _put_audit(self, grantee: iam.IGrantable) -> None:
+        """Put only, the event's own attributes: append-only by IAM too."""
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["dynamodb:PutItem"],
@@ -112,12 +133,6 @@ class Registry(Construct):
                     "ForAllValues:StringEquals": {"dynamodb:Attributes": list(AUDIT_ATTRIBUTES)},
                     "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"},
                 },
-            )
-        )
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:PutObject", "s3:DeleteObject"],
-                resources=[self.artifacts.arn_for_objects("models/*")],
             )
         )
 

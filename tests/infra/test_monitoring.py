@@ -157,3 +157,17 @@ def test_alarms_watch_the_drift_function_runs_and_schedule_dead_letters(synth: S
     )
     rules = reports["Properties"]["LifecycleConfiguration"]["Rules"]
     assert any(r.get("Prefix") == "drift/_runs/" and r.get("ExpirationInDays") for r in rules)
+
+
+def test_the_drift_function_only_appends_to_the_audit_trail(synth: Synth) -> None:
+    """Its reports are audited (``drift.reported``, read by the practice KPIs): it may read a
+    stream's head and put events with their own attributes, never update or delete one."""
+    on_audit = [
+        s
+        for s in _statements(synth, "MonitoringFunction")
+        if "RegistryAudit" in json.dumps(s["Resource"])
+    ]
+    actions = {a for s in on_audit for a in _actions(s)}
+    assert actions == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"}
+    (put,) = [s for s in on_audit if "dynamodb:PutItem" in _actions(s)]
+    assert "dynamodb:Attributes" in json.dumps(put["Condition"])

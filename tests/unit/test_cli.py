@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from steward.cli.main import build_parser, main
 from steward.cli.progress import Spinner, bar
 from steward.client import ApiError, Client, Reply, RunFailed
+from steward.domain.kpis import kpis
 from steward.profiles import client_for, load_profiles, select
 
 MODEL = {
@@ -72,6 +74,8 @@ BY_SUFFIX: dict[str, Any] = {
     "/retrain": {"run": "churn-manual-20261127T0700", "execution": "arn:x"},
     "/me": {"user": "bob", "roles": ["approver"], "source": "local"},
     "/logs/dead-letters": {"remaining": 3},
+    "/kpis": kpis({}, until=datetime(2026, 12, 1, tzinfo=UTC)).model_dump(mode="json"),
+    "/review": {"action": "model.reviewed", "actor": "bob", "at": "2026-12-01T00:00:00Z"},
 }
 
 
@@ -313,6 +317,21 @@ CASES: list[tuple[list[str], str, str, Any, str]] = [
     ),
     (["me"], "GET", "/me", None, "roles"),
     (["logs", "dead-letters"], "GET", "/logs/dead-letters", None, "remaining"),
+    (["kpis"], "GET", "/kpis", None, "step: approval_wait"),
+    (
+        ["kpis", "churn", "--since", "2026-11-01T00:00:00Z"],
+        "GET",
+        "/models/churn/kpis?since=2026-11-01T00%3A00%3A00Z",
+        None,
+        "change_failure_rate",
+    ),
+    (
+        ["review", "churn", "-m", "reviewed"],
+        "POST",
+        "/models/churn/review",
+        {"comment": "reviewed"},
+        "model.reviewed",
+    ),
 ]
 
 

@@ -83,3 +83,25 @@ def test_bad_windows_and_unserved_models(service: DriftService, registry: Regist
     registry.create_model(ModelSpec.model_validate(model_spec("idle")), USERS.identify("alice"))
     with pytest.raises(Conflict, match="no production"):
         service.evaluate("idle")
+
+
+def test_each_report_is_audited_for_the_practice_kpis(
+    service: DriftService, registry: Registry
+) -> None:
+    service.audit = registry.audit_log
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    shifted = [{**r, "tenure": r["tenure"] + 40} for r in reference_rows(2000, seed=9)]
+    logs.files["predictions/model=churn/date=2026-11-27/hour=12/b.parquet"] = _log(
+        shifted, T0 + timedelta(hours=2)
+    )
+    loud = service.evaluate("churn")
+    head = registry.audit_log.head("churn")
+    assert head is not None and head.action == "drift.reported" and head.target == "churn/1"
+    assert head.after == {
+        "report_id": loud.report_id,
+        "version": 1,
+        "drift_detected": True,
+        "labelled": False,
+        "degraded": False,
+    }

@@ -169,6 +169,27 @@ class Client:
     ) -> Any:
         return self.exchange(method, path, body, accept).body
 
+    def kpis(
+        self,
+        name: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+    ) -> dict[str, Any]:
+        """The practice KPIs of the portfolio, or of model ``name``, from the audit trail."""
+        window = {
+            k: v.isoformat() if isinstance(v, datetime) else v
+            for k, v in (("since", since), ("until", until))
+            if v is not None
+        }
+        path = f"/models/{name}/kpis" if name else "/kpis"
+        found: dict[str, Any] = self.get(path + (f"?{urlencode(window)}" if window else ""))
+        return found
+
+    def review(self, name: str, comment: str) -> dict[str, Any]:
+        """Record the periodic review of model ``name`` (an approver)."""
+        event: dict[str, Any] = self.post(f"/models/{name}/review", {"comment": comment})
+        return event
+
     def evidence(self, name: str, at: datetime | str | None = None) -> bytes:
         """The model's evidence pack (zip bytes) at ``at`` (default: now). A pack over the
         API's inline size is fetched from the presigned URL the API answers with."""

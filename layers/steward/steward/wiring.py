@@ -156,7 +156,11 @@ def log_store() -> S3ArtifactStore:
 
 @lru_cache(maxsize=1)
 def drift() -> DriftService:
-    from steward.adapters.aws.dynamodb import DynamoModelStore, S3DynamoReportStore
+    from steward.adapters.aws.dynamodb import (
+        DynamoAuditLog,
+        DynamoModelStore,
+        S3DynamoReportStore,
+    )
     from steward.adapters.aws.events import EventBridgeBus
     from steward.adapters.aws.s3 import S3LogFiles
     from steward.drift.service import DriftService
@@ -170,6 +174,7 @@ def drift() -> DriftService:
             s3, cfg.need("reports_bucket"), dynamodb, cfg.need("registry_table")
         ),
         events=EventBridgeBus(_client("events"), cfg.event_bus),
+        audit=DynamoAuditLog(dynamodb, cfg.need("audit_table")),
         batch_rows=cfg.drift_batch_rows,
         batch_bytes=cfg.drift_batch_bytes,
     )

@@ -12,6 +12,7 @@ from typing import Any
 from steward.cli import render
 from steward.cli.commands import add_api_commands, client, run
 from steward.cli.evidence import add_evidence_commands
+from steward.cli.practice import add_practice_commands
 from steward.client import Client
 from steward.profiles import config_path, load_profiles
 
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     profiles.set_defaults(func=_profiles, render=_profile_table)
     add_api_commands(sub, common)
     add_evidence_commands(sub, common)
+    add_practice_commands(sub, common)
     return parser
 
 

@@ -24,6 +24,7 @@ from steward.drift.plan import batches, listed, with_rows
 from steward.drift.report import DriftReport, report
 from steward.logs.reader import RowReader, stream
 from steward.ports import ModelStore
+from steward.ports.audit import AuditLog
 from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of
 from steward.retry import on_conflict
 
@@ -88,7 +89,9 @@ class DriftService:
         batch_rows: int = MAX_BATCH_ROWS,
         batch_bytes: int = MAX_BATCH_BYTES,
         metrics: Callable[[DriftReport], None] = emit,
+        audit: AuditLog | None = None,
     ) -> None:
+        self.audit = audit
         self.batch_rows = batch_rows
         self.batch_bytes = batch_bytes
         self.store = store
@@ -193,6 +196,7 @@ class DriftService:
         # DriftDetected reads the model and finds this report. A model changing too often
         # to keep it fails the call (a 409, a failed run that is retried) before any event.
         self._remember(run.model, summary_of(payload))
+        self._audit(result)
         self.metrics(result)
         if result.drift_detected:
             self.events.publish(
@@ -206,6 +210,26 @@ class DriftService:
                 },
             )
         return result
+
+    def _audit(self, result: DriftReport) -> None:
+        """``drift.reported`` in the model's audit trail: what the practice KPIs read."""
+        if self.audit is None:
+            return
+        performance = result.performance or {}
+        self.audit.append(
+            stream=result.model,
+            actor="workflow",
+            action="drift.reported",
+            target=f"{result.model}/{result.version}",
+            clock=self.clock,
+            after={
+                "report_id": result.report_id,
+                "version": result.version,
+                "drift_detected": result.drift_detected,
+                "labelled": bool(performance.get("rows_labelled")),
+                "degraded": bool(performance.get("degraded")),
+            },
+        )
 
     def _opened(self, keys: list[str]) -> Iterator[tuple[str, IO[bytes]]]:
         """Each file open while it is read, closed when the next one is asked for."""

@@ -116,3 +116,11 @@ class ModelUpdate(BaseModel):
         if all(f is None for f in fields):
             raise ValueError("give at least one of risk_tier, monitoring, deployment or retrain")
         return self
+
+
+class Review(BaseModel):
+    """A periodic model review: an approver's audited action (the KPIs' reviews overdue)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field(min_length=1, max_length=4000)
