@@ -140,3 +140,29 @@ def test_a_multiclass_forest_explains_each_record_s_predicted_class(stack: Stack
     predicted = forest.predict(x[::40]).tolist()
     assert [int(r["class"]) for r in answer["explanations"]] == predicted
     assert set(answer["base_value"]) <= {"0", "1", "2"}
+
+
+def test_registration_stores_the_attribution_profile_shown_in_the_model_card(
+    stack: Stack,
+) -> None:
+    _serve(stack, "profiled", register_body())
+    version = wiring.registry().get_version("profiled", 1)
+    profile = version.attribution_profile
+    assert profile is not None
+    assert (profile["method"], profile["output_space"], profile["rows"]) == (
+        "linear",
+        "log_odds",
+        200,
+    )
+    # linear: mean |w (x - mean)| over the reference rows, 0 for a feature without weight
+    from tests.factories import reference_rows
+
+    rows = reference_rows()
+    tenure = np.array([r["tenure"] for r in rows])
+    background = tenure[:100].mean()
+    assert abs(profile["features"]["tenure"] - np.abs(-0.04 * (tenure - background)).mean()) < 1e-9
+    assert profile["features"]["plan"] == 0.0
+    from steward.registry.card import card_json
+
+    card = json.dumps(card_json(wiring.registry().get_model("profiled"), version))
+    assert "Attributions" in card and "mean |attribution| in log_odds" in card

@@ -303,6 +303,8 @@ class ModelVersion(Strict):
     metrics: dict[str, Number] = Field(default_factory=dict)
     lineage: Lineage = Field(default_factory=Lineage)
     profile: dict[str, Any] | None = None
+    # mean |attribution| per feature on the reference sample (steward.explain.profile)
+    attribution_profile: dict[str, Any] | None = None
     validation: Validation | None = None
     approvals: list[Approval] = Field(default_factory=list)
     created_by: str

@@ -78,6 +78,7 @@ def _sections(model: Model, version: ModelVersion) -> list[tuple[str, list[tuple
             if validation
             else [("Passed", "not yet validated")],
         ),
+        ("Attributions", _attributions(version)),
         (
             "Approvals",
             [
@@ -87,6 +88,20 @@ def _sections(model: Model, version: ModelVersion) -> list[tuple[str, list[tuple
             or [("-", "no decision yet")],
         ),
     ]
+
+
+def _attributions(version: ModelVersion) -> list[tuple[str, str]]:
+    """The reference attribution profile, largest mean |attribution| first."""
+    profile = version.attribution_profile
+    if not profile:
+        return [("-", "no attribution profile")]
+    features = sorted(profile["features"].items(), key=lambda item: -item[1])
+    header = (
+        "Method",
+        f"{profile['method']}, mean |attribution| in {profile['output_space']} "
+        f"over {profile['rows']} reference rows",
+    )
+    return [header, *((name, f"{value:.4g}") for name, value in features)]
 
 
 def model_card(model: Model, version: ModelVersion) -> Card:

@@ -30,6 +30,7 @@ from steward.domain.models import (
 )
 from steward.domain.profile import build_profile
 from steward.domain.separation import DEFAULT_RISK, check_policy_change
+from steward.explain.profile import attribution_profile
 from steward.registry.core import (
     HOLDOUT_FILE,
     REFERENCE_FILE,
@@ -128,8 +129,9 @@ class Registration(RegistryCore):
         try:
             result = validate_artifact(request.flavor, data, signature, model.task, reference)
             checks, predictions = result.checks, prediction_column(result)
+            attributions = attribution_profile(result.runtime, reference)
         except RuntimeUnavailable:
-            checks, predictions = {"loads": DEFERRED}, None
+            checks, predictions, attributions = {"loads": DEFERRED}, None, None
         profile = None
         if reference is not None:
             profile = build_profile(reference, predictions).model_dump(mode="json")
@@ -147,6 +149,7 @@ class Registration(RegistryCore):
                     model, number, request, data, digest, signature, rows, holdout, caller, staged
                 )
                 version.profile = profile
+                version.attribution_profile = attributions
                 version.validation = Validation(ok=True, checks=checks, at=self.clock())
                 version.execution_arn = self.workflows.approval_id(name, number)
                 self.store.add_version(version)

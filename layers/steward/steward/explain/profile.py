@@ -1,0 +1,47 @@
+"""A version's attribution profile: the mean absolute attribution of each feature over (the
+first rows of) its reference sample, per explained class for multiclass models. Part of the
+version's evidence, and the reference of attribution drift."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from steward.domain.errors import ValidationFailed
+from steward.domain.frames import Columns, n_rows
+from steward.explain.explainer import Explainer
+from steward.runtimes.base import Runtime
+
+PROFILE_ROWS = 200  # bounds the cost at registration (rows x background x leaves)
+
+
+def attribution_profile(runtime: Runtime, reference: Columns | None) -> dict[str, Any] | None:
+    """``{"method", "output_space", "rows", "features": {feature: mean |phi|},
+    "classes": {class: {feature: mean |phi|}}}`` (classes for multiclass only); None when the
+    model has no numeric explanation (rule sets, graphs no method reads) or no reference."""
+    if reference is None or n_rows(reference) == 0:
+        return None
+    try:
+        explainer = Explainer(runtime, reference)
+        if explainer.method == "rule":
+            return None
+        rows = min(PROFILE_ROWS, n_rows(reference))
+        explanation = explainer.explain({k: v[:rows] for k, v in reference.items()})
+    except ValidationFailed:
+        return None
+    names = list(explanation.attributions[0]) if explanation.attributions else []
+    matrix = np.abs(np.array([[a[f] for f in names] for a in explanation.attributions]))
+    profile: dict[str, Any] = {
+        "method": explanation.method,
+        "output_space": explanation.output_space,
+        "rows": rows,
+        "features": dict(zip(names, matrix.mean(axis=0).tolist(), strict=True)),
+    }
+    if explanation.classes is not None:
+        labels = np.array(explanation.classes, dtype=object)
+        profile["classes"] = {
+            str(c): dict(zip(names, matrix[labels == c].mean(axis=0).tolist(), strict=True))
+            for c in sorted(set(explanation.classes))
+        }
+    return profile
