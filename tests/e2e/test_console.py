@@ -205,7 +205,8 @@ def labelled(platform: LocalPlatform) -> Client:
     """A model whose latest report has performance: coin-flip labels against registered
     metrics of 0.81 AUC and 0.9 accuracy (a breach), and a description with HTML in it."""
     alice = Client(url=platform.url, user="alice")
-    alice.post("/models", model_spec(PERF, description=HOSTILE))
+    worth = {"matrix": {"tp": 120, "fp": -15, "tn": 0, "fn": -300}, "unit": "USD"}
+    alice.post("/models", model_spec(PERF, description=HOSTILE, value=worth))
     reference = {"instances": reference_rows(500, seed=1)}
     body = register_body(metrics={"auc": 0.81, "accuracy": 0.9}, reference_data=reference)
     alice.post(f"/models/{PERF}/versions", body)
@@ -247,6 +248,11 @@ def test_model_page_shows_metrics_as_a_table_and_renders_the_card(
     accuracy = metrics.locator("tbody tr", has=page.get_by_role("cell", name="accuracy"))
     expect(accuracy.locator("td").nth(3)).to_contain_text("\u2212")  # a drop
     expect(page.locator("#performance dl.kv > dt", has_text="metrics")).to_have_count(0)
+    # The value matrix applied to the window's outcomes: coin-flip labels, 300 rows.
+    expect(page.locator("#performance-value")).to_contain_text("Realized value:")
+    expect(page.locator("#performance-value")).to_contain_text("USD")
+    counts = page.locator("#performance-value-counts tbody td:nth-child(2)")
+    assert sum(int(t.replace(",", "")) for t in counts.all_inner_texts()) == 300
 
     card = page.locator("#model-card")
     expect(card.locator("h3")).to_have_text(f"Model card: {PERF} v1")

@@ -6,8 +6,26 @@ import { badge, fmtNumber, h, jsonView, table } from "../dom.js";
 
 const SHOWN = new Set([
   "metrics", "registered", "checks", "verdict", "degraded", "rows_labelled", "rows_scored",
-  "label_lag_hours", "baseline", "positive_class", "average",
+  "label_lag_hours", "baseline", "positive_class", "average", "value", "confusion",
 ]);
+
+// The model's value matrix applied to the window's confusion counts (realized value).
+function valueView(value) {
+  const counts = value.counts || {};
+  const money = (x) => (typeof x === "number" ? `${fmtNumber(x)} ${value.unit || ""}`.trim() : "—");
+  return [
+    h("p", { id: "performance-value" },
+      `Realized value: ${money(value.realized)} (${money(value.per_row)} per labelled row); `,
+      `estimated before labels: ${money(value.estimated)}.`),
+    table(
+      "Outcomes behind the value",
+      ["Outcome", "Rows"],
+      [["true positive", "tp"], ["false positive", "fp"], ["true negative", "tn"], ["false negative", "fn"]]
+        .map(([label, key]) => [label, fmtNumber(counts[key] ?? 0)]),
+      { id: "performance-value-counts" },
+    ),
+  ];
+}
 
 const pct = (x) => `${(x * 100).toFixed(1)} %`;
 
@@ -58,6 +76,7 @@ export function performanceView(perf) {
         { id: "performance-metrics" },
       )
       : h("p", {}, "No metric yet: no labelled rows in the window."),
+    perf.value ? valueView(perf.value) : null,
     rest.length
       ? h("details", {}, h("summary", {}, `More: ${rest.map(([key]) => key).join(", ")}`), jsonView(Object.fromEntries(rest)))
       : null,

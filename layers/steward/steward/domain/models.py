@@ -13,6 +13,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from steward.domain.schedule import parse_schedule
+from steward.domain.value import BusinessValue
 
 MODEL_NAME = r"^[a-z][a-z0-9-]{2,62}$"
 ALIAS_NAME = r"^[a-z][a-z0-9-]{0,62}$"
@@ -172,11 +173,22 @@ class ModelSpec(Strict):
     monitoring: MonitoringPolicy = Field(default_factory=MonitoringPolicy)
     deployment: DeploymentPolicy = Field(default_factory=DeploymentPolicy)
     retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)
+    value: BusinessValue | None = Field(
+        default=None,
+        description="What each outcome of a binary classification is worth: drift reports "
+        "with labels carry performance.value",
+    )
     adverse_direction: Literal["down", "up"] = Field(
         default="down",
         description="Which way of the output is worse for the subject, for reason codes: "
         "down (a lower output is worse, as with an approval score) or up (a risk)",
     )
+
+    @model_validator(mode="after")
+    def _value_needs_a_classifier(self) -> ModelSpec:
+        if self.value is not None and self.task is not Task.CLASSIFICATION:
+            raise ValueError("a value matrix needs a classification model")
+        return self
 
 
 class TrafficPolicy(Strict):

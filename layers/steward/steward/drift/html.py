@@ -119,6 +119,14 @@ def _performance(report: DriftReport, history: Sequence[dict[str, Any]]) -> str:
         support = per_class.get("support", {})
         classes = [(c, r, support.get(c)) for c, r in per_class["recall"].items()]
         table += "<h3>Recall per class</h3>" + _table(("class", "recall", "rows"), classes)
+    worth = p.get("value")
+    if worth and worth.get("realized") is not None:
+        unit = html.escape(str(worth.get("unit", "")))
+        table += (
+            f"<p>Realized value: <strong>{worth['realized']:,.2f} {unit}</strong> "
+            f"({worth.get('per_row') or 0:,.4f} {unit} per labelled row), from the model's "
+            "value matrix and the window's confusion counts.</p>"
+        )
     return f"<h2>Performance</h2>{intro}{table}{charts}"
 
 

@@ -50,6 +50,10 @@ def emit(report: DriftReport) -> None:
         overall["PerformanceDegraded"] = float(bool(performance.get("degraded")))
         for metric, value in performance.get("metrics", {}).items():
             overall[f"Performance.{metric}"] = value
+        worth = performance.get("value") or {}
+        for key, metric in (("realized", "ValueRealized"), ("per_row", "ValuePerRow")):
+            if worth.get(key) is not None:
+                overall[metric] = float(worth[key])
     _flush({"model": report.model}, overall, MetricUnit.NoUnit)
     for attribute, found in report.fairness.get("attributes", {}).items():
         values = {"FairnessFlagged": float(found["flagged"])}

@@ -377,6 +377,8 @@ def assess(
             scores = score.to_numpy() if score.null_count == 0 else None
             classes, matrix = probability_matrix(labelled.column(schema.PROBABILITIES))
             result.update(performance.classification(y, yhat, scores, positive, matrix, classes))
+            if positive is not None and len(label_classes | set(np.unique(yhat).tolist())) <= 2:
+                result["confusion"] = binary_counts(y, yhat, positive)
     named = {performance.ALIASES.get(k.lower(), k.lower()): v for k, v in registered.items()}
     registered_known = {k: v for k, v in named.items() if k in result["metrics"]}
     found = performance.checks(result["metrics"], registered, thresholds)
@@ -405,6 +407,17 @@ def joining(labels: Any, task: Task, policy: MonitoringPolicy) -> Join | None:
     if not labels.num_rows and not policy.protected_attributes:
         return None
     return Join(labels, task, policy.protected_attributes)
+
+
+def binary_counts(y: Any, yhat: Any, positive: str) -> dict[str, int]:
+    """``{"tp", "fp", "tn", "fn"}`` of a binary classifier's labelled rows."""
+    truth, said = np.asarray(y) == positive, np.asarray(yhat) == positive
+    return {
+        "tp": int(np.sum(truth & said)),
+        "fp": int(np.sum(~truth & said)),
+        "tn": int(np.sum(~truth & ~said)),
+        "fn": int(np.sum(truth & ~said)),
+    }
 
 
 def assess_version(

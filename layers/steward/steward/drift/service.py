@@ -15,6 +15,7 @@ from steward.domain.limits import MAX_BATCH_BYTES, MAX_BATCH_ROWS
 from steward.domain.models import Page, Signature
 from steward.domain.partitions import prefixes
 from steward.domain.profile import Profile
+from steward.domain.value import realized
 from steward.drift import outcomes
 from steward.drift.evaluate import Accumulator
 from steward.drift.html import render
@@ -188,6 +189,8 @@ class DriftService:
             model.task,
             model.monitoring,
         )
+        if model.value is not None and "confusion" in result.performance:
+            result.performance["value"] = realized(model.value, result.performance["confusion"])
         result.data_quality["seconds"] = round(seconds + time.perf_counter() - started, 3)
         payload = result.model_dump(mode="json")
         history = self.reports.summaries(run.model, HISTORY, None).items

@@ -26,6 +26,7 @@ from steward.domain.models import (
     ModelSpec,
     ModelVersion,
     Status,
+    Task,
     Validation,
 )
 from steward.domain.profile import build_profile
@@ -76,8 +77,10 @@ class Registration(RegistryCore):
         the drift schedule follows the monitoring policy."""
         caller.require(Role.DATA_SCIENTIST, Role.APPROVER)
         model = self.store.get_model(name)
-        fields = ("risk_tier", "monitoring", "deployment", "retrain")
+        fields = ("risk_tier", "monitoring", "deployment", "retrain", "value")
         changes = {f: getattr(update, f) for f in fields if getattr(update, f) is not None}
+        if "value" in changes and model.task is not Task.CLASSIFICATION:
+            raise ValidationFailed("a value matrix needs a classification model")
         check_policy_change(
             caller,
             model.risk_tier,

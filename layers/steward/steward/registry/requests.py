@@ -16,6 +16,7 @@ from steward.domain.models import (
     Signature,
     TrainingDataRef,
 )
+from steward.domain.value import BusinessValue
 
 MAX_ROWS = 100_000
 
@@ -108,13 +109,16 @@ class ModelUpdate(BaseModel):
     monitoring: MonitoringPolicy | None = None
     deployment: DeploymentPolicy | None = None
     retrain: RetrainPolicy | None = None
+    value: BusinessValue | None = None
     reason: str = Field(default="", max_length=1000)
 
     @model_validator(mode="after")
     def _names_a_policy(self) -> ModelUpdate:
-        fields = (self.risk_tier, self.monitoring, self.deployment, self.retrain)
+        fields = (self.risk_tier, self.monitoring, self.deployment, self.retrain, self.value)
         if all(f is None for f in fields):
-            raise ValueError("give at least one of risk_tier, monitoring, deployment or retrain")
+            raise ValueError(
+                "give at least one of risk_tier, monitoring, deployment, retrain or value"
+            )
         return self
 
 
