@@ -5,6 +5,7 @@ import { clear, h } from "./dom.js";
 import { approvalsView } from "./views/approvals.js";
 import { inventoryView } from "./views/inventory.js";
 import { modelView } from "./views/model.js";
+import { practiceView } from "./views/practice.js";
 
 const main = document.getElementById("main");
 const status = document.getElementById("status");
@@ -76,6 +77,7 @@ function route() {
   const model = hash.match(/^\/models\/([a-z][a-z0-9-]{2,62})$/);
   if (model) return { view: modelView, args: [model[1]] };
   if (hash === "/approvals") return { view: approvalsView, args: [] };
+  if (hash === "/practice") return { view: practiceView, args: [] };
   return { view: inventoryView, args: [] };
 }
 

@@ -60,3 +60,34 @@ export function driftChart(reports, threshold) {
   );
   return h("figure", { class: "chart-figure" }, svg, h("figcaption", {}, "Share of drifted features per evaluation"), data);
 }
+
+// The lead time's steps as horizontal bars (median seconds per step), data as a table too.
+export function stepsChart(steps) {
+  const rowH = 28;
+  const height = PAD.top + PAD.bottom + rowH * steps.length;
+  const left = 140;
+  const widest = Math.max(1, ...steps.map((step) => step.p50 || 0));
+  const barW = (v) => ((W - left - PAD.right - 80) * (v || 0)) / widest;
+  const svg = s(
+    "svg",
+    { id: "steps-chart", viewBox: `0 0 ${W} ${height}`, role: "img", "aria-labelledby": "steps-chart-title", class: "chart" },
+    s("title", { id: "steps-chart-title" }, "Median time per step of the lead time"),
+    steps.map((step, i) => {
+      const y = PAD.top + i * rowH;
+      return [
+        s("text", { x: left - 8, y: y + 17, "text-anchor": "end", class: "axis" }, step.step.replaceAll("_", " ")),
+        s("rect", { x: left, y: y + 4, width: barW(step.p50), height: rowH - 10, class: "bar", dataset: { step: step.step } }),
+        s("text", { x: left + barW(step.p50) + 6, y: y + 17, class: "axis" }, step.n ? duration(step.p50) : "no data"),
+      ];
+    }),
+  );
+  return h("figure", { class: "chart-figure" }, svg, h("figcaption", {}, "Lead time by step (median)"));
+}
+
+export function duration(seconds) {
+  if (typeof seconds !== "number") return "—";
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60]]) {
+    if (seconds >= size) return `${(seconds / size).toFixed(1)} ${unit}`;
+  }
+  return `${seconds.toFixed(1)} s`;
+}

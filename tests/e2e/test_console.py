@@ -167,6 +167,28 @@ def test_inventory_shows_health_badges(platform: LocalPlatform, seeded: Client, 
     _shot(page, "inventory")
 
 
+def test_practice_page_shows_the_kpis_as_tables_and_a_chart(
+    platform: LocalPlatform, seeded: Client, page: Page
+) -> None:
+    """The seeded model went to production and has a drift report: the page's figures are
+    the API's (GET /kpis), from the audit trail."""
+    portfolio = seeded.get("/kpis")
+    assert portfolio["lead_time_s"]["n"] >= 1 and portfolio["deployments"] >= 1
+    page.goto(platform.url + "/")
+    page.get_by_role("link", name="Practice").click()
+    durations = page.locator("#practice-durations")
+    lead = durations.locator("tbody tr").first.locator("td")
+    expect(lead.nth(0)).to_contain_text("Lead time")
+    expect(lead.nth(3)).to_have_text(str(portfolio["lead_time_s"]["n"]))
+    expect(page.locator("#steps-chart rect.bar")).to_have_count(4)
+    expect(page.locator("#practice-steps tbody tr")).to_have_count(4)
+    deployments = page.locator("#practice-figures tbody tr").first.locator("td")
+    expect(deployments.nth(1)).to_have_text(str(portfolio["deployments"]))
+    row = page.locator("#practice-models tbody tr", has=page.get_by_role("link", name=MODEL))
+    expect(row.locator("td").nth(4)).to_have_text("fresh")
+    _shot(page, "practice")
+
+
 def test_model_page_draws_drift_over_time(
     platform: LocalPlatform, seeded: Client, page: Page
 ) -> None:

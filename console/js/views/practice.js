@@ -1,0 +1,68 @@
+// Is the practice working? The portfolio's KPIs from the audit trail (GET /kpis) as tables,
+// the lead time's steps as a chart, and each model's figures (GET /models/{name}/kpis).
+
+import { duration, stepsChart } from "../chart.js";
+import { badge, fmtNumber, h, table } from "../dom.js";
+
+const DURATIONS = [
+  ["lead_time_s", "Lead time (registration to production)"],
+  ["approval_wait_s", "Approval wait"],
+  ["validation_s", "Validation"],
+  ["drift_to_redeploy_s", "Drift to redeploy"],
+];
+const share = (x) => (typeof x === "number" ? `${(x * 100).toFixed(0)} %` : "—");
+
+function figures(k) {
+  return table(
+    "Deployments, failures and coverage",
+    ["Figure", "Value"],
+    [
+      ["Deployments", fmtNumber(k.deployments)],
+      ["Rollbacks", fmtNumber(k.rollbacks)],
+      ["Rollback rate", share(k.rollback_rate)],
+      ["Change failure rate", share(k.change_failure_rate)],
+      ["Models in production", fmtNumber(k.production_models)],
+      ["Monitored (with a drift schedule)", share(k.monitored_share)],
+      ["Fresh report (within 2 days)", share(k.fresh_report_share)],
+      ["Labelled (latest report had labels)", share(k.labelled_share)],
+      ["Reviews overdue", k.reviews_overdue ? badge(String(k.reviews_overdue), "bad") : "0"],
+    ],
+    { id: "practice-figures" },
+  );
+}
+
+export async function practiceView(api) {
+  const [portfolio, models] = await Promise.all([api.get("/kpis"), api.all("/models")]);
+  const perModel = await Promise.all(models.map((m) => api.get(`/models/${encodeURIComponent(m.name)}/kpis`)));
+  return h("section", { id: "practice" },
+    h("h2", {}, "Practice"),
+    h("p", {}, "From the audit trail alone, up to now. Percentiles are nearest-rank over every model's samples."),
+    table(
+      "Cycle times",
+      ["Measure", "Median", "90th percentile", "Samples"],
+      DURATIONS.map(([key, label]) => [label, duration(portfolio[key].p50), duration(portfolio[key].p90), fmtNumber(portfolio[key].n)]),
+      { id: "practice-durations" },
+    ),
+    stepsChart(portfolio.steps),
+    table(
+      "Lead time by step",
+      ["Step", "Median", "90th percentile", "Samples"],
+      portfolio.steps.map((st) => [st.step.replaceAll("_", " "), duration(st.p50), duration(st.p90), fmtNumber(st.n)]),
+      { id: "practice-steps" },
+    ),
+    figures(portfolio),
+    table(
+      "Per model",
+      ["Model", "Deployments", "Rollbacks", "Lead time (median)", "Fresh report", "Review overdue"],
+      perModel.map((k) => [
+        h("a", { href: `#/models/${k.model}` }, k.model),
+        fmtNumber(k.deployments),
+        fmtNumber(k.rollbacks),
+        duration(k.lead_time_s.p50),
+        k.production_models ? (k.fresh_report_share ? badge("fresh", "good") : badge("stale", "bad")) : "not in production",
+        k.reviews_overdue ? badge("overdue", "bad") : "no",
+      ]),
+      { id: "practice-models" },
+    ),
+  );
+}
