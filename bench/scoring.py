@@ -78,7 +78,13 @@ def _artifacts() -> dict[str, tuple[str, bytes]]:
     }
 
 
-def _setup(flavor: str, task: str, artifact: bytes, rows: list[dict[str, float]]) -> Scorer:
+def _setup(
+    flavor: str,
+    task: str,
+    artifact: bytes,
+    rows: list[dict[str, float]],
+    names: list[str] = NAMES,
+) -> Scorer:
     registry = Registry(
         MemoryModelStore(), MemoryArtifactStore(), MemoryAuditLog(), MemoryWorkflowEngine()
     )
@@ -89,7 +95,7 @@ def _setup(flavor: str, task: str, artifact: bytes, rows: list[dict[str, float]]
         {
             "flavor": flavor.split("-")[0],
             "artifact_b64": base64.b64encode(artifact).decode(),
-            "signature": {"inputs": [{"name": n, "type": "double"} for n in NAMES]},
+            "signature": {"inputs": [{"name": n, "type": "double"} for n in names]},
             "reference_data": {"instances": rows[:200]},
         }
     )

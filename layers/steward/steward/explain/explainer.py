@@ -17,7 +17,7 @@ import numpy as np
 
 from steward.domain.errors import ValidationFailed
 from steward.domain.frames import Columns, n_rows
-from steward.explain.trees import TreeEnsemble, tree_shap
+from steward.explain.trees import Background, TreeEnsemble, prepare, tree_shap
 from steward.runtimes.base import Runtime
 from steward.runtimes.decision import (
     LinearRuntime,
@@ -59,6 +59,7 @@ class Explainer:
         self.names = [f.name for f in runtime.signature.inputs]
         self.background = background(reference) if reference is not None else None
         self.trees: tuple[TreeEnsemble, str] | None = None
+        self._prepared: Background | None = None
         if isinstance(runtime, RulesRuntime):
             self.method = "rule"
         elif isinstance(runtime, ScorecardRuntime):
@@ -99,7 +100,9 @@ class Explainer:
     def _tree(self, columns: Columns) -> Explanation:
         assert self.trees is not None and self.background is not None
         trees, link = self.trees
-        result = tree_shap(trees, self._matrix(columns), self._matrix(self.background))
+        if self._prepared is None:  # once per loaded version: the background's side
+            self._prepared = prepare(trees, self._matrix(self.background))
+        result = tree_shap(trees, self._matrix(columns), self._prepared)
         rows, _, outputs = result.values.shape
         classes: list[str] | None = None
         if outputs == 1:

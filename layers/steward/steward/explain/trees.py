@@ -126,6 +126,7 @@ class _Paths:
         )
         self._features = sorted_features[self._feature_starts]
         self.weights_a, self.weights_b = _weights(self.n_slots)
+        self.slot_value = np.repeat(self.value, self.n_slots, axis=0)  # (L*S, K)
 
     def masks(self, x: np.ndarray) -> np.ndarray:
         """(rows, leaves) int64: bit ``s`` set when the row passes every split on slot ``s``
@@ -190,19 +191,38 @@ class TreeShap:
     output: np.ndarray
 
 
-def tree_shap(trees: TreeEnsemble, x: np.ndarray, background: np.ndarray) -> TreeShap:
-    """Exact interventional Shapley values of every row of ``x`` against ``background``."""
+@dataclass
+class Background:
+    """What TreeSHAP needs of a background, computed once per (ensemble, background)."""
+
+    masks: np.ndarray  # (m, L)
+    bits: np.ndarray  # (L, m, S) 1.0 where the background row passes the slot
+    not_bits: np.ndarray  # (L, m, S) 1.0 where it does not (real slots only)
+    base: np.ndarray  # (outputs,) the background's mean margin
+
+
+def prepare(trees: TreeEnsemble, background: np.ndarray) -> Background:
     paths = trees.paths
-    zm = paths.masks(background)  # (m, L)
+    zm = paths.masks(background)
+    real = ((paths.valid[:, None] & paths.bits) != 0)[:, None, :]  # (L, 1, S)
+    z_bits = ((zm.T[:, :, None] & paths.bits) != 0).astype(np.float64)  # (L, m, S)
+    return Background(
+        masks=zm,
+        bits=np.ascontiguousarray(z_bits * real),
+        not_bits=np.ascontiguousarray((1.0 - z_bits) * real),
+        base=paths.outputs(zm).mean(axis=0),
+    )
+
+
+def tree_shap(trees: TreeEnsemble, x: np.ndarray, background: np.ndarray | Background) -> TreeShap:
+    """Exact interventional Shapley values of every row of ``x`` against ``background``
+    (rows, or prepared once by :func:`prepare`)."""
+    paths = trees.paths
+    prepared = background if isinstance(background, Background) else prepare(trees, background)
+    zm = prepared.masks
     xm = paths.masks(x)  # (n, L)
     m, leaves = zm.shape
     valid = paths.valid
-    z_bits = ((zm[:, :, None] & paths.bits) != 0).astype(np.float64)  # (m, L, S)
-    z_bits_t = np.ascontiguousarray(z_bits.transpose(1, 0, 2))  # (L, m, S)
-    not_z_t = (
-        np.ascontiguousarray(1.0 - z_bits_t) * ((valid[:, None] & paths.bits) != 0)[:, None, :]
-    )
-    z_bits_t *= ((valid[:, None] & paths.bits) != 0)[:, None, :]
     n = x.shape[0]
     per_slot = np.zeros((n, leaves, paths.n_slots))
     chunk = max(1, _CELLS // max(1, m * leaves))
@@ -219,20 +239,16 @@ def tree_shap(trees: TreeEnsemble, x: np.ndarray, background: np.ndarray) -> Tre
         wb[dead] = 0.0
         # Σ_background of the weight, for each slot the row owns alone (A) or the
         # background owns alone (B): one (c, m) @ (m, S) product per leaf.
-        sum_a = np.matmul(wa.transpose(2, 0, 1), not_z_t)  # (L, c, S)
-        sum_b = np.matmul(wb.transpose(2, 0, 1), z_bits_t)
+        sum_a = np.matmul(wa.transpose(2, 0, 1), prepared.not_bits)  # (L, c, S)
+        sum_b = np.matmul(wb.transpose(2, 0, 1), prepared.bits)
         x_bits = (xs[:, :, None] & paths.bits) != 0  # (c, L, S)
         per_slot[start : start + chunk] = np.where(
             x_bits, sum_a.transpose(1, 0, 2), sum_b.transpose(1, 0, 2)
         )
     per_slot /= m
-    contributions = (
-        per_slot.reshape(n, leaves * paths.n_slots, 1)
-        * np.repeat(paths.value, paths.n_slots, axis=0)[None]
-    )
+    contributions = per_slot.reshape(n, leaves * paths.n_slots, 1) * paths.slot_value[None]
     values = paths.by_feature(contributions, trees.n_features)
-    base = paths.outputs(zm).mean(axis=0)
-    return TreeShap(values=values, base=base, output=paths.outputs(xm))
+    return TreeShap(values=values, base=prepared.base, output=paths.outputs(xm))
 
 
 @dataclass
