@@ -125,6 +125,10 @@ def test_custom_trainer_registers_an_onnx_version_with_its_lineage(stack: Stack,
     assert lineage["training_data"]["sha256"] and lineage["training_data"]["rows"] > 100
     assert 0.5 < new["metrics"]["validation_accuracy"] <= 1  # the trainer's own, merged
     assert "accuracy" in new["metrics"]  # Steward's, on the holdout
+    events = api(stack, "GET", f"/models/{gbm}/audit")[1]["items"]
+    [trained] = [e for e in events if e["action"] == "retrain.trained"]
+    assert trained["after"]["trainer_sha256"] == lineage["trainer_sha256"]
+    assert trained["after"]["sha256"] == new["sha256"] and trained["after"]["seconds"] > 0
 
 
 def test_a_failing_trainer_leaves_no_version_and_says_why(stack: Stack, gbm: str) -> None:

@@ -258,12 +258,20 @@ class Retrainer:
                 [_instance(r, features) for r in holdout],
                 [r[schema.LABEL] for r in holdout],
             )
+        digest = hashlib.sha256(result.artifact).hexdigest()
+        self.registry.record(
+            model.name,
+            "retrain.trained",
+            run,
+            f"trainer {trainer.sha256[:12]} ran {seconds:.2f} s",
+            after={"trainer_sha256": trainer.sha256, "sha256": digest, "seconds": seconds},
+        )
         suffix = SUFFIX.get(result.flavor.value, "json")
         key = f"models/{model.name}/training/{run}/model.{suffix}"
         uri, _ = self.registry.artifacts.put(key, result.artifact)
         return {
             "artifact_uri": uri,
-            "sha256": hashlib.sha256(result.artifact).hexdigest(),
+            "sha256": digest,
             "flavor": result.flavor.value,
             "parent_version": champion.version,
             "metrics": metrics,
