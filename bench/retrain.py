@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from steward.client import Client
-from steward.local.demo_models import onnx_classifier
 from steward.local.platform import LocalPlatform
-from tests.factories import model_spec
+from tests.factories import gbm_in_production
 
 GBM = Path(__file__).resolve().parents[1] / "examples" / "trainers" / "gbm"
 TARGET_S, OVERHEAD_S = 60.0, 2.0
@@ -47,29 +46,7 @@ def _trainer_seconds(alice: Client, name: str) -> float:
 def one_run(platform: LocalPlatform, name: str) -> dict[str, float]:
     alice = Client(url=platform.url, user="alice")
     retrain = {"trainer": "custom", "on_drift": False, "cooldown_hours": 0, "min_labels": 100}
-    alice.post("/models", model_spec(name, retrain=retrain))
-    demo = onnx_classifier()
-    alice.register(
-        name,
-        flavor="onnx",
-        artifact=demo.artifact,
-        signature=demo.signature,
-        reference=demo.reference,
-        holdout=demo.holdout,
-        labels=demo.labels,
-    )
-    _until(lambda: alice.get(f"/models/{name}/versions/1")["status"] == "PENDING_APPROVAL")
-    alice.as_user("bob").post(
-        f"/models/{name}/versions/1/decision", {"decision": "approve", "comment": "bench"}
-    )
-    _until(lambda: alice.get(f"/models/{name}/versions/1")["status"] == "APPROVED")
-    alice.put(f"/models/{name}/aliases/production", {"version": 1})
-    rows = demo.reference + demo.holdout
-    ids = alice.predict(name, rows)["request_ids"]
-    labels = [int(r["concave_points"] > 0.1) for r in rows]
-    records = [{"request_id": i, "label": y} for i, y in zip(ids, labels, strict=True)]
-    alice.post(f"/models/{name}/feedback", {"records": records})
-    platform.flush()
+    gbm_in_production(alice, name, retrain, platform.flush, _until)
     requirements = (GBM / "requirements.txt").read_text().split()
     alice.set_trainer(name, str(GBM), requirements=requirements)
 

@@ -195,3 +195,38 @@ def onnx_forest(
     options = {id(forest): {"zipmap": zipmap}}
     graph = to_onnx(forest, x[:1].astype(np.float32), options=options)
     return graph.SerializeToString(), forest
+
+
+def gbm_in_production(
+    alice: Any, name: str, retrain: dict[str, Any], flush: Any, poll: Any
+) -> list[str]:
+    """Over HTTP (``alice``: a Client): the breast-cancer GBM (ONNX) approved by bob and in
+    production, its demo rows scored and labelled, the logs flushed; the request ids.
+    ``poll(check)`` waits until ``check()`` holds."""
+    from steward.local.demo_models import onnx_classifier
+
+    alice.post("/models", model_spec(name, retrain=retrain))
+    demo = onnx_classifier()
+    alice.register(
+        name,
+        flavor="onnx",
+        artifact=demo.artifact,
+        signature=demo.signature,
+        reference=demo.reference,
+        holdout=demo.holdout,
+        labels=demo.labels,
+        metrics=demo.metrics,
+    )
+    path = f"/models/{name}/versions"
+    poll(lambda: any(v["status"] == "PENDING_APPROVAL" for v in alice.get(path)["items"]))
+    decision = {"decision": "approve", "comment": "ok"}
+    alice.as_user("bob").post(f"{path}/1/decision", decision)
+    poll(lambda: alice.get(f"{path}/1")["status"] == "APPROVED")
+    alice.put(f"/models/{name}/aliases/production", {"version": 1})
+    rows = demo.reference + demo.holdout
+    ids: list[str] = alice.predict(name, rows)["request_ids"]
+    labels = [int(r["concave_points"] > 0.1) for r in rows]
+    records = [{"request_id": i, "label": y} for i, y in zip(ids, labels, strict=True)]
+    alice.post(f"/models/{name}/feedback", {"records": records})
+    flush()
+    return ids

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from steward.client import Client, zip_folder
-from steward.local.demo_models import onnx_classifier
 from steward.local.platform import LocalPlatform
 from steward.polling import until
-from tests.factories import model_spec
+from tests.factories import gbm_in_production
 
 ROOT = Path(__file__).resolve().parents[2]
 GBM = ROOT / "examples" / "trainers" / "gbm"
@@ -42,29 +41,7 @@ def test_set_a_trainer_retrain_and_approve_the_new_onnx_version(platform: LocalP
     alice = Client(url=platform.url, user="alice")
     bob = alice.as_user("bob")
     retrain = {"trainer": "custom", "on_drift": False, "cooldown_hours": 0, "min_labels": 100}
-    alice.post("/models", model_spec(NAME, retrain=retrain))
-    demo = onnx_classifier()
-    alice.register(
-        NAME,
-        flavor="onnx",
-        artifact=demo.artifact,
-        signature=demo.signature,
-        reference=demo.reference,
-        holdout=demo.holdout,
-        labels=demo.labels,
-        metrics=demo.metrics,
-    )
-    _status(alice, 1, "PENDING_APPROVAL")
-    bob.post(f"/models/{NAME}/versions/1/decision", {"decision": "approve", "comment": "ok"})
-    _status(alice, 1, "APPROVED")
-    alice.put(f"/models/{NAME}/aliases/production", {"version": 1})
-
-    rows = demo.reference + demo.holdout
-    ids = alice.predict(NAME, rows)["request_ids"]
-    labels = [int(r["concave_points"] > 0.1) for r in rows]
-    records = [{"request_id": i, "label": y} for i, y in zip(ids, labels, strict=True)]
-    alice.post(f"/models/{NAME}/feedback", {"records": records})
-    platform.flush()
+    ids = gbm_in_production(alice, NAME, retrain, platform.flush, lambda c: until(c, 120))
 
     requirements = (GBM / "requirements.txt").read_text().split()
     trainer = alice.set_trainer(
@@ -80,7 +57,7 @@ def test_set_a_trainer_retrain_and_approve_the_new_onnx_version(platform: LocalP
     lineage = new["lineage"]
     assert lineage["trainer_sha256"] == trainer["sha256"]
     assert lineage["trainer_run"] == run["run"] and lineage["data_window"]
-    assert lineage["training_data"]["rows"] == len(rows) and lineage["training_data"]["sha256"]
+    assert lineage["training_data"]["rows"] == len(ids) and lineage["training_data"]["sha256"]
     assert "validation_accuracy" in new["metrics"]
     bob.post(f"/models/{NAME}/versions/2/decision", {"decision": "approve", "comment": "ok"})
     _status(alice, 2, "APPROVED")
