@@ -10,6 +10,7 @@ from constructs import Construct
 from infra.auth import AuthSettings, grant_read_principal_tags
 from infra.constructs.api import Api
 from infra.constructs.console import Console
+from infra.constructs.dashboard import PracticeDashboard
 from infra.constructs.evidence import sign_evidence
 from infra.constructs.function import StewardFunction
 from infra.constructs.governance import AUDIT_RETENTION_YEARS, Governance
@@ -188,6 +189,7 @@ class StewardStack(cdk.Stack):
             files = Console(self, "Console", rest_api=api.rest_api, access_logs=access_logs)
             domain = files.distribution.distribution_domain_name
             cdk.CfnOutput(self, "ConsoleUrl", value=f"https://{domain}/")
+        PracticeDashboard(self, "Practice", scoring=scoring.function.function)
         alarms = alarm_topic(self, "Alarms", email=alarm_email)
         notify_every_alarm(self, alarms)
         cdk.CfnOutput(

@@ -1,0 +1,34 @@
+"""The practice dashboard in the template: traffic, latency, errors, drift share, realized
+performance and value, one line per model through SEARCH over the Steward namespace."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.infra.conftest import Synth
+
+
+def _body(synth: Synth) -> dict[str, Any]:
+    (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard").values()
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    text = "".join(p if isinstance(p, str) else "X" for p in parts)
+    body: dict[str, Any] = json.loads(text)
+    return body
+
+
+def test_the_stack_creates_the_practice_dashboard(synth: Synth) -> None:
+    widgets = _body(synth)["widgets"]
+    titles = {w["properties"].get("title") for w in widgets}
+    assert {
+        "Traffic",
+        "Latency (p90, ms)",
+        "Errors",
+        "Drift share",
+        "Realized performance (ROC AUC, labelled windows)",
+        "Business value (value matrix x outcomes)",
+    } <= titles
+    text = json.dumps(widgets)
+    for metric in ("Predictions", "Latency", "DriftShare", "Performance.roc_auc", "ValueRealized"):
+        assert f'MetricName=\\"{metric}\\"' in text, metric
+    assert "SEARCH(" in text and "{Steward,service,model}" in text
