@@ -587,3 +587,22 @@ def test_logs_redrive_calls_until_the_dead_letters_are_gone(
     assert main(["--json", "logs", "redrive"]) == 0
     assert [c[:2] for c in api.calls] == [("POST", "/logs/redrive?limit=1000")] * 2
     assert json.loads(capsys.readouterr().out) == {"moved": 1500, "remaining": 0}
+
+
+def test_trainer_set_zips_the_folder_and_sends_its_settings(api: FakeApi, tmp_path: Path) -> None:
+    import base64
+    import zipfile
+
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "train.py").write_text("print('hi')\n")
+    args = ["--json", "trainer", "set", "churn", str(tmp_path / "code"), "--hp", "depth=3"]
+    args += ["--hp", "loss=log_loss", "--requirement", "scikit-learn", "--timeout", "60"]
+    assert main(args) == 0
+    method, path, body, _ = api.calls[0]
+    assert (method, path) == ("PUT", "/models/churn/trainer")
+    names = zipfile.ZipFile(io.BytesIO(base64.b64decode(body["source_b64"]))).namelist()
+    assert names == ["train.py"] and body["entry_point"] == ["python", "train.py"]
+    assert body["hyperparameters"] == {"depth": 3, "loss": "log_loss"}
+    assert body["requirements"] == ["scikit-learn"] and body["timeout_s"] == 60
+    assert main(["--json", "trainer", "show", "churn"]) == 0
+    assert api.calls[1][:2] == ("GET", "/models/churn/trainer")
