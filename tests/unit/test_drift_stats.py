@@ -35,7 +35,7 @@ def test_js_is_symmetric_bounded_and_matches_scipy(c: np.ndarray, data: st.DataO
     assert stats.js_distance(c, d) == pytest.approx(jensenshannon(c, d, base=2), abs=1e-9)
 
 
-def test_wasserstein_and_chi2_match_scipy_on_the_same_bins() -> None:
+def test_wasserstein_matches_scipy_on_the_same_bins() -> None:
     rng = np.random.default_rng(0)
     ref = rng.integers(1, 500, 30).astype(float)
     cur = rng.integers(1, 500, 30).astype(float)
@@ -43,11 +43,6 @@ def test_wasserstein_and_chi2_match_scipy_on_the_same_bins() -> None:
     expected = sps.wasserstein_distance(points, points, ref, cur)
     assert stats.wasserstein(ref, cur, points, 1.0) == pytest.approx(expected, abs=1e-9)
     assert stats.wasserstein(ref, cur, points, 2.0) == pytest.approx(expected / 2, abs=1e-9)
-    statistic, p = stats.chi2(ref, cur)
-    f_exp = (ref / ref.sum() + stats.EPS) / (1 + stats.EPS * len(ref)) * cur.sum()
-    reference = sps.chisquare(cur, f_exp)
-    assert statistic == pytest.approx(reference.statistic, rel=1e-9)
-    assert p == pytest.approx(reference.pvalue, rel=1e-6, abs=1e-12)
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.05, 0.3, 1.0])

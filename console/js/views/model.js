@@ -60,6 +60,17 @@ function versionsSection(versions) {
   );
 }
 
+/** p-values span many magnitudes: fixed decimals would show most of them as 0. */
+function fmtP(p) {
+  if (p === undefined || p === null) return "—";
+  return p < 0.001 ? p.toExponential(1) : p.toFixed(3);
+}
+
+function featureVerdict(d) {
+  if (d.drift) return badge("drift", "bad");
+  return d.verdict === "insufficient_data" ? badge("insufficient data", "warn") : "no";
+}
+
 function reportSection(api, name, report) {
   if (!report) return section("report-title", "Latest drift report", h("p", {}, "No drift evaluation yet."));
   const path = `/models/${name}/drift/${report.report_id}`;
@@ -83,13 +94,18 @@ function reportSection(api, name, report) {
     "report-title",
     "Latest drift report",
     h("p", {},
-      report.drift_detected ? badge("drift detected", "bad") : badge("no drift", "good"),
+      report.drift_detected
+        ? badge("drift detected", "bad")
+        : report.verdict === "insufficient_data" ? badge("insufficient data", "warn") : badge("no drift", "good"),
       ` ${fmtNumber(report.rows)} rows, window ${fmtTime(report.window?.start)} – ${fmtTime(report.window?.end)}, version v${report.version}. `,
       link),
     table(
-      "Per-feature tests, most drifted first",
-      ["Feature", "Test", "Statistic", "Threshold", "Drift"],
-      features.map(([f, d]) => [f, d.test, fmtNumber(d.statistic), fmtNumber(d.threshold), d.drift ? badge("drift", "bad") : "no"]),
+      "Per-feature tests, most drifted first: a feature drifts when its statistic reaches the threshold and its corrected p-value is under alpha",
+      ["Feature", "Test", "Statistic", "Threshold", "p-value", "Corrected p", "Smallest detectable", "Verdict"],
+      features.map(([f, d]) => [
+        f, d.test, fmtNumber(d.statistic), fmtNumber(d.threshold), fmtP(d.p_value), fmtP(d.corrected_p_value),
+        fmtNumber(d.minimum_detectable_effect), featureVerdict(d),
+      ]),
       { id: "report-features" },
     ),
     extra,

@@ -71,6 +71,11 @@ class MonitoringPolicy(Strict):
     thresholds: dict[str, Number] = Field(default_factory=dict)
     feature_thresholds: dict[str, dict[str, Number]] = Field(default_factory=dict)
     drift_share: float = Field(default=0.3, gt=0, le=1, strict=True)
+    # A feature drifts when its effect size passes its threshold and its Holm-corrected
+    # p-value is under alpha; under min_rows values in the window its verdict is
+    # insufficient_data (steward.drift.verdicts).
+    alpha: float = Field(default=0.05, gt=0, lt=1, strict=True)
+    min_rows: int = Field(default=100, ge=1, strict=True)
 
     @field_validator("schedule")
     @classmethod

@@ -167,20 +167,49 @@ def _quality(quality: dict[str, Any]) -> str:
     return "<h2>Data quality</h2>" + _table(("check", "found"), rows)
 
 
+STATUS = {"drift": "drift", "no_drift": "ok", "insufficient_data": "insufficient data"}
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1e}" if value < 0.001 else f"{value:.3f}"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _significance(report: DriftReport) -> str:
+    s = report.significance
+    if not s:
+        return ""
+    return (
+        f"A feature drifts when its statistic reaches the threshold and its p-value, corrected "
+        f"({s['correction'].capitalize()}) over the report's {s['tests']} tests, is under "
+        f"{s['alpha']}; under {s['min_rows']} rows its verdict is insufficient data. Smallest "
+        f"detectable: the effect this window detects with probability {s['power']}."
+    )
+
+
 def render(report: DriftReport, history: Sequence[dict[str, Any]] = ()) -> str:
     """``history``: the summaries of past reports, newest first (as listed)."""
     esc = html.escape
     verdict = "Drift detected" if report.drift_detected else "No drift"
+    if report.verdict == "insufficient_data":
+        verdict = "Insufficient data"
     rows = []
     sections = []
     items = list(report.features.items())
     if report.prediction is not None:
         items.append(("prediction", report.prediction))
     for name, f in items:
-        status = "drift" if f.drift else "ok"
+        status = STATUS[f.verdict]
         rows.append(
             f"<tr><th scope='row'>{esc(name)}</th><td>{esc(f.test)}</td>"
-            f"<td>{f.statistic:.4f}</td><td>{f.threshold:.4f}</td><td>{status}</td></tr>"
+            f"<td>{f.statistic:.4f}</td><td>{f.threshold:.4f}</td><td>{_p(f.p_value)}</td>"
+            f"<td>{_p(f.corrected_p_value)}</td><td>{_number(f.minimum_detectable_effect)}</td>"
+            f"<td>{status}</td></tr>"
         )
         trend = _line(
             _series(history, lambda s, n=name: s["features"][n]["statistic"], f.statistic),
@@ -207,7 +236,9 @@ def render(report: DriftReport, history: Sequence[dict[str, Any]] = ()) -> str:
         f"<p>Window {esc(report.window['start'])} to {esc(report.window['end'])}, "
         f"{report.rows} rows, {len(report.drifted_features)} of {len(report.features)} "
         f"features drifted. Grey: reference, blue: current.</p>"
+        f"<p>{_significance(report)}</p>"
         "<table><thead><tr><th>feature</th><th>test</th><th>statistic</th><th>threshold</th>"
+        "<th>p-value</th><th>corrected p</th><th>smallest detectable</th>"
         f"<th>verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
         f"{overall}{''.join(sections)}{_performance(report, history)}{_fairness(report)}"
         f"{_quality(report.data_quality)}</body></html>"

@@ -1,6 +1,8 @@
 """Drift statistics over binned distributions: named pure functions, each with a default
-threshold on an effect size (p-values are reported, never the verdict: at a million rows
-they flag differences too small to matter).
+threshold on an effect size. An effect size alone is not a verdict (at a few hundred rows
+sampling noise passes the thresholds), nor is a p-value alone (at a million rows it flags
+differences too small to matter): :mod:`steward.drift.verdicts` asks for both, with the tests
+of :mod:`.significance`.
 
 Numeric features are binned on the reference profile's fine quantile edges (~100 bins);
 categoricals use category counts. Empty bins are smoothed by ``EPS`` before logarithms, so
@@ -17,6 +19,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from steward.stats.significance import kolmogorov_sf
 
 EPS = 1e-6
 PSI_BINS = 10
@@ -36,13 +40,20 @@ def _smoothed(p: np.ndarray) -> np.ndarray:
     return out
 
 
+def coarse_groups(ref: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:
+    """The group (0 to ``bins - 1``) of each fine bin: ~``bins`` groups of equal reference
+    mass (PSI's usual deciles), in order."""
+    cumulative = np.cumsum(_proportions(ref))
+    groups = np.minimum((cumulative * bins - 1e-9).astype(int), bins - 1)
+    out: np.ndarray = np.maximum.accumulate(np.clip(groups, 0, bins - 1))
+    return out
+
+
 def coarsen(
     ref: np.ndarray, cur: np.ndarray, bins: int = PSI_BINS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Merge fine bins into ~``bins`` groups of equal reference mass (PSI's usual deciles)."""
-    cumulative = np.cumsum(_proportions(ref))
-    groups = np.minimum((cumulative * bins - 1e-9).astype(int), bins - 1)
-    groups = np.maximum.accumulate(np.clip(groups, 0, bins - 1))
+    """Merge fine bins into the groups of :func:`coarse_groups`."""
+    groups = coarse_groups(ref, bins)
     return np.bincount(groups, ref, bins), np.bincount(groups, cur, bins)
 
 
@@ -71,13 +82,6 @@ def wasserstein(ref: np.ndarray, cur: np.ndarray, points: np.ndarray, scale: flo
     return distance / scale if scale > 0 else distance
 
 
-def _kolmogorov_sf(x: float) -> float:
-    if x <= 0:
-        return 1.0
-    total = math.fsum((-1.0) ** (k - 1) * math.exp(-2.0 * k * k * x * x) for k in range(1, 101))
-    return min(max(2.0 * total, 0.0), 1.0)
-
-
 def ks(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     """Binned two-sample KS statistic and its asymptotic p-value."""
     n, m = float(ref.sum()), float(cur.sum())
@@ -85,47 +89,7 @@ def ks(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     if n == 0 or m == 0:
         return d, 1.0
     effective = math.sqrt(n * m / (n + m))
-    return d, _kolmogorov_sf((effective + 0.12 + 0.11 / effective) * d)
-
-
-def _gammaincc(a: float, x: float) -> float:
-    """Regularized upper incomplete gamma Q(a, x) (series / continued fraction)."""
-    if x <= 0:
-        return 1.0
-    lg = math.lgamma(a)
-    if x < a + 1:
-        term = total = 1.0 / a
-        k = a
-        for _ in range(1000):
-            k += 1
-            term *= x / k
-            total += term
-            if abs(term) < abs(total) * 1e-15:
-                break
-        return max(0.0, 1.0 - total * math.exp(-x + a * math.log(x) - lg))
-    b, c, d = x + 1 - a, 1e300, 1 / (x + 1 - a)
-    h = d
-    for i in range(1, 1000):
-        an = -i * (i - a)
-        b += 2
-        d = an * d + b
-        d = 1e-300 if abs(d) < 1e-300 else d
-        c = b + an / c
-        c = 1e-300 if abs(c) < 1e-300 else c
-        d = 1 / d
-        step = d * c
-        h *= step
-        if abs(step - 1) < 1e-15:
-            break
-    return min(1.0, math.exp(-x + a * math.log(x) - lg) * h)
-
-
-def chi2(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
-    """Chi-square test of the current counts against the reference proportions."""
-    expected = _smoothed(_proportions(ref)) * cur.sum()
-    statistic = float(np.sum((cur - expected) ** 2 / expected))
-    dof = max(len(ref) - 1, 1)
-    return statistic, _gammaincc(dof / 2, statistic / 2)
+    return d, kolmogorov_sf((effective + 0.12 + 0.11 / effective) * d)
 
 
 # Named tests and their default thresholds (effect sizes); per-model and per-feature
