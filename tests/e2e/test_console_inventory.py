@@ -8,13 +8,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from steward import wiring
 from steward.domain.identity import Identity, Role
 from steward.domain.models import ModelSpec, Task
 from steward.local.platform import LocalPlatform
-from tests.e2e.test_console import CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests.e2e.test_console import ROOT, browser, page  # noqa: F401 - the shared fixtures
 
 MODELS = 120  # two pages of 100: cheap for CI
 ADMIN = Identity(user="admin", roles=frozenset(Role))
@@ -36,25 +36,6 @@ def platform() -> Iterator[LocalPlatform]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield opened
-    context.close()
-    assert errors == []
-
-
 def _timed(action: object, settled: object) -> float:
     start = time.perf_counter()
     action()  # type: ignore[operator]
@@ -62,7 +43,10 @@ def _timed(action: object, settled: object) -> float:
     return time.perf_counter() - start
 
 
-def test_inventory_filters_and_pages_within_a_second(platform: LocalPlatform, page: Page) -> None:
+def test_inventory_filters_and_pages_within_a_second(
+    platform: LocalPlatform,
+    page: Page,  # noqa: F811 - the shared fixture imported above
+) -> None:
     page.goto(platform.url + "/")
     rows = page.locator("#inventory tbody tr")
     expect(rows).to_have_count(100)  # the first page of 100, not every model
