@@ -162,7 +162,7 @@ def test_duplicate_validation_events_make_one_transition(stack: Stack, copies: i
     from steward.dispatch import dispatch
 
     event = {"task": "validate", "input": {"name": name, "version": number}}
-    results = race([(lambda reg: dispatch(event, serves=["tasks"])) for _ in range(copies)])
+    results = race([(lambda reg: dispatch(event, serves=["models"])) for _ in range(copies)])
     assert all(isinstance(r, dict) and r["ok"] is True for r in results), results
     version = wiring.registry().get_version(name, number)
     assert version.status.value == "VALIDATING"  # held for its gates, the next step
