@@ -81,7 +81,8 @@ def test_reads_fail_generically(
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_create_model_fails_cleanly(stack: Stack, kind: str) -> None:
     name = f"faults-create-{kind.replace('_', '-')}"
-    with injected(Fault("dynamodb", "PutItem", kind)):
+    # the record and its inventory index entries are one transaction
+    with injected(Fault("dynamodb", "TransactWriteItems", kind)):
         answer = call(stack, "POST", "/models", model_spec(name))
     assert_generic(answer, kind)
     assert call(stack, "GET", f"/models/{name}").status == 404
