@@ -53,7 +53,7 @@ def race(work: list[Callable[[Registry], Any]]) -> list[Any]:
 
 
 class HoldWrites:
-    """A botocore hook that holds every ``UpdateItem`` until ``n`` threads reach it."""
+    """A botocore hook that holds every call it is registered on until ``n`` threads reach it."""
 
     def __init__(self, n: int) -> None:
         self.barrier = threading.Barrier(n, timeout=30)
@@ -79,13 +79,16 @@ def test_ten_concurrent_promotions_from_one_revision_one_wins(stack: Stack) -> N
 
     session = boto3._get_default_session()._session
     hold = HoldWrites(THREADS)
-    session.register("before-call.dynamodb.UpdateItem", hold, unique_id="hold-writes")
+    # The first production version changes the model's inventory facets, so its record is
+    # written by a transaction (with the index entries), not an UpdateItem.
+    write = "before-call.dynamodb.TransactWriteItems"
+    session.register(write, hold, unique_id="hold-writes")
     try:
         results = race(
             [(lambda reg, v=v: reg.set_alias(name, "production", v, alice)) for v in numbers]
         )
     finally:
-        session.unregister("before-call.dynamodb.UpdateItem", unique_id="hold-writes")
+        session.unregister(write, unique_id="hold-writes")
         wiring.reset()
     winners = [r for r in results if not isinstance(r, StewardError)]
     losers = [r for r in results if isinstance(r, StewardError)]

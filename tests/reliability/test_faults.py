@@ -189,8 +189,12 @@ def test_promotion_fails_cleanly(stack: Stack, kind: str) -> None:
         body={"decision": "approve", "comment": "ok"},
     )
     before = call(stack, "GET", f"/models/{name}").body
-    with injected(Fault("dynamodb", "UpdateItem", kind)):
+    # the record's write: one UpdateItem, or a transaction when its inventory facets change
+    # (the first production version does)
+    record_writes = (Fault("dynamodb", op, kind) for op in ("UpdateItem", "TransactWriteItems"))
+    with injected(*record_writes) as faults:
         answer = call(stack, "PUT", f"/models/{name}/aliases/production", {"version": 1})
+    assert sum(f.injected for f in faults) >= 1
     assert_generic(answer, kind)
     after = call(stack, "GET", f"/models/{name}").body
     assert after["aliases"] == before["aliases"] and after["rev"] == before["rev"]
