@@ -39,6 +39,10 @@ FACET_KIND = "INV#"  # gsi1pk of a model's index entry: INV#owner=alice, INV#tag
 OVER_READ = 1000  # index entries a filtered page examines at most
 
 
+# A conditional write, alone or in a transaction, that a concurrent writer got to first.
+LOST_RACE = ("TransactionCanceledException", "ConditionalCheckFailedException")
+
+
 def _pk(name: str) -> dict[str, str]:
     return {"S": f"MODEL#{name}"}
 
@@ -82,10 +86,7 @@ class DynamoModelStore(ModelStore):
         try:
             self._db.transact_write_items(TransactItems=writes)
         except ClientError as exc:
-            if error_code(exc) in (
-                "TransactionCanceledException",
-                "ConditionalCheckFailedException",
-            ):
+            if error_code(exc) in LOST_RACE:
                 raise AlreadyExists(f"model {model.name} exists") from None
             raise
 
@@ -220,10 +221,7 @@ class DynamoModelStore(ModelStore):
                 return self._model(result["Attributes"])
             self._db.transact_write_items(TransactItems=[{"Update": update}, *facets])
         except ClientError as exc:
-            if error_code(exc) in (
-                "TransactionCanceledException",
-                "ConditionalCheckFailedException",
-            ):
+            if error_code(exc) in LOST_RACE:
                 raise Conflict(f"model {model.name} changed meanwhile; retry") from None
             raise
         latest = self.get_model(model.name).latest_version
@@ -268,10 +266,7 @@ class DynamoModelStore(ModelStore):
                 ]
             )
         except ClientError as exc:
-            if error_code(exc) in (
-                "TransactionCanceledException",
-                "ConditionalCheckFailedException",
-            ):
+            if error_code(exc) in LOST_RACE:
                 raise Conflict(f"version {version.version} of {version.name} was taken") from None
             raise
 
