@@ -29,27 +29,14 @@ from steward.packs import verify
 from steward.registry.requests import Decision, RegisterVersion
 from steward.registry.service import Registry
 from tests.factories import model_spec, parquet_log, reference_rows, register_body
-from tests.unit.conftest import StepClock, drift_service
+from tests.unit.conftest import drift_service, plain_registry
 
 T0 = datetime(2026, 11, 2, 10, tzinfo=UTC)
 NOW = datetime(2026, 12, 31, tzinfo=UTC)
 
 
 def world(versions: int, reports: int) -> tuple[Registry, MemoryReportStore]:
-    from steward.adapters.memory import (
-        MemoryArtifactStore,
-        MemoryAuditLog,
-        MemoryModelStore,
-        MemoryWorkflowEngine,
-    )
-
-    registry = Registry(
-        MemoryModelStore(),
-        MemoryArtifactStore(),
-        MemoryAuditLog(),
-        MemoryWorkflowEngine(),
-        clock=StepClock(),
-    )
+    registry = plain_registry()
     service = drift_service(registry, model_spec(), register_body(), T0)
     users = UserDirectory()
     alice, bob = users.identify("alice"), users.identify("bob")

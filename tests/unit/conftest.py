@@ -31,6 +31,17 @@ class StepClock:
         return self.now
 
 
+def plain_registry() -> Registry:
+    """On fakes, with no write-once audit copy (the evidence pack's test and bench)."""
+    return Registry(
+        MemoryModelStore(),
+        MemoryArtifactStore(),
+        MemoryAuditLog(),
+        MemoryWorkflowEngine(),
+        clock=StepClock(),
+    )
+
+
 @pytest.fixture
 def registry() -> Registry:
     """On fakes; every audit event is also archived in a write-once copy, as the audit

@@ -24,7 +24,7 @@ from steward.packs import MANIFEST, SIGNATURE, verify
 from steward.registry.requests import Decision, RegisterVersion
 from steward.registry.service import Registry
 from tests.factories import model_spec, parquet_log, reference_rows, register_body
-from tests.unit.conftest import drift_service
+from tests.unit.conftest import drift_service, plain_registry
 
 USERS = UserDirectory()
 T0 = datetime(2026, 11, 2, 10, tzinfo=UTC)
@@ -176,7 +176,6 @@ def signed() -> tuple[bytes, bytes]:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from steward.adapters.keyfile import Ed25519KeyFile
-    from tests.unit.conftest import StepClock
 
     key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
     path = Path("/tmp") / f"steward-evidence-test-{id(key)}.pem"
@@ -187,20 +186,7 @@ def signed() -> tuple[bytes, bytes]:
             serialization.NoEncryption(),
         )
     )
-    from steward.adapters.memory import (
-        MemoryArtifactStore,
-        MemoryAuditLog,
-        MemoryModelStore,
-        MemoryWorkflowEngine,
-    )
-
-    registry = Registry(
-        MemoryModelStore(),
-        MemoryArtifactStore(),
-        MemoryAuditLog(),
-        MemoryWorkflowEngine(),
-        clock=StepClock(),
-    )
+    registry = plain_registry()
     service = drift_service(registry, model_spec(), register_body(), T0)
     reports = service.reports
     assert isinstance(reports, MemoryReportStore)
