@@ -371,6 +371,8 @@ def test_export_evidence_from_the_model_page_and_the_inbox(
 
     seeded.post(f"/models/{MODEL}/versions", register_body(metrics={"auc": 0.84}))
     _until_pending(seeded, 3)
+    # a pack's default `at` is now to the second: let the second of the validation pass
+    time.sleep(1.05)
     page.goto(platform.url + "/#/approvals")
     _act_as(page, "carol")
     with page.expect_download() as started:

@@ -72,6 +72,9 @@ class Fault:
     match: Callable[[dict[str, Any]], bool] | None = None
     injected: int = 0
     calls: int = 0
+    # Cleared when the block ends: a client built inside the block by another thread may
+    # outlive it (a cache filled after the block's reset), and must not keep failing.
+    active: bool = True
     _owner: int = field(default_factory=threading.get_ident)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -84,6 +87,8 @@ class Fault:
         return f"before-call.{self.service}{op}"
 
     def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if not self.active:
+            return
         if not self.any_thread and threading.get_ident() != self._owner:
             return
         if self.match is not None and not self.match(params):
@@ -108,5 +113,6 @@ def injected(*faults: Fault) -> Iterator[tuple[Fault, ...]]:
         yield faults
     finally:
         for fault in faults:
+            fault.active = False
             session.unregister(fault.event, unique_id=f"fault-{id(fault)}")
         wiring.reset()

@@ -170,7 +170,7 @@ def _rezip(data: bytes, name: str, content: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def signed() -> tuple[bytes, bytes]:
+def signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
     """A signed pack and its public key (PEM)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -178,7 +178,7 @@ def signed() -> tuple[bytes, bytes]:
     from steward.adapters.keyfile import Ed25519KeyFile
 
     key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
-    path = Path("/tmp") / f"steward-evidence-test-{id(key)}.pem"
+    path = tmp_path_factory.mktemp("evidence-key") / "ed25519.pem"
     path.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -191,7 +191,6 @@ def signed() -> tuple[bytes, bytes]:
     reports = service.reports
     assert isinstance(reports, MemoryReportStore)
     data = _build(registry, reports, signer=Ed25519KeyFile(path))
-    path.unlink()
     public = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
