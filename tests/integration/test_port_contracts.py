@@ -194,6 +194,18 @@ def test_recent_audit_pages_newest_first_across_streams(audit: AuditLog) -> None
     assert seen[:5] == ["z4", "z3", "z2", "z1", "z0"]
 
 
+def test_every_stream_at_once_equals_each_stream_read_alone(audit: AuditLog) -> None:
+    streams = [_name(), _name(), _name()]
+    for i in range(7):
+        audit.append(
+            stream=streams[i % 3], actor="a", action=f"a{i}", target="t", clock=lambda: NOW
+        )
+    together = audit.by_stream()
+    for stream in streams:
+        assert together[stream] == list(audit.all_events(stream))
+    assert set(together) == set(audit.streams())
+
+
 def test_the_audit_copy_is_written_once_per_event(audit_copy: AuditCopy) -> None:
     stream = _name()
     first = next_event(None, stream=stream, actor="a", action="x", target=stream, at=NOW)

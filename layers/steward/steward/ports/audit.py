@@ -44,6 +44,23 @@ class AuditLog(ABC):
             if not token:
                 return
 
+    def by_stream(self) -> dict[str, list[AuditEvent]]:
+        """Every event of every stream, oldest first within each, read in one pass over the
+        time index (pages of 1,000 events) rather than one query per stream: the portfolio
+        KPIs read the whole trail, and at 10,000 models that is 10,000 queries saved."""
+        found: dict[str, list[AuditEvent]] = {}
+        token: str | None = None
+        while True:
+            page = self.recent(1000, token)
+            for event in page.items:
+                found.setdefault(event.stream, []).append(event)
+            token = page.next_token
+            if not token:
+                break
+        for events in found.values():
+            events.sort(key=lambda e: e.seq)
+        return found
+
     def append(
         self,
         *,

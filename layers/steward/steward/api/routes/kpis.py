@@ -37,9 +37,7 @@ def _window(since: str | None, until: str | None) -> tuple[datetime | None, date
 @router.get("/kpis", summary="The portfolio's practice KPIs, from the audit trail")
 def portfolio_kpis(since: str | None = None, until: str | None = None) -> Kpis:
     start, end = _window(since, until)
-    log = registry().audit_log
-    streams = {s: list(log.all_events(s)) for s in log.streams()}
-    return kpis(streams, since=start, until=end)
+    return kpis(registry().audit_log.by_stream(), since=start, until=end)
 
 
 @router.get("/models/<name>/kpis", summary="A model's practice KPIs, from its audit trail")
