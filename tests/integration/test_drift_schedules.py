@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from steward import wiring
+from steward.domain.schedule import EPOCH, offset_of
 from tests.factories import model_spec, parquet_log, reference_rows, register_body
 from tests.integration.conftest import Stack
 from tests.integration.support import api, execution_end, wait_status
@@ -73,6 +74,8 @@ def test_a_model_gets_a_schedule_that_follows_its_policy(stack: Stack, drifted: 
     schedule = _schedule(NAME)
     assert schedule["ScheduleExpression"] == "rate(1 hour)"
     assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    hour = timedelta(hours=1)  # on the model's own phase in the hour, not on the hour
+    assert (schedule["StartDate"] - EPOCH - offset_of(NAME, hour)) % hour == timedelta(0)
     target = schedule["Target"]
     assert target["Arn"] == next(f.arn for f in stack.deployment.functions if f.source == "drift")
     assert json.loads(target["Input"]) == {"model": NAME}

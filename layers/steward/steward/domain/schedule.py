@@ -2,10 +2,18 @@
 
 Used to validate monitoring and retrain policies and, on the local platform, to fire
 schedules (moto stores them but never fires them).
+
+A model's drift schedule with a ``rate(...)`` fires on the model's own phase, so that ten
+thousand hourly models are not due at the same moment: :func:`offset_of` places the model
+in its period by a hash of its name (stable across redeploys, uniform over the period) and
+:func:`spread_start` turns that into the schedule's ``StartDate`` (EventBridge Scheduler runs
+a rate schedule from its start date on), which the local scheduler honours too. ``cron`` and
+``at`` name wall-clock times on purpose and are left as written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -139,3 +147,26 @@ def parse_schedule(expression: str) -> Schedule:
     raise ValidationFailed(
         f"unsupported schedule {expression!r}: use rate(N unit), cron(6 fields) or at(...)"
     )
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def offset_of(name: str, period: timedelta) -> timedelta:
+    """Where ``name`` fires within ``period``: the first 8 bytes of its sha256 modulo the
+    period in whole seconds (uniform to within 2**-40 for any period up to a year)."""
+    seconds = max(int(period.total_seconds()), 1)
+    digest = hashlib.sha256(name.encode()).digest()
+    return timedelta(seconds=int.from_bytes(digest[:8], "big") % seconds)
+
+
+def spread_start(expression: str, name: str, now: datetime) -> datetime | None:
+    """The start date that puts a ``rate(...)`` schedule on ``name``'s phase: the first
+    ``EPOCH + offset_of(name, period) + k * period`` strictly after ``now`` (EventBridge
+    Scheduler refuses a start date more than 5 minutes past). ``None`` for cron and at."""
+    every = parse_schedule(expression).every
+    if every is None:
+        return None
+    phase = EPOCH + offset_of(name, every)
+    k = (now.astimezone(UTC) - phase) // every + 1
+    return phase + k * every

@@ -4,8 +4,10 @@ rules and EventBridge Scheduler schedules (one per model for drift).
 Every tick it reads the enabled rules and schedules from the emulator, so those created or
 changed after start-up are picked up, and delivers each due firing to the targets: Lambda
 functions (asynchronously, with the target's input) and Step Functions state machines.
-Scheduler schedules are named ``<group>/<name>``; their retry policy and dead-letter queue
-are not emulated (a failed local firing is logged).
+Scheduler schedules are named ``<group>/<name>``; a schedule's ``StartDate`` is its first
+firing and a rate's phase, as in EventBridge Scheduler (drift schedules are spread over their
+period that way); their retry policy and dead-letter queue are not emulated (a failed local
+firing is logged).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._anchors: dict[str, datetime] = {}
-        self._next: dict[tuple[str, str], datetime | None] = {}
+        self._next: dict[tuple[str, str, datetime], datetime | None] = {}
         self._details: dict[tuple[str, Any], dict[str, Any]] = {}
         self.fired: list[tuple[str, datetime]] = []
         self._events = boto3.client("events")
@@ -68,6 +70,7 @@ class Scheduler:
                     {
                         "Name": f"{summary['GroupName']}/{summary['Name']}",
                         "ScheduleExpression": detail["ScheduleExpression"],
+                        "StartDate": detail.get("StartDate"),
                         "State": detail.get("State", "ENABLED"),
                         "Target": detail["Target"],
                     }
@@ -120,10 +123,12 @@ class Scheduler:
             except ValidationFailed as exc:
                 log.warning("schedule %s skipped: %s", name, exc.message)
                 continue
-            anchor = self._anchors.setdefault(name, now)
-            key = (name, schedule.expression)  # a changed expression is planned afresh
+            start: datetime | None = rule.get("StartDate")
+            anchor = start or self._anchors.setdefault(name, now)
+            key = (name, schedule.expression, anchor)  # a changed schedule is planned afresh
             if key not in self._next:
-                self._next[key] = schedule.next_after(now, anchor)
+                first = start is not None and start > now
+                self._next[key] = start if first else schedule.next_after(now, anchor)
             due = self._next[key]
             if due is not None and due <= now:
                 log.info("firing schedule %s (%s)", name, rule["ScheduleExpression"])

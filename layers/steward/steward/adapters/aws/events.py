@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from steward.adapters.aws.shared import error_code
+from steward.domain.schedule import spread_start
 from steward.ports.monitoring import (
     EventBus,
     Schedules,
@@ -17,13 +20,21 @@ from steward.ports.monitoring import (
 class EventBridgeSchedules(Schedules):
     """:class:`~steward.ports.monitoring.Schedules` on EventBridge Scheduler: one schedule per
     model in one group, targeting the drift function with ``{"model": name}``, flexible
-    window off, bounded retries and a dead-letter queue."""
+    window off, bounded retries and a dead-letter queue. A ``rate(...)`` schedule starts on
+    the model's own phase (:func:`~steward.domain.schedule.spread_start`)."""
 
     def __init__(
-        self, client: Any, group: str, target_arn: str, role_arn: str, dead_letter_arn: str
+        self,
+        client: Any,
+        group: str,
+        target_arn: str,
+        role_arn: str,
+        dead_letter_arn: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._scheduler = client
         self._group = group
+        self._clock = clock
         self._target = {
             "Arn": target_arn,
             "RoleArn": role_arn,
@@ -32,7 +43,7 @@ class EventBridgeSchedules(Schedules):
         }
 
     def put(self, model: str, expression: str) -> None:
-        spec = {
+        spec: dict[str, Any] = {
             "Name": model,
             "GroupName": self._group,
             "ScheduleExpression": expression,
@@ -42,6 +53,9 @@ class EventBridgeSchedules(Schedules):
             "State": "ENABLED",
             "Target": {**self._target, "Input": json.dumps({"model": model})},
         }
+        start = spread_start(expression, model, self._clock())
+        if start is not None:
+            spec["StartDate"] = start
         if self.get(model) is None:
             try:
                 self._scheduler.create_schedule(**spec)
