@@ -6,7 +6,6 @@ first ``min(100, n)`` rows of its registered reference sample (the background)."
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -19,6 +18,7 @@ from steward.ports import ArtifactStore
 from steward.registry.core import REFERENCE_FILE
 from steward.registry.tabular import decode_sample
 from steward.runtimes.base import Runtime
+from steward.scoring.per_version import PerVersion
 
 MAX_REASONS = 50
 
@@ -54,19 +54,12 @@ class Explainers:
 
     def __init__(self, artifacts: ArtifactStore) -> None:
         self.artifacts = artifacts
-        self._cache: dict[tuple[str, int, str], Explainer] = {}
-        self._lock = threading.Lock()
+        self._cache: PerVersion[Explainer] = PerVersion()
 
     def get(self, version: ModelVersion, runtime: Runtime) -> Explainer:
-        key = (version.name, version.version, version.sha256)
-        explainer = self._cache.get(key)
-        if explainer is None:
-            with self._lock:
-                explainer = self._cache.get(key)
-                if explainer is None:
-                    explainer = Explainer(runtime, background_rows(self.artifacts, version))
-                    self._cache[key] = explainer
-        return explainer
+        return self._cache.get(
+            version, lambda: Explainer(runtime, background_rows(self.artifacts, version))
+        )
 
 
 def answer(name: str, version: int, explanation: Explanation) -> ExplainResponse:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from steward.runtimes.base import Prediction, Runtime
 from steward.runtimes.loader import load_runtime
 from steward.scoring.explanations import Explainers, ExplainResponse, answer, reasons
 from steward.scoring.inputs import MAX_ROWS, PredictRequest, quality_flags, to_columns
+from steward.scoring.per_version import PerVersion
 from steward.scoring.routing import Route, Variant, assign
 from steward.scoring.tracing import subsegment
 
@@ -125,8 +125,7 @@ class Scorer:
         self._ttl = model_ttl_s
         self._models: dict[str, _Cached] = {}
         self._versions: dict[tuple[str, int], _Cached] = {}
-        self._runtimes: dict[tuple[str, int, str], Runtime] = {}
-        self._lock = threading.Lock()
+        self._runtimes: PerVersion[Runtime] = PerVersion()
         self.explainers = Explainers(artifacts)
 
     # -- caches --------------------------------------------------------------------------
@@ -154,19 +153,12 @@ class Scorer:
 
     def runtime(self, version: ModelVersion) -> Runtime:
         """Loaded once per (name, version, sha256) per warm function, integrity-checked."""
-        key = (version.name, version.version, version.sha256)
-        runtime = self._runtimes.get(key)
-        if runtime is None:
-            with self._lock:
-                runtime = self._runtimes.get(key)
-                if runtime is None:
-                    with subsegment("load_model", model=version.name, version=version.version):
-                        data = fetch_verified(self.artifacts, version)
-                        runtime = load_runtime(
-                            version.flavor, data, version.signature, version.task
-                        )
-                    self._runtimes[key] = runtime
-        return runtime
+        return self._runtimes.get(version, lambda: self._load(version))
+
+    def _load(self, version: ModelVersion) -> Runtime:
+        with subsegment("load_model", model=version.name, version=version.version):
+            data = fetch_verified(self.artifacts, version)
+            return load_runtime(version.flavor, data, version.signature, version.task)
 
     # -- scoring -------------------------------------------------------------------------
 
