@@ -22,7 +22,7 @@ from sklearn.ensemble import (
 
 from steward.explain.onnx_trees import from_onnx
 from steward.explain.sklearn_trees import from_sklearn
-from steward.explain.trees import Tree, ensemble, tree_shap
+from steward.explain.trees import Tree, ensemble, prepare, tree_shap
 
 
 def enumerate_shapley(
@@ -121,6 +121,26 @@ def test_random_trees_equal_enumeration(drawn: tuple[list[Tree], int], seed: int
         np.testing.assert_allclose(
             result.values[i], enumerate_shapley(f, data[i], data[2:]), atol=1e-9
         )
+    np.testing.assert_allclose(result.base + result.values.sum(axis=1), result.output, atol=1e-9)
+    per_row = tree_shap(model, data[:2], prepare(model, data[2:], table_slots=0))
+    np.testing.assert_allclose(per_row.values, result.values, atol=1e-12)
+
+
+def test_tabled_and_per_row_leaves_agree_on_deep_trees() -> None:
+    """Leaves testing more than TABLE_SLOTS features are computed row by row: a deep forest
+    has both kinds, and the two ways give the same values."""
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    x, y = load_diabetes(return_X_y=True)
+    model = ExtraTreesRegressor(n_estimators=4, max_depth=14, random_state=0).fit(x, y)
+    trees, _ = from_sklearn(model)
+    mixed = prepare(trees, x[:60])
+    assert len(mixed.tabled) and len(mixed.rest)
+    result = tree_shap(trees, x[-20:], mixed)
+    per_row = tree_shap(trees, x[-20:], prepare(trees, x[:60], table_slots=0))
+    assert not len(prepare(trees, x[:60], table_slots=0).tabled)
+    np.testing.assert_allclose(result.values, per_row.values, atol=1e-9)
+    np.testing.assert_allclose(result.output, model.predict(x[-20:])[:, None], atol=1e-9)
     np.testing.assert_allclose(result.base + result.values.sum(axis=1), result.output, atol=1e-9)
 
 

@@ -21,6 +21,7 @@ one batched matrix product per leaf.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from math import factorial
 
 import numpy as np
@@ -106,10 +107,14 @@ class _Paths:
         self.value = trees.value[np.array(leaves, dtype=np.int64)]  # (L, K)
         table = np.array(conditions, dtype=np.int64).reshape(-1, 4)
         table = table[np.lexsort((table[:, 1], table[:, 0]))]
-        group = table[:, 0] * self.n_slots + table[:, 1]
-        self.starts = np.flatnonzero(np.r_[len(group) > 0, group[1:] != group[:-1]])
-        self.groups = group[self.starts]  # (G,) leaf*S+slot of each group
         self.nodes, self.ways = table[:, 2], table[:, 3].astype(bool)
+        # Each split node is compared once per row, then read by every path through it.
+        self._split_nodes, self._condition_node = np.unique(self.nodes, return_inverse=True)
+        ops = trees.op[self._split_nodes]
+        self._op_columns = [(code, np.flatnonzero(ops == code)) for code in np.unique(ops).tolist()]
+        self._condition_bit = np.left_shift(np.int64(1), table[:, 1])
+        self._leaf_starts = np.flatnonzero(np.r_[len(table) > 0, table[1:, 0] != table[:-1, 0]])
+        self._split_leaves = table[self._leaf_starts, 0]  # leaves with at least one split
         feature = np.full(self.n_leaves * self.n_slots, -1, dtype=np.int64)
         for leaf, order in enumerate(slot_features):
             feature[leaf * self.n_slots : leaf * self.n_slots + len(order)] = order
@@ -118,37 +123,32 @@ class _Paths:
         self.bits = bits
         self.valid = ((self.slot_feature >= 0) * bits).sum(axis=1)  # (L,) mask of real slots
         self.trees = trees
-        used = np.flatnonzero(self.slot_feature.ravel() >= 0)
-        self._by_feature = used[np.argsort(self.slot_feature.ravel()[used], kind="stable")]
-        sorted_features = self.slot_feature.ravel()[self._by_feature]
-        self._feature_starts = np.flatnonzero(
-            np.r_[len(sorted_features) > 0, sorted_features[1:] != sorted_features[:-1]]
-        )
-        self._features = sorted_features[self._feature_starts]
+        # Where each (leaf, slot) adds its attribution: its feature, or a spare column for
+        # padding slots (dropped).
+        self.slot_column = np.where(self.slot_feature >= 0, self.slot_feature, trees.n_features)
         self.weights_a, self.weights_b = _weights(self.n_slots)
-        self.slot_value = np.repeat(self.value, self.n_slots, axis=0)  # (L*S, K)
 
     def masks(self, x: np.ndarray) -> np.ndarray:
         """(rows, leaves) int64: bit ``s`` set when the row passes every split on slot ``s``
-        (padding slots are set)."""
+        (bits of padding slots are set)."""
         t = self.trees
-        values: np.ndarray = x.astype(t.dtype)[:, t.feature[self.nodes]]
-        thresholds = t.threshold[self.nodes]
-        ops = t.op[self.nodes]
+        nodes = self._split_nodes
+        values: np.ndarray = x.astype(t.dtype)[:, t.feature[nodes]]
+        thresholds = t.threshold[nodes]
         way = np.empty(values.shape, dtype=bool)
-        for code in np.unique(ops).tolist():
-            cols = ops == code
+        for code, cols in self._op_columns:
             with np.errstate(invalid="ignore"):
                 way[:, cols] = _OPS[code](values[:, cols], thresholds[cols])
         missing = np.isnan(values)
         if missing.any():
-            way = np.where(missing, t.missing_yes[self.nodes], way)
-        flat = np.ones((x.shape[0], self.n_leaves * self.n_slots), dtype=bool)
-        if len(self.starts):  # (a forest of single leaves has no splits)
-            passed = way == self.ways
-            flat[:, self.groups] = np.logical_and.reduceat(passed, self.starts, axis=1)
-        shaped = flat.reshape(x.shape[0], self.n_leaves, self.n_slots)
-        masks: np.ndarray = (shaped * self.bits).sum(axis=2)
+            way = np.where(missing, t.missing_yes[nodes], way)
+        masks = np.full((x.shape[0], self.n_leaves), -1, dtype=np.int64)
+        if len(self.nodes):  # (a forest of single leaves has no splits)
+            failed = way[:, self._condition_node] != self.ways  # (rows, conditions)
+            cleared = np.bitwise_or.reduceat(
+                failed * self._condition_bit, self._leaf_starts, axis=1
+            )
+            masks[:, self._split_leaves] = ~cleared
         return masks
 
     def outputs(self, masks: np.ndarray) -> np.ndarray:
@@ -157,14 +157,16 @@ class _Paths:
         out: np.ndarray = reached.astype(np.float64) @ self.value + self.trees.base
         return out
 
-    def by_feature(self, per_slot: np.ndarray, n_features: int) -> np.ndarray:
-        """Sum (rows, L*S, K) slot contributions into (rows, features, K)."""
-        rows, _, k = per_slot.shape
-        out = np.zeros((rows, n_features, k))
-        if len(self._by_feature):
-            sums = np.add.reduceat(per_slot[:, self._by_feature], self._feature_starts, axis=1)
-            out[:, self._features] = sums
-        return out
+    def add_by_feature(self, out: np.ndarray, per_slot: np.ndarray, leaves: np.ndarray) -> None:
+        """Add per-slot attributions (outputs, rows, len(leaves), width) of the given leaves
+        into ``out`` (rows, features + 1, outputs): one weighted bincount per output."""
+        k, n, _, width = per_slot.shape
+        columns = out.shape[1]
+        index = (np.arange(n) * columns)[:, None, None] + self.slot_column[leaves, :width]
+        for j in range(k):
+            out[:, :, j] += np.bincount(
+                index.ravel(), weights=per_slot[j].ravel(), minlength=n * columns
+            ).reshape(n, columns)
 
 
 def _weights(slots: int) -> tuple[np.ndarray, np.ndarray]:
@@ -193,25 +195,95 @@ class TreeShap:
 
 @dataclass
 class Background:
-    """What TreeSHAP needs of a background, computed once per (ensemble, background)."""
+    """What TreeSHAP needs of a background, computed once per (ensemble, background).
+
+    Leaves whose path tests at most ``TABLE_SLOTS`` distinct features get a table: for every
+    way a row can pass or fail the path's slots (a pattern, ``2^s`` of them), the slots'
+    Shapley weights summed over the background, so that explaining a row is one lookup per
+    leaf. The other leaves (``rest``) keep the background's pass bits and are computed per
+    row."""
 
     masks: np.ndarray  # (m, L)
-    bits: np.ndarray  # (L, m, S) 1.0 where the background row passes the slot
-    not_bits: np.ndarray  # (L, m, S) 1.0 where it does not (real slots only)
     base: np.ndarray  # (outputs,) the background's mean margin
+    tabled: np.ndarray  # (T,) leaves with a table
+    offsets: np.ndarray  # (T,) each tabled leaf's first row in ``table``
+    table: np.ndarray  # (outputs, Σ 2^s, width) per (leaf, pattern) and slot: the leaf's value
+    # times the slot's Shapley weight, averaged over the background
+    rest: np.ndarray  # (R,) leaves computed per row
+    bits: np.ndarray  # (R, m, S) 1.0 where the background row passes the slot
+    not_bits: np.ndarray  # (R, m, S) 1.0 where it does not (real slots only)
 
 
-def prepare(trees: TreeEnsemble, background: np.ndarray) -> Background:
+TABLE_SLOTS = 8  # a leaf's table has 2^slots patterns; the pattern game's matrix 4^slots·slots
+_TABLE_CELLS = 1 << 22  # floats in all the tables together (32 MB): beyond, leaves go per row
+
+
+def prepare(
+    trees: TreeEnsemble, background: np.ndarray, table_slots: int = TABLE_SLOTS
+) -> Background:
+    """``table_slots``: leaves with more slots than this are computed per row (0: all)."""
     paths = trees.paths
     zm = paths.masks(background)
-    real = ((paths.valid[:, None] & paths.bits) != 0)[:, None, :]  # (L, 1, S)
-    z_bits = ((zm.T[:, :, None] & paths.bits) != 0).astype(np.float64)  # (L, m, S)
+    m = zm.shape[0]
+    slots = np.bitwise_count(paths.valid).astype(np.int64)  # (L,) real slots per leaf
+    candidates = np.flatnonzero((slots > 0) & (slots <= min(table_slots, TABLE_SLOTS)))
+    candidates = candidates[np.argsort(slots[candidates], kind="stable")]
+    cells = np.cumsum((1 << slots[candidates]) * slots[candidates])
+    tabled = np.sort(candidates[cells <= _TABLE_CELLS])
+    rest = np.setdiff1d(np.flatnonzero(slots > 0), tabled)
+    width = int(slots[tabled].max()) if len(tabled) else 0
+    sizes = 1 << slots[tabled]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    table = np.zeros((paths.value.shape[1], int(sizes.sum()), width))
+    for s in np.unique(slots[tabled]).tolist():
+        group = np.flatnonzero(slots[tabled] == s)  # positions in ``tabled``
+        leaves = tabled[group]
+        patterns = 1 << s
+        # How many background rows take each pattern on each leaf: (leaves, 2^s).
+        z = (zm[:, leaves] & (patterns - 1)) + np.arange(len(leaves)) * patterns
+        counts = np.bincount(z.ravel(), minlength=len(leaves) * patterns)
+        counts = counts.reshape(len(leaves), patterns).astype(np.float64) / m
+        weights = (counts @ _pattern_game(s)).reshape(len(leaves), patterns, s)
+        rows = (offsets[group][:, None] + np.arange(patterns)).ravel()
+        for k in range(table.shape[0]):
+            value = paths.value[leaves, k][:, None, None]
+            table[k, rows, :s] = (weights * value).reshape(-1, s)
+    real = ((paths.valid[rest][:, None] & paths.bits) != 0)[:, None, :]  # (R, 1, S)
+    z_bits = ((zm[:, rest].T[:, :, None] & paths.bits) != 0).astype(np.float64)  # (R, m, S)
     return Background(
         masks=zm,
+        base=paths.outputs(zm).mean(axis=0),
+        tabled=tabled,
+        offsets=offsets,
+        table=table,
+        rest=rest,
         bits=np.ascontiguousarray(z_bits * real),
         not_bits=np.ascontiguousarray((1.0 - z_bits) * real),
-        base=paths.outputs(zm).mean(axis=0),
     )
+
+
+@lru_cache(maxsize=TABLE_SLOTS + 1)
+def _pattern_game(s: int) -> np.ndarray:
+    """(2^s background patterns, 2^s row patterns * s slots): the Shapley value of each slot
+    in the leaf game of a row with pattern ``p`` against a background row with pattern ``q``
+    (bit ``t`` set: passes slot ``t``). The same for every leaf with ``s`` slots."""
+    full = (1 << s) - 1
+    q = np.arange(1 << s, dtype=np.int64)[:, None]
+    p = np.arange(1 << s, dtype=np.int64)[None, :]
+    only_x, only_z = p & ~q & full, ~p & q & full
+    dead = (~p & ~q & full) != 0
+    weights_a, weights_b = _weights(s)
+    a, b = np.bitwise_count(only_x), np.bitwise_count(only_z)
+    wa = np.where(dead, 0.0, weights_a[a, b])
+    wb = np.where(dead, 0.0, weights_b[a, b])
+    bit = np.left_shift(np.int64(1), np.arange(s, dtype=np.int64))
+    game = np.where(
+        (only_x[:, :, None] & bit) != 0,
+        wa[:, :, None],
+        np.where((only_z[:, :, None] & bit) != 0, wb[:, :, None], 0.0),
+    )
+    game.flags.writeable = False
+    return game.reshape(1 << s, -1)
 
 
 def tree_shap(trees: TreeEnsemble, x: np.ndarray, background: np.ndarray | Background) -> TreeShap:
@@ -219,16 +291,35 @@ def tree_shap(trees: TreeEnsemble, x: np.ndarray, background: np.ndarray | Backg
     (rows, or prepared once by :func:`prepare`)."""
     paths = trees.paths
     prepared = background if isinstance(background, Background) else prepare(trees, background)
-    zm = prepared.masks
     xm = paths.masks(x)  # (n, L)
-    m, leaves = zm.shape
-    valid = paths.valid
     n = x.shape[0]
-    per_slot = np.zeros((n, leaves, paths.n_slots))
+    outputs = paths.value.shape[1]
+    values = np.zeros((n, trees.n_features + 1, outputs))  # + a spare column for padding
+    if len(prepared.tabled):
+        tabled = prepared.tabled
+        index = prepared.offsets + (xm[:, tabled] & paths.valid[tabled])  # (n, T)
+        paths.add_by_feature(values, prepared.table[:, index], tabled)
+    if len(prepared.rest):
+        per_slot = _per_row(paths, xm[:, prepared.rest], prepared)  # (n, R, S)
+        value = paths.value[prepared.rest].T[:, None, :, None]  # (outputs, 1, R, 1)
+        paths.add_by_feature(values, per_slot[None] * value, prepared.rest)
+    return TreeShap(
+        values=values[:, : trees.n_features], base=prepared.base, output=paths.outputs(xm)
+    )
+
+
+def _per_row(paths: _Paths, xm: np.ndarray, prepared: Background) -> np.ndarray:
+    """(n, R, S): the leaves without a table, row by row against every background row."""
+    rest = prepared.rest
+    zm = prepared.masks[:, rest]
+    valid = paths.valid[rest]
+    m, leaves = zm.shape
+    n = xm.shape[0]
+    out = np.empty((n, leaves, paths.n_slots))
     chunk = max(1, _CELLS // max(1, m * leaves))
     for start in range(0, n, chunk):
-        xs = xm[start : start + chunk]  # (c, L)
-        only_x = xs[:, None, :] & ~zm[None] & valid  # (c, m, L)
+        xs = xm[start : start + chunk]  # (c, R)
+        only_x = xs[:, None, :] & ~zm[None] & valid  # (c, m, R)
         only_z = ~xs[:, None, :] & zm[None] & valid
         dead = (~xs[:, None, :] & ~zm[None] & valid) != 0
         a = np.bitwise_count(only_x)
@@ -239,16 +330,14 @@ def tree_shap(trees: TreeEnsemble, x: np.ndarray, background: np.ndarray | Backg
         wb[dead] = 0.0
         # Σ_background of the weight, for each slot the row owns alone (A) or the
         # background owns alone (B): one (c, m) @ (m, S) product per leaf.
-        sum_a = np.matmul(wa.transpose(2, 0, 1), prepared.not_bits)  # (L, c, S)
+        sum_a = np.matmul(wa.transpose(2, 0, 1), prepared.not_bits)  # (R, c, S)
         sum_b = np.matmul(wb.transpose(2, 0, 1), prepared.bits)
-        x_bits = (xs[:, :, None] & paths.bits) != 0  # (c, L, S)
-        per_slot[start : start + chunk] = np.where(
+        x_bits = (xs[:, :, None] & paths.bits) != 0  # (c, R, S)
+        out[start : start + chunk] = np.where(
             x_bits, sum_a.transpose(1, 0, 2), sum_b.transpose(1, 0, 2)
         )
-    per_slot /= m
-    contributions = per_slot.reshape(n, leaves * paths.n_slots, 1) * paths.slot_value[None]
-    values = paths.by_feature(contributions, trees.n_features)
-    return TreeShap(values=values, base=prepared.base, output=paths.outputs(xm))
+    out /= m
+    return out
 
 
 @dataclass
