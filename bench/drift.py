@@ -13,9 +13,17 @@ pass (this machine is shared: wall figures are reported alongside); each process
 state of a warm function (``cold_ratio``: the first pass of a fresh process). One more process
 evaluates both windows for the verdicts.
 
+Attribution drift (issue #17): with ``--attributions MODEL`` a third mode runs the same
+evaluation with the attribution sample as a second reader of the same pass (as a drift map
+child does: about ``--attribution-rows`` rows picked, explained with the model's explainer
+and 100-row background, summed, and NDCG against the model's profile), interleaved with the
+other two; ``attribution_ratio`` is its CPU over the plain evaluation's (target: < 1.2).
+MODEL: ``gbc`` (100 trees of depth 6 over the 20 numeric features, ONNX, explained without
+onnxruntime as in the drift function) or ``logistic`` (Steward's JSON flavor).
+
 Targets (issue #5): >= 0.6 x the scan-only rate per core; peak memory flat in rows (50M rows
 under 2 GB). Last line: ``RESULT {json}``. Run: `.venv/bin/python -m bench.drift [--rows N]
-[--repeats 3] [--long] [--data DIR]`.
+[--repeats 3] [--long] [--data DIR] [--attributions gbc|logistic] [--attribution-rows 500]`.
 """
 
 from __future__ import annotations
@@ -170,6 +178,97 @@ def evaluate(root: Path) -> Callable[[], dict[str, Any]]:
     return lambda: {"rows": run("undrifted", *UNDRIFTED).rows}
 
 
+def _attribution_model(root: Path, kind: str) -> tuple[Any, Any]:
+    """The model (trained once on 20,000 reference-like rows, kept next to the logs) as the
+    drift function loads it, and its signature (the 20 numeric features)."""
+    from steward.domain.models import Flavor, Signature, Task
+    from steward.drift.attributions import runtime_for
+
+    signature = Signature.model_validate({"inputs": [{"name": n} for n in NUMERIC]})
+    path = root / f"model-{kind}.bin"
+    if not path.exists():
+        table = _table(20_000, 2, T0 - HOUR)
+        x = np.column_stack([table.column(n).to_numpy() for n in NUMERIC])
+        noise = np.random.default_rng(3).normal(0, 1, len(x))
+        y = (x[:, 0] - 0.5 * x[:, 5] + 0.25 * x[:, 10] + noise > 0.4).astype(int)
+        if kind == "gbc":
+            from skl2onnx import to_onnx
+            from sklearn.ensemble import GradientBoostingClassifier
+
+            model = GradientBoostingClassifier(n_estimators=100, max_depth=6, random_state=0)
+            model.fit(x, y)
+            data = to_onnx(model, x[:1].astype(np.float32)).SerializeToString()
+        else:
+            from sklearn.linear_model import LogisticRegression
+
+            fitted = LogisticRegression(max_iter=1000).fit(x, y)
+            spec = {
+                "intercept": float(fitted.intercept_[0]),
+                "coefficients": dict(zip(NUMERIC, fitted.coef_[0].tolist(), strict=True)),
+            }
+            data = json.dumps(spec).encode()
+        path.write_bytes(data)
+    flavor = Flavor.ONNX if kind == "gbc" else Flavor.LOGISTIC
+    return runtime_for(flavor, path.read_bytes(), signature, Task.CLASSIFICATION), signature
+
+
+def attributions(root: Path) -> Callable[[], dict[str, Any]]:
+    """The evaluation of ``evaluate`` with the attribution sample in the same pass, the
+    explainer warm (built once per version in a warm function), the reference profile
+    stored (computed at registration)."""
+    import os
+
+    from steward.domain.models import MonitoringPolicy
+    from steward.domain.profile import Profile
+    from steward.drift.attributions import CHILD_CAP, Sampler, assess, sample_rate
+    from steward.drift.evaluate import Accumulator
+    from steward.drift.malloc import tune_malloc
+    from steward.drift.report import report
+    from steward.explain.explainer import Explainer
+    from steward.explain.profile import attribution_profile
+    from steward.logs.reader import stream
+
+    tune_malloc()
+    kind = os.environ["BENCH_ATTRIBUTIONS"]
+    sample = int(os.environ.get("BENCH_ATTRIBUTION_ROWS", "500"))
+    policy = MonitoringPolicy(attribution_sample_rows=sample)
+    reference = Profile.model_validate_json((root / "reference.json").read_text())
+    signature = _signature()
+    runtime, model_signature = _attribution_model(root, kind)
+    table = _table(1_000, 1, T0 - HOUR)  # the reference table's first rows: the background
+    background = {n: table.column(n).to_numpy() for n in NUMERIC}
+    explainer = Explainer(runtime, background)
+    profile = attribution_profile(runtime, background)
+    explainer.explain({n: v[:1] for n, v in background.items()})  # warm: background prepared
+    rows = sum(pq.ParquetFile(p).metadata.num_rows for p in _files(root / "undrifted"))
+
+    def run() -> dict[str, Any]:
+        start, end = UNDRIFTED
+        accumulator = Accumulator(reference, signature)
+        sampler = Sampler(model_signature, explainer, sample_rate(sample, rows), CHILD_CAP * sample)
+        with ExitStack() as files:
+            opened = (
+                (p.name, files.enter_context(p.open("rb"))) for p in _files(root / "undrifted")
+            )
+            stream(opened, (start, end), 1, [accumulator, sampler])
+        result = report(
+            accumulator.result(),
+            reference,
+            signature,
+            policy,
+            report_id="undrifted",
+            model="bench",
+            version=1,
+            window=(start, end),
+            created_at=datetime.now(UTC).isoformat(),
+        )
+        found, _ = assess(sampler.result(), profile, policy, 1)
+        assert found is not None
+        return {"rows": result.rows, "explained": found["rows"], "ndcg": found["ndcg"]}
+
+    return run
+
+
 def verdicts(root: Path) -> Callable[[], dict[str, Any]]:
     run = _evaluator(root)
 
@@ -195,15 +294,21 @@ MODES: dict[str, Callable[[Path], Callable[[], dict[str, Any]]]] = {
     "scan": scan,
     "evaluate": evaluate,
     "verdicts": verdicts,
+    "attributions": attributions,
 }
 
 
-def _child(mode: str, root: Path, passes: int = 1) -> dict[str, Any]:
+def _child(
+    mode: str, root: Path, passes: int = 1, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    import os
+
     out = subprocess.run(
         [sys.executable, "-m", "bench.drift", "--child", mode, str(root), "--passes", str(passes)],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, **(env or {})},
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -249,6 +354,12 @@ def main(argv: list[str] | None = None) -> None:
         default=5,
         help="passes per process; rates: median of all but the first",
     )
+    parser.add_argument(
+        "--attributions",
+        choices=("gbc", "logistic"),
+        help="also time the evaluation with attribution drift, with this model",
+    )
+    parser.add_argument("--attribution-rows", type=int, default=500)
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -260,10 +371,16 @@ def main(argv: list[str] | None = None) -> None:
         started = time.perf_counter()
         generate(rows, root)
         print(f"logs ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-        scans, evals = [], []
+        scans, evals, explained = [], [], []
+        env = {
+            "BENCH_ATTRIBUTIONS": args.attributions or "",
+            "BENCH_ATTRIBUTION_ROWS": str(args.attribution_rows),
+        }
         for _ in range(args.repeats):
             scans.append(_child("scan", root, args.passes))
             evals.append(_child("evaluate", root, args.passes))
+            if args.attributions:
+                explained.append(_child("attributions", root, args.passes, env))
         checks = _child("verdicts", root)
     assert all(r["rows"] == rows for r in scans + evals), "every mode must see every row"
     scan_cpu, eval_cpu = _median(scans, "cpu_seconds"), _median(evals, "cpu_seconds")
@@ -291,6 +408,21 @@ def main(argv: list[str] | None = None) -> None:
         "verdicts_ok": checks["undrifted_flagged"] == []
         and checks["drifted_flagged"] == EXPECTED_DRIFT,
     }
+    if explained:
+        with_cpu = _median(explained, "cpu_seconds")
+        result |= {
+            "attribution_model": args.attributions,
+            "attribution_sample": args.attribution_rows,
+            "attribution_rows_explained": explained[0]["explained"],
+            "attribution_ndcg": round(explained[0]["ndcg"], 4),
+            "attribution_cpu_seconds": round(with_cpu, 3),
+            "attribution_ratio": round(with_cpu / eval_cpu, 3),
+            "attribution_ratios": [
+                round(a["cpu_seconds"] / e["cpu_seconds"], 3)
+                for a, e in zip(explained, evals, strict=True)
+            ],
+            "attribution_wall_ratio": round(_median(explained, "wall_seconds") / eval_wall, 3),
+        }
     print(
         f"drift over {rows:,} rows x 25 features, per core: scan {result['scan_rows_per_s']:,} "
         f"rows/s, Steward {result['steward_rows_per_s']:,} rows/s (ratio {result['ratio']}, "
@@ -298,6 +430,12 @@ def main(argv: list[str] | None = None) -> None:
         f"(scan {result['scan_peak_rss_mb']} MB); drifted window flags "
         f"{result['drifted_flagged']}, undrifted {result['undrifted_flagged']}"
     )
+    if explained:
+        print(
+            f"with attribution drift ({args.attributions}, {result['attribution_rows_explained']} "
+            f"rows explained): {result['attribution_cpu_seconds']} s CPU against "
+            f"{result['cpu_seconds']} s, ratio {result['attribution_ratio']} (target < 1.2)"
+        )
     print("RESULT " + json.dumps(result, sort_keys=True))
 
 

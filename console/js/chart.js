@@ -91,3 +91,53 @@ export function duration(seconds) {
   }
   return `${seconds.toFixed(1)} s`;
 }
+
+// Mean |attribution| per feature as horizontal bars, largest first: a version's profile
+// (one series), or the version's profile against a drift window's (two series, the
+// reference grey over the window blue). The numbers are in the table below the chart too.
+export function attributionChart(features, { id, title, windowed = false, unit = "" }) {
+  const names = Object.keys(features).sort((a, b) => (features[b].reference ?? 0) - (features[a].reference ?? 0));
+  const rowH = windowed ? 34 : 24;
+  const left = 150;
+  const height = PAD.top + 12 + rowH * names.length;
+  const values = names.flatMap((n) => [features[n].reference ?? 0, windowed ? features[n].current ?? 0 : 0]);
+  const widest = Math.max(1e-12, ...values);
+  const barW = (v) => ((W - left - PAD.right - 70) * (v || 0)) / widest;
+  const series = windowed ? [["reference", "bar reference"], ["current", "bar"]] : [["reference", "bar"]];
+  const barH = windowed ? (rowH - 8) / 2 : rowH - 8;
+  const svg = s(
+    "svg",
+    { id, viewBox: `0 0 ${W} ${height}`, role: "img", "aria-labelledby": `${id}-title`, class: "chart" },
+    s("title", { id: `${id}-title` }, title),
+    names.map((name, i) => {
+      const y = PAD.top + i * rowH;
+      return [
+        s("text", { x: left - 8, y: y + rowH / 2 + 2, "text-anchor": "end", class: "axis" }, name.length > 22 ? `${name.slice(0, 21)}…` : name),
+        series.map(([key, cls], j) => {
+          const value = features[name][key];
+          const top = y + 2 + j * barH;
+          return [
+            s("rect", { x: left, y: top, width: barW(value), height: barH - 1, class: cls, dataset: { feature: name, series: key } },
+              s("title", {}, `${name} (${key === "current" ? "window" : "reference"}): ${fmtNumber(value, 4)}`)),
+            s("text", { x: left + barW(value) + 4, y: top + barH - 3, class: "axis" }, fmtNumber(value, 3)),
+          ];
+        }),
+      ];
+    }),
+  );
+  const headers = windowed ? ["Feature", "Reference", "Window", "Shift", "Rank (reference → window)"] : ["Feature", `Mean |attribution|${unit ? ` (${unit})` : ""}`];
+  const rows = names.map((n) => {
+    const f = features[n];
+    return windowed
+      ? [n, fmtNumber(f.reference, 4), fmtNumber(f.current, 4), fmtNumber(f.shift, 4), `${f.reference_rank ?? "—"} → ${f.current_rank ?? "—"}`]
+      : [n, fmtNumber(f.reference, 4)];
+  });
+  const data = h("details", {}, h("summary", {}, "Chart data"), table(title, headers, rows, { id: `${id}-data` }));
+  const caption = windowed ? "Grey: the version's reference profile; blue: the window's sample" : `Mean absolute attribution per feature${unit ? `, in ${unit}` : ""}`;
+  return h("figure", { class: "chart-figure" }, svg, h("figcaption", {}, caption), data);
+}
+
+/** A version's attribution_profile as chart input: {feature: {reference: mean |phi|}}. */
+export function profileFeatures(profile) {
+  return Object.fromEntries(Object.entries(profile?.features || {}).map(([f, v]) => [f, { reference: v }]));
+}

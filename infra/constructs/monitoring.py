@@ -101,6 +101,7 @@ class Monitoring(Construct):
             )
         )
         registry.grant_append_audit(self.function.role)  # drift.reported, for the KPIs
+        registry.grant_read_artifacts(self.function.role)  # attribution drift explains rows
         self.grant_evaluate(self.function)
         self.grant_start_run(self.function)
 

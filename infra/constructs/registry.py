@@ -80,6 +80,21 @@ class Registry(Construct):
         )
         self._acknowledge_scoped(grantee)
 
+    def grant_read_artifacts(self, grantee: iam.IGrantable) -> None:
+        """Read the versions' artifacts and reference samples only (drift explains them)."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[self.artifacts.arn_for_objects("models/*")],
+            )
+        )
+        assert isinstance(grantee, Construct)
+        acknowledge(
+            grantee,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn_token(self.artifacts)}/models/*]",
+            "Artifacts live under models/<name>/<version>/; that prefix is the resource.",
+        )
+
     def grant_write(self, grantee: iam.IGrantable) -> None:
         """Read and write models and versions, append to the audit trail, upload artifacts.
 

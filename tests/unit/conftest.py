@@ -66,8 +66,8 @@ def drift_service(
     registry: Registry, spec: dict[str, Any], body: dict[str, Any], now: datetime
 ) -> DriftService:
     """A model (``spec``) whose version 1 (``body``) is validated, approved and in
-    production, and its drift service on fakes, the clock ticking a second per call from
-    ``now``."""
+    production, and its drift service on fakes (the registry's artifacts: attribution
+    drift), the clock ticking a second per call from ``now``."""
     users, name = UserDirectory(), spec["name"]
     registry.create_model(ModelSpec.model_validate(spec), users.identify("alice"))
     registry.register_version(name, RegisterVersion.model_validate(body), users.identify("alice"))
@@ -81,4 +81,5 @@ def drift_service(
         MemoryReportStore(),
         MemoryEventBus(),
         clock=lambda: now + timedelta(seconds=next(ticks)),
+        artifacts=registry.artifacts,
     )

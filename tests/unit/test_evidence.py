@@ -122,6 +122,7 @@ def test_contents_card_sbom_and_index(world: tuple[Registry, MemoryReportStore])
         "versions/1/gates.json",
         "versions/1/approvals.json",
         "versions/1/profile.json",
+        "versions/1/explanations/attribution.json",  # the attribution profile (issue 17)
         "monitoring/latest.html",
         "monitoring/fairness.json",
         "sbom.cdx.json",

@@ -1,6 +1,7 @@
 // The approvals inbox: the evidence for each pending version, and the decision.
 
 import { ApiError } from "../api.js";
+import { attributionChart, profileFeatures } from "../chart.js";
 import { badge, fmtNumber, fmtTime, h, table } from "../dom.js";
 import { exportEvidence } from "./model.js";
 
@@ -57,6 +58,17 @@ function profileEvidence(profile) {
       return [name, "categorical", missing, top.map(([c, k]) => `${c} ${f.count ? Math.round((100 * k) / f.count) : 0}%`).join(", ")];
     }),
   );
+}
+
+/** What drives the candidate: its attribution profile, computed by validation. */
+function attributionEvidence(version) {
+  const p = version.attribution_profile;
+  const id = `${version.name}-${version.version}`;
+  if (!p?.features) return h("p", { id: `attributions-${id}` }, "No attribution profile (rule sets, models no method explains, or no reference sample).");
+  return [
+    h("p", {}, `Mean absolute attribution per feature on ${fmtNumber(p.rows)} reference rows (${p.method}, ${p.output_space}).`),
+    attributionChart(profileFeatures(p), { id: `attributions-${id}`, title: `Attribution profile of ${version.name} v${version.version}`, unit: p.output_space }),
+  ];
 }
 
 function decisionForm(api, ui, version) {
@@ -132,6 +144,8 @@ export async function approvalsView(api, ui) {
           ? `${version.lineage.training_data.uri} (${fmtNumber(version.lineage.training_data.rows)} rows)`
           : "No training data reference."),
         profileEvidence(profile),
+        h("h3", {}, "Attribution profile"),
+        attributionEvidence(version),
         packDraft(api, version),
         decisionForm(api, ui, version),
       );

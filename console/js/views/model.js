@@ -1,8 +1,9 @@
-// One model: versions, aliases and traffic, drift over time, the latest report (with
-// performance and fairness when present), the model card and the audit trail.
+// One model: versions, aliases and traffic, the version's attribution profile, drift over
+// time, the latest report (with attribution drift, performance and fairness when present),
+// the model card and the audit trail.
 
 import { ApiError } from "../api.js";
-import { driftChart } from "../chart.js";
+import { attributionChart, driftChart, profileFeatures } from "../chart.js";
 import { badge, fmtNumber, fmtTime, h, jsonView, table } from "../dom.js";
 import { markdown } from "../markdown.js";
 import { performanceView } from "./performance.js";
@@ -60,6 +61,43 @@ function versionsSection(versions) {
   );
 }
 
+/** The attribution profile of the version in production (else the newest that has one). */
+function profileSection(model, versions) {
+  const production = model.aliases?.production;
+  const shown = versions.find((v) => v.version === production && v.attribution_profile)
+    || [...versions].sort((a, b) => b.version - a.version).find((v) => v.attribution_profile);
+  if (!shown) {
+    return section("profile-title", "Attribution profile", h("p", { id: "attribution-profile" }, "No version has an attribution profile (rule sets, and models no method explains, have none)."));
+  }
+  const p = shown.attribution_profile;
+  return section(
+    "profile-title",
+    `Attribution profile (v${shown.version})`,
+    h("p", {}, `What drives the model: mean absolute attribution per feature on ${fmtNumber(p.rows)} reference rows (${p.method}, ${p.output_space}).`),
+    attributionChart(profileFeatures(p), { id: "attribution-profile", title: `Attribution profile of v${shown.version}`, unit: p.output_space }),
+  );
+}
+
+/** The latest report's attribution drift: NDCG against the threshold, and the two profiles. */
+export function attributionDriftView(report) {
+  const found = report.attribution_drift;
+  if (!found) {
+    return h("p", { id: "attribution-drift" }, `Not computed: ${report.attribution_drift_reason || "no attributions in this report"}.`);
+  }
+  const verdict = found.drift
+    ? badge("attribution drift", "bad")
+    : found.verdict === "insufficient_data" ? badge("insufficient data", "warn") : badge("no attribution drift", "good");
+  return h("div", { id: "attribution-drift" },
+    h("p", {}, verdict,
+      ` NDCG ${fmtNumber(found.ndcg, 3)} (threshold ${fmtNumber(found.threshold, 2)}: below is drift, as SageMaker Clarify defines it), ${fmtNumber(found.rows)} sampled rows, ${found.method}, ${found.output_space}.`),
+    attributionChart(found.features, { id: "attribution-drift-chart", title: "Mean |attribution| per feature: reference against the window", windowed: true }),
+    found.classes
+      ? table("NDCG per explained class", ["Class", "NDCG", "Rows", "Verdict"],
+          Object.entries(found.classes).map(([c, v]) => [c, fmtNumber(v.ndcg, 3), fmtNumber(v.rows), v.drift ? badge("drift", "bad") : v.verdict.replace("_", " ")]))
+      : null,
+  );
+}
+
 /** p-values span many magnitudes: fixed decimals would show most of them as 0. */
 function fmtP(p) {
   if (p === undefined || p === null) return "—";
@@ -108,6 +146,9 @@ function reportSection(api, name, report) {
       ]),
       { id: "report-features" },
     ),
+    h("section", { "aria-labelledby": "attributions-title", id: "attributions" },
+      h("h3", { id: "attributions-title" }, "Attribution drift"),
+      attributionDriftView(report)),
     extra,
   );
 }
@@ -205,6 +246,7 @@ export async function modelView(api, _ui, name) {
     h("h1", { id: "model-title" }, name),
     overview(model),
     versionsSection(versions),
+    profileSection(model, versions),
     section("drift-title", "Drift over time", reports.length ? driftChart(reports, threshold) : h("p", {}, "No drift evaluation yet.")),
     reportSection(api, name, report),
     card,

@@ -162,7 +162,7 @@ def drift() -> DriftService:
         S3DynamoReportStore,
     )
     from steward.adapters.aws.events import EventBridgeBus
-    from steward.adapters.aws.s3 import S3LogFiles
+    from steward.adapters.aws.s3 import S3ArtifactStore, S3LogFiles
     from steward.drift.service import DriftService
 
     cfg = settings()
@@ -175,6 +175,7 @@ def drift() -> DriftService:
         ),
         events=EventBridgeBus(_client("events"), cfg.event_bus),
         audit=DynamoAuditLog(dynamodb, cfg.need("audit_table")),
+        artifacts=S3ArtifactStore(s3, cfg.need("artifacts_bucket")),
         batch_rows=cfg.drift_batch_rows,
         batch_bytes=cfg.drift_batch_bytes,
     )

@@ -76,6 +76,11 @@ class MonitoringPolicy(Strict):
     # insufficient_data (steward.drift.verdicts).
     alpha: float = Field(default=0.05, gt=0, lt=1, strict=True)
     min_rows: int = Field(default=100, ge=1, strict=True)
+    # Attribution drift (steward.drift.attributions): about this many of the window's rows
+    # are explained (0: none) and their mean |attribution| per feature compared with the
+    # version's profile by NDCG, as SageMaker Clarify does; below the threshold is drift.
+    attribution_sample_rows: int = Field(default=500, ge=0, le=100_000, strict=True)
+    attribution_ndcg_threshold: float = Field(default=0.9, gt=0, le=1, strict=True)
 
     @field_validator("schedule")
     @classmethod

@@ -1,6 +1,6 @@
 """The human drift report: one section per feature with reference vs current histograms and
-the statistic over past reports, performance and fairness tables (inline SVG, no scripts, no
-external assets)."""
+the statistic over past reports, attribution drift (per-feature bars and NDCG), performance
+and fairness tables (inline SVG, no scripts, no external assets)."""
 
 from __future__ import annotations
 
@@ -156,6 +156,63 @@ def _fairness(report: DriftReport) -> str:
     return "".join(parts)
 
 
+def _pairs(features: dict[str, dict[str, Any]]) -> str:
+    """Horizontal bars per feature, largest reference attribution first: reference (grey)
+    over window (blue), on one scale."""
+    names = sorted(features, key=lambda f: -features[f]["reference"])
+    top = max(
+        [1e-12]
+        + [v for f in names for v in (features[f]["reference"], features[f]["current"] or 0)]
+    )
+    row, label = 26, 120
+    width = WIDTH + label
+    parts = [
+        f"<svg role='img' width='{width}' height='{row * len(names) + 4}' "
+        "aria-label='mean absolute attribution per feature: reference (grey), window (blue)'>"
+    ]
+    for i, name in enumerate(names):
+        y = i * row
+        parts.append(f"<text x='0' y='{y + 16}' font-size='11'>{html.escape(name[:18])}</text>")
+        for j, (key, color) in enumerate((("reference", "#9aa0a6"), ("current", "#1a73e8"))):
+            value = features[name][key] or 0.0
+            parts.append(
+                f"<rect x='{label}' y='{y + 2 + j * 11}' width='{WIDTH * value / top:.1f}' "
+                f"height='10' fill='{color}'/>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _attributions(report: DriftReport) -> str:
+    found = report.attribution_drift
+    if found is None:
+        reason = html.escape(report.attribution_drift_reason or "not computed")
+        return f"<h2>Attribution drift</h2><p>Not computed: {reason}.</p>"
+    score = found["ndcg"]
+    status = STATUS[found["verdict"]]
+    intro = (
+        f"<p>NDCG {_number(score)} against the threshold {found['threshold']:.2f} (below is "
+        f"drift, as SageMaker Clarify defines it): <strong>{status}</strong>. Mean |attribution| "
+        f"({html.escape(str(found.get('output_space')))}, {html.escape(str(found.get('method')))})"
+        f" of {found['rows']} sampled window rows against the version's profile on "
+        f"{found.get('reference_rows')} reference rows. Grey: reference, blue: window.</p>"
+    )
+    features = found["features"]
+    rows = [
+        (f, v["reference"], v["current"], v["shift"], v["reference_rank"], v["current_rank"])
+        for f, v in sorted(features.items(), key=lambda kv: kv[1]["reference_rank"])
+    ]
+    head = ("feature", "reference", "window", "shift", "reference rank", "window rank")
+    classes = found.get("classes") or {}
+    per_class = ""
+    if classes:
+        per_class = "<h3>Per explained class</h3>" + _table(
+            ("class", "NDCG", "rows", "verdict"),
+            [(c, v["ndcg"], v["rows"], STATUS[v["verdict"]]) for c, v in classes.items()],
+        )
+    return f"<h2>Attribution drift</h2>{intro}{_pairs(features)}{_table(head, rows)}{per_class}"
+
+
 def _quality(quality: dict[str, Any]) -> str:
     rows = []
     for key, value in quality.items():
@@ -240,6 +297,7 @@ def render(report: DriftReport, history: Sequence[dict[str, Any]] = ()) -> str:
         "<table><thead><tr><th>feature</th><th>test</th><th>statistic</th><th>threshold</th>"
         "<th>p-value</th><th>corrected p</th><th>smallest detectable</th>"
         f"<th>verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f"{overall}{''.join(sections)}{_performance(report, history)}{_fairness(report)}"
+        f"{overall}{''.join(sections)}{_attributions(report)}"
+        f"{_performance(report, history)}{_fairness(report)}"
         f"{_quality(report.data_quality)}</body></html>"
     )

@@ -1,6 +1,7 @@
 """CloudWatch metrics of an evaluation, as EMF lines on stdout through powertools (the same
 path as scoring's metrics): per feature (dimensions model, feature) every named statistic and
-the drift flag; per model the drifted share, the verdict, rows, performance metrics; per
+the drift flag; per model the drifted share, the verdict, rows, performance metrics, the
+attribution NDCG and its drift flag; per
 protected attribute the disparate impact and the TPR difference.
 
 ``EphemeralMetrics``, not ``Metrics``: each dimension set is flushed on its own, and
@@ -54,6 +55,10 @@ def emit(report: DriftReport) -> None:
         for key, metric in (("realized", "ValueRealized"), ("per_row", "ValuePerRow")):
             if worth.get(key) is not None:
                 overall[metric] = float(worth[key])
+    attributions = report.attribution_drift
+    if attributions is not None and attributions.get("ndcg") is not None:
+        overall["AttributionNDCG"] = float(attributions["ndcg"])
+        overall["AttributionDrift"] = float(attributions["drift"])
     _flush({"model": report.model}, overall, MetricUnit.NoUnit)
     for attribute, found in report.fairness.get("attributes", {}).items():
         values = {"FairnessFlagged": float(found["flagged"])}

@@ -1,5 +1,5 @@
-"""What a map child returns (its drift partial and its outcomes), across process boundaries
-(map children -> reduce): gzipped JSON.
+"""What a map child returns (its drift partial, its outcomes and its attribution sums), across
+process boundaries (map children -> reduce): gzipped JSON.
 
 Generic over :class:`~steward.drift.evaluate.Partial`'s fields (pydantic validates the
 dataclass from its own annotations), so a change to those fields needs no change here. The
@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from steward.drift.attributions import Attributions
 from steward.drift.evaluate import Partial
 from steward.drift.outcomes import Outcomes
 
@@ -32,6 +33,8 @@ class Child:
     # count and the feedback files skipped are the same in each.
     labels: int = 0
     feedback_skipped: list[dict[str, str]] = field(default_factory=list)
+    # Σ|attribution| of the batch's sampled rows, with counts (steward.drift.attributions)
+    attributions: Attributions = field(default_factory=Attributions)
 
     def merge(self, other: Child) -> Child:
         return Child(
@@ -39,6 +42,7 @@ class Child:
             self.outcomes.merge(other.outcomes),
             max(self.labels, other.labels),
             self.feedback_skipped or other.feedback_skipped,
+            self.attributions.merge(other.attributions),
         )
 
 
@@ -52,6 +56,7 @@ class _Wire:
     labelled: str  # base64 Arrow IPC stream, "" for none
     labels: int
     feedback_skipped: list[dict[str, str]]
+    attributions: Attributions = field(default_factory=Attributions)
 
 
 @cache
@@ -91,6 +96,7 @@ def dumps(child: Child) -> bytes:
         _ipc(found.labelled),
         child.labels,
         child.feedback_skipped,
+        child.attributions,
     )
     return gzip.compress(_adapter().dump_json(wire), compresslevel=5, mtime=0)
 
@@ -98,4 +104,4 @@ def dumps(child: Child) -> bytes:
 def loads(data: bytes) -> Child:
     wire: _Wire = _adapter().validate_json(gzip.decompress(data))
     found = Outcomes(wire.rows, wire.by_class, wire.groups, _tables(wire.labelled), wire.skipped)
-    return Child(wire.partial, found, wire.labels, wire.feedback_skipped)
+    return Child(wire.partial, found, wire.labels, wire.feedback_skipped, wire.attributions)

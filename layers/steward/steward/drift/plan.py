@@ -1,9 +1,11 @@
 """Planning a distributed drift run: the window's log files, grouped into batches that one
 map child evaluates well within its time limit.
 
-Rows come from each file's Parquet footer (one ranged read per file, in parallel); bytes
-from the listing (one per hour folder, in parallel). A file whose footer cannot be read
-counts its bytes only: the evaluation skips and reports it anyway.
+Rows come from each file's Parquet footer (one ranged read per file, in parallel): given the
+window, only the row groups whose ``ts`` statistics do not place them wholly outside it (the
+rate of the attribution sample depends on it); bytes from the listing (one per hour folder,
+in parallel). A file whose footer cannot be read counts its bytes only: the evaluation skips
+and reports it anyway.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import struct
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
+from steward.domain import log_schema as schema
 from steward.domain.limits import MAX_BATCH_BYTES, MAX_BATCH_ROWS, MAX_BATCHES
 
 FOOTER_READ = 64 * 1024
@@ -34,9 +39,10 @@ class Batch:
     rows: int = 0
 
 
-def footer_rows(tail: bytes) -> int | None:
-    """Rows of a Parquet file from its last bytes, or ``None`` if they are not a footer
-    (or the footer is longer than ``tail``)."""
+def footer_rows(tail: bytes, window: tuple[datetime, datetime] | None = None) -> int | None:
+    """Rows of a Parquet file from its last bytes (in the row groups that may hold rows of
+    ``window``), or ``None`` if they are not a footer (or the footer is longer than
+    ``tail``)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -47,9 +53,22 @@ def footer_rows(tail: bytes) -> int | None:
         return None
     metadata = tail[-8 - length :]  # the thrift footer, its length and the magic
     try:
-        return int(pq.read_metadata(pa.BufferReader(_MAGIC + metadata)).num_rows)
+        meta = pq.read_metadata(pa.BufferReader(_MAGIC + metadata))
     except (pa.ArrowInvalid, OSError):
         return None
+    return int(meta.num_rows) if window is None else _window_rows(meta, window)
+
+
+def _window_rows(meta: Any, window: tuple[datetime, datetime]) -> int:
+    from steward.logs.reader import NONE, coverage
+
+    names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    if schema.TS not in names:
+        return int(meta.num_rows)
+    ts = names.index(schema.TS)
+    start, end = window[0], window[1] - timedelta(microseconds=1)
+    groups = (meta.row_group(i) for i in range(meta.num_row_groups))
+    return sum(g.num_rows for g in groups if coverage(g.column(ts).statistics, start, end) != NONE)
 
 
 def listed(
@@ -65,13 +84,17 @@ def listed(
 
 
 def with_rows(
-    sizes: dict[str, int], tail: Callable[[str, int], bytes], threads: int = 16
+    sizes: dict[str, int],
+    tail: Callable[[str, int], bytes],
+    threads: int = 16,
+    window: tuple[datetime, datetime] | None = None,
 ) -> list[LogFile]:
-    """The files in key order, each with its row count read from its footer."""
+    """The files in key order, each with its row count (in ``window``) read from its footer."""
 
     def one(key: str) -> LogFile:
         size = sizes[key]
-        return LogFile(key, size, footer_rows(tail(key, min(size, FOOTER_READ))) if size else 0)
+        rows = footer_rows(tail(key, min(size, FOOTER_READ)), window) if size else 0
+        return LogFile(key, size, rows)
 
     keys = sorted(sizes)
     if len(keys) <= 1:

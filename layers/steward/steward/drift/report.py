@@ -39,6 +39,12 @@ class DriftReport(BaseModel):
     significance: dict[str, Any] = Field(default_factory=dict)
     performance: dict[str, Any] = Field(default_factory=dict)  # steward.drift.outcomes
     fairness: dict[str, Any] = Field(default_factory=dict)
+    # {"ndcg", "threshold", "drift", "verdict", "rows", "method", "output_space",
+    #  "reference_rows", "features": {name: {"reference", "current", "shift",
+    #  "reference_rank", "current_rank"}}, "classes" (multiclass)}: steward.drift.attributions;
+    # None when no attributions were compared, and then attribution_drift_reason says why
+    attribution_drift: dict[str, Any] | None = None
+    attribution_drift_reason: str | None = None
     created_at: str
 
 

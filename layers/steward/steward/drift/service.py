@@ -1,32 +1,41 @@
 """Drift evaluation for a model and a window: find the log files, stream them, report,
-keep the report, tell the model, and raise ``DriftDetected`` when the policy says so."""
+keep the report, tell the model, and raise ``DriftDetected`` when the policy says so.
+
+With an artifact store, a sample of the window's rows is explained too, and the report
+carries attribution drift (:mod:`steward.drift.attributions`)."""
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from steward.domain.errors import Conflict, ValidationFailed
+from steward.domain.errors import Conflict, NotFound, RuntimeUnavailable, ValidationFailed
+from steward.domain.frames import Columns, columns_from_records
 from steward.domain.limits import MAX_BATCH_BYTES, MAX_BATCH_ROWS
-from steward.domain.models import Page, Signature
+from steward.domain.models import ModelVersion, Page, Signature
 from steward.domain.partitions import prefixes
 from steward.domain.profile import Profile
 from steward.domain.value import realized
-from steward.drift import outcomes
+from steward.drift import attributions, outcomes
 from steward.drift.evaluate import Accumulator
 from steward.drift.html import render
 from steward.drift.metrics import emit
 from steward.drift.partials import Child
 from steward.drift.plan import batches, listed, with_rows
 from steward.drift.report import DriftReport, report
+from steward.explain.explainer import BACKGROUND_ROWS, Explainer
 from steward.logs.reader import RowReader, stream
-from steward.ports import ModelStore
+from steward.ports import ArtifactStore, ModelStore
 from steward.ports.audit import AuditLog
 from steward.ports.monitoring import EventBus, LogFiles, ReportStore, summary_of
+from steward.registry.core import REFERENCE_FILE
+from steward.registry.integrity import fetch_verified
+from steward.registry.tabular import decode_sample
 from steward.retry import on_conflict
 
 MAX_WINDOW = timedelta(days=31)
@@ -91,8 +100,13 @@ class DriftService:
         batch_bytes: int = MAX_BATCH_BYTES,
         metrics: Callable[[DriftReport], None] = emit,
         audit: AuditLog | None = None,
+        artifacts: ArtifactStore | None = None,
     ) -> None:
         self.audit = audit
+        # The versions' artifacts and reference samples: attribution drift (none without)
+        self.artifacts = artifacts
+        self._explainers: dict[tuple[str, int, str], tuple[Explainer | None, str | None]] = {}
+        self._lock = threading.Lock()
         self.batch_rows = batch_rows
         self.batch_bytes = batch_bytes
         self.store = store
@@ -131,11 +145,10 @@ class DriftService:
     def evaluate(
         self, name: str, start: datetime | None = None, end: datetime | None = None
     ) -> DriftReport:
-        """The whole window in this process."""
-        number, start, end, feedback = self._window(name, start, end)
-        keys = self.logs.window_keys("predictions", name, start, end)
-        run = Run(name, number, start, end, keys, feedback=feedback)
+        """The whole window in this process (planned as a distributed run is: the footers'
+        row counts set the attribution sample's rate, so both sample the same rows)."""
         started = time.perf_counter()
+        run = self.plan(name, start, end)
         return self.finish(run, self.evaluate_keys(run, run.keys), time.perf_counter() - started)
 
     # -- distributed runs: plan -> map (evaluate_keys per batch) -> reduce (finish) ------------
@@ -144,7 +157,7 @@ class DriftService:
         """The window's files (partition pruning) in batches sized from their footers."""
         number, start, end, feedback = self._window(name, start, end)
         sizes = listed(prefixes("predictions", name, start, end), self.logs.sizes)
-        files = with_rows(sizes, self.logs.tail)
+        files = with_rows(sizes, self.logs.tail, window=(start, end))
         groups = batches(files, self.batch_rows, self.batch_bytes)
         keys, rows = [f.key for f in files], sum(f.rows or 0 for f in files)
         return Run(name, number, start, end, keys, [b.keys for b in groups], rows, feedback)
@@ -158,10 +171,55 @@ class DriftService:
         labels = outcomes.read_labels(self._opened(run.feedback), model.task, skipped)
         accumulator = Accumulator(reference, signature)
         join = outcomes.joining(labels, model.task, model.monitoring)
-        readers: list[RowReader] = [accumulator] if join is None else [accumulator, join]
+        sample = model.monitoring.attribution_sample_rows
+        explainer, unavailable = self._explainer(run.model, run.version) if sample else (None, None)
+        sampler = attributions.Sampler(
+            signature,
+            explainer,
+            attributions.sample_rate(sample, run.rows),
+            attributions.CHILD_CAP * sample,
+            unavailable,
+        )
+        readers: list[RowReader] = [accumulator, sampler]
+        if join is not None:
+            readers.append(join)
         stream(self._opened(keys), (run.start, run.end), run.version, readers)
         found = join.result() if join is not None else outcomes.Outcomes()
-        return Child(accumulator.result(), found, labels.num_rows, skipped)
+        return Child(accumulator.result(), found, labels.num_rows, skipped, sampler.result())
+
+    def _explainer(self, name: str, number: int) -> tuple[Explainer | None, str | None]:
+        """The version's explainer (its runtime and background), once per warm function;
+        or why there is none."""
+        version = self.store.get_version(name, number)
+        key = (name, number, version.sha256)
+        with self._lock:
+            if key not in self._explainers:
+                self._explainers[key] = self._build_explainer(version)
+            return self._explainers[key]
+
+    def _build_explainer(self, version: ModelVersion) -> tuple[Explainer | None, str | None]:
+        if self.artifacts is None:
+            return None, "attribution drift needs the artifact store, not given to this service"
+        if not (version.attribution_profile or {}).get("features"):
+            return None, None  # nothing to compare with: the reduce says so
+        task = self.store.get_model(version.name).task
+        try:
+            data = fetch_verified(self.artifacts, version)
+            runtime = attributions.runtime_for(version.flavor, data, version.signature, task)
+            explainer = Explainer(runtime, self._background(version))
+        except (RuntimeUnavailable, ValidationFailed) as exc:
+            return None, f"version {version.version} is not explained here: {exc.message}"
+        return explainer, None
+
+    def _background(self, version: ModelVersion) -> Columns | None:
+        """The first ``min(100, n)`` rows of the version's reference sample."""
+        assert self.artifacts is not None
+        uri = f"{version.artifact.uri.rsplit('/', 1)[0]}/{REFERENCE_FILE}"
+        try:
+            rows = decode_sample(self.artifacts.get(uri))[0][:BACKGROUND_ROWS]
+        except NotFound:
+            return None
+        return columns_from_records(rows, version.signature) if rows else None
 
     def finish(self, run: Run, child: Child, seconds: float) -> DriftReport:
         """The reduce step: the merged child results -> report (drift, performance,
@@ -182,15 +240,19 @@ class DriftService:
         started = time.perf_counter()
         found = child.outcomes
         found.skipped = found.skipped + child.feedback_skipped
+        version = self.store.get_version(run.model, run.version)
         result.performance, result.fairness = outcomes.assess_version(
-            found,
-            child.labels,
-            self.store.get_version(run.model, run.version),
-            model.task,
-            model.monitoring,
+            found, child.labels, version, model.task, model.monitoring
         )
         if model.value is not None and "confusion" in result.performance:
             result.performance["value"] = realized(model.value, result.performance["confusion"])
+        result.attribution_drift, result.attribution_drift_reason = attributions.assess(
+            child.attributions, version.attribution_profile, model.monitoring, run.version
+        )
+        reasons = ["features"] if result.drift_detected else []
+        if result.attribution_drift is not None and result.attribution_drift["drift"]:
+            reasons.append("attributions")
+            result.drift_detected, result.verdict = True, "drift"
         result.data_quality["seconds"] = round(seconds + time.perf_counter() - started, 3)
         payload = result.model_dump(mode="json")
         history = self.reports.summaries(run.model, HISTORY, None).items
@@ -210,6 +272,8 @@ class DriftService:
                     "report_id": result.report_id,
                     "severity": "high" if result.drift_share >= 0.5 else "medium",
                     "drifted_features": result.drifted_features,
+                    # what drifted: the features' distributions, the model's attributions
+                    "reasons": reasons,
                 },
             )
         return result

@@ -230,9 +230,9 @@ def every(fetch: Callable[[str | None], Page[T]]) -> list[T]:
 def explanations(record: dict[str, Any]) -> list[tuple[str, bytes]]:
     """The version's explanation (attribution) profile, where the version record has one.
 
-    The hook for explanation profiles (issue 17): a version record with an ``attribution``
-    field gets ``versions/<n>/explanations/attribution.json``; nothing else is invented."""
-    profile = record.get("attribution")
+    A version record with an ``attribution_profile`` (issue 17: computed at registration)
+    gets ``versions/<n>/explanations/attribution.json``; nothing else is invented."""
+    profile = record.get("attribution_profile") or record.get("attribution")
     return [("attribution.json", _json(profile))] if profile else []
 
 

@@ -42,7 +42,7 @@ def is_number(arrow_type: Any) -> bool:
     )
 
 
-def _coverage(statistics: Any, low: Any, high: Any) -> str:
+def coverage(statistics: Any, low: Any, high: Any) -> str:
     """Whether a row group's values of one column all lie in [low, high], none do, or it
     takes reading them to know (no statistics, nulls, types that do not compare)."""
     try:
@@ -157,10 +157,10 @@ class LogFile:
         start, end = window
         # ts < end, at microsecond precision (statistics come back as datetimes)
         ts = meta.column(positions[schema.TS]).statistics
-        cover = _coverage(ts, start, end - timedelta(microseconds=1))
+        cover = coverage(ts, start, end - timedelta(microseconds=1))
         if cover != ALL or not version or schema.VERSION not in positions:
             return cover
-        return _coverage(meta.column(positions[schema.VERSION]).statistics, version, version)
+        return coverage(meta.column(positions[schema.VERSION]).statistics, version, version)
 
 
 @dataclass

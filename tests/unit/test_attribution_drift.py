@@ -1,0 +1,330 @@
+"""Attribution drift (issue 17.4): Clarify's NDCG on its documented example, the window's
+profile equal to the explainer's own on the sampled rows, a deterministic sample that a
+distributed run's children take exactly as one pass does, the verdict when the most important
+feature stops varying, and a null with a reason for models nothing explains."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from steward.adapters.memory import InProcessDriftRuns, MemoryLogFiles, MemoryRunStore
+from steward.domain.frames import columns_from_records
+from steward.domain.models import Flavor, Signature, Task
+from steward.drift import attributions, partials
+from steward.drift.attributions import Attributions, GraphRuntime, ndcg
+from steward.drift.runs import DriftJobs
+from steward.drift.service import DriftService
+from steward.explain.explainer import Explainer
+from steward.registry.service import Registry
+from steward.runtimes.loader import load_runtime
+from tests.factories import (
+    b64,
+    logistic_artifact,
+    model_spec,
+    parquet_log,
+    reference_rows,
+    register_body,
+)
+from tests.unit.conftest import drift_service
+
+T0 = datetime(2026, 11, 27, 10, tzinfo=UTC)
+HOUR = "predictions/model={}/date=2026-11-27/hour={:02d}/{}.parquet"
+
+
+# -- NDCG as Clarify defines it --------------------------------------------------------------
+
+
+def test_ndcg_gives_clarifys_documented_example() -> None:
+    """SageMaker Clarify's college-admission example: the ranking reversed, NDCG 0.69."""
+    training = {"SAT score": 0.70, "GPA": 0.50, "Class rank": 0.05}
+    live = {"SAT score": 0.10, "GPA": 0.20, "Class rank": 0.70}
+    score = ndcg(training, live)
+    assert score is not None and round(score, 2) == 0.69
+    # DCG: a(Class rank)/log2 2 + a(GPA)/log2 3 + a(SAT)/log2 4; iDCG in the training order
+    dcg = 0.05 / 1 + 0.50 / math.log2(3) + 0.70 / 2
+    idcg = 0.70 / 1 + 0.50 / math.log2(3) + 0.05 / 2
+    assert score == pytest.approx(dcg / idcg, rel=1e-15)
+
+
+def test_ndcg_edge_cases() -> None:
+    assert ndcg({"a": 2.0, "b": 1.0}, {"a": 5.0, "b": 0.1}) == 1.0  # same order, any scale
+    assert ndcg({"a": 1.0, "b": 1.0}, {"a": 0.0, "b": 3.0}) == 1.0  # reference ties
+    assert ndcg({"a": 1.0, "b": 0.5}, {"a": 0.2, "b": 0.2}) == 1.0  # window ties: reference
+    assert ndcg({"a": 1.0, "b": 0.5}, {}) == 1.0  # nothing in the window: every tie
+    assert ndcg({"a": 0.0, "b": 0.0}, {"a": 1.0}) is None  # nothing to rank
+
+
+values = st.floats(0, 1e6, allow_nan=False)
+
+
+@given(st.dictionaries(st.sampled_from("abcdefgh"), st.tuples(values, values), min_size=1))
+def test_ndcg_lies_in_0_1_and_is_1_for_the_reference_itself(
+    pairs: dict[str, tuple[float, float]],
+) -> None:
+    reference = {k: v[0] for k, v in pairs.items()}
+    current = {k: v[1] for k, v in pairs.items()}
+    score = ndcg(reference, current)
+    if not sum(reference.values()) > 0:
+        assert score is None
+        return
+    assert score is not None and 0 < score <= 1 + 1e-12
+    assert ndcg(reference, reference) == pytest.approx(1.0, rel=1e-12)
+
+
+# -- sums and counts merge -------------------------------------------------------------------
+
+
+def test_attribution_sums_merge_and_cross_the_wire() -> None:
+    a = Attributions(2, {"x": 1.0, "y": 2.0}, {"c": {"x": 1.0}}, {"c": 2}, "tree_shap", "log_odds")
+    b = Attributions(1, {"x": 0.5}, {"d": {"x": 3.0}}, {"d": 1}, "tree_shap", "log_odds")
+    merged = a.merge(b)
+    assert merged.rows == 3 and merged.sums == {"x": 1.5, "y": 2.0}
+    assert merged.classes == {"c": {"x": 1.0}, "d": {"x": 3.0}}
+    assert merged.class_rows == {"c": 2, "d": 1} and merged.method == "tree_shap"
+    child = partials.Child(attributions=merged)
+    assert partials.loads(partials.dumps(child)).attributions == merged
+    assert Attributions().merge(Attributions(unavailable="why")).unavailable == "why"
+
+
+def test_onnx_trees_are_explained_without_onnxruntime() -> None:
+    """The drift function ships no onnxruntime: the graph's bytes are enough for TreeSHAP,
+    and the attributions are the ones the loaded model gives."""
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import RandomForestClassifier
+
+    x, y = load_wine(return_X_y=True)
+    forest = RandomForestClassifier(n_estimators=5, max_depth=3, random_state=0).fit(x, y)
+    data = to_onnx(forest, x[:1].astype(np.float32), options={"zipmap": False}).SerializeToString()
+    signature = Signature.model_validate({"inputs": [{"name": f"f{i}"} for i in range(13)]})
+    columns = {f"f{i}": x[:40, i] for i in range(13)}
+    graph = Explainer(GraphRuntime(data, signature, Task.CLASSIFICATION), columns)
+    loaded = Explainer(load_runtime(Flavor.ONNX, data, signature, Task.CLASSIFICATION), columns)
+    rows = {k: v[:7] for k, v in columns.items()}
+    ours, theirs = graph.explain(rows), loaded.explain(rows)
+    assert ours.classes == theirs.classes and ours.attributions == theirs.attributions
+
+
+# -- the service: window profile, verdict, distributed == inline ------------------------------
+
+
+@pytest.fixture
+def service(registry: Registry) -> DriftService:
+    body = register_body(reference_data={"instances": reference_rows(2000)})
+    return drift_service(registry, model_spec(), body, T0 + timedelta(hours=3))
+
+
+def _set_policy(service: DriftService, model: str = "churn", **update: object) -> None:
+    record = service.store.get_model(model)
+    monitoring = record.monitoring.model_copy(update=update)
+    service.store.save_model(record.model_copy(update={"monitoring": monitoring}), record.rev)
+
+
+def _mean_abs(service: DriftService, rows: list[dict[str, object]]) -> dict[str, float]:
+    version = service.store.get_version("churn", 1)
+    runtime = load_runtime(
+        version.flavor, logistic_artifact(), version.signature, Task.CLASSIFICATION
+    )
+    background = columns_from_records(reference_rows(2000)[:100], version.signature)
+    explained = Explainer(runtime, background).explain(
+        columns_from_records(rows, version.signature)
+    )
+    names = list(explained.attributions[0])
+    matrix = np.abs([[a[f] for f in names] for a in explained.attributions])
+    return dict(zip(names, matrix.mean(axis=0).tolist(), strict=True))
+
+
+def test_a_window_smaller_than_the_sample_is_explained_whole(service: DriftService) -> None:
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    rows = reference_rows(300, seed=5)
+    logs.files[HOUR.format("churn", 10, "a")] = parquet_log(rows, T0)
+    report = service.evaluate("churn", T0, T0 + timedelta(hours=1))
+    found = report.attribution_drift
+    assert found is not None and report.attribution_drift_reason is None
+    assert found["rows"] == 300 and found["method"] == "linear"
+    expected = _mean_abs(service, rows)
+    for name, feature in found["features"].items():
+        assert feature["current"] == pytest.approx(expected[name], rel=1e-12)
+        assert feature["shift"] == pytest.approx(feature["current"] - feature["reference"])
+    profile = service.store.get_version("churn", 1).attribution_profile
+    assert profile is not None
+    assert {f: v["reference"] for f, v in found["features"].items()} == profile["features"]
+    assert found["ndcg"] > 0.99 and not found["drift"] and found["verdict"] == "no_drift"
+    assert found["threshold"] == 0.9 and not report.drift_detected
+
+
+def test_attribution_drift_falls_when_the_most_important_feature_stops_varying(
+    service: DriftService, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """tenure carries most of the churn model's attribution; held at its reference mean it
+    carries none, charges ranks first, NDCG falls under 0.9: drift, and DriftDetected says
+    the attributions drifted."""
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    profile = service.store.get_version("churn", 1).attribution_profile
+    assert profile is not None and max(profile["features"], key=profile["features"].get) == "tenure"
+    mean = float(np.mean([r["tenure"] for r in reference_rows(2000)[:100]]))
+    still = [{**r, "tenure": mean} for r in reference_rows(3000, seed=11)]
+    logs.files[HOUR.format("churn", 10, "a")] = parquet_log(still, T0)
+    report = service.evaluate("churn", T0, T0 + timedelta(hours=1))
+    found = report.attribution_drift
+    assert found is not None
+    assert 350 <= found["rows"] <= 650  # about the policy's 500 of 3,000 rows
+    assert found["ndcg"] < 0.9 and found["drift"] and found["verdict"] == "drift"
+    tenure = found["features"]["tenure"]
+    assert tenure["current"] == pytest.approx(0.0, abs=1e-9) and tenure["current_rank"] == 3
+    assert found["features"]["charges"]["current_rank"] == 1
+    assert report.drift_detected and report.verdict == "drift"
+    kind, detail = service.events.events[-1]  # type: ignore[attr-defined]
+    assert kind == "DriftDetected" and "attributions" in detail["reasons"]
+    stored = json.loads(service.get("churn", report.report_id))
+    assert stored["attribution_drift"]["ndcg"] == found["ndcg"]
+    html = service.get("churn", report.report_id, "html")
+    assert "Attribution drift" in html and "tenure" in html
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    overall = [e for e in emf if "AttributionNDCG" in e][-1]
+    assert overall["AttributionNDCG"] == [found["ndcg"]] and overall["AttributionDrift"] == [1.0]
+
+
+def test_the_threshold_and_sample_come_from_the_policy(service: DriftService) -> None:
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    still = [{**r, "tenure": 36.0} for r in reference_rows(1000, seed=11)]
+    logs.files[HOUR.format("churn", 10, "a")] = parquet_log(still, T0)
+    window = (T0, T0 + timedelta(hours=1))
+    _set_policy(service, attribution_ndcg_threshold=0.5, attribution_sample_rows=1000)
+    lenient = service.evaluate("churn", *window).attribution_drift
+    assert lenient is not None and lenient["rows"] == 1000 and not lenient["drift"]
+    assert lenient["threshold"] == 0.5
+    _set_policy(service, attribution_sample_rows=50, min_rows=100)
+    few = service.evaluate("churn", *window).attribution_drift
+    assert few is not None and 20 <= few["rows"] <= 90 and few["ndcg"] is not None
+    _set_policy(service, attribution_sample_rows=0)
+    off = service.evaluate("churn", *window)
+    assert off.attribution_drift is None and "off" in str(off.attribution_drift_reason)
+
+
+def test_a_model_nothing_explains_gets_null_with_a_reason(registry: Registry) -> None:
+    rules = {
+        "rules": [
+            {
+                "id": "long",
+                "when": [{"feature": "tenure", "op": ">=", "value": 24}],
+                "outcome": "keep",
+            }
+        ],
+        "default": "call",
+    }
+    body = register_body(flavor="rules", artifact_b64=b64(json.dumps(rules).encode()))
+    service = drift_service(
+        registry, model_spec("rules", task="decision"), body, T0 + timedelta(hours=3)
+    )
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    logs.files[HOUR.format("rules", 10, "a")] = parquet_log(reference_rows(400, seed=3), T0)
+    report = service.evaluate("rules", T0, T0 + timedelta(hours=1))
+    assert report.rows == 400 and report.attribution_drift is None
+    assert "no attribution profile" in str(report.attribution_drift_reason)
+    assert "Attribution drift" in service.get("rules", report.report_id, "html")
+
+
+def test_distributed_children_sample_and_sum_what_one_pass_does(service: DriftService) -> None:
+    """Six files over two hours, evaluated inline and as three map children (one of them
+    returning its result through the scratch store): the same rows are explained, and the
+    merged sums give the same attribution drift."""
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    for i in range(6):
+        rows = reference_rows(700, seed=20 + i)
+        if i % 2:
+            rows = [{**r, "tenure": 30.0 + (r["tenure"] % 5)} for r in rows]
+        logs.files[HOUR.format("churn", 10 + i % 2, f"f{i}")] = parquet_log(
+            rows, T0 + timedelta(hours=i % 2)
+        )
+    window = (T0.isoformat(), (T0 + timedelta(hours=2)).isoformat())
+    inline = DriftJobs(service, MemoryRunStore()).evaluate("churn", *window)
+    one_pass = json.loads(service.get("churn", inline["report_id"]))["attribution_drift"]
+
+    service.batch_rows = 1400  # two files per child
+    scratch, runner = MemoryRunStore(), InProcessDriftRuns()
+    jobs = DriftJobs(service, scratch, runner)
+    runner.jobs = jobs
+    plan = jobs.plan("churn", *window)
+    assert plan["count"] == 3
+    results = [
+        jobs.map("churn", plan["run"], 0, inline_bytes=0),
+        jobs.map("churn", plan["run"], 1, inline_bytes=10**6),
+        jobs.map("churn", plan["run"], 2, plan["inline_bytes"]),
+    ]
+    children = [jobs._child(r) for r in results]
+    assert all(c.attributions.rows for c in children)
+    summary = jobs.reduce("churn", plan["run"], results)
+    distributed = json.loads(service.get("churn", summary["report_id"]))["attribution_drift"]
+    assert distributed["rows"] == one_pass["rows"] == sum(c.attributions.rows for c in children)
+    assert 350 <= one_pass["rows"] <= 650
+    assert distributed["ndcg"] == pytest.approx(one_pass["ndcg"], rel=1e-12)
+    for name, feature in one_pass["features"].items():
+        other = distributed["features"][name]
+        assert other["current"] == pytest.approx(feature["current"], rel=1e-12, abs=1e-15)
+        assert other["current_rank"] == feature["current_rank"]
+    assert distributed["drift"] == one_pass["drift"]
+
+
+def test_the_sample_does_not_depend_on_row_groups() -> None:
+    """A file read in row groups of any size gives the same picks (the ordinal is the row's
+    position among the file's window rows)."""
+    import pyarrow as pa
+
+    signature = Signature.model_validate({"inputs": [{"name": "x"}]})
+    values = np.arange(10_000, dtype=np.float64)
+
+    def picked(sizes: list[int]) -> list[float]:
+        sampler = attributions.Sampler(signature, object(), 0.01, 10**6)  # type: ignore[arg-type]
+
+        class File:
+            names: ClassVar[set[str]] = {"x"}
+
+            def type_of(self, column: str) -> pa.DataType:
+                return pa.float64()
+
+        sampler.wants(File(), "predictions/model=m/a.parquet")  # type: ignore[arg-type]
+        start = 0
+        for size in sizes:
+            sampler.add(pa.table({"x": values[start : start + size]}))
+            start += size
+        return sampler.rows()["x"].tolist()
+
+    whole = picked([10_000])
+    assert 60 <= len(whole) <= 140
+    assert picked([1000] * 10) == whole == picked([7, 3000, 993, 6000])
+
+
+def test_footers_count_the_rows_of_row_groups_in_the_window() -> None:
+    """The sample's rate divides by the window's rows: row groups whose ts statistics lie
+    wholly outside the window are not counted (a file's hour holds other windows too)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from steward.drift.plan import footer_rows
+
+    ts = [T0 + timedelta(minutes=m) for m in range(60) for _ in range(10)]  # 600 rows
+    sink = io.BytesIO()
+    table = pa.table({"ts": pa.array(ts, pa.timestamp("us", tz="UTC")), "x": range(600)})
+    pq.write_table(table, sink, row_group_size=100)  # ten minutes per row group
+    data = sink.getvalue()
+    assert footer_rows(data) == 600
+    assert footer_rows(data, (T0, T0 + timedelta(hours=1))) == 600
+    assert footer_rows(data, (T0 + timedelta(minutes=20), T0 + timedelta(minutes=30))) == 100
+    assert footer_rows(data, (T0 + timedelta(minutes=25), T0 + timedelta(minutes=35))) == 200
+    assert footer_rows(data, (T0 + timedelta(hours=2), T0 + timedelta(hours=3))) == 0
