@@ -162,7 +162,12 @@ def test_the_readme_s_role_mappings_are_valid() -> None:
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    blocks = re.findall(r"```json\n(.*?)```", text, re.S)
+    keys = ('"principals"', '"identity_center"', '"cognito_groups"')
+    blocks = [
+        b
+        for b in re.findall(r"```json\n(.*?)```", text, re.S)
+        if b.lstrip().startswith("{") and any(b.lstrip()[1:].lstrip().startswith(k) for k in keys)
+    ]
     blocks.append(re.findall(r"roleMapping='(.*?)'", text)[-1])
     assert len(blocks) == 3
     mappings = [RoleMapping.model_validate_json(b) for b in blocks]
