@@ -57,7 +57,12 @@ def test_a_labelled_report_carries_the_realized_value_exactly(
     assert value["counts"] == {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
     assert value["realized"] == 120 * tp - 15 * fp - 300 * fn  # integers: exact
     assert value["per_row"] == (120 * tp - 15 * fp - 300 * fn) / 500
-    assert value["estimated"] is None and value["unit"] == "USD"
+    assert value["unit"] == "USD"
+    # beside it, the label-free estimate's (CBPE) on the whole window
+    expected = report.performance["estimated"]["confusion"]
+    assert value["estimated"] == pytest.approx(
+        120 * expected["tp"] - 15 * expected["fp"] - 300 * expected["fn"]
+    )
     stored = json.loads(service.get("churn", report.report_id))
     assert stored["performance"]["value"] == value
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
@@ -66,14 +71,16 @@ def test_a_labelled_report_carries_the_realized_value_exactly(
     assert overall["ValuePerRow"] == [pytest.approx(value["per_row"])]
 
 
-def test_no_labels_no_value(service: DriftService) -> None:
+def test_no_labels_no_realized_value(service: DriftService) -> None:
     logs = service.logs
     assert isinstance(logs, MemoryLogFiles)
     _traffic(logs, 0, seed=1)
     for key in [k for k in logs.files if k.startswith("feedback/")]:
         del logs.files[key]
     report = service.evaluate("churn", T0, T0 + timedelta(hours=1))
-    assert "value" not in report.performance
+    value = report.performance["value"]
+    assert value["realized"] is None and value["counts"] is None
+    assert value["estimated"] is not None  # from the estimated confusion counts
 
 
 WORTH = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)

@@ -309,6 +309,9 @@ class Validation(Strict):
     gates: dict[str, Any] | None = None
     # the version's metrics on its labelled holdout sample, measured here (drift baseline)
     holdout_metrics: dict[str, float] = Field(default_factory=dict)
+    # A binary classifier's score calibration on the holdout, what CBPE estimates from
+    # (steward.stats.cbpe.calibration_record: steps, the check that chose them)
+    calibration: dict[str, Any] | None = None
 
 
 class ModelVersion(Strict):

@@ -36,8 +36,8 @@ class BusinessValue(BaseModel):
 
 def realized(value: BusinessValue, counts: Mapping[str, int]) -> dict[str, Any]:
     """``{"realized", "estimated", "per_row", "unit", "counts"}``: the matrix applied to the
-    counts, summed exactly (as fractions) and rounded once; ``estimated`` needs a label-free
-    estimate of the counts, which there is not yet (None)."""
+    counts, summed exactly (as fractions) and rounded once; ``estimated`` is filled from the
+    label-free estimate of the counts (:func:`estimated`) when the report has one."""
     total = sum(
         (Fraction(int(counts.get(k, 0))) * Fraction(getattr(value.matrix, k)) for k in OUTCOMES),
         Fraction(0),
@@ -50,3 +50,31 @@ def realized(value: BusinessValue, counts: Mapping[str, int]) -> dict[str, Any]:
         "unit": value.unit,
         "counts": {k: int(counts.get(k, 0)) for k in OUTCOMES},
     }
+
+
+def estimated(value: BusinessValue, expected: Mapping[str, float]) -> dict[str, Any]:
+    """The matrix applied to CBPE's expected confusion counts (floats):
+    ``{"estimated", "per_row", "unit"}``."""
+    total = sum(float(expected.get(k, 0.0)) * getattr(value.matrix, k) for k in OUTCOMES)
+    rows = sum(float(expected.get(k, 0.0)) for k in OUTCOMES)
+    return {"estimated": total, "per_row": total / rows if rows else None, "unit": value.unit}
+
+
+def combined(
+    value: BusinessValue, counts: Mapping[str, int] | None, estimate: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """A report's ``performance.value``: realized from the labelled counts, estimated from
+    the label-free estimate, side by side (``per_row``: realized when there are labels, else
+    estimated); None when there is neither."""
+    if counts is None and estimate is None:
+        return None
+    if counts is not None:
+        found = realized(value, counts)
+    else:
+        found = {"realized": None, "per_row": None, "unit": value.unit, "counts": None}
+    if estimate is not None:
+        found["estimated"] = estimate["estimated"]
+        found["estimated_per_row"] = estimate["per_row"]
+        if found["per_row"] is None:
+            found["per_row"] = estimate["per_row"]
+    return found

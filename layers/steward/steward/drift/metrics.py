@@ -11,6 +11,7 @@ process, so drift metrics would otherwise leak into a scoring flush)."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
@@ -59,6 +60,7 @@ def emit(report: DriftReport) -> None:
     if attributions is not None and attributions.get("ndcg") is not None:
         overall["AttributionNDCG"] = float(attributions["ndcg"])
         overall["AttributionDrift"] = float(attributions["drift"])
+    overall.update(_estimated(performance))
     _flush({"model": report.model}, overall, MetricUnit.NoUnit)
     for attribute, found in report.fairness.get("attributes", {}).items():
         values = {"FairnessFlagged": float(found["flagged"])}
@@ -69,3 +71,20 @@ def emit(report: DriftReport) -> None:
             if found.get(key) is not None:
                 values[metric] = found[key]
         _flush({"model": report.model, "attribute": attribute}, values, MetricUnit.NoUnit)
+
+
+def _estimated(performance: dict[str, Any]) -> dict[str, float]:
+    """CBPE's estimate (``Estimated.<metric>``), its absolute error against the realized
+    metric on the same labelled rows (``EstimateError.<metric>``) and ``ValueEstimated``."""
+    found: dict[str, float] = {}
+    estimated = performance.get("estimated") or {}
+    for metric in ("roc_auc", "accuracy", "f1"):
+        band = estimated.get(metric)
+        if band is not None:
+            found[f"Estimated.{metric}"] = float(band["value"])
+    for metric, side in ((estimated.get("comparison") or {}).get("metrics") or {}).items():
+        found[f"EstimateError.{metric}"] = abs(float(side["error"]))
+    worth = performance.get("value") or {}
+    if worth.get("estimated") is not None:
+        found["ValueEstimated"] = float(worth["estimated"])
+    return found

@@ -327,6 +327,20 @@ def read_predictions(
     return join.result()
 
 
+def labelled_rows(outcomes: Outcomes) -> Any | None:
+    """The window's labelled prediction rows, one per request id (None without any)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not outcomes.labelled:
+        return None
+    rows = pa.concat_tables(outcomes.labelled)
+    rows = rows.filter(pc.is_valid(rows.column(schema.PREDICTION)))
+    # A prediction logged twice (at-least-once delivery; in one block, two blocks or two
+    # map children) counts once (its copies are the same row).
+    return latest(rows, [schema.REQUEST_ID])
+
+
 def assess(
     outcomes: Outcomes,
     task: Task,
@@ -335,17 +349,9 @@ def assess(
     labels_read: int,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Performance and fairness of a window from its (merged) outcomes (the reduce step)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     thresholds = policy.thresholds
-    labelled = None
-    if outcomes.labelled:
-        rows = pa.concat_tables(outcomes.labelled)
-        rows = rows.filter(pc.is_valid(rows.column(schema.PREDICTION)))
-        # A prediction logged twice (at-least-once delivery; in one block, two blocks or two
-        # map children) counts once (its copies are the same row).
-        labelled = latest(rows, [schema.REQUEST_ID])
+    labelled = labelled_rows(outcomes)
     n = labelled.num_rows if labelled is not None else 0
     result: dict[str, Any] = {
         "task": task.value,

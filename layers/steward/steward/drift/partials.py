@@ -21,6 +21,7 @@ from pydantic import TypeAdapter
 from steward.drift.attributions import Attributions
 from steward.drift.evaluate import Partial
 from steward.drift.outcomes import Outcomes
+from steward.stats.cbpe import Blocks
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Child:
     feedback_skipped: list[dict[str, str]] = field(default_factory=list)
     # Σ|attribution| of the batch's sampled rows, with counts (steward.drift.attributions)
     attributions: Attributions = field(default_factory=Attributions)
+    # A calibrated binary classifier's scores per calibration block (CBPE), else None.
+    estimate: Blocks | None = None
 
     def merge(self, other: Child) -> Child:
         return Child(
@@ -43,7 +46,14 @@ class Child:
             max(self.labels, other.labels),
             self.feedback_skipped or other.feedback_skipped,
             self.attributions.merge(other.attributions),
+            estimate=_merged(self.estimate, other.estimate),
         )
+
+
+def _merged(mine: Blocks | None, theirs: Blocks | None) -> Blocks | None:
+    if mine is None or theirs is None:
+        return mine or theirs
+    return mine.merge(theirs)
 
 
 @dataclass
@@ -57,6 +67,7 @@ class _Wire:
     labels: int
     feedback_skipped: list[dict[str, str]]
     attributions: Attributions = field(default_factory=Attributions)
+    estimate: Blocks | None = None
 
 
 @cache
@@ -97,6 +108,7 @@ def dumps(child: Child) -> bytes:
         child.labels,
         child.feedback_skipped,
         child.attributions,
+        child.estimate,
     )
     return gzip.compress(_adapter().dump_json(wire), compresslevel=5, mtime=0)
 
@@ -104,4 +116,11 @@ def dumps(child: Child) -> bytes:
 def loads(data: bytes) -> Child:
     wire: _Wire = _adapter().validate_json(gzip.decompress(data))
     found = Outcomes(wire.rows, wire.by_class, wire.groups, _tables(wire.labelled), wire.skipped)
-    return Child(wire.partial, found, wire.labels, wire.feedback_skipped, wire.attributions)
+    return Child(
+        wire.partial,
+        found,
+        wire.labels,
+        wire.feedback_skipped,
+        wire.attributions,
+        estimate=wire.estimate,
+    )

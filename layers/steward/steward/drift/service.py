@@ -20,8 +20,8 @@ from steward.domain.limits import MAX_BATCH_BYTES, MAX_BATCH_ROWS
 from steward.domain.models import ModelVersion, Page, Signature
 from steward.domain.partitions import prefixes
 from steward.domain.profile import Profile
-from steward.domain.value import realized
-from steward.drift import attributions, outcomes
+from steward.domain.value import combined
+from steward.drift import attributions, estimate, outcomes
 from steward.drift.evaluate import Accumulator
 from steward.drift.html import render
 from steward.drift.metrics import emit
@@ -183,9 +183,25 @@ class DriftService:
         readers: list[RowReader] = [accumulator, sampler]
         if join is not None:
             readers.append(join)
+        calibration = self._calibration(run)
+        scores = estimate.ScoreCounter(calibration) if calibration is not None else None
+        readers += [scores] if scores is not None else []
         stream(self._opened(keys), (run.start, run.end), run.version, readers)
         found = join.result() if join is not None else outcomes.Outcomes()
-        return Child(accumulator.result(), found, labels.num_rows, skipped, sampler.result())
+        counted = scores.result() if scores is not None else None
+        return Child(
+            accumulator.result(),
+            found,
+            labels.num_rows,
+            skipped,
+            sampler.result(),
+            estimate=counted,
+        )
+
+    def _calibration(self, run: Run) -> dict[str, Any] | None:
+        """The version's score calibration (CBPE), if validation fitted one."""
+        version = self.store.get_version(run.model, run.version)
+        return version.validation.calibration if version.validation else None
 
     def _explainer(self, name: str, number: int) -> tuple[Explainer | None, str | None]:
         """The version's explainer (its runtime and background), once per warm function;
@@ -244,8 +260,26 @@ class DriftService:
         result.performance, result.fairness = outcomes.assess_version(
             found, child.labels, version, model.task, model.monitoring
         )
-        if model.value is not None and "confusion" in result.performance:
-            result.performance["value"] = realized(model.value, result.performance["confusion"])
+        calibration = version.validation.calibration if version.validation else None
+        estimated = None
+        if calibration is not None and child.estimate is not None:
+            estimated = estimate.assess(
+                child.estimate,
+                calibration,
+                result.performance,
+                outcomes.labelled_rows(found),
+                model.value,
+            )
+            if estimated is not None:
+                result.performance["estimated"] = estimated
+        if model.value is not None:
+            worth = combined(
+                model.value,
+                result.performance.get("confusion"),
+                estimated.get("value") if estimated else None,
+            )
+            if worth is not None:
+                result.performance["value"] = worth
         result.attribution_drift, result.attribution_drift_reason = attributions.assess(
             child.attributions, version.attribution_profile, model.monitoring, run.version
         )

@@ -54,9 +54,11 @@ class Approvals(RegistryCore):
                 version.flavor, data, version.signature, version.task, reference
             )
             checks.update(result.checks)
-            holdout = self.holdout_metrics(version, result)
+            holdout, calibration = self.holdout_metrics(version, result)
             if holdout:
                 checks["holdout"] = "scored the labelled holdout rows"
+            if calibration is not None:
+                checks["calibration"] = _calibration_check(calibration)
             profile = version.profile
             if reference is not None and (profile or {}).get("prediction") is None:
                 profile = build_profile(reference, prediction_column(result)).model_dump(
@@ -68,7 +70,13 @@ class Approvals(RegistryCore):
             return self._settle(
                 version, Action.FAIL_VALIDATION, actor, validation, reason=exc.message
             )
-        validation = Validation(ok=True, checks=checks, at=self.clock(), holdout_metrics=holdout)
+        validation = Validation(
+            ok=True,
+            checks=checks,
+            at=self.clock(),
+            holdout_metrics=holdout,
+            calibration=calibration,
+        )
         if hold:
             held = version.model_copy(
                 update={"validation": validation, "profile": profile, "updated_at": self.clock()}
@@ -78,21 +86,25 @@ class Approvals(RegistryCore):
             return validation
         return self._settle(version, Action.PASS_VALIDATION, actor, validation, profile=profile)
 
-    def holdout_metrics(self, version: ModelVersion, result: ValidationResult) -> dict[str, float]:
-        """Performance on the labelled holdout sample, if one was registered."""
+    def holdout_metrics(
+        self, version: ModelVersion, result: ValidationResult
+    ) -> tuple[dict[str, float], dict[str, Any] | None]:
+        """Performance on the labelled holdout sample, if one was registered, and a binary
+        classifier's score calibration on it (what CBPE estimates label-free performance
+        from: :mod:`steward.stats.cbpe`)."""
         rows, labels = self.holdout(version)
         if not rows or not labels:
-            return {}
+            return {}, None
         try:
             prediction = result.runtime.predict(columns_from_records(rows, version.signature))
         except ValidationFailed:
             raise
         except Exception:  # as for the reference rows: the artifact is at fault
             raise ValidationFailed("the model failed to score the holdout rows") from None
-        from steward.stats.performance import holdout
+        from steward.stats.performance import calibration, holdout
 
         regression = version.task is Task.REGRESSION
-        return holdout(
+        measured = holdout(
             regression,
             labels,
             prediction.values,
@@ -100,6 +112,9 @@ class Approvals(RegistryCore):
             prediction.probabilities,
             prediction.classes,
         )
+        if regression or prediction.scores is None or prediction.multiclass:
+            return measured, None
+        return measured, calibration(labels, prediction.values, prediction.scores)
 
     def _settle(
         self,
@@ -214,3 +229,13 @@ class Approvals(RegistryCore):
 def _decision_output(version: ModelVersion) -> dict[str, Any]:
     last = version.approvals[-1]
     return {"decision": last.decision, "actor": last.actor, "status": version.status.value}
+
+
+def _calibration_check(record: dict[str, Any]) -> str:
+    check = record["check"]
+    raw = "n/a" if check["ece_raw"] is None else f"{check['ece_raw']:.4f}"
+    kept = "isotonic kept" if record["method"] == "isotonic" else "raw score kept"
+    return (
+        f"{kept}: held-out ECE {check['ece']:.4f} calibrated vs {raw} raw "
+        f"({check['folds']} folds, {len(record['probabilities'])} blocks)"
+    )

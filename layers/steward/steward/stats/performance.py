@@ -276,15 +276,33 @@ def holdout(
         return dict(regression(np.asarray(labels, np.float64), values)["metrics"])
     y = np.array([class_key(v) for v in labels], dtype=np.str_)
     yhat = np.array([class_key(v) for v in values.tolist()], dtype=np.str_)
+    positive = positive_class(_by_class(yhat, scores), set(y.tolist()))
+    found = classification(y, yhat, scores, positive, probabilities, classes)
+    return dict(found["metrics"])
+
+
+def _by_class(yhat: np.ndarray, scores: np.ndarray | None) -> dict[str, list[float]]:
     by_class: dict[str, list[float]] = {}
     for cls in set(yhat.tolist()):
         chosen = yhat == cls
         n = float(np.count_nonzero(chosen))
         total = float(scores[chosen].sum()) if scores is not None else 0.0
         by_class[cls] = [n, n if scores is not None else 0.0, total]
-    positive = positive_class(by_class, set(y.tolist()))
-    found = classification(y, yhat, scores, positive, probabilities, classes)
-    return dict(found["metrics"])
+    return by_class
+
+
+def calibration(labels: list[Any], values: np.ndarray, scores: np.ndarray) -> dict[str, Any] | None:
+    """A binary classifier's score calibration on its labelled holdout
+    (:func:`steward.stats.cbpe.calibration_record`), the positive class chosen as the drift
+    report chooses it; None for more than two classes."""
+    from steward.stats import cbpe
+
+    y = np.array([class_key(v) for v in labels], dtype=np.str_)
+    yhat = np.array([class_key(v) for v in values.tolist()], dtype=np.str_)
+    positive = positive_class(_by_class(yhat, scores), set(y.tolist()))
+    if positive is None:
+        return None
+    return cbpe.calibration_record(np.asarray(scores, np.float64), y == positive, positive)
 
 
 def positive_class(by_class: dict[str, list[float]], label_classes: set[str]) -> str | None:
