@@ -18,6 +18,9 @@ evaluation with the attribution sample as a second reader of the same pass (as a
 child does: about ``--attribution-rows`` rows picked, explained with the model's explainer
 and 100-row background, summed, and NDCG against the model's profile), interleaved with the
 other two; ``attribution_ratio`` is its CPU over the plain evaluation's (target: < 1.2).
+With ``--cbpe`` another mode evaluates as a calibrated binary classifier's drift run does, the
+scores also counted for CBPE's estimate in the same pass (``cbpe_cost``: its CPU over the
+plain evaluation's, per repeat in ``cbpe_costs``).
 MODEL: ``gbc`` (100 trees of depth 6 over the 20 numeric features, ONNX, explained without
 onnxruntime as in the drift function) or ``logistic`` (Steward's JSON flavor).
 
@@ -57,7 +60,9 @@ DRIFTED_ROWS = 1_000_000
 UNDRIFTED = (T0, T0 + 2 * HOUR)
 DRIFTED = (T0 + HOUR, T0 + 2 * HOUR)  # its own files: the windows never share one
 EXPECTED_DRIFT = ["c0", "n00", "n01", "n02"]  # mean shift, variance, missing, new category
-FORMAT = 2  # of the generated data: 2 = reference profile with edges on the counting grid
+# of the generated data: 2 = reference profile with edges on the counting grid, 3 = with a
+# predicted class (what CBPE counts beside the score)
+FORMAT = 3
 
 
 def _table(n: int, seed: int, start: datetime = T0, drift: bool = False) -> pa.Table:
@@ -82,6 +87,7 @@ def _table(n: int, seed: int, start: datetime = T0, drift: bool = False) -> pa.T
     columns["ts"] = pa.array(ts, pa.timestamp("us", tz="UTC"))
     columns["version"] = pa.array(np.ones(n, np.int32))
     columns["score"] = rng.random(n)
+    columns["prediction"] = (columns["score"] >= 0.5).astype(np.float64)
     return pa.table(columns)
 
 
@@ -140,24 +146,48 @@ def scan(root: Path) -> Callable[[], dict[str, Any]]:
     return run
 
 
-def _evaluator(root: Path) -> Callable[[str, datetime], Any]:
-    """Imports and the reference profile loaded up front, as in a warm function."""
+def _calibration() -> dict[str, Any]:
+    """A calibration as validation fits it, on a 20,000-row holdout of the bench's scores."""
+    from steward.stats.cbpe import calibration_record
+
+    rng = np.random.default_rng(5)
+    scores = rng.random(20_000)
+    record = calibration_record(scores, rng.random(20_000) < scores**2, "1")
+    assert record is not None
+    return record
+
+
+def _evaluator(root: Path, cbpe: bool = False) -> Callable[[str, datetime, datetime], Any]:
+    """Imports and the reference profile loaded up front, as in a warm function. ``cbpe``:
+    a calibrated binary classifier's pass, its scores counted for CBPE in the same stream
+    and the estimate made (the version's calibration read up front too)."""
     import pyarrow.compute  # noqa: F401  (imported lazily by the evaluation)
 
     from steward.domain.models import MonitoringPolicy
     from steward.domain.profile import Profile
-    from steward.drift.evaluate import partial_of
+    from steward.drift import estimate
+    from steward.drift.evaluate import Accumulator, partial_of
     from steward.drift.malloc import tune_malloc
     from steward.drift.report import report
+    from steward.logs.reader import stream
 
     tune_malloc()  # once per process, as the drift function's handler does at cold start
     reference = Profile.model_validate_json((root / "reference.json").read_text())
     signature = _signature()
+    calibration = _calibration() if cbpe else None
 
     def run(window: str, start: datetime, end: datetime) -> Any:
         with ExitStack() as files:
             opened = ((p.name, files.enter_context(p.open("rb"))) for p in _files(root / window))
-            partial = partial_of(opened, reference, signature, (start, end), 1)
+            if calibration is None:
+                partial = partial_of(opened, reference, signature, (start, end), 1)
+            else:
+                accumulator = Accumulator(reference, signature)
+                counter = estimate.ScoreCounter(calibration)
+                stream(opened, (start, end), 1, [accumulator, counter])
+                partial = accumulator.result()
+                found = estimate.assess(counter.result(), calibration, {}, None, None)
+                assert found and partial.profile and found["rows"] == partial.profile.rows
         return report(
             partial,
             reference,
@@ -175,6 +205,11 @@ def _evaluator(root: Path) -> Callable[[str, datetime], Any]:
 
 def evaluate(root: Path) -> Callable[[], dict[str, Any]]:
     run = _evaluator(root)
+    return lambda: {"rows": run("undrifted", *UNDRIFTED).rows}
+
+
+def evaluate_cbpe(root: Path) -> Callable[[], dict[str, Any]]:
+    run = _evaluator(root, cbpe=True)
     return lambda: {"rows": run("undrifted", *UNDRIFTED).rows}
 
 
@@ -293,6 +328,7 @@ def _peak_rss_mb() -> float:
 MODES: dict[str, Callable[[Path], Callable[[], dict[str, Any]]]] = {
     "scan": scan,
     "evaluate": evaluate,
+    "evaluate_cbpe": evaluate_cbpe,
     "verdicts": verdicts,
     "attributions": attributions,
 }
@@ -360,6 +396,9 @@ def main(argv: list[str] | None = None) -> None:
         help="also time the evaluation with attribution drift, with this model",
     )
     parser.add_argument("--attribution-rows", type=int, default=500)
+    parser.add_argument(
+        "--cbpe", action="store_true", help="also time a calibrated classifier's pass (CBPE)"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -371,7 +410,7 @@ def main(argv: list[str] | None = None) -> None:
         started = time.perf_counter()
         generate(rows, root)
         print(f"logs ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-        scans, evals, explained = [], [], []
+        scans, evals, explained, cbpes = [], [], [], []
         env = {
             "BENCH_ATTRIBUTIONS": args.attributions or "",
             "BENCH_ATTRIBUTION_ROWS": str(args.attribution_rows),
@@ -381,8 +420,10 @@ def main(argv: list[str] | None = None) -> None:
             evals.append(_child("evaluate", root, args.passes))
             if args.attributions:
                 explained.append(_child("attributions", root, args.passes, env))
+            if args.cbpe:
+                cbpes.append(_child("evaluate_cbpe", root, args.passes))
         checks = _child("verdicts", root)
-    assert all(r["rows"] == rows for r in scans + evals), "every mode must see every row"
+    assert all(r["rows"] == rows for r in scans + evals + cbpes), "every mode must see every row"
     scan_cpu, eval_cpu = _median(scans, "cpu_seconds"), _median(evals, "cpu_seconds")
     scan_wall, eval_wall = _median(scans, "wall_seconds"), _median(evals, "wall_seconds")
     result = {
@@ -408,6 +449,16 @@ def main(argv: list[str] | None = None) -> None:
         "verdicts_ok": checks["undrifted_flagged"] == []
         and checks["drifted_flagged"] == EXPECTED_DRIFT,
     }
+    if cbpes:
+        cbpe_cpu = _median(cbpes, "cpu_seconds")
+        result |= {
+            "cbpe_ratio": round(scan_cpu / cbpe_cpu, 3),
+            "cbpe_cost": round(cbpe_cpu / eval_cpu, 3),
+            "cbpe_costs": [
+                round(c["cpu_seconds"] / e["cpu_seconds"], 3)
+                for c, e in zip(cbpes, evals, strict=True)
+            ],
+        }
     if explained:
         with_cpu = _median(explained, "cpu_seconds")
         result |= {

@@ -70,21 +70,22 @@ class Steps:
 
 def pav(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pool adjacent violators over points already in score order: the weighted least
-    squares non-decreasing fit, as ``(first point, mean, weight)`` of each block."""
-    starts: list[int] = []
-    means: list[float] = []
-    totals: list[float] = []
-    for i, (v, w) in enumerate(zip(values.tolist(), weights.tolist(), strict=True)):
-        starts.append(i)
-        means.append(v)
-        totals.append(w)
-        while len(means) > 1 and means[-2] >= means[-1]:
-            w2, w1 = totals.pop(), totals.pop()
-            m2, m1 = means.pop(), means.pop()
-            starts.pop()
-            totals.append(w1 + w2)
-            means.append((m1 * w1 + m2 * w2) / (w1 + w2))
-    return np.array(starts, np.int64), np.array(means), np.array(totals)
+    squares non-decreasing fit, as ``(first point, mean, weight)`` of each block. Any order of
+    pooling adjacent violators reaches the same fit, so each pass pools every maximal run of
+    non-rising means at once (vectorized; a handful of passes on real scores)."""
+    starts = np.arange(len(values), dtype=np.int64)
+    means = np.asarray(values, np.float64)
+    totals = np.asarray(weights, np.float64)
+    while len(means) > 1:
+        falls = means[1:] <= means[:-1]
+        if not falls.any():
+            break
+        group = np.r_[0, np.cumsum(~falls)]
+        first = np.r_[0, np.flatnonzero(~falls) + 1]
+        sums = np.bincount(group, weights=means * totals)
+        totals = np.bincount(group, weights=totals)
+        means, starts = sums / totals, starts[first]
+    return starts, means, totals
 
 
 def isotonic(scores: np.ndarray, positive: np.ndarray) -> Steps:
