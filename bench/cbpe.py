@@ -60,7 +60,8 @@ SINGLE_THREAD = {
 def true_probability(x: np.ndarray) -> np.ndarray:
     """P(y = 1 | x): the same for every row, reference or shifted (no concept drift)."""
     logit = 1.5 * x[:, 0] - 1.0 * x[:, 1] + 0.8 * x[:, 2] * x[:, 3] + 0.7 * np.sin(2 * x[:, 4])
-    return 1 / (1 + np.exp(-(logit - 0.5)))
+    probability: np.ndarray = 1 / (1 + np.exp(-(logit - 0.5)))
+    return probability
 
 
 def _features(rng: np.random.Generator, n: int, shift: float = 0.0) -> np.ndarray:
