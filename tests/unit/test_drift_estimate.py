@@ -129,3 +129,21 @@ def test_the_distributed_run_gives_the_inline_estimate(service: DriftService) ->
     assert distributed["performance"]["estimated"] == one_pass["performance"]["estimated"]
     assert distributed["performance"]["value"] == one_pass["performance"]["value"]
     assert one_pass["performance"]["estimated"]["rows"] == 2400
+
+
+def test_the_audit_event_carries_what_the_practice_kpis_read(service: DriftService) -> None:
+    from steward.drift.service import _practice
+
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    _traffic(logs, 2, seed=2)
+    report = service.evaluate("churn", T0 + timedelta(hours=2), T0 + timedelta(hours=3))
+    found = _practice(report.performance)
+    value = report.performance["value"]
+    error = report.performance["estimated"]["comparison"]["metrics"]["roc_auc"]["error"]
+    assert found == {
+        "value_realized": value["realized"],
+        "value_estimated": value["estimated"],
+        "value_unit": "USD",
+        "estimate_error_auc": abs(error),
+    }

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from steward.domain.audit import AuditEvent, next_event
 from steward.domain.identity import UserDirectory
-from steward.domain.kpis import COUNTS, kpis, percentiles, tally
+from steward.domain.kpis import COUNTS, PERIOD, Kpis, kpis, percentiles, tally
 from steward.domain.models import ModelSpec
 from steward.registry.requests import Decision, RegisterVersion
 from steward.registry.service import Registry
@@ -115,6 +116,10 @@ TRAIL = st.lists(
 )
 
 
+def _errors(found: Kpis) -> list[float]:
+    return [found.estimate_error_auc.p50] * found.estimate_error_auc.n  # type: ignore[list-item]
+
+
 def _trail(name: str, steps: list[tuple[int, str, int, bool]]) -> list[AuditEvent]:
     at, head = T0, None
     events: list[AuditEvent] = []
@@ -131,6 +136,10 @@ def _trail(name: str, steps: list[tuple[int, str, int, bool]]) -> list[AuditEven
             target = name
         elif action == "drift.reported":
             after = {"version": number, "drift_detected": flag, "labelled": not flag}
+            # value and the estimate's error as the drift service records them
+            after |= {"value_estimated": 10.0 * number - 25, "value_unit": "USD"}
+            if not flag:
+                after |= {"value_realized": 7.0 * number - 20, "estimate_error_auc": number / 100}
         head = next_event(
             head, stream=name, actor="a", action=action, target=target, at=at, after=after
         )
@@ -179,6 +188,44 @@ def test_the_portfolio_is_the_combination_of_its_models(
         union = [x for p in parts for x in p.samples[key]]
         assert getattr(portfolio, key) == percentiles(union)
         assert getattr(portfolio, key).n == sum(getattr(k, key).n for k in per_model)
+    union = [x for k in per_model for x in _errors(k)]
+    assert portfolio.estimate_error_auc.n == sum(k.estimate_error_auc.n for k in per_model)
+    assert portfolio.estimate_error_auc.n == len(union)
+    for key in ("realized", "estimated"):
+        values = [k.value[key] for k in per_model if k.value[key] is not None]
+        assert portfolio.value[key] == (pytest.approx(sum(values)) if values else None)
+    # the trend: periods end at until - k weeks for every model, figures add up period by period
+    for period in portfolio.trend:
+        same = [p for k in per_model for p in k.trend if p.end == period.end]
+        assert period.deployments == sum(p.deployments for p in same)
+        assert period.lead_time_n == sum(p.lead_time_n for p in same)
+        values = [p.value_estimated for p in same if p.value_estimated is not None]
+        assert period.value_estimated == (pytest.approx(sum(values)) if values else None)
+    assert sum(p.deployments for p in portfolio.trend) <= portfolio.deployments
     monitored = sum((k.monitored_share or 0) * k.production_models for k in per_model)
     if portfolio.production_models:
         assert portfolio.monitored_share == monitored / portfolio.production_models
+
+
+def test_the_trend_puts_lead_time_deployments_and_value_in_their_periods() -> None:
+    day = 24 * 3600
+    steps = [
+        (0, "version.registered", 1, False),
+        (day, "alias.set", 1, False),  # lead time 1 day, in week 1
+        (2 * day, "drift.reported", 1, False),  # value in week 1
+        (7 * day, "version.registered", 2, False),
+        (3 * day, "alias.set", 2, False),  # lead time 3 days, in week 2
+        (day, "drift.reported", 2, True),  # estimated only
+    ]
+    events = _trail("m", steps)
+    until = T0 + timedelta(days=14)
+    found = kpis({"m": events}, until=until, model="m")
+    assert [p.end for p in found.trend] == [until - PERIOD, until]
+    first, second = found.trend
+    assert (first.lead_time_p50, first.lead_time_n, first.deployments) == (day, 1, 1)
+    assert (second.lead_time_p50, second.deployments) == (3 * day, 1)
+    assert first.value_realized == 7.0 - 20 and first.value_estimated == 10.0 - 25
+    assert second.value_realized is None and second.value_estimated == 20.0 - 25
+    assert first.estimate_error_auc_p50 == 0.01 and second.estimate_error_auc_p50 is None
+    assert found.value == {"realized": -13.0, "estimated": -20.0, "units": ["USD"]}
+    assert found.estimate_error_auc.n == 1

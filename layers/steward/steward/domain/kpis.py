@@ -21,6 +21,15 @@ window when the event that completes it is in ``[since, until]``; shares describ
   production models whose latest report had labels (measured performance).
 - ``reviews_overdue``: models (not all archived) whose last ``model.reviewed`` (an approver's
   audited action), or creation, is older than the risk tier's :data:`REVIEW_EVERY`.
+- ``estimate_error_auc``: per ``drift.reported`` with both a label-free (CBPE) estimate and
+  labels, |estimated - realized| ROC AUC on the same labelled rows (p50, p90, n).
+- ``value``: the business value of the window's reports, ``realized`` (labelled) and
+  ``estimated`` (CBPE) summed, with their ``units`` (a portfolio sum is meaningful only when
+  the models share one unit).
+- ``trend``: the same figures per :data:`PERIOD` (7 days) ending at ``until``, oldest first,
+  at most :data:`MAX_PERIODS` of them (back to ``since`` or the first event): lead time p50
+  and n (by the production event's time), deployments, value realized and estimated, and the
+  estimate's error p50 (by the report's time).
 
 A model's figures read only its own stream, so the portfolio is their combination: counts
 add up, shares are the sum of numerators over the sum of denominators, percentiles come from
@@ -47,6 +56,8 @@ REVIEW_EVERY: dict[str, timedelta] = {
     "medium": timedelta(days=730),
     "low": timedelta(days=1095),
 }
+PERIOD = timedelta(days=7)
+MAX_PERIODS = 26
 DURATIONS = ("lead_time_s", "approval_wait_s", "validation_s", "drift_to_redeploy_s")
 # The steps of the lead time, in order: the step breakdown.
 STEPS = ("to_validation", "validation", "approval_wait", "to_production")
@@ -73,6 +84,17 @@ class Step(Percentiles):
     step: str
 
 
+class Period(BaseModel):
+    start: datetime
+    end: datetime
+    lead_time_p50: float | None = None
+    lead_time_n: int = 0
+    deployments: int = 0
+    value_realized: float | None = None
+    value_estimated: float | None = None
+    estimate_error_auc_p50: float | None = None
+
+
 class Kpis(BaseModel):
     model: str | None = None  # None: the portfolio
     since: datetime | None = None
@@ -91,6 +113,10 @@ class Kpis(BaseModel):
     reviews_overdue: int
     production_models: int
     steps: list[Step]
+    estimate_error_auc: Percentiles = Percentiles()
+    # {"realized", "estimated", "units"} of the window's drift reports
+    value: dict[str, Any] = {}
+    trend: list[Period] = []
 
 
 @dataclass
@@ -108,11 +134,17 @@ class Tally:
     fresh: int = 0
     labelled: int = 0
     overdue: int = 0
+    # (at, figure, value) of what the trend and the value add up: "lead_time_s",
+    # "deployment", "value_realized", "value_estimated", "estimate_error_auc"
+    timed: list[tuple[datetime, str, float]] = field(default_factory=list)
+    units: set[str] = field(default_factory=set)
 
     def __add__(self, other: Tally) -> Tally:
         total = Tally({k: v + other.samples[k] for k, v in self.samples.items()})
         for name in COUNTS:
             setattr(total, name, getattr(self, name) + getattr(other, name))
+        total.timed = self.timed + other.timed
+        total.units = self.units | other.units
         return total
 
 
@@ -169,6 +201,8 @@ class _Trail:
     def sample(self, key: str, start: datetime | None, end: datetime) -> None:
         if start is not None and self.inside(end):
             self.out.samples[key].append((end - start).total_seconds())
+            if key == "lead_time_s":
+                self.out.timed.append((end, key, (end - start).total_seconds()))
 
     def fail(self, number: int, at: datetime) -> None:
         for i, (version, when, failed) in enumerate(self.deployments):
@@ -197,6 +231,13 @@ class _Trail:
 
     def _report(self, event: AuditEvent, after: Mapping[str, Any]) -> None:
         self.last_report = event
+        for key in ("value_realized", "value_estimated", "estimate_error_auc"):
+            found = after.get(key)
+            number = isinstance(found, int | float) and not isinstance(found, bool)
+            if number and self.inside(event.at):
+                self.out.timed.append((event.at, key, float(found)))  # type: ignore[arg-type]
+                if key.startswith("value_") and after.get("value_unit"):
+                    self.out.units.add(str(after["value_unit"]))
         degraded = bool(after.get("degraded"))
         if (degraded or after.get("drift_detected")) and self.drifted is None:
             self.drifted = event.at
@@ -237,6 +278,8 @@ class _Trail:
                 self.fail(previous, event.at)
         else:
             self.deployments.append((number, event.at, False))
+            if self.inside(event.at):
+                self.out.timed.append((event.at, "deployment", 1.0))
             if number not in self.served:
                 self.sample("lead_time_s", self.registered.get(number), event.at)
                 self.sample("to_production", self.approved.get(number), event.at)
@@ -293,7 +336,63 @@ def summarize(
         reviews_overdue=total.overdue,
         production_models=total.production,
         steps=[Step(step=k, **percentiles(s[k]).model_dump()) for k in STEPS],
+        estimate_error_auc=percentiles(_figures(total.timed, "estimate_error_auc")),
+        value={
+            "realized": _sum(_figures(total.timed, "value_realized")),
+            "estimated": _sum(_figures(total.timed, "value_estimated")),
+            "units": sorted(total.units),
+        },
+        trend=trend(total.timed, until=until, since=since),
     )
+
+
+def _figures(
+    timed: Iterable[tuple[datetime, str, float]],
+    key: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[float]:
+    return [
+        v
+        for at, k, v in timed
+        if k == key and (start is None or at > start) and (end is None or at <= end)
+    ]
+
+
+def _sum(values: list[float]) -> float | None:
+    return math.fsum(values) if values else None
+
+
+def trend(
+    timed: list[tuple[datetime, str, float]],
+    *,
+    until: datetime,
+    since: datetime | None = None,
+    period: timedelta = PERIOD,
+) -> list[Period]:
+    """The figures per period ``(end - period, end]``, the last ending at ``until``."""
+    first = min((at for at, _, _ in timed), default=until)
+    start = max(since or first, first)
+    count = min(MAX_PERIODS, max(1, math.ceil((until - start) / period)))
+    periods = []
+    for i in range(count, 0, -1):
+        end = until - (i - 1) * period
+        begin = end - period
+        lead = percentiles(_figures(timed, "lead_time_s", begin, end))
+        errors = percentiles(_figures(timed, "estimate_error_auc", begin, end))
+        periods.append(
+            Period(
+                start=begin,
+                end=end,
+                lead_time_p50=lead.p50,
+                lead_time_n=lead.n,
+                deployments=len(_figures(timed, "deployment", begin, end)),
+                value_realized=_sum(_figures(timed, "value_realized", begin, end)),
+                value_estimated=_sum(_figures(timed, "value_estimated", begin, end)),
+                estimate_error_auc_p50=errors.p50,
+            )
+        )
+    return periods
 
 
 def kpis(

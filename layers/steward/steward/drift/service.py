@@ -329,6 +329,7 @@ class DriftService:
                 "drift_detected": result.drift_detected,
                 "labelled": bool(performance.get("rows_labelled")),
                 "degraded": bool(performance.get("degraded")),
+                **_practice(performance),
             },
         )
 
@@ -351,3 +352,20 @@ class DriftService:
 
     def get(self, name: str, report_id: str, kind: str = "json") -> str:
         return self.reports.get(name, report_id, kind)
+
+
+def _practice(performance: dict[str, Any]) -> dict[str, Any]:
+    """What the practice KPIs read of a report besides its verdicts: its value (realized,
+    estimated, unit) and the label-free estimate's ROC AUC error on the labelled rows."""
+    found: dict[str, Any] = {}
+    worth = performance.get("value") or {}
+    for key in ("realized", "estimated"):
+        if worth.get(key) is not None:
+            found[f"value_{key}"] = worth[key]
+    if found:
+        found["value_unit"] = worth.get("unit")
+    estimated = performance.get("estimated") or {}
+    compared = ((estimated.get("comparison") or {}).get("metrics") or {}).get("roc_auc")
+    if compared is not None:
+        found["estimate_error_auc"] = abs(compared["error"])
+    return found
