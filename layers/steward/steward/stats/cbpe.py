@@ -73,9 +73,9 @@ def pav(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray
     squares non-decreasing fit, as ``(first point, mean, weight)`` of each block. Any order of
     pooling adjacent violators reaches the same fit, so each pass pools every maximal run of
     non-rising means at once (vectorized; a handful of passes on real scores)."""
-    starts = np.arange(len(values), dtype=np.int64)
-    means = np.asarray(values, np.float64)
-    totals = np.asarray(weights, np.float64)
+    starts: np.ndarray = np.arange(len(values), dtype=np.int64)
+    means: np.ndarray = np.asarray(values, np.float64)
+    totals: np.ndarray = np.asarray(weights, np.float64)
     while len(means) > 1:
         falls = means[1:] <= means[:-1]
         if not falls.any():
