@@ -162,3 +162,21 @@ def test_a_miscalibrated_score_is_calibrated_and_the_check_says_why() -> None:
 
 def test_no_calibration_from_a_single_class() -> None:
     assert cbpe.calibration_record(np.array([0.1, 0.2]), np.array([1, 1], bool), "1") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arrays(np.float64, st.integers(0, 300), elements=st.floats(-2, 3, allow_nan=True)),
+    st.integers(0, 2**31),
+)
+def test_counts_equal_a_search_of_the_block_edges(scores: np.ndarray, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    holdout = rng.random(400)
+    steps = cbpe.isotonic(holdout, rng.random(400) < holdout)
+    values = np.r_[scores, steps.edges, np.nextafter(steps.edges, -np.inf)]
+    said = rng.random(len(values)) < 0.5
+    counted, missing = cbpe.count(steps, values, said)
+    finite = np.isfinite(values)
+    at = np.searchsorted(steps.edges, values[finite], side="right") * 2 + said[finite]
+    assert np.array_equal(counted, np.bincount(at, minlength=2 * steps.blocks))
+    assert missing == int(np.count_nonzero(~finite))
