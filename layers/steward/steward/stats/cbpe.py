@@ -247,12 +247,17 @@ def count(steps: Steps, scores: np.ndarray, said_positive: np.ndarray) -> tuple[
     """Per (block, predicted class) counts of rows (flattened ``2 * blocks``) and the rows
     without a finite score. The drift pass's hot path: each class's scores are counted on
     the blocks by the exact lookup-table binner (:class:`steward.domain.binning.Binner`, the
-    counts of ``searchsorted(edges, side="right")`` at a fraction of its cost)."""
+    counts of ``searchsorted(edges, side="right")`` at a fraction of its cost); a batch of
+    fewer than 16 rows a block is searched (the binner's tables would cost more)."""
     finite = np.isfinite(scores)
     missing = int(len(scores) - np.count_nonzero(finite))
     if missing:
         scores, said_positive = scores[finite], said_positive[finite]
     said = said_positive.astype(bool, copy=False)
+    if len(scores) < 16 * steps.blocks:  # the binner's tables cost more than a search
+        at = steps.block(scores) * 2 + said
+        small: np.ndarray = np.bincount(at, minlength=2 * steps.blocks)
+        return small, missing
     binner = steps.binner
     counted = np.zeros(2 * steps.blocks, np.int64)
     every, positive = np.zeros(steps.blocks, np.int64), np.zeros(steps.blocks, np.int64)
