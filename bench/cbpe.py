@@ -109,6 +109,7 @@ def realized(score: np.ndarray, said: np.ndarray, label: np.ndarray) -> dict[str
 
 def steward(data: dict[str, Any], chunk_rows: int) -> tuple[dict[str, Any], dict[str, float]]:
     """Calibrate on the reference, then count and estimate chunk by chunk."""
+    from steward.domain.binning import Binner
     from steward.stats import cbpe
 
     ref, analysis = data["reference"], data["analysis"]
@@ -118,11 +119,12 @@ def steward(data: dict[str, Any], chunk_rows: int) -> tuple[dict[str, Any], dict
     assert record is not None
     cpu = time.process_time()
     steps = cbpe.steps_of(record)  # as the drift pass reads it from the version
+    binner = Binner(steps.edges)
     found = []
     for start in range(0, len(analysis["score"]), chunk_rows):
         chunk = slice(start, start + chunk_rows)
         said = analysis["prediction"][chunk] == 1
-        counted, missing = cbpe.count(steps, analysis["score"][chunk], said)
+        counted, missing = cbpe.count(steps, analysis["score"][chunk], said, binner)
         found.append(cbpe.estimate(cbpe.Blocks(counted.tolist(), missing), steps))
     estimate_cpu = time.process_time() - cpu
     return {"calibration": record, "chunks": found}, {"fit": fit_cpu, "estimate": estimate_cpu}

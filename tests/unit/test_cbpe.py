@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from steward.domain.binning import Binner
 from steward.stats import cbpe
 from steward.stats.performance import roc_auc
 
@@ -166,7 +167,7 @@ def test_no_calibration_from_a_single_class() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    arrays(np.float64, st.integers(0, 300), elements=st.floats(-2, 3) | st.just(np.nan)),
+    arrays(np.float64, st.integers(0, 3000), elements=st.floats(-2, 3) | st.just(np.nan)),
     st.integers(0, 2**31),
 )
 def test_counts_equal_a_search_of_the_block_edges(scores: np.ndarray, seed: int) -> None:
@@ -175,7 +176,8 @@ def test_counts_equal_a_search_of_the_block_edges(scores: np.ndarray, seed: int)
     steps = cbpe.isotonic(holdout, rng.random(400) < holdout)
     values = np.r_[scores, steps.edges, np.nextafter(steps.edges, -np.inf)]
     said = rng.random(len(values)) < 0.5
-    counted, missing = cbpe.count(steps, values, said)
+    counted, missing = cbpe.count(steps, values, said, Binner(steps.edges))
+    assert np.array_equal(counted, cbpe.count(steps, values, said)[0])  # binned = searched
     finite = np.isfinite(values)
     at = np.searchsorted(steps.edges, values[finite], side="right") * 2 + said[finite]
     assert np.array_equal(counted, np.bincount(at, minlength=2 * steps.blocks))

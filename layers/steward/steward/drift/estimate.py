@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from steward.domain import log_schema as schema
+from steward.domain.binning import Binner
 from steward.domain.value import BusinessValue, estimated
 from steward.logs.reader import LogFile, Wanted, is_number
 from steward.stats import cbpe
@@ -56,6 +57,7 @@ class ScoreCounter:
 
     def __init__(self, calibration: dict[str, Any]) -> None:
         self.steps = cbpe.steps_of(calibration)
+        self.binner = Binner(self.steps.edges)
         self.positive = str(calibration["positive_class"])
         self.counts = np.zeros(2 * self.steps.blocks, np.int64)
         self.missing = 0
@@ -70,7 +72,7 @@ class ScoreCounter:
     def add(self, table: Any) -> None:
         scores = scores_of(table.column(schema.SCORE))
         said = said_positive(table.column(schema.PREDICTION), self.positive)
-        counted, missing = cbpe.count(self.steps, scores, said)
+        counted, missing = cbpe.count(self.steps, scores, said, self.binner)
         self.counts += counted
         self.missing += missing
 

@@ -32,12 +32,9 @@ Agresti-Coull centre), carried to the metric by its derivative in that probabili
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
-
-from steward.domain.binning import Binner
 
 METHOD = "cbpe"
 Z = 1.959963984540054  # 95 % two-sided
@@ -69,10 +66,6 @@ class Steps:
     @property
     def blocks(self) -> int:
         return len(self.probabilities)
-
-    @cached_property
-    def binner(self) -> Binner:
-        return Binner(self.edges)
 
 
 def pav(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -243,22 +236,34 @@ class Blocks:
         return np.asarray(self.counts, np.int64).reshape(blocks, 2)
 
 
-def count(steps: Steps, scores: np.ndarray, said_positive: np.ndarray) -> tuple[np.ndarray, int]:
+class Counter(Protocol):
+    """Adds the bin counts of finite values to ``out`` for the steps' edges
+    (:class:`steward.domain.binning.Binner` is one)."""
+
+    def count_into(self, values: np.ndarray, out: np.ndarray) -> None: ...
+
+
+def count(
+    steps: Steps,
+    scores: np.ndarray,
+    said_positive: np.ndarray,
+    binner: Counter | None = None,
+) -> tuple[np.ndarray, int]:
     """Per (block, predicted class) counts of rows (flattened ``2 * blocks``) and the rows
     without a finite score. The drift pass's hot path: each class's scores are counted on
-    the blocks by the exact lookup-table binner (:class:`steward.domain.binning.Binner`, the
-    counts of ``searchsorted(edges, side="right")`` at a fraction of its cost); a batch of
-    fewer than 16 rows a block is searched (the binner's tables would cost more)."""
+    the blocks by ``binner``, the exact lookup-table binner the drift pass gives
+    (:class:`steward.domain.binning.Binner` on the steps' edges: the counts of
+    ``searchsorted(edges, side="right")`` at a fraction of its cost); without one, or for a
+    batch of fewer than 16 rows a block (its tables would cost more), a search."""
     finite = np.isfinite(scores)
     missing = int(len(scores) - np.count_nonzero(finite))
     if missing:
         scores, said_positive = scores[finite], said_positive[finite]
     said = said_positive.astype(bool, copy=False)
-    if len(scores) < 16 * steps.blocks:  # the binner's tables cost more than a search
+    if binner is None or len(scores) < 16 * steps.blocks:
         at = steps.block(scores) * 2 + said
         small: np.ndarray = np.bincount(at, minlength=2 * steps.blocks)
         return small, missing
-    binner = steps.binner
     counted = np.zeros(2 * steps.blocks, np.int64)
     every, positive = np.zeros(steps.blocks, np.int64), np.zeros(steps.blocks, np.int64)
     binner.count_into(scores, every)  # every row, then the positive ones: one mask, not two
