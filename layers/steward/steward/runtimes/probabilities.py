@@ -38,11 +38,11 @@ def settle(raw: np.ndarray, dtype: Any) -> np.ndarray:
     tol = tolerance(dtype)
     if not p.size or not np.isfinite(p).all() or p.min() < -tol or p.max() > 1 + tol:
         return p
+    if p.shape[1] > 1 and not np.all(np.abs(p.sum(axis=1) - 1.0) <= tol):
+        return p  # not a rounding error: left for the check to refuse, untouched
     p = np.clip(p, 0.0, 1.0)
     if p.shape[1] > 1:
-        sums = p.sum(axis=1)
-        if np.all(np.abs(sums - 1.0) <= tol):
-            p /= sums[:, None]  # p_j <= sum, so each quotient stays <= 1
+        p /= p.sum(axis=1)[:, None]  # p_j <= sum, so each quotient stays <= 1
     return p
 
 
