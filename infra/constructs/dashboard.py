@@ -1,5 +1,6 @@
 """The practice dashboard: portfolio and per-model traffic, latency, errors, drift share,
-realized performance and business value, from the metrics Steward already emits (EMF in
+realized performance and business value, CBPE's estimated performance and value beside the
+realized ones, from the metrics Steward already emits (EMF in
 the ``Steward`` namespace) and the scoring function's own. Per-model lines come from
 CloudWatch SEARCH expressions, so a new model appears without a deployment."""
 
@@ -80,5 +81,34 @@ class PracticeDashboard(Construct):
                     title=title, left=[_per_model(label, metric, "service,model", stat)], width=8
                 )
                 for title, label, metric, stat in per_model
+            )
+        )
+        # CBPE (drift/metrics.py): the estimate next to the realized metric on one graph, the
+        # estimate's absolute error on labelled windows on the right axis; value likewise.
+        estimated = (
+            ("Estimated vs realized performance (ROC AUC)",
+             (("estimated roc auc", "Estimated.roc_auc", "Average"),
+              ("realized roc auc", "Performance.roc_auc", "Average")),
+             (("|estimate error| roc auc", "EstimateError.roc_auc", "Maximum"),)),
+            ("Business value: estimated vs realized",
+             (("value estimated", "ValueEstimated", "Sum"),
+              ("value realized", "ValueRealized", "Sum")),
+             ()),
+        )  # fmt: skip
+        self.dashboard.add_widgets(
+            *(
+                cw.GraphWidget(
+                    title=title,
+                    left=[
+                        _per_model(label, metric, "service,model", stat)
+                        for label, metric, stat in left
+                    ],
+                    right=[
+                        _per_model(label, metric, "service,model", stat)
+                        for label, metric, stat in right
+                    ],
+                    width=12,
+                )
+                for title, left, right in estimated
             )
         )
