@@ -141,3 +141,46 @@ export function attributionChart(features, { id, title, windowed = false, unit =
 export function profileFeatures(profile) {
   return Object.fromEntries(Object.entries(profile?.features || {}).map(([f, v]) => [f, { reference: v }]));
 }
+
+// One KPI per 7-day period (GET /kpis `trend`, oldest first) as small bars around a zero
+// line (value can be negative), periods without data marked "no data"; the same figures as a
+// table beside the chart (`${id}-data`, one row per period).
+export function trendChart(periods, { id, title, key, format = (v) => fmtNumber(v), header }) {
+  const w = 360;
+  const height = 160;
+  const plotW = w - PAD.left - PAD.right;
+  const plotH = height - PAD.top - PAD.bottom;
+  const values = periods.map((p) => (typeof p[key] === "number" ? p[key] : null));
+  const top = Math.max(0, ...values.filter((v) => v !== null));
+  const bottom = Math.min(0, ...values.filter((v) => v !== null));
+  const span = top - bottom || 1;
+  const y = (v) => PAD.top + (plotH * (top - v)) / span;
+  const slot = plotW / Math.max(1, periods.length);
+  const day = (t) => String(t).slice(0, 10);
+  const svg = s(
+    "svg",
+    { id, viewBox: `0 0 ${w} ${height}`, role: "img", "aria-labelledby": `${id}-title`, class: "chart chart-small" },
+    s("title", { id: `${id}-title` }, title),
+    s("line", { x1: PAD.left, x2: w - PAD.right, y1: y(0), y2: y(0), class: "grid" }),
+    s("text", { x: PAD.left - 6, y: y(top) + 4, "text-anchor": "end", class: "axis" }, format(top)),
+    bottom < 0 ? s("text", { x: PAD.left - 6, y: y(bottom) + 4, "text-anchor": "end", class: "axis" }, format(bottom)) : null,
+    periods.map((p, i) => {
+      const v = values[i];
+      const x = PAD.left + i * slot + slot * 0.15;
+      if (v === null) return s("text", { x: x, y: y(0) - 4, class: "axis" }, "·");
+      return s(
+        "rect",
+        { x, y: Math.min(y(v), y(0)), width: slot * 0.7, height: Math.max(1, Math.abs(y(v) - y(0))), class: "bar", dataset: { periodEnd: p.end } },
+        s("title", {}, `${day(p.start)} – ${day(p.end)}: ${format(v)}`),
+      );
+    }),
+    periods.length
+      ? [
+          s("text", { x: PAD.left, y: height - 10, class: "axis" }, day(periods[0].start)),
+          s("text", { x: w - PAD.right, y: height - 10, "text-anchor": "end", class: "axis" }, day(periods.at(-1).end)),
+        ]
+      : null,
+  );
+  const data = table(title, ["Period ending", header], periods.map((p, i) => [day(p.end), values[i] === null ? "no data" : format(values[i])]), { id: `${id}-data` });
+  return h("div", { class: "chart-pair" }, h("figure", { class: "chart-figure" }, svg, h("figcaption", {}, title)), data);
+}

@@ -186,6 +186,22 @@ def test_practice_page_shows_the_kpis_as_tables_and_a_chart(
     expect(deployments.nth(1)).to_have_text(str(portfolio["deployments"]))
     row = page.locator("#practice-models tbody tr", has=page.get_by_role("link", name=MODEL))
     expect(row.locator("td").nth(4)).to_have_text("fresh")
+    # the 7-day trend: one table row per period of GET /kpis, the chart's bars where data is
+    trend = portfolio["trend"]
+    assert trend and trend[-1]["lead_time_n"] >= 1
+    for chart, key in (("trend-lead-time", "lead_time_p50"), ("trend-value", "value_realized")):
+        rows = page.locator(f"#{chart}-data tbody tr")
+        expect(rows).to_have_count(len(trend))
+        for i, period in enumerate(trend):
+            cells = rows.nth(i).locator("td")
+            expect(cells.nth(0)).to_have_text(period["end"][:10])
+            if period[key] is None:
+                expect(cells.nth(1)).to_have_text("no data")
+        with_data = sum(p[key] is not None for p in trend)
+        expect(page.locator(f"#{chart} rect.bar")).to_have_count(with_data)
+    expect(
+        page.locator("#trend-lead-time-data tbody tr").last.locator("td").nth(1)
+    ).not_to_have_text("no data")
     _shot(page, "practice")
 
 

@@ -1,7 +1,8 @@
 // Is the practice working? The portfolio's KPIs from the audit trail (GET /kpis) as tables,
-// the lead time's steps as a chart, and each model's figures (GET /models/{name}/kpis).
+// the lead time's steps as a chart, the 7-day trend (lead time p50, value) as small charts
+// with their data as tables, and each model's figures (GET /models/{name}/kpis).
 
-import { duration, stepsChart } from "../chart.js";
+import { duration, stepsChart, trendChart } from "../chart.js";
 import { badge, fmtNumber, h, table } from "../dom.js";
 
 const DURATIONS = [
@@ -51,6 +52,14 @@ export async function practiceView(api) {
       { id: "practice-steps" },
     ),
     figures(portfolio),
+    h("h3", {}, "Trend (7-day periods, oldest first)"),
+    trendChart(portfolio.trend, { id: "trend-lead-time", title: "Lead time per period (median)", key: "lead_time_p50", format: duration, header: "Lead time (median)" }),
+    trendChart(portfolio.trend, {
+      id: "trend-value",
+      title: `Value realized per period${(portfolio.value?.units || []).length === 1 ? ` (${portfolio.value.units[0]})` : ""}`,
+      key: "value_realized",
+      header: "Value realized",
+    }),
     table(
       "Per model",
       ["Model", "Deployments", "Rollbacks", "Lead time (median)", "Fresh report", "Review overdue"],
