@@ -180,7 +180,7 @@ class StewardStack(cdk.Stack):
         monitoring.grant_read_logs(lifecycle_fn)
         scoring.grant_redrive(api_fn)
         api = Api(self, "Api", handler=api_fn.function, user_pool_arn=auth.user_pool_arn)
-        for path in ("/models/{name}/predict", "/models/{name}/feedback"):
+        for path in ("/models/{name}/predict", "/models/{name}/explain", "/models/{name}/feedback"):
             api.route(path, "POST", scoring.function.function)
         cdk.CfnOutput(self, "ApiUrl", value=api.url)
         # Without CloudFront (GovCloud, China) or locally (the platform serves console/
