@@ -229,11 +229,20 @@ class Client:
         return self.post(path, body)
 
     def explain(
-        self, name: str, data: Any, *, version: int | None = None, alias: str | None = None
+        self,
+        name: str,
+        data: Any,
+        *,
+        version: int | None = None,
+        alias: str | None = None,
+        budget: int | None = None,
+        error: float | None = None,
     ) -> Any:
         """Feature attributions for ``data`` (records or a DataFrame): per record
-        ``base_value + sum(attributions) == output`` in the answer's ``output_space``."""
-        query = {k: v for k, v in (("version", version), ("alias", alias)) if v is not None}
+        ``base_value + sum(attributions) == output`` in the answer's ``output_space``;
+        ``budget``/``error`` override the model's explain policy for ``sampling_shap``."""
+        pairs = (("version", version), ("alias", alias), ("budget", budget), ("error", error))
+        query = {k: v for k, v in pairs if v is not None}
         path = f"/models/{name}/explain" + (f"?{urlencode(query)}" if query else "")
         return self.post(path, tabular(data))
 

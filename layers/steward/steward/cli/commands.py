@@ -219,7 +219,14 @@ def predict(args: argparse.Namespace) -> Any:
 
 
 def explain(args: argparse.Namespace) -> Any:
-    return client(args).explain(args.name, _instances(args), version=args.version, alias=args.alias)
+    return client(args).explain(
+        args.name,
+        _instances(args),
+        version=args.version,
+        alias=args.alias,
+        budget=args.budget,
+        error=args.error,
+    )
 
 
 def feedback(args: argparse.Namespace) -> Any:
@@ -536,6 +543,8 @@ def _scoring_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         parser.add_argument("--version", type=int, help="pin a version")
         parser.add_argument("--alias", help="pin an alias")
     pr.add_argument("--explain", type=int, metavar="K", help="add K adverse reasons per record")
+    ex.add_argument("--budget", type=int, help="sampling_shap: model evaluations per record")
+    ex.add_argument("--error", type=float, help="sampling_shap: standard error to reach")
 
     fb = _command(sub, "feedback", "send ground-truth labels", feedback, _record(), common)
     fb.add_argument("name")

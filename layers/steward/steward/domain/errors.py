@@ -72,3 +72,9 @@ class RuntimeUnavailable(StewardError):
     """This function does not ship the runtime a flavor needs (validation moves elsewhere)."""
 
     code = "runtime_unavailable"
+
+
+class ExplanationBudgetExceeded(ValidationFailed):
+    """A sampled explanation cannot reach its stated error within its budget (422)."""
+
+    code = "explanation_budget_exceeded"

@@ -124,6 +124,28 @@ class RetrainPolicy(Strict):
         return value
 
 
+EXPLAIN_BUDGET = 100_000  # sampling_shap: model evaluations per explained record
+MAX_EXPLAIN_BUDGET = 2_000_000
+
+
+class ExplainPolicy(Strict):
+    """How far ``sampling_shap`` (models no exact method reads) may go for one record."""
+
+    budget: int = Field(
+        default=EXPLAIN_BUDGET,
+        ge=1,
+        le=MAX_EXPLAIN_BUDGET,
+        strict=True,
+        description="Model evaluations allowed per explained record",
+    )
+    error: Number | None = Field(
+        default=None,
+        gt=0,
+        description="The standard error every attribution must reach, in output_space units; "
+        "null: 1% of the standard deviation of the model's output over the background",
+    )
+
+
 TrainerBackend = Literal["local", "lambda", "codebuild", "sagemaker"]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -193,6 +215,7 @@ class ModelSpec(Strict):
         description="Which way of the output is worse for the subject, for reason codes: "
         "down (a lower output is worse, as with an approval score) or up (a risk)",
     )
+    explain: ExplainPolicy = Field(default_factory=ExplainPolicy)
 
     @model_validator(mode="after")
     def _value_needs_a_classifier(self) -> ModelSpec:

@@ -4,8 +4,14 @@ Every numeric method answers ``base + Σ attributions = output`` per record, in 
 ``output_space``: ``log_odds`` (logistic or softmax link; binary: the positive class,
 multiclass: the predicted class), ``probability`` (a forest's averaged class fractions: no
 link), ``value`` (regression, linear models) or ``points`` (scorecards). The background
-for ``linear`` and ``tree_shap`` is the first ``min(100, n)`` rows of the version's
-reference sample, in order.
+for ``linear``, ``tree_shap`` and ``sampling_shap`` is the first ``min(100, n)`` rows of the
+version's reference sample, in order.
+
+``sampling_shap`` explains every other ONNX graph (and scikit-learn model) through its
+outputs alone: a classifier's probabilities as log-odds (``log p - log(1 - p)``, of the
+positive class, or of each record's predicted class, with ``p`` clipped to
+``[PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR]``: float32 graphs return exact 0s and 1s), a
+regressor's value; see :mod:`.sampling`.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import numpy as np
 
 from steward.domain.errors import ValidationFailed
 from steward.domain.frames import Columns, n_rows
+from steward.domain.models import Task
+from steward.explain.sampling import Budget, sampling_shap
 from steward.explain.trees import Background, TreeEnsemble, prepare, tree_shap
 from steward.runtimes.base import Runtime
 from steward.runtimes.decision import (
@@ -28,6 +36,7 @@ from steward.runtimes.decision import (
 )
 
 BACKGROUND_ROWS = 100
+PROBABILITY_FLOOR = 1e-7
 _SPACES = {"logistic": "log_odds", "softmax": "log_odds", "probability": "probability"}
 
 
@@ -35,7 +44,9 @@ _SPACES = {"logistic": "log_odds", "softmax": "log_odds", "probability": "probab
 class Explanation:
     """Per record: ``attributions`` {feature: φ} and ``output``; ``base`` one per record
     (they differ only when multiclass records explain different classes, named in
-    ``classes``); ``rules``: the rule that fired (rule sets, whose output is not a number)."""
+    ``classes``); ``rules``: the rule that fired (rule sets, whose output is not a number);
+    ``errors``: per record {feature: standard error} and ``evaluations``, the model
+    evaluations spent (sampled methods only)."""
 
     method: str
     output_space: str
@@ -44,6 +55,8 @@ class Explanation:
     outputs: list[Any]
     classes: list[str] | None = None
     rules: list[dict[str, Any]] | None = None
+    errors: list[dict[str, float]] | None = None
+    evaluations: list[int] | None = None
 
 
 def background(reference: Columns) -> Columns:
@@ -68,28 +81,74 @@ class Explainer:
             self.method = "linear"
         else:
             self.trees = _tree_ensemble(runtime)
-            if self.trees is None:
+            if self.trees is not None:
+                self.method = "tree_shap"
+            elif runtime.task in (Task.CLASSIFICATION, Task.REGRESSION):
+                self.method = "sampling_shap"
+            else:
                 raise ValidationFailed(
-                    f"no explainer for this {runtime.flavor} model: only tree ensembles "
-                    "(ONNX TreeEnsemble graphs, scikit-learn trees and forests, gradient "
-                    "boosting), linear, logistic, scorecard and rule models are explained"
+                    f"no explainer for this {runtime.flavor} {runtime.task.value} model"
                 )
-            self.method = "tree_shap"
-        if self.method in ("linear", "tree_shap") and (
+        if self.method in ("linear", "tree_shap", "sampling_shap") and (
             self.background is None or n_rows(self.background) == 0
         ):
             raise ValidationFailed(
                 "this version has no reference sample: register one to explain the model"
             )
 
-    def explain(self, columns: Columns) -> Explanation:
+    def explain(self, columns: Columns, budget: Budget | None = None) -> Explanation:
+        """``budget``: how far ``sampling_shap`` may go per record (default :class:`Budget`);
+        the exact methods ignore it."""
         if self.method == "rule":
             return self._rules(columns)
         if self.method == "points":
             return self._points(columns)
         if self.method == "linear":
             return self._linear(columns)
+        if self.method == "sampling_shap":
+            return self._sampled(columns, budget or Budget())
         return self._tree(columns)
+
+    def _outputs(self, columns: Columns) -> np.ndarray:
+        """The model's output in the explained space: (rows, 1) or (rows, classes)."""
+        prediction = self.runtime.predict(columns)
+        if self.runtime.task is Task.CLASSIFICATION:
+            if prediction.probabilities is None:
+                raise ValidationFailed(
+                    "sampling_shap explains a classifier through its class probabilities: "
+                    "this model outputs none"
+                )
+            p = prediction.probabilities.astype(np.float64)
+            p = np.clip(
+                p[:, 1:] if p.shape[1] == 2 else p, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR
+            )
+            out: np.ndarray = np.log(p) - np.log1p(-p)
+            return out
+        try:
+            return prediction.values.astype(np.float64).reshape(-1, 1)
+        except (TypeError, ValueError):
+            raise ValidationFailed("sampling_shap explains numeric outputs only") from None
+
+    def _sampled(self, columns: Columns, budget: Budget) -> Explanation:
+        assert self.background is not None
+        result = sampling_shap(self._outputs, self.names, columns, self.background, budget)
+        classes: list[str] | None = None
+        if self.runtime.task is Task.CLASSIFICATION:
+            labels = self.runtime.predict({k: v[:1] for k, v in self.background.items()}).classes
+            if labels is not None and len(labels) > 2:
+                classes = [str(labels[k]) for k in result.pick.tolist()]
+        return Explanation(
+            method="sampling_shap",
+            output_space="log_odds" if self.runtime.task is Task.CLASSIFICATION else "value",
+            base=result.base.tolist(),
+            attributions=[
+                dict(zip(self.names, row, strict=True)) for row in result.values.tolist()
+            ],
+            outputs=result.output.tolist(),
+            classes=classes,
+            errors=[dict(zip(self.names, row, strict=True)) for row in result.stderr.tolist()],
+            evaluations=result.evaluations.tolist(),
+        )
 
     def _matrix(self, columns: Columns) -> np.ndarray:
         try:

@@ -14,6 +14,7 @@ from steward.explain.explainer import Explainer
 from steward.runtimes.base import Runtime
 
 PROFILE_ROWS = 200  # bounds the cost at registration (rows x background x leaves)
+SAMPLED_PROFILE_ROWS = 50  # sampling_shap: each row costs up to its budget of model calls
 
 
 def attribution_profile(runtime: Runtime, reference: Columns | None) -> dict[str, Any] | None:
@@ -26,7 +27,8 @@ def attribution_profile(runtime: Runtime, reference: Columns | None) -> dict[str
         explainer = Explainer(runtime, reference)
         if explainer.method == "rule":
             return None
-        rows = min(PROFILE_ROWS, n_rows(reference))
+        limit = SAMPLED_PROFILE_ROWS if explainer.method == "sampling_shap" else PROFILE_ROWS
+        rows = min(limit, n_rows(reference))
         explanation = explainer.explain({k: v[:rows] for k, v in reference.items()})
     except ValidationFailed:
         return None

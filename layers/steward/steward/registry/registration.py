@@ -77,7 +77,7 @@ class Registration(RegistryCore):
         the drift schedule follows the monitoring policy."""
         caller.require(Role.DATA_SCIENTIST, Role.APPROVER)
         model = self.store.get_model(name)
-        fields = ("risk_tier", "monitoring", "deployment", "retrain", "value")
+        fields = ("risk_tier", "monitoring", "deployment", "retrain", "value", "explain")
         changes = {f: getattr(update, f) for f in fields if getattr(update, f) is not None}
         if "value" in changes and model.task is not Task.CLASSIFICATION:
             raise ValidationFailed("a value matrix needs a classification model")

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from steward.domain.models import (
     DeploymentPolicy,
+    ExplainPolicy,
     Flavor,
     MonitoringPolicy,
     Number,
@@ -110,14 +111,22 @@ class ModelUpdate(BaseModel):
     deployment: DeploymentPolicy | None = None
     retrain: RetrainPolicy | None = None
     value: BusinessValue | None = None
+    explain: ExplainPolicy | None = None
     reason: str = Field(default="", max_length=1000)
 
     @model_validator(mode="after")
     def _names_a_policy(self) -> ModelUpdate:
-        fields = (self.risk_tier, self.monitoring, self.deployment, self.retrain, self.value)
+        fields = (
+            self.risk_tier,
+            self.monitoring,
+            self.deployment,
+            self.retrain,
+            self.value,
+            self.explain,
+        )
         if all(f is None for f in fields):
             raise ValueError(
-                "give at least one of risk_tier, monitoring, deployment, retrain or value"
+                "give at least one of risk_tier, monitoring, deployment, retrain, value or explain"
             )
         return self
 

@@ -26,7 +26,7 @@ MAX_REASONS = 50
 class ExplainResponse(BaseModel):
     model: str
     version: int
-    method: str = Field(description="linear | tree_shap | points | rule")
+    method: str = Field(description="linear | tree_shap | sampling_shap | points | rule")
     output_space: str = Field(description="log_odds | probability | value | points | rule")
     base_value: float | dict[str, float] | None = Field(
         description="The background's mean output; multiclass: {class: base} (each record "
@@ -35,8 +35,9 @@ class ExplainResponse(BaseModel):
     )
     explanations: list[dict[str, Any]] = Field(
         description="Per record: {attributions: {feature: phi}, output} with base_value + "
-        "sum(attributions) == output; multiclass adds class and base_value; rule sets give "
-        "{rule, when, output}"
+        "sum(attributions) == output; multiclass adds class and base_value; sampling_shap "
+        "adds error ({feature: standard error}) and evaluations (model calls spent); rule "
+        "sets give {rule, when, output}"
     )
 
 
@@ -72,6 +73,9 @@ def answer(name: str, version: int, explanation: Explanation) -> ExplainResponse
             record["base_value"] = explanation.base[i]
         if explanation.rules is not None:
             record.update(explanation.rules[i])
+        if explanation.errors is not None and explanation.evaluations is not None:
+            record["error"] = explanation.errors[i]
+            record["evaluations"] = explanation.evaluations[i]
         records.append(record)
     base: float | dict[str, float] | None
     if multiclass:

@@ -18,6 +18,7 @@ from steward.domain.errors import Conflict, NotFound
 from steward.domain.frames import Columns
 from steward.domain.identity import Identity, Role
 from steward.domain.models import Flavor, Model, ModelVersion, Status, Task
+from steward.explain.sampling import Budget
 from steward.ports import ArtifactStore, LogSink, ModelStore
 from steward.registry.integrity import fetch_verified
 from steward.runtimes.base import Prediction, Runtime
@@ -280,7 +281,8 @@ class Scorer:
             )
             target = self._servable(model.name, number)
             with subsegment("explain", model=model.name, version=number, rows=len(index)):
-                explanation = self.explainers.get(target, self.runtime(target)).explain(subset)
+                explainer = self.explainers.get(target, self.runtime(target))
+                explanation = explainer.explain(subset, _budget(model))
             found = reasons(explanation, top, model.adverse_direction)
             for i, items in zip(index, found, strict=True):
                 out[i] = {**out[i], "reasons": items}
@@ -293,15 +295,19 @@ class Scorer:
         *,
         version: int | None = None,
         alias: str | None = None,
+        budget: int | None = None,
+        error: float | None = None,
     ) -> ExplainResponse:
         """Attributions for the records, from the pinned version or else the champion (a
-        canary's split does not apply: an explanation names the version it explains)."""
+        canary's split does not apply: an explanation names the version it explains).
+        ``budget``/``error`` override the model's explain policy for ``sampling_shap``."""
         model = self.model(name)
         _, number = self._plan(model, version, alias)
         target = self._servable(name, number)
         columns = to_columns(request, target.signature)
         with subsegment("explain", model=name, version=number, rows=request.rows):
-            explanation = self.explainers.get(target, self.runtime(target)).explain(columns)
+            explainer = self.explainers.get(target, self.runtime(target))
+            explanation = explainer.explain(columns, _budget(model, budget, error))
         return answer(name, number, explanation)
 
     def feedback(self, name: str, labels: list[tuple[str, Any]], caller: Identity) -> int:
@@ -319,6 +325,15 @@ class Scorer:
         }
         self.sink.send("feedback", name, batch)
         return len(labels)
+
+
+def _budget(model: Model, evaluations: int | None = None, error: float | None = None) -> Budget:
+    """The model's explain policy, with what the request overrides."""
+    policy = model.explain
+    return Budget(
+        evaluations=evaluations if evaluations is not None else policy.budget,
+        error=error if error is not None else policy.error,
+    )
 
 
 class _LogColumns:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from steward.api.context import caller
 from steward.domain.errors import StewardError
+from steward.domain.models import MAX_EXPLAIN_BUDGET
 from steward.runtimes.loader import IMAGE_FLAVORS
 from steward.scoring.explanations import MAX_REASONS, ExplainResponse
 from steward.scoring.inputs import MAX_ROWS, PredictRequest, parse_request
@@ -106,11 +107,30 @@ def explain(
     body: PredictRequest,
     version: Annotated[int | None, Query(ge=1)] = None,
     alias: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9-]{0,62}$")] = None,
+    budget: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_EXPLAIN_BUDGET,
+            description="sampling_shap: model evaluations allowed per record (default: the "
+            "model's explain.budget)",
+        ),
+    ] = None,
+    error: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            description="sampling_shap: the standard error every attribution must reach, in "
+            "output_space units (default: the model's explain.error)",
+        ),
+    ] = None,
 ) -> Response[str]:
     forwarded = _forward_to_image(name, version, alias)
     if forwarded is not None:
         return forwarded
-    response = scorer().explain(name, body, version=version, alias=alias)
+    response = scorer().explain(
+        name, body, version=version, alias=alias, budget=budget, error=error
+    )
     metrics.add_dimension(name="model", value=name)
     metrics.add_metric(name="Explanations", unit=MetricUnit.Count, value=len(response.explanations))
     return Response(200, "application/json", response.model_dump_json())
