@@ -162,6 +162,20 @@ def test_a_single_feature_takes_the_whole_difference() -> None:
         assert base is not None and base + attributions["f0"] == pytest.approx(output, abs=1e-12)
 
 
+def test_where_the_graph_cannot_run_the_explanation_is_unavailable_not_an_error() -> None:
+    """The drift function reads ONNX graphs as bytes (no onnxruntime): a graph only
+    sampling_shap explains gives a ValidationFailed there, which attribution drift reports
+    as its reason, instead of failing the evaluation."""
+    from steward.drift.attributions import GraphRuntime
+
+    _, runtime, x = MODELS[0]
+    graph = GraphRuntime(runtime.artifact, runtime.signature, runtime.task)
+    explainer = Explainer(graph, _columns(x[:100]))
+    assert explainer.method == "sampling_shap"
+    with pytest.raises(ValidationFailed, match="not installed here"):
+        explainer.explain(_columns(x[-1:]))
+
+
 # -- agreement with shap ---------------------------------------------------------------------
 
 shap = pytest.importorskip("shap")

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from steward.domain.errors import ValidationFailed
+from steward.domain.errors import RuntimeUnavailable, ValidationFailed
 from steward.domain.frames import Columns, n_rows
 from steward.domain.models import Task
 from steward.explain.sampling import Budget, sampling_shap
@@ -131,7 +131,12 @@ class Explainer:
 
     def _sampled(self, columns: Columns, budget: Budget) -> Explanation:
         assert self.background is not None
-        result = sampling_shap(self._outputs, self.names, columns, self.background, budget)
+        try:
+            result = sampling_shap(self._outputs, self.names, columns, self.background, budget)
+        except RuntimeUnavailable:  # e.g. the drift function, which reads graphs as bytes
+            raise ValidationFailed(
+                "sampling_shap needs the model's runtime to run it, and it is not installed here"
+            ) from None
         classes: list[str] | None = None
         if self.runtime.task is Task.CLASSIFICATION:
             labels = self.runtime.predict({k: v[:1] for k, v in self.background.items()}).classes
