@@ -6,24 +6,26 @@ output in its explained space. Here the model is a black box (any ONNX graph), s
 are estimated by permutation sampling (Štrumbelj & Kononenko 2014) with antithetic pairs
 (Mitchell et al. 2022):
 
-* a sample unit is a random feature order ``π`` and a background row ``z`` (cycled through a
-  random order of the background, so every row is used as evenly as the budget allows); the
-  unit walks from ``z`` to ``x`` adding features in the order ``π`` and again in the reverse
-  order, and credits each feature with its two marginal contributions' mean; that costs
-  ``2 (M - 1)`` model evaluations (the walk's ends, ``g(z)`` and ``g(x)``, are known);
-* each unit's estimate is unbiased for the exact values and sums to ``g(x) - g(z)``; the
-  control variate ``g(z)``, whose mean over the background (``base``) is known exactly,
-  removes that part of the noise and makes the estimate efficient:
-  ``base + Σ φ = g(x)`` holds exactly (the efficiency-constrained estimator: the regression
-  of each feature's unit values on the units' sums, with the sums' known mean);
-* the standard error of each feature is the residual standard deviation of its unit values
-  over ``√units``.
+* a sample unit is a random feature order ``π`` and a background row ``z``; the unit walks
+  from ``z`` to ``x`` adding features in the order ``π`` and again in the reverse order, and
+  credits each feature with its two marginal contributions' mean; that costs ``2 (M - 1)``
+  model evaluations (the walk's ends, ``g(z)`` and ``g(x)``, are known); each unit is
+  unbiased for the exact values and sums to ``g(x) - g(z)``;
+* units come in blocks of one per background row, so every block's mean sums to
+  ``g(x) - base`` exactly: ``base + Σ φ = g(x)`` holds to float precision (the last
+  rounding residual is spread over the features by their variances);
+* the background rows are strata: the standard error of each feature is
+  ``sqrt(Σ_z s²_z / (m² B))`` over ``B`` blocks, ``s²_z`` the variance of the units with row
+  ``z`` across blocks (``m (B - 1)`` degrees of freedom).
 
-Sampling goes in rounds: a pilot of ``PILOT_UNITS`` units, then as many units as the pilot's
-variance says the stated error needs. When that number does not fit the budget (model
-evaluations per record), the record is refused with :class:`ExplanationBudgetExceeded`
-rather than answered less precisely than stated. Draws are seeded: the same request gives
-the same answer.
+Sampling goes in rounds: a pilot of ``PILOT_BLOCKS`` blocks (and at least ``PILOT_UNITS``
+units), then as many blocks as the pilot's variances say the stated error needs. The
+variances are estimated from the sample: a feature whose contribution changes only on rare
+(order, background row) pairs, e.g. where a classifier's probability reaches the clip, can
+show less variance than it has until such pairs are drawn. When the number needed does not
+fit the budget (model evaluations per record), the record is refused with
+:class:`ExplanationBudgetExceeded` rather than answered less precisely than stated. Draws
+are seeded: the same request gives the same answer.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from steward.domain.frames import Columns, n_rows
 from steward.domain.models import EXPLAIN_BUDGET, MAX_EXPLAIN_BUDGET
 
 RELATIVE_ERROR = 0.01  # default target: 1% of the output's standard deviation over the background
-PILOT_UNITS = 32  # at least this many units, and two blocks, before the first estimate
+PILOT_UNITS = 32  # at least this many units, and PILOT_BLOCKS blocks, before the first estimate
+PILOT_BLOCKS = 4
 _ROWS_PER_CALL = 60_000  # model rows per call: bounds the working memory
 
 Model = Callable[[Columns], np.ndarray]  # columns -> (rows, outputs), the explained space
@@ -146,7 +149,7 @@ class _Walker:
         if k <= 1:  # one player takes the whole difference (none: nothing to share)
             return np.full(k, delta), np.zeros(k), 0
         cost = 2 * (k - 1) * m  # model evaluations per block
-        blocks = max(2, -(-PILOT_UNITS // m))
+        blocks = max(PILOT_BLOCKS, -(-PILOT_UNITS // m))
         spent = 0
         while True:
             if spent + blocks * cost > budget:
