@@ -127,7 +127,32 @@ def _performance(report: DriftReport, history: Sequence[dict[str, Any]]) -> str:
             f"({worth.get('per_row') or 0:,.4f} {unit} per labelled row), from the model's "
             "value matrix and the window's confusion counts.</p>"
         )
+    table += _estimated(p.get("estimated") or {})
     return f"<h2>Performance</h2>{intro}{table}{charts}"
+
+
+def _estimated(estimated: dict[str, Any]) -> str:
+    """CBPE's estimate with its 95 % band, beside the realized metric on the same labelled
+    rows when the window had labels (``estimated.comparison``)."""
+    names = [m for m in ("roc_auc", "accuracy", "f1") if estimated.get(m)]
+    if not names:
+        return ""
+    compared = (estimated.get("comparison") or {}).get("metrics") or {}
+    rows = [
+        (
+            m,
+            estimated[m].get("value"),
+            estimated[m].get("lower"),
+            estimated[m].get("upper"),
+            (compared.get(m) or {}).get("realized"),
+            (compared.get(m) or {}).get("error"),
+        )
+        for m in names
+    ]
+    head = ("metric", "estimated", "lower (95 %)", "upper (95 %)", "realized", "error")
+    return f"<h3>Estimated performance (CBPE, {estimated.get('rows', 0)} rows)</h3>" + _table(
+        head, rows
+    )
 
 
 def _fairness(report: DriftReport) -> str:
