@@ -13,6 +13,8 @@ from infra.auth import DeploymentError, auth_settings
 from infra.constructs.evidence import CONTEXT as EVIDENCE_CONTEXT
 from infra.constructs.evidence import signing_key
 from infra.constructs.governance import AUDIT_RETENTION_YEARS
+from infra.constructs.monitoring import DRIFT_CONCURRENCY
+from infra.constructs.scoring import SCORING_CONCURRENCY
 from infra.stack import StewardStack
 from steward.runtimes.skops_trust import CONTEXT as SKOPS_CONTEXT
 from steward.runtimes.skops_trust import parse_extra
@@ -28,6 +30,22 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
+def reserved_concurrency(value: Any, default: int) -> int | None:
+    """A function's reserved concurrency from context: absent is ``default``, 0 is none
+    (an account whose concurrency limit is too small to reserve any)."""
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise DeploymentError(
+            f"reserved concurrency must be a whole number, not {value!r}"
+        ) from None
+    if number < 0:
+        raise DeploymentError(f"reserved concurrency must be 0 (none) or more, not {number}")
+    return number or None
+
+
 def build_app(
     *, outdir: str | None = None, context: dict[str, Any] | None = None, nag: bool = True
 ) -> tuple[cdk.App, StewardStack]:
@@ -38,6 +56,9 @@ def build_app(
         evidence_key = signing_key(app.node.try_get_context(EVIDENCE_CONTEXT))
     except ValueError as exc:
         raise DeploymentError(str(exc)) from None
+    ask = app.node.try_get_context
+    scoring = reserved_concurrency(ask("steward:scoringConcurrency"), SCORING_CONCURRENCY)
+    drift = reserved_concurrency(ask("steward:driftConcurrency"), DRIFT_CONCURRENCY)
     stack = StewardStack(
         app,
         STACK_NAME,
@@ -50,6 +71,8 @@ def build_app(
         skops_trusted=skops_trusted,
         evidence_signing_key=evidence_key,
         console=auth.console,
+        scoring_concurrency=scoring,
+        drift_concurrency=drift,
         description="Steward: serverless ModelOps",
     )
     if nag:

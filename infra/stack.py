@@ -15,11 +15,11 @@ from infra.constructs.evidence import sign_evidence
 from infra.constructs.function import StewardFunction
 from infra.constructs.governance import AUDIT_RETENTION_YEARS, Governance
 from infra.constructs.layers import Layers
-from infra.constructs.monitoring import Monitoring
+from infra.constructs.monitoring import DRIFT_CONCURRENCY, Monitoring
 from infra.constructs.nag import acknowledge
 from infra.constructs.observability import alarm_topic, notify_every_alarm
 from infra.constructs.registry import Registry
-from infra.constructs.scoring import Scoring
+from infra.constructs.scoring import SCORING_CONCURRENCY, Scoring
 from infra.constructs.storage import secure_bucket
 from infra.constructs.tasks import TaskFunctions
 from infra.constructs.workflows import Workflows
@@ -44,6 +44,8 @@ class StewardStack(cdk.Stack):
         console: bool = True,
         skops_trusted: list[str] | None = None,
         evidence_signing_key: str | None = None,
+        scoring_concurrency: int | None = SCORING_CONCURRENCY,
+        drift_concurrency: int | None = DRIFT_CONCURRENCY,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -158,6 +160,7 @@ class StewardStack(cdk.Stack):
             registry=registry,
             access_logs=access_logs,
             environment=common_env,
+            reserved_concurrency=scoring_concurrency,
         )
         if auth.role_mapping.tags:
             for fn in (api_fn, scoring.function):
@@ -170,6 +173,7 @@ class StewardStack(cdk.Stack):
             layers=layers,
             registry=registry,
             environment=common_env,
+            drift_concurrency=drift_concurrency,
         )
         monitoring.grant_evaluate(api_fn)
         monitoring.grant_start_run(api_fn)  # on-demand windows of more than one batch

@@ -1,8 +1,9 @@
 """Monitoring: the drift report bucket, the drift function, one EventBridge Scheduler
-schedule per model (a schedule group and the role that invokes the function; the schedules
-themselves are made by the registry when a model's monitoring policy is set), the
-distributed drift state machine (plan -> one batch inline | Distributed Map -> reduce),
-and alarms."""
+schedule per model (a schedule group and the role that sends its firings to the drift start
+queue; the schedules themselves are made by the registry when a model's monitoring policy
+is set), the starter that takes that queue at a bounded rate and starts the runs, the
+distributed drift state machine (plan -> skipped | one batch inline | Distributed Map ->
+reduce), and alarms. docs/scale.md has the quotas these numbers keep under."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from collections.abc import Mapping
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -31,6 +34,22 @@ RUNS_PREFIX = "drift/_runs/"  # plans and partials of distributed runs (steward.
 DRIFT_TIMEOUT = cdk.Duration.minutes(15)
 RUN_TIMEOUT = cdk.Duration.hours(2)
 MAX_CONCURRENCY = 100  # map children at once
+# The drift function's reserved concurrency: a cap, so that monitoring never takes the
+# account's concurrency from scoring (and a floor for itself). steward:driftConcurrency.
+DRIFT_CONCURRENCY = 100
+# The fan-out from the schedules: at most START_CONCURRENCY starter invocations at once, each
+# with at most START_BATCH firings, one StartExecution each (~50 ms): about 40 starts/s, a
+# quarter of Step Functions' smallest StartExecution refill rate (150/s; docs/scale.md).
+START_BATCH = 10
+START_CONCURRENCY = 2  # the least maximum concurrency an SQS event source takes
+START_TIMEOUT = cdk.Duration.seconds(30)
+START_VISIBILITY = cdk.Duration.seconds(6 * 30)  # AWS: at least 6x the function's timeout
+START_RECEIVES = 5  # then to the start DLQ (alarmed): 5 tries over at least 15 minutes
+# Lambda throttling a step (the drift function at its reserved concurrency): retried with
+# backoff (2 s doubling, at most 5 min apart: up to ~18 minutes) before the run fails.
+THROTTLED = "Lambda.TooManyRequestsException"
+THROTTLE_ATTEMPTS = 10
+THROTTLE_MAX_DELAY = cdk.Duration.minutes(5)
 
 
 class Monitoring(Construct):
@@ -44,6 +63,7 @@ class Monitoring(Construct):
         layers: Layers,
         registry: Registry,
         environment: dict[str, str],
+        drift_concurrency: int | None = DRIFT_CONCURRENCY,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -82,6 +102,7 @@ class Monitoring(Construct):
             environment=environment,
             memory_size=3008,
             timeout=DRIFT_TIMEOUT,
+            reserved_concurrency=drift_concurrency,
         )
         mark(self.function.function, "drift")
         # The model and version records, the model's latest drift and the report summaries;
@@ -114,16 +135,9 @@ class Monitoring(Construct):
                 "scheduler.amazonaws.com",
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
             ),
-            description="EventBridge Scheduler: invoke the drift function for a model's schedule",
+            description="EventBridge Scheduler: send a model's drift firings to the start queue",
         )
-        self.function.function.grant_invoke(self.scheduler_role)
-        self.dead_letters.grant(self.scheduler_role, "sqs:SendMessage")
-        acknowledge(
-            self.scheduler_role,
-            f"AwsSolutions-IAM5[Resource::{arn_token(self.function.function)}:*]",
-            "Lambda's invoke grant covers the function's versions (qualified ARNs).",
-        )
-
+        self._fan_out(layers)
         self.state_machine = self._state_machine(machine_name)
         self.alarms = [
             alarm_on_any(self, "DriftErrors", self.function.function.metric_errors()),
@@ -134,7 +148,59 @@ class Monitoring(Construct):
                 "ScheduleDeadLetters",
                 self.dead_letters.metric_approximate_number_of_messages_visible(),
             ),
+            alarm_on_any(self, "StarterErrors", self.starter.function.metric_errors()),
+            alarm_on_any(
+                self,
+                "StartDeadLetters",
+                self.start_dead_letters.metric_approximate_number_of_messages_visible(),
+            ),
         ]
+
+    def _fan_out(self, layers: Layers) -> None:
+        """The start queue between the schedules and the state machine, and its starter."""
+        self.start_dead_letters = dead_letter_queue(self, "StartDlq", of="the drift start queue")
+        self.starts = sqs.Queue(
+            self,
+            "StartQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(1),
+            visibility_timeout=START_VISIBILITY,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.start_dead_letters, max_receive_count=START_RECEIVES
+            ),
+        )
+        self.scheduler_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"],
+                resources=[self.starts.queue_arn, self.dead_letters.queue_arn],
+            )
+        )
+        self.starter = StewardFunction(
+            self,
+            "Starter",
+            source="drift_starter",
+            description="Steward drift starter: a run per schedule firing, at a bounded rate",
+            layers=[layers.steward, layers.core],
+            memory_size=256,
+            timeout=START_TIMEOUT,
+            reserved_concurrency=START_CONCURRENCY,
+        )
+        self.grant_start_run(self.starter)
+        self.starter.function.add_event_source(
+            sources.SqsEventSource(
+                self.starts,
+                batch_size=START_BATCH,
+                max_concurrency=START_CONCURRENCY,
+                report_batch_item_failures=True,
+            )
+        )
+        acknowledge(
+            self.starter.function,
+            "Serverless-LambdaEventSourceMappingDestination",
+            "SQS event sources take no on-failure destination: the queue's redrive policy "
+            f"moves a firing to the start DLQ after {START_RECEIVES} failed receives.",
+        )
 
     # -- the distributed run ---------------------------------------------------------------
 
@@ -143,7 +209,7 @@ class Monitoring(Construct):
     ) -> tasks.LambdaInvoke:
         """A step of the run: ``task`` must be one the drift function runs."""
         task_for(task, "drift")
-        return tasks.LambdaInvoke(
+        step = tasks.LambdaInvoke(
             self,
             construct_id,
             lambda_function=self.function.function,
@@ -153,16 +219,50 @@ class Monitoring(Construct):
             task_timeout=sfn.Timeout.duration(DRIFT_TIMEOUT),
             **kwargs,  # type: ignore[arg-type]
         )
+        step.add_retry(
+            errors=[THROTTLED],
+            interval=cdk.Duration.seconds(2),
+            backoff_rate=2,
+            max_attempts=THROTTLE_ATTEMPTS,
+            max_delay=THROTTLE_MAX_DELAY,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        return step
 
     def _state_machine(self, name: str) -> sfn.StateMachine:
         failed = sfn.Fail(self, "RunFailed", error="DriftRunFailed", cause="a step failed")
+        # How the run ended, kept for the portfolio view (GET /drift/runs), then the failure.
+        note = self._step(
+            "RecordFailure",
+            "failed",
+            {
+                "model": sfn.JsonPath.string_at("$.model"),
+                "execution": sfn.JsonPath.string_at("$$.Execution.Name"),
+                "error": sfn.JsonPath.string_at("$.error.Error"),
+            },
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        note.add_catch(failed, errors=["States.ALL"], result_path="$.noted")
+        note.next(failed)
         window = {
             "model": sfn.JsonPath.string_at("$.model"),
             "start": sfn.JsonPath.string_at("$.start"),
             "end": sfn.JsonPath.string_at("$.end"),
         }
         plan = self._step("Plan", "plan", window, result_path="$.plan")
-        inline = self._step("EvaluateInline", "evaluate", window, result_path="$.report")
+        # A schedule's firing (through the start queue): the policy's window up to its time.
+        firing = {
+            "model": sfn.JsonPath.string_at("$.model"),
+            "end": sfn.JsonPath.string_at("$.scheduled_at"),
+            "scheduled": True,
+        }
+        plan_firing = self._step("PlanScheduled", "plan", firing, result_path="$.plan")
+        planned = {
+            "model": sfn.JsonPath.string_at("$.plan.model"),
+            "start": sfn.JsonPath.string_at("$.plan.start"),
+            "end": sfn.JsonPath.string_at("$.plan.end"),
+        }
+        inline = self._step("EvaluateInline", "evaluate", planned, result_path="$.report")
         child = self._step("EvaluateBatch", "map", _item())
         fan_out = sfn.DistributedMap(
             self,
@@ -185,13 +285,23 @@ class Monitoring(Construct):
             },
             result_path="$.report",
         )
-        for step in (plan, inline, fan_out, reduce):
-            step.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        for step in (plan, plan_firing, inline, fan_out, reduce):
+            step.add_catch(note, errors=["States.ALL"], result_path="$.error")
         done = sfn.Succeed(self, "Reported")
-        definition = plan.next(
+        batches = (
             sfn.Choice(self, "OneBatch?")
             .when(sfn.Condition.number_less_than_equals("$.plan.count", 1), inline.next(done))
             .otherwise(fan_out.next(reduce).next(done))
+        )
+        skip = (
+            sfn.Choice(self, "Skipped?")
+            .when(sfn.Condition.is_present("$.plan.skipped"), sfn.Succeed(self, "Skipped"))
+            .otherwise(batches)
+        )
+        definition = (
+            sfn.Choice(self, "Scheduled?")
+            .when(sfn.Condition.is_present("$.scheduled_at"), plan_firing.next(skip))
+            .otherwise(plan.next(skip))
         )
         machine = traced_state_machine(self, "Run", definition, RUN_TIMEOUT, name)
         acknowledge(
@@ -230,7 +340,7 @@ class Monitoring(Construct):
         stack = cdk.Stack.of(self)
         env = {
             "STEWARD_DRIFT_SCHEDULE_GROUP": self.group_name,
-            "STEWARD_DRIFT_FUNCTION_ARN": self.function.function.function_arn,
+            "STEWARD_DRIFT_START_QUEUE_ARN": self.starts.queue_arn,
             "STEWARD_DRIFT_SCHEDULER_ROLE_ARN": self.scheduler_role.role_arn,
             "STEWARD_DRIFT_SCHEDULE_DLQ_ARN": self.dead_letters.queue_arn,
         }

@@ -25,6 +25,10 @@ WRITER_TIMEOUT = cdk.Duration.minutes(5)
 # not received again while Lambda retries a throttled invocation.
 QUEUE_VISIBILITY = cdk.Duration.minutes(6 * WRITER_TIMEOUT.to_minutes())
 MAX_RECEIVES = 5
+# Reserved concurrency of each scoring function (steward:scoringConcurrency, 0 for none): no
+# other function (drift runs above all) can take it. 100 concurrent answers at ~10 ms each
+# is ~10,000 requests/s; the account's default limit is 1,000 (docs/scale.md).
+SCORING_CONCURRENCY = 100
 
 
 class Scoring(Construct):

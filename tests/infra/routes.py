@@ -48,8 +48,9 @@ def _invoked(definition: dict[str, Any]) -> list[tuple[str, str]]:
 
 def task_routes(template: dict[str, Any]) -> set[tuple[str, str]]:
     """Every (function logical id, task) the stack invokes: task states of the state
-    machines, EventBridge rule targets, and the drift schedules (made at run time with the
-    drift function as target and ``{"model": name}``: the ``scheduled`` task)."""
+    machines, EventBridge rule targets, and the drift function's default task
+    (``scheduled``, for a bare ``{"model": name}``: an operator's direct invoke; the drift
+    schedules themselves start the state machine through the start queue)."""
     routes: set[tuple[str, str]] = set()
     for machine in _resources(template, "AWS::StepFunctions::StateMachine").values():
         definition = json.loads(_placeholders(machine["Properties"]["DefinitionString"]))
@@ -62,11 +63,9 @@ def task_routes(template: dict[str, Any]) -> set[tuple[str, str]]:
             text = target.get("Input") or target.get("InputTransformer", {}).get("InputTemplate")
             for task in re.findall(r'"task"\s*:\s*"(\w+)"', str(text)):
                 routes.add((arn["Fn::GetAtt"][0], task))
-    for fn in _resources(template, "AWS::Lambda::Function").values():
-        env = fn["Properties"].get("Environment", {}).get("Variables", {})
-        target = env.get("STEWARD_DRIFT_FUNCTION_ARN")
-        if isinstance(target, dict) and "Fn::GetAtt" in target:
-            routes.add((target["Fn::GetAtt"][0], "scheduled"))
+    for logical, name in function_names(template).items():
+        if name == "drift":  # its handler's default: a bare {"model": name} invoke
+            routes.add((logical, "scheduled"))
     return routes
 
 

@@ -1,6 +1,7 @@
 """Per-model drift schedules and the distributed run on moto, with the CDK stack: a model
-gets its EventBridge Scheduler schedule, a policy change updates it, firing it evaluates
-and raises DriftDetected; a window of many batches runs through the Step Functions
+gets its EventBridge Scheduler schedule (on its own phase, to the start queue), a policy
+change updates it, firing it starts the drift run through the queue, which evaluates and
+raises DriftDetected; a window of many batches runs through the Step Functions
 Distributed Map and gives the same verdict."""
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import pytest
 
 from steward import wiring
 from steward.domain.schedule import EPOCH, offset_of
+from steward.local.periods import fire_period
+from steward.local.scheduler import Scheduler
 from tests.factories import model_spec, parquet_log, reference_rows, register_body
 from tests.integration.conftest import Stack
 from tests.integration.support import api, execution_end, wait_status
@@ -76,9 +79,12 @@ def test_a_model_gets_a_schedule_that_follows_its_policy(stack: Stack, drifted: 
     assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
     hour = timedelta(hours=1)  # on the model's own phase in the hour, not on the hour
     assert (schedule["StartDate"] - EPOCH - offset_of(NAME, hour)) % hour == timedelta(0)
-    target = schedule["Target"]
-    assert target["Arn"] == next(f.arn for f in stack.deployment.functions if f.source == "drift")
-    assert json.loads(target["Input"]) == {"model": NAME}
+    target = schedule["Target"]  # the start queue, whose starter starts the state machine
+    assert target["Arn"] == os.environ["STEWARD_DRIFT_START_QUEUE_ARN"]
+    assert json.loads(target["Input"]) == {
+        "model": NAME,
+        "scheduled_at": "<aws.scheduler.scheduled-time>",
+    }
     assert target["DeadLetterConfig"]["Arn"] == os.environ["STEWARD_DRIFT_SCHEDULE_DLQ_ARN"]
     assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
 
@@ -99,9 +105,16 @@ def test_a_model_gets_a_schedule_that_follows_its_policy(stack: Stack, drifted: 
 def test_firing_the_schedule_evaluates_and_raises_drift_detected(
     stack: Stack, drifted: str
 ) -> None:
-    target = _schedule(NAME)["Target"]
-    result = stack.runtime.invoke(target["Arn"], json.loads(target["Input"]))
-    assert result["mode"] == "inline" and result["rows"] == 2000 and result["drift_detected"]
+    # its next firing, now: the logs (five minutes old) are inside the window up to it
+    upcoming = datetime.now(UTC) + timedelta(hours=1)
+    period = fire_period(Scheduler(stack.runtime), stack.pollers, models=[NAME], now=upcoming)
+    assert period.fired == period.delivered == period.started == period.succeeded == 1
+    (execution,) = period.executions
+    arn = os.environ["STEWARD_DRIFT_STATE_MACHINE_ARN"].replace(":stateMachine:", ":execution:")
+    output = json.loads(execution_end(f"{arn}:{execution}")["output"])
+    result = output["report"]
+    assert output["plan"]["count"] == 1 and output["plan"]["end"] <= upcoming.isoformat()
+    assert result["rows"] == 2000 and result["drift_detected"]
     (event,) = _detected(drifted)
     assert event["detail-type"] == "DriftDetected"
     assert event["detail"]["report_id"] == result["report_id"]

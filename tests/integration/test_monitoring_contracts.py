@@ -1,5 +1,6 @@
-"""One contract per monitoring port (log files, run scratch, schedules), run against the
-in-memory fake and the S3 / EventBridge Scheduler adapters on the deployed stack."""
+"""One contract per monitoring port (log files, run scratch, schedules, the latest runs of
+the report store), run against the in-memory fake and the S3 / EventBridge Scheduler /
+DynamoDB adapters on the deployed stack."""
 
 from __future__ import annotations
 
@@ -9,12 +10,18 @@ import boto3
 import pytest
 
 from steward.adapters.aws import s3 as aws
+from steward.adapters.aws.dynamodb import S3DynamoReportStore
 from steward.adapters.aws.events import EventBridgeSchedules
 from steward.adapters.aws.s3 import S3LogFiles, S3RunStore
-from steward.adapters.memory import MemoryLogFiles, MemoryRunStore, MemorySchedules
+from steward.adapters.memory import (
+    MemoryLogFiles,
+    MemoryReportStore,
+    MemoryRunStore,
+    MemorySchedules,
+)
 from steward.config import Settings
 from steward.domain.errors import NotFound
-from steward.ports.monitoring import LogFiles, RunStore, Schedules
+from steward.ports.monitoring import LogFiles, ReportStore, RunStore, Schedules
 from steward.wiring import schedules as configured_schedules
 from tests.integration.conftest import Stack
 
@@ -40,6 +47,32 @@ def schedules(request: pytest.FixtureRequest, stack: Stack) -> Schedules:
     adapter = configured_schedules(Settings.from_env())
     assert isinstance(adapter, EventBridgeSchedules)
     return adapter
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def reports(request: pytest.FixtureRequest, stack: Stack) -> ReportStore:
+    if request.param == "memory":
+        return MemoryReportStore()
+    return S3DynamoReportStore(
+        boto3.client("s3"),
+        os.environ["STEWARD_REPORTS_BUCKET"],
+        boto3.client("dynamodb"),
+        os.environ["STEWARD_REGISTRY_TABLE"],
+    )
+
+
+def test_latest_runs_keep_one_per_model_read_in_batches(reports: ReportStore) -> None:
+    """One record per model, replaced by each run; read for any number of models (more
+    than one batch of 100), absent ones left out."""
+    names = [f"contract-run-{i:03d}" for i in range(130)]
+    for i, name in enumerate(names):
+        reports.note_run(name, {"outcome": "skipped", "at": f"t{i}", "reason": "no_logs"})
+    reports.note_run(names[7], {"outcome": "evaluated", "at": "t999", "report_id": "r"})
+    found = reports.latest_runs([*names, "contract-run-absent"])
+    assert set(found) == set(names)
+    assert found[names[7]] == {"outcome": "evaluated", "at": "t999", "report_id": "r"}
+    assert found[names[129]]["at"] == "t129"
+    assert reports.latest_runs([]) == {}
 
 
 def test_log_files_list_size_and_read_tails(log_files: LogFiles) -> None:

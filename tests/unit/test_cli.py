@@ -76,6 +76,16 @@ BY_SUFFIX: dict[str, Any] = {
     "/logs/dead-letters": {"remaining": 3},
     "/kpis": kpis({}, until=datetime(2026, 12, 1, tzinfo=UTC)).model_dump(mode="json"),
     "/review": {"action": "model.reviewed", "actor": "bob", "at": "2026-12-01T00:00:00Z"},
+    "/drift/runs": {
+        "since": "2026-12-01T00:00:00+00:00",
+        "until": "2026-12-02T00:00:00+00:00",
+        "counts": {"evaluated": 1, "skipped": 1, "failed": 0, "missed": 0},
+        "items": [
+            {"model": "churn", "outcome": "evaluated", "report_id": "r1", "at": "t"},
+            {"model": "idle", "outcome": "skipped", "reason": "not_in_production", "at": "t"},
+        ],
+        "next_token": "idle",
+    },
 }
 
 
@@ -318,6 +328,13 @@ CASES: list[tuple[list[str], str, str, Any, str]] = [
     (["me"], "GET", "/me", None, "roles"),
     (["logs", "dead-letters"], "GET", "/logs/dead-letters", None, "remaining"),
     (["kpis"], "GET", "/kpis", None, "step: approval_wait"),
+    (
+        ["drift", "portfolio", "--since", "2026-12-01T00:00:00Z", "--limit", "2"],
+        "GET",
+        "/drift/runs?since=2026-12-01T00%3A00%3A00Z&limit=2",
+        None,
+        "1 evaluated, 1 skipped, 0 failed, 0 missed",
+    ),
     (
         ["kpis", "churn", "--since", "2026-11-01T00:00:00Z"],
         "GET",

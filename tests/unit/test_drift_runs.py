@@ -5,7 +5,7 @@ the same report as one pass."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from unittest.mock import ANY
 
 import numpy as np
@@ -186,6 +186,10 @@ class Recorded(DriftRuns):
 
     def status(self, model: str, run_id: str) -> RunStatus:
         raise NotFound(f"no drift run {run_id} for {model}")
+
+    def start_scheduled(self, model: str, scheduled_at: datetime) -> str:
+        self.started.append((model, "", scheduled_at.isoformat(), "scheduled"))
+        return "arn:execution"
 
 
 def test_map_reduce_gives_the_single_pass_report(service: DriftService) -> None:  # noqa: F811

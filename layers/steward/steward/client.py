@@ -185,6 +185,27 @@ class Client:
         found: dict[str, Any] = self.get(path + (f"?{urlencode(window)}" if window else ""))
         return found
 
+    def drift_runs(
+        self,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int | None = None,
+        next_token: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of the portfolio's drift runs in a period: each model's latest run
+        evaluated, skipped, failed, or missed (``GET /drift/runs``)."""
+        params = {
+            k: v.isoformat() if isinstance(v, datetime) else v
+            for k, v in (("since", since), ("until", until), ("limit", limit))
+            if v is not None
+        }
+        if next_token:
+            params["next_token"] = next_token
+        found: dict[str, Any] = self.get(
+            "/drift/runs" + (f"?{urlencode(params)}" if params else "")
+        )
+        return found
+
     def review(self, name: str, comment: str) -> dict[str, Any]:
         """Record the periodic review of model ``name`` (an approver)."""
         event: dict[str, Any] = self.post(f"/models/{name}/review", {"comment": comment})

@@ -47,7 +47,7 @@ class Settings(BaseModel):
     reports_bucket: str | None = None
     drift_state_machine_arn: str | None = None
     drift_schedule_group: str | None = None
-    drift_function_arn: str | None = None
+    drift_start_queue_arn: str | None = None  # the drift schedules' target
     drift_scheduler_role_arn: str | None = None
     drift_schedule_dlq_arn: str | None = None
     drift_batch_rows: int = Field(default=MAX_BATCH_ROWS, gt=0)  # per map child, at most

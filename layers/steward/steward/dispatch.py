@@ -103,6 +103,7 @@ TASKS: dict[str, Task] = {
     "plan": _drift(),
     "map": _drift(),
     "reduce": _drift(),
+    "failed": _drift(),  # the run's catch: how it ended, for the portfolio view
 }
 
 

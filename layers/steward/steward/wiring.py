@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from steward.ports.audit import AuditCopy
     from steward.ports.evidence import ManifestSigner
     from steward.ports.logs import DeadLetters
-    from steward.ports.monitoring import Schedules
+    from steward.ports.monitoring import DriftRuns, Schedules
     from steward.registry.service import Registry
     from steward.scoring.service import Scorer
 
@@ -49,6 +49,7 @@ def reset() -> None:
         log_store,
         drift,
         drift_jobs,
+        scheduled_runs,
         deployer,
         retrainer,
         evidence,
@@ -106,7 +107,7 @@ def schedules(cfg: Settings) -> Schedules | None:
     return EventBridgeSchedules(
         _client("scheduler"),
         cfg.drift_schedule_group,
-        target_arn=cfg.need("drift_function_arn"),
+        target_arn=cfg.need("drift_start_queue_arn"),
         role_arn=cfg.need("drift_scheduler_role_arn"),
         dead_letter_arn=cfg.need("drift_schedule_dlq_arn"),
     )
@@ -193,6 +194,16 @@ def drift_jobs() -> DriftJobs:
         drift(),
         S3RunStore(_client("s3"), cfg.need("reports_bucket")),
         StepFunctionsDriftRuns(_client("stepfunctions"), arn) if arn else None,
+    )
+
+
+@lru_cache(maxsize=1)
+def scheduled_runs() -> DriftRuns:
+    """The drift starter's one service: start a run per firing of a model's schedule."""
+    from steward.adapters.aws.stepfunctions import StepFunctionsDriftRuns
+
+    return StepFunctionsDriftRuns(
+        _client("stepfunctions"), settings().need("drift_state_machine_arn")
     )
 
 

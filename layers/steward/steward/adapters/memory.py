@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from steward.domain.audit import AuditEvent
@@ -346,6 +347,13 @@ class MemorySchedules(Schedules):
 class MemoryReportStore(ReportStore):
     def __init__(self) -> None:
         self.reports: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+        self.runs: dict[str, dict[str, Any]] = {}
+
+    def note_run(self, model: str, run: dict[str, Any]) -> None:
+        self.runs[model] = dict(run)
+
+    def latest_runs(self, models: list[str]) -> dict[str, dict[str, Any]]:
+        return {m: dict(self.runs[m]) for m in models if m in self.runs}
 
     def save(self, model: str, report: dict[str, Any], html: str) -> None:
         self.reports[(model, report["report_id"])] = (report, html)
@@ -386,6 +394,7 @@ class InProcessDriftRuns(DriftRuns):
         self.max_concurrency = max_concurrency
         self.completed: list[dict[str, Any]] = []
         self.runs: dict[tuple[str, str], RunStatus] = {}
+        self.scheduled: dict[str, dict[str, Any]] = {}  # execution -> the run's outcome
 
     def start(self, model: str, start: str, end: str, run_id: str) -> str:
         assert self.jobs is not None, "bind the jobs first"
@@ -419,6 +428,24 @@ class InProcessDriftRuns(DriftRuns):
                 )
             )
         return jobs.reduce(model, plan["run"], results)
+
+    def start_scheduled(self, model: str, scheduled_at: datetime) -> str:
+        """Plan the firing's window, then evaluate it here (one batch) or map it; a firing
+        started twice runs once."""
+        assert self.jobs is not None, "bind the jobs first"
+        execution = f"in-process:{model}:s{scheduled_at.isoformat()}"
+        if execution not in self.scheduled:
+            self.scheduled[execution] = self._run_scheduled(self.jobs, model, scheduled_at)
+        return execution
+
+    def _run_scheduled(self, jobs: DriftJobs, model: str, scheduled_at: datetime) -> dict[str, Any]:
+        try:
+            plan = jobs.plan(model, None, scheduled_at, scheduled=True)
+            if "skipped" in plan:
+                return plan
+            return self._run(jobs, model, plan["start"], plan["end"])
+        except Exception:  # the state machine's catch: noted, then the run fails
+            return jobs.failed(model, f"{model}-s{scheduled_at:%Y%m%dT%H%M}", RUN_FAILED)
 
     def status(self, model: str, run_id: str) -> RunStatus:
         try:

@@ -258,6 +258,32 @@ def drift_list(args: argparse.Namespace) -> Any:
     return client(args).get(f"/models/{args.name}/drift" + _query(limit=args.limit))
 
 
+def drift_portfolio(args: argparse.Namespace) -> Any:
+    query = _query(since=args.since, until=args.until, limit=args.limit, next_token=args.next_token)
+    return client(args).get("/drift/runs" + query)
+
+
+PORTFOLIO_COLUMNS: list[render.Column] = [
+    render.key("model"),
+    render.key("outcome"),
+    render.key("reason"),
+    render.key("at"),
+    render.key("report_id"),
+    render.key("drift_detected"),
+]
+
+
+def _portfolio(payload: dict[str, Any]) -> str:
+    counts = payload.get("counts", {})
+    head = f"{payload.get('since')} .. {payload.get('until')}: " + ", ".join(
+        f"{counts.get(k, 0)} {k}" for k in ("evaluated", "skipped", "failed", "missed")
+    )
+    more = (
+        "\n(more: --next-token " + payload["next_token"] + ")" if payload.get("next_token") else ""
+    )
+    return head + "\n" + render.table(payload.get("items", []), PORTFOLIO_COLUMNS) + more
+
+
 def drift_show(args: argparse.Namespace) -> Any:
     api = client(args)
     path = f"/models/{args.name}/drift/{args.report_id}"
@@ -554,7 +580,7 @@ def _scoring_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _drift_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    """The drift group: run, list, show."""
+    """The drift group: run, list, show, portfolio."""
     drift = sub.add_parser(
         "drift", help="run, list and show drift reports", description="Drift reports."
     ).add_subparsers(dest="drift_command", required=True)
@@ -579,6 +605,18 @@ def _drift_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     sh.add_argument("name")
     sh.add_argument("report_id")
     sh.add_argument("--html", help="also write the HTML report to this file")
+    pf = _command(
+        drift,
+        "portfolio",
+        "every model's latest drift run in a period: evaluated, skipped, failed or missed",
+        drift_portfolio,
+        _portfolio,
+        common,
+    )
+    pf.add_argument("--since", help="ISO 8601 (default: 24 hours before --until)")
+    pf.add_argument("--until", help="ISO 8601 (default: now)")
+    pf.add_argument("--limit", type=int, help="models a page (at most 1,000; default 100)")
+    pf.add_argument("--next-token", dest="next_token")
 
 
 def _audit_commands(sub: Any, common: argparse.ArgumentParser) -> None:

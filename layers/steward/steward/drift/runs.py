@@ -47,6 +47,9 @@ from steward.ports.monitoring import (
 RUNS_PREFIX = "drift/_runs"
 INLINE_BUDGET = 160 * 1024  # of Step Functions' 256 KB, for all children's inline results
 RUN_ID = re.compile(r"[0-9a-f]{16}")
+# Why a scheduled firing evaluated nothing (the portfolio view counts these as skipped).
+NOT_IN_PRODUCTION = "not_in_production"
+NO_LOGS = "no_logs"
 RunId = Annotated[str, Field(pattern=rf"^{RUN_ID.pattern}$")]
 
 
@@ -130,20 +133,65 @@ class DriftJobs:
         return summary_of(result.model_dump(mode="json"))
 
     def plan(
-        self, model: str, start: str | datetime | None, end: str | datetime | None
+        self,
+        model: str,
+        start: str | datetime | None,
+        end: str | datetime | None,
+        scheduled: bool = False,
     ) -> dict[str, Any]:
-        run = self.service.plan(model, _iso(start), _iso(end))
+        """The run's plan, kept for its children. A ``scheduled`` firing (the policy's window
+        up to ``end``) of a model with nothing in production, or with no prediction logs in
+        the window, is skipped (``{"skipped": reason}``), not failed and not reported: at ten
+        thousand models most idle windows would otherwise write an empty report each."""
+        try:
+            run = self.service.plan(model, _iso(start), _iso(end))
+        except Conflict as exc:
+            if not scheduled:
+                raise
+            return self._skipped(model, end, NOT_IN_PRODUCTION, exc.message)
+        if scheduled and not run.keys:
+            return self._skipped(model, end, NO_LOGS, "no prediction logs in the window")
         doc = {**run.to_json(), "planned_at": self.service.clock().isoformat()}
         self.scratch.put(f"{self._base(model, run.run_id)}/plan.json", json.dumps(doc).encode())
         count = len(run.batches)
         return {
             "model": model,
             "run": run.run_id,
+            "start": run.start.isoformat(),
+            "end": run.end.isoformat(),
             "count": count,
             "files": len(run.keys),
             "items": [{"batch": i} for i in range(count)],
             "inline_bytes": INLINE_BUDGET // max(count, 1),
         }
+
+    def _skipped(
+        self, model: str, end: str | datetime | None, code: str, reason: str
+    ) -> dict[str, Any]:
+        at = self.service.clock().isoformat()
+        window_end = _iso(end)
+        self.service.reports.note_run(
+            model,
+            {
+                "outcome": "skipped",
+                "at": at,
+                "window_end": window_end.isoformat() if window_end else at,
+                "reason": code,
+            },
+        )
+        return {"model": model, "skipped": code, "reason": reason}
+
+    def failed(self, model: str, execution: str, error: str | None) -> dict[str, Any]:
+        """The state machine's catch: the run failed (``error``: the state machine's name
+        of it, never a step's text); the portfolio view shows it until the next run."""
+        run = {
+            "outcome": "failed",
+            "at": self.service.clock().isoformat(),
+            "execution": execution,
+            "reason": error or "failed",
+        }
+        self.service.reports.note_run(model, run)
+        return {"model": model, "failed": execution}
 
     def _load(self, model: str, run_id: str) -> tuple[Run, dict[str, Any]]:
         doc = json.loads(self.scratch.get(f"{self._base(model, run_id)}/plan.json"))
@@ -178,9 +226,11 @@ class DriftJobs:
         if isinstance(step, Evaluate):
             return self.evaluate(step.model, step.start, step.end)
         if isinstance(step, Plan):
-            return self.plan(step.model, step.start, step.end)
+            return self.plan(step.model, step.start, step.end, step.scheduled)
         if isinstance(step, MapChild):
             return self.map(step.model, step.run, step.batch, step.inline_bytes)
+        if isinstance(step, Failed):
+            return self.failed(step.model, step.execution, step.error)
         return self.reduce(
             step.model, step.run, [r.model_dump(exclude_none=True) for r in step.results]
         )
@@ -206,6 +256,7 @@ class Plan(_Step):
     task: Literal["plan"]
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
+    scheduled: bool = False  # a schedule's firing: the policy's window up to ``end``
 
 
 class MapChild(_Step):
@@ -213,6 +264,12 @@ class MapChild(_Step):
     run: RunId
     batch: int = Field(ge=0)
     inline_bytes: int = Field(ge=0)
+
+
+class Failed(_Step):
+    task: Literal["failed"]
+    execution: str = Field(max_length=80)
+    error: str | None = Field(default=None, max_length=256)
 
 
 class ChildResult(BaseModel):
@@ -234,6 +291,5 @@ class Reduce(_Step):
     results: list[ChildResult]
 
 
-_EVENTS: TypeAdapter[Scheduled | Evaluate | Plan | MapChild | Reduce] = TypeAdapter(
-    Annotated[Scheduled | Evaluate | Plan | MapChild | Reduce, Field(discriminator="task")]
-)
+Step = Scheduled | Evaluate | Plan | MapChild | Reduce | Failed
+_EVENTS: TypeAdapter[Step] = TypeAdapter(Annotated[Step, Field(discriminator="task")])

@@ -295,6 +295,17 @@ class DriftService:
         # DriftDetected reads the model and finds this report. A model changing too often
         # to keep it fails the call (a 409, a failed run that is retried) before any event.
         self._remember(run.model, summary_of(payload))
+        self.reports.note_run(
+            run.model,
+            {
+                "outcome": "evaluated",
+                "at": result.created_at,
+                "window_end": run.end.isoformat(),
+                "report_id": result.report_id,
+                "rows": result.rows,
+                "drift_detected": result.drift_detected,
+            },
+        )
         self._audit(result)
         self.metrics(result)
         if result.drift_detected:

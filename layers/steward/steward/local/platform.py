@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -21,6 +22,7 @@ from steward.local.console import ConsoleFiles
 from steward.local.emulator import Emulator
 from steward.local.gateway import Gateway
 from steward.local.paths import repo_root
+from steward.local.periods import Period, fire_period
 from steward.local.pollers import QueuePoller, StreamPoller
 from steward.local.provision import Deployment, deploy
 from steward.local.runtime import LocalRuntime
@@ -159,6 +161,21 @@ class LocalPlatform:
                 return _json(404, {"error": "not_found", "message": "no such schedule"})
             return _json(202, {"schedule": name, "targets": self.scheduler.fire(name)})
         return _json(404, {"error": "not_found", "message": "no such route"})
+
+    def fire_period(
+        self,
+        models: Collection[str] | None = None,
+        wait: bool = True,
+        timeout_s: float = 600.0,
+    ) -> Period:
+        """One period of drift schedules now: every model's schedule (or those of ``models``)
+        fires once, each at its own latest firing time, the start queue goes to the starter,
+        and (``wait``) every run it started is awaited. What happened:
+        :class:`~steward.local.periods.Period`."""
+        assert self.scheduler is not None
+        return fire_period(
+            self.scheduler, self.pollers, models=models, wait=wait, timeout_s=timeout_s
+        )
 
     def flush(self) -> int:
         """Deliver every queued log record to its writer, and every audit event to the

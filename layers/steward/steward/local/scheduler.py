@@ -3,7 +3,11 @@ rules and EventBridge Scheduler schedules (one per model for drift).
 
 Every tick it reads the enabled rules and schedules from the emulator, so those created or
 changed after start-up are picked up, and delivers each due firing to the targets: Lambda
-functions (asynchronously, with the target's input) and Step Functions state machines.
+functions (asynchronously, with the target's input), Step Functions state machines and SQS
+queues (the drift schedules' start queue), with the firing's time written into the input's
+``<aws.scheduler.scheduled-time>`` as EventBridge Scheduler does.
+:meth:`Scheduler.fire_period` fires every drift schedule once now, each at its own last
+firing time (one period of schedules, for tests and benches).
 Scheduler schedules are named ``<group>/<name>``; a schedule's ``StartDate`` is its first
 firing and a rate's phase, as in EventBridge Scheduler (drift schedules are spread over their
 period that way); their retry policy and dead-letter queue are not emulated (a failed local
@@ -15,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +36,27 @@ Clock = Callable[[], datetime]
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _latest(rule: dict[str, Any], now: datetime) -> datetime:
+    """A rate schedule's latest firing at or before ``now`` on its phase (its start date),
+    to the minute as EventBridge Scheduler fires; ``now`` for any other schedule."""
+    start: datetime | None = rule.get("StartDate")
+    try:
+        every = parse_schedule(rule["ScheduleExpression"]).every
+    except ValidationFailed:
+        every = None
+    if start is None or every is None:
+        return now.replace(second=0, microsecond=0)
+    latest = start + ((now - start) // every) * every
+    return latest.replace(second=0, microsecond=0)
 
 
 class Scheduler:
@@ -77,13 +102,16 @@ class Scheduler:
                 )
         return found
 
-    def fire(self, rule_name: str) -> int:
-        """Deliver one firing of ``rule_name`` to its targets now; returns the target count."""
+    def fire(self, rule_name: str, at: datetime | None = None) -> int:
+        """Deliver one firing of ``rule_name`` (scheduled ``at``, default now) to its targets
+        now; returns the target count."""
+        at = at or self._clock()
         if "/" in rule_name:  # a Scheduler schedule: one target, its input as given
             group, name = rule_name.split("/", 1)
             target = self._scheduler.get_schedule(Name=name, GroupName=group)["Target"]
-            self._deliver(rule_name, target["Arn"], json.loads(target.get("Input") or "{}"))
-            self.fired.append((rule_name, self._clock()))
+            text = (target.get("Input") or "{}").replace(SCHEDULED_TIME, _stamp(at))
+            self._deliver(rule_name, target["Arn"], json.loads(text))
+            self.fired.append((rule_name, at))
             return 1
         targets = self._events.list_targets_by_rule(Rule=rule_name)["Targets"]
         for target in targets:
@@ -99,6 +127,10 @@ class Scheduler:
             boto3.client("stepfunctions").start_execution(
                 stateMachineArn=arn, input=json.dumps(payload)
             )
+        elif ":sqs:" in arn:
+            sqs = boto3.client("sqs")
+            url = sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(payload))
         else:
             log.warning("schedule %s: target %s is not supported locally", rule_name, arn)
 
@@ -111,6 +143,28 @@ class Scheduler:
             "resources": [rule_name],
             "detail": {},
         }
+
+    def fire_period(
+        self,
+        group: str | None = None,
+        now: datetime | None = None,
+        names: Collection[str] | None = None,
+    ) -> int:
+        """Fire every enabled Scheduler schedule (of ``group``, and named in ``names``, if
+        given) once, now, each with the time of its latest firing at or before ``now`` on
+        its own phase (rates) or now (others): one period of schedules at once. Returns the
+        firings delivered."""
+        now = now or self._clock()
+        fired = 0
+        for rule in self.schedules():
+            if rule.get("State", "ENABLED") != "ENABLED":
+                continue
+            group_name, _, name = rule["Name"].partition("/")
+            if (group is not None and group_name != group) or (names and name not in names):
+                continue
+            self.fire(rule["Name"], _latest(rule, now))
+            fired += 1
+        return fired
 
     def tick(self) -> None:
         now = self._clock()

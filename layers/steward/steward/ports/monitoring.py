@@ -58,6 +58,16 @@ class ReportStore(ABC):
     def summaries(self, model: str, limit: int, token: str | None) -> Page[dict[str, Any]]:
         """Newest first."""
 
+    @abstractmethod
+    def note_run(self, model: str, run: dict[str, Any]) -> None:
+        """Keep how the model's latest drift run ended (``outcome``: evaluated, skipped or
+        failed; ``at``; the rest as :mod:`steward.drift.portfolio` says), replacing the one
+        before: one small record per model, whatever the number of runs."""
+
+    @abstractmethod
+    def latest_runs(self, models: list[str]) -> dict[str, dict[str, Any]]:
+        """The latest run of each of ``models`` that has one (a batch read per 100)."""
+
 
 class RunStore(ABC):
     """Scratch objects of a distributed drift run: its plan and its children's partials."""
@@ -99,6 +109,12 @@ class DriftRuns(ABC):
     @abstractmethod
     def status(self, model: str, run_id: str) -> RunStatus:
         """The latest run of the window ``run_id``; :class:`NotFound` if it never ran."""
+
+    @abstractmethod
+    def start_scheduled(self, model: str, scheduled_at: datetime) -> str:
+        """Start the run of one firing of the model's schedule (the policy's window up to
+        ``scheduled_at``), once per firing however often it is asked: a firing delivered
+        twice starts one run. :class:`DependencyUnavailable` when throttled (retry later)."""
 
 
 class Schedules(ABC):

@@ -434,9 +434,12 @@ class DynamoAuditLog(AuditLog):
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+LATEST_RUN = "RUN#LATEST"  # the sort key of a model's latest drift run
+
+
 class S3DynamoReportStore(ReportStore):
     """Reports in S3 (``drift/<name>/<id>.json`` and ``.html``), a summary row per report
-    in the registry table for listing."""
+    in the registry table for listing, and the model's latest run (``RUN#LATEST``)."""
 
     def __init__(self, s3: Any, bucket: str, dynamodb: Any, table: str) -> None:
         self._s3, self._bucket = s3, bucket
@@ -473,6 +476,24 @@ class S3DynamoReportStore(ReportStore):
                 raise NotFound(f"no drift report {report_id} for {model}") from None
             raise
         return body.decode()
+
+    def note_run(self, model: str, run: dict[str, Any]) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item={"pk": _pk(model), "sk": {"S": LATEST_RUN}, "doc": {"S": json.dumps(run)}},
+        )
+
+    def latest_runs(self, models: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(models), 100):
+            keys = [{"pk": _pk(m), "sk": {"S": LATEST_RUN}} for m in models[i : i + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys}}
+            while request:
+                answer = self._db.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    found[item["pk"]["S"].removeprefix("MODEL#")] = json.loads(item["doc"]["S"])
+                request = answer.get("UnprocessedKeys") or {}
+        return found
 
     def summaries(self, model: str, limit: int, token: str | None) -> Page[dict[str, Any]]:
         kwargs: dict[str, Any] = {

@@ -16,11 +16,15 @@ from steward.ports.monitoring import (
     Schedules,
 )
 
+# EventBridge Scheduler writes the firing's own time into a templated target's input.
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+
 
 class EventBridgeSchedules(Schedules):
     """:class:`~steward.ports.monitoring.Schedules` on EventBridge Scheduler: one schedule per
-    model in one group, targeting the drift function with ``{"model": name}``, flexible
-    window off, bounded retries and a dead-letter queue. A ``rate(...)`` schedule starts on
+    model in one group, sending ``{"model": name, "scheduled_at": <the firing's time>}`` to
+    the drift start queue (:mod:`steward.drift.starts`), flexible window off, bounded retries
+    and a dead-letter queue. A ``rate(...)`` schedule starts on
     the model's own phase (:func:`~steward.domain.schedule.spread_start`)."""
 
     def __init__(
@@ -51,7 +55,10 @@ class EventBridgeSchedules(Schedules):
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "Description": f"Drift evaluation of {model}",
             "State": "ENABLED",
-            "Target": {**self._target, "Input": json.dumps({"model": model})},
+            "Target": {
+                **self._target,
+                "Input": json.dumps({"model": model, "scheduled_at": SCHEDULED_TIME}),
+            },
         }
         start = spread_start(expression, model, self._clock())
         if start is not None:

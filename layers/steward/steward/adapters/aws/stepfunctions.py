@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from steward.adapters.aws.shared import error_code
-from steward.domain.errors import NotFound
+from steward.domain.errors import DependencyUnavailable, NotFound
 from steward.ports import (
     WorkflowEngine,
 )
@@ -24,6 +25,9 @@ SCAN_PAGES = 5  # executions listed per state machine: 5,000 at most
 
 RERUNS = 20  # names tried for one drift window (a start per name) before a unique one
 
+
+# StartExecution's answers to a caller over its token bucket (or the open executions' quota).
+THROTTLED = frozenset({"ThrottlingException", "TooManyRequestsException", "ExecutionLimitExceeded"})
 
 # Step Functions says so when a task token no longer waits.
 GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
@@ -154,6 +158,21 @@ class StepFunctionsDriftRuns(DriftRuns):
         result = self._sfn.start_execution(stateMachineArn=self._arn, name=name, input=payload)
         return str(result["executionArn"])
 
+    def start_scheduled(self, model: str, scheduled_at: datetime) -> str:
+        """One execution per firing, named after it (``<model>-s<yyyymmddThhmm>``): a firing
+        delivered again joins its running execution or, closed, is already done."""
+        name = scheduled_name(model, scheduled_at)
+        at = scheduled_at.astimezone(UTC).isoformat()
+        try:
+            return self._start(name, json.dumps({"model": model, "scheduled_at": at}))
+        except ClientError as exc:
+            code = error_code(exc)
+            if code == "ExecutionAlreadyExists":
+                return f"{self._executions}:{name}"
+            if code in THROTTLED:
+                raise DependencyUnavailable(f"starting drift runs is throttled ({code})") from None
+            raise
+
     def status(self, model: str, run_id: str) -> RunStatus:
         """Describe the window's names in the order :meth:`start` takes them, up to the first
         that never ran, and keep the latest started (a name freed after 90 days is taken
@@ -218,3 +237,9 @@ def execution_name(model: str, run_id: str, attempt: int = 0) -> str:
     Functions' 80 characters, never the run id (which tells the windows apart)."""
     suffix = f"-{run_id}" + (f"-{attempt}" if attempt else "")
     return model[: 80 - len(suffix)] + suffix
+
+
+def scheduled_name(model: str, scheduled_at: datetime) -> str:
+    """``<model>-s<yyyymmddThhmm>`` (UTC): at most 63 + 15 characters, under Step Functions'
+    80, and one name per firing (EventBridge Scheduler fires to the minute)."""
+    return f"{model}-s{scheduled_at.astimezone(UTC):%Y%m%dT%H%M}"

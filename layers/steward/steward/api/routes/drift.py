@@ -4,7 +4,7 @@ or HTML for people)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
@@ -13,7 +13,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from steward.api.context import caller
+from steward.domain.errors import ValidationFailed
 from steward.domain.identity import Role
+from steward.drift.portfolio import Portfolio, portfolio
 from steward.drift.report import DriftReport
 from steward.ports.monitoring import RunStatus
 from steward.wiring import drift, drift_jobs
@@ -143,3 +145,38 @@ def report(name: str, report_id: str) -> Response[str]:
     body = drift().get(name, report_id)
     json.loads(body)  # stored by us; fail loudly rather than serve something else
     return Response(200, "application/json", body)
+
+
+def _time(text: str | None, name: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed(f"{name} must be an ISO 8601 time") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@router.get(
+    "/drift/runs",
+    summary="The portfolio's drift runs over a period: evaluated, skipped, failed or missed",
+    description=(
+        "For each model of a page of the inventory (name order, `limit` a page, "
+        "`next_token` to go on), how its latest drift run in `[since, until]` ended: "
+        "`evaluated` (with its report), `skipped` (`no_logs`, `not_in_production`, or "
+        "`not_due`: its schedule does not fire in the period), `failed` (the run's error), "
+        "or `missed` (due, and no run recorded: queued or dead-lettered). `since` defaults "
+        "to 24 hours before `until` (default: now); a period spans at most 31 days. "
+        "`counts` are of the page."
+    ),
+)
+def portfolio_runs(
+    since: str | None = None,
+    until: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    next_token: str | None = None,
+) -> Portfolio:
+    end = _time(until, "until") or datetime.now(UTC)
+    start = _time(since, "since") or end - timedelta(hours=24)
+    jobs = drift_jobs()
+    return portfolio(jobs.service.store, jobs.service.reports, start, end, limit, next_token)
