@@ -202,6 +202,10 @@ def test_practice_page_shows_the_kpis_as_tables_and_a_chart(
     expect(
         page.locator("#trend-lead-time-data tbody tr").last.locator("td").nth(1)
     ).not_to_have_text("no data")
+    runs = seeded.get("/drift/runs?limit=1000")  # the last 24 hours' drift runs, counted
+    counts = page.locator("#practice-drift-counts tbody tr").first.locator("td")
+    for i, outcome in enumerate(("evaluated", "skipped", "failed", "missed")):
+        expect(counts.nth(i)).to_have_text(str(runs["counts"][outcome]))
     _shot(page, "practice")
 
 

@@ -1,6 +1,7 @@
 // Is the practice working? The portfolio's KPIs from the audit trail (GET /kpis) as tables,
 // the lead time's steps as a chart, the 7-day trend (lead time p50, value) as small charts
-// with their data as tables, and each model's figures (GET /models/{name}/kpis).
+// with their data as tables, each model's figures (GET /models/{name}/kpis), and the last 24
+// hours of drift runs (GET /drift/runs: evaluated, skipped, failed or missed).
 
 import { duration, stepsChart, trendChart } from "../chart.js";
 import { badge, fmtNumber, h, table } from "../dom.js";
@@ -32,8 +33,40 @@ function figures(k) {
   );
 }
 
+const OUTCOME_TONE = { evaluated: "good", skipped: "none", failed: "bad", missed: "warn" };
+
+function driftRuns(runs) {
+  if (!runs) return null;
+  const c = runs.counts;
+  return h("div", { id: "practice-drift-runs" },
+    table(
+      "Drift runs in the last 24 hours",
+      ["Evaluated", "Skipped", "Failed", "Missed"],
+      [[fmtNumber(c.evaluated), fmtNumber(c.skipped), fmtNumber(c.failed), fmtNumber(c.missed)]],
+      { id: "practice-drift-counts" },
+    ),
+    table(
+      runs.next_token ? "Not evaluated (first 1,000 models)" : "Not evaluated",
+      ["Model", "Outcome", "Why", "When"],
+      runs.items
+        .filter((r) => r.outcome !== "evaluated")
+        .map((r) => [
+          h("a", { href: `#/models/${r.model}` }, r.model),
+          badge(r.outcome, OUTCOME_TONE[r.outcome] || "none"),
+          (r.reason || "").replaceAll("_", " "),
+          r.at || "—",
+        ]),
+      { id: "practice-drift-others" },
+    ),
+  );
+}
+
 export async function practiceView(api) {
-  const [portfolio, models] = await Promise.all([api.get("/kpis"), api.all("/models")]);
+  const [portfolio, models, runs] = await Promise.all([
+    api.get("/kpis"),
+    api.all("/models"),
+    api.get("/drift/runs?limit=1000").catch(() => null),
+  ]);
   const perModel = await Promise.all(models.map((m) => api.get(`/models/${encodeURIComponent(m.name)}/kpis`)));
   return h("section", { id: "practice" },
     h("h2", {}, "Practice"),
@@ -73,5 +106,6 @@ export async function practiceView(api) {
       ]),
       { id: "practice-models" },
     ),
+    driftRuns(runs),
   );
 }
