@@ -138,4 +138,4 @@ def test_the_portfolio_view_reports_each_models_run_to_a_viewer(
     outcome, reason = outcomes[BROKEN[0]]
     assert outcome == "failed" and reason  # the state machine's name of the error
     assert str(found[BROKEN[0]]["execution"]).startswith(f"{BROKEN[0]}-s")
-    assert api(stack, "GET", "/drift/runs?since=yesterday", user="viewer")[0] == 400
+    assert api(stack, "GET", "/drift/runs?since=yesterday", user="viewer")[0] == 422

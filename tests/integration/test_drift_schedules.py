@@ -105,8 +105,9 @@ def test_a_model_gets_a_schedule_that_follows_its_policy(stack: Stack, drifted: 
 def test_firing_the_schedule_evaluates_and_raises_drift_detected(
     stack: Stack, drifted: str
 ) -> None:
-    # its next firing, now: the logs (five minutes old) are inside the window up to it
-    upcoming = datetime.now(UTC) + timedelta(hours=1)
+    # its next firing (every 2 hours since the policy change above), now: the logs (five
+    # minutes old) are inside the window up to it
+    upcoming = datetime.now(UTC) + timedelta(hours=2)
     period = fire_period(Scheduler(stack.runtime), stack.pollers, models=[NAME], now=upcoming)
     assert period.fired == period.delivered == period.started == period.succeeded == 1
     (execution,) = period.executions
