@@ -5,6 +5,7 @@ DynamoDB adapters on the deployed stack."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -21,6 +22,7 @@ from steward.adapters.memory import (
 )
 from steward.config import Settings
 from steward.domain.errors import NotFound
+from steward.domain.partitions import prefix, prefixes
 from steward.ports.monitoring import LogFiles, ReportStore, RunStore, Schedules
 from steward.wiring import schedules as configured_schedules
 from tests.integration.conftest import Stack
@@ -128,3 +130,56 @@ def test_log_files_open_seekable_whole_and_closed(
         file.seek(1000)
         assert file.read(500) == data[1000:1500]
     assert file.closed
+
+
+def test_window_keys_are_the_files_of_the_hours_a_window_touches(log_files: LogFiles) -> None:
+    """S3 lists a window in one pass from its first hour (not one listing per hour): the
+    same files as the hour-by-hour listing, none before or after, none of another model
+    whose name extends this one's, over a day boundary."""
+    start = datetime(2026, 11, 27, 22, 30, tzinfo=UTC)
+    end = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # hours 22, 23, 0, 1
+
+    def key(model: str, at: datetime, file: str) -> str:
+        return f"{prefix('predictions', model, at)}{file}.parquet"
+
+    inside = [
+        key("contract-win", start, "a"),
+        key("contract-win", start + timedelta(hours=1), "b"),
+        key("contract-win", start + timedelta(hours=2), "c"),
+        key("contract-win", start + timedelta(hours=3), "d"),
+        key("contract-win", start + timedelta(hours=3), "e"),
+    ]
+    outside = [
+        key("contract-win", start - timedelta(hours=1), "early"),
+        key("contract-win", end, "late"),
+        key("contract-win", end + timedelta(days=3), "later"),
+        key("contract-win-2", start, "other-model"),
+        "feedback/model=contract-win/date=2026-11-27/hour=22/label.parquet",
+    ]
+    for name in inside + outside:
+        if isinstance(log_files, MemoryLogFiles):
+            log_files.files[name] = b"x"
+        else:
+            boto3.client("s3").put_object(
+                Bucket=os.environ["STEWARD_LOGS_BUCKET"], Key=name, Body=b"x"
+            )
+    found = log_files.window_keys("predictions", "contract-win", start, end)
+    assert sorted(found) == sorted(inside)
+    hourly = [
+        k for p in prefixes("predictions", "contract-win", start, end) for k in log_files.keys(p)
+    ]
+    assert sorted(found) == sorted(hourly)
+    assert log_files.window_keys("predictions", "contract-win", end, end) == []
+    assert log_files.window_keys("predictions", "absent-model", start, end) == []
+
+
+def test_a_week_window_is_one_s3_listing(stack: Stack) -> None:
+    """The retrain and drift readers' 7-day window: one ListObjectsV2 call, not 168 (one
+    per hour cost 8 s of the retrain's overhead on the local platform)."""
+    client = boto3.client("s3")
+    calls: list[str] = []
+    client.meta.events.register("before-call.s3.ListObjectsV2", lambda **_: calls.append("l"))
+    end = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    files = S3LogFiles(client, os.environ["STEWARD_LOGS_BUCKET"])
+    files.window_keys("predictions", "contract-week", end - timedelta(days=7), end)
+    assert len(calls) == 1

@@ -8,6 +8,7 @@ import hashlib
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import IO, Any
 
 from botocore.exceptions import ClientError, FlexibleChecksumError
@@ -15,6 +16,7 @@ from botocore.exceptions import ClientError, FlexibleChecksumError
 from steward.adapters.aws.shared import error_code
 from steward.domain.audit import AuditEvent
 from steward.domain.errors import IntegrityError, NotFound
+from steward.domain.partitions import prefixes
 from steward.ports import (
     ArtifactStore,
 )
@@ -95,6 +97,28 @@ class S3LogFiles(LogFiles):
     def read(self, key: str) -> bytes:
         data: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
         return data
+
+    def window_keys(self, kind: str, model: str, start: datetime, end: datetime) -> list[str]:
+        """One listing from the window's first hour to past its last: hour folders sort by
+        time (``date=YYYY-MM-DD/hour=HH/``), so S3's key order is the window's. A 7-day
+        window cost 168 listings hour by hour (8 s on the local platform); now one page
+        per 1,000 files."""
+        wanted = prefixes(kind, model, start, end)
+        if not wanted:
+            return []
+        hours, stop = set(wanted), wanted[-1]
+        keys: list[str] = []
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=f"{kind}/model={model}/", StartAfter=wanted[0]
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if key[: len(stop)] > stop:  # past the last hour: S3 lists in key order
+                    return keys
+                if key[: len(stop)] in hours:
+                    keys.append(key)
+        return keys
 
     def sizes(self, prefix: str) -> dict[str, int]:
         sizes: dict[str, int] = {}
