@@ -73,6 +73,9 @@ def build_app(
         console=auth.console,
         scoring_concurrency=scoring,
         drift_concurrency=drift,
+        # CodeBuild is missing in a few young regions: leave that trainer backend out there.
+        codebuild_trainer=str(app.node.try_get_context("steward:codebuildTrainer")).lower()
+        != "false",
         description="Steward: serverless ModelOps",
     )
     if nag:

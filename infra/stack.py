@@ -22,6 +22,7 @@ from infra.constructs.registry import Registry
 from infra.constructs.scoring import SCORING_CONCURRENCY, Scoring
 from infra.constructs.storage import secure_bucket
 from infra.constructs.tasks import TaskFunctions
+from infra.constructs.trainers import grant_stage
 from infra.constructs.workflows import Workflows
 
 
@@ -42,6 +43,7 @@ class StewardStack(cdk.Stack):
         audit_retention_years: int = AUDIT_RETENTION_YEARS,
         alarm_email: str | None = None,
         console: bool = True,
+        codebuild_trainer: bool = True,
         skops_trusted: list[str] | None = None,
         evidence_signing_key: str | None = None,
         scoring_concurrency: int | None = SCORING_CONCURRENCY,
@@ -125,7 +127,14 @@ class StewardStack(cdk.Stack):
             lifecycle=lifecycle_fn.function,
             models=image_tasks_fn.function,
         )
-        workflows = Workflows(self, "Workflows", functions=task_functions)
+        workflows = Workflows(
+            self,
+            "Workflows",
+            functions=task_functions,
+            artifacts=registry.artifacts,
+            codebuild_trainer=codebuild_trainer,
+        )
+        grant_stage(lifecycle_fn.role, registry.artifacts, lifecycle_fn.role)
         # The gates read the deployment policy through the deployer, which names the topic.
         image_tasks_fn.add_environment("STEWARD_TOPIC_ARN", workflows.topic.topic_arn)
         for fn in (api_fn, tasks_fn, lifecycle_fn):

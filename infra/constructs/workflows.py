@@ -8,6 +8,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -18,12 +19,15 @@ from infra.constructs.nag import acknowledge, arn_token
 from infra.constructs.observability import traced_state_machine
 from infra.constructs.storage import dead_letter_queue
 from infra.constructs.tasks import TaskFunctions
+from infra.constructs.trainers import TrainerBackends
 from steward.dispatch import Function
 
 APPROVAL_TIMEOUT = cdk.Duration.days(7)
 # Above the longest approval a policy may ask for plus the canary's longest bake.
 APPROVAL_EXECUTION_TIMEOUT = cdk.Duration.days(365)  # the Step Functions maximum
-RETRAIN_TIMEOUT = cdk.Duration.hours(2)
+# Above the longest trainer a model may set (5 days, TrainerSettings.timeout_s) plus the
+# backends' provisioning margin and the steps around it.
+RETRAIN_TIMEOUT = cdk.Duration.days(6)
 TASK_TIMEOUT = cdk.Duration.minutes(5)
 TRAIN_TIMEOUT = cdk.Duration.minutes(15)
 
@@ -33,7 +37,15 @@ class Workflows(Construct):
     the ones that read the Parquet logs (pyarrow): the two together would not fit one zip.
     Each step goes where :data:`steward.dispatch.TASKS` says its task runs."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, functions: TaskFunctions) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: TaskFunctions,
+        artifacts: s3.IBucket,
+        codebuild_trainer: bool = True,
+    ) -> None:
         super().__init__(scope, construct_id)
         self._functions = functions
         # The AWS-managed key: publishers in the account need no key grant.
@@ -52,7 +64,28 @@ class Workflows(Construct):
         self.approval = self._machine(
             "Approval", self._approval(), APPROVAL_EXECUTION_TIMEOUT, self.approval_name
         )
-        self.retrain = self._machine("Retrain", self._retrain(), RETRAIN_TIMEOUT)
+        # Named too: the CodeBuild trainer sends this machine's task heartbeats.
+        self.retrain_name = f"{stack.stack_name}-retrain"
+        retrain_arn = stack.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=self.retrain_name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.trainers = TrainerBackends(
+            self,
+            "Trainers",
+            artifacts=artifacts,
+            retrain_arn=retrain_arn,
+            codebuild=codebuild_trainer,
+        )
+        self.retrain = self._machine("Retrain", self._retrain(), RETRAIN_TIMEOUT, self.retrain_name)
+        self.trainers.on_sagemaker.grant_run(self.retrain)
+        acknowledge(
+            self.retrain,
+            f"AwsSolutions-IAM5[Resource::{arn_token(self.trainers.on_lambda.fn.function)}:*]",
+            "Step Functions invokes the lambda trainer by qualified ARN (any version).",
+        )
         self.drift_rule = events.Rule(
             self,
             "RetrainOnDrift",
@@ -216,18 +249,17 @@ class Workflows(Construct):
             "Retrain", "RetrainFailed", task="retrain_finish", on=on, cause="$.failure.cause"
         )
         begin = self._task("Begin", "retrain_begin", "$.lease", on=on)
-        steps = [
-            self._task("PrepareTrainingSet", "retrain_prepare", "$.data", on=on),
-            self._task("Train", "retrain_train", "$.trained", on=on, timeout=TRAIN_TIMEOUT),
-            self._task("RegisterVersion", "retrain_register", "$.registered", on=on),
-            self._task("ReleaseLease", "retrain_finish", "$.finished", on=on),
-        ]
-        chain = sfn.Chain.start(steps[0])
-        for step in steps[1:]:
-            chain = chain.next(step)
-        for step in (begin, *steps):
+        prepare = self._task("PrepareTrainingSet", "retrain_prepare", "$.data", on=on)
+        # Where the run trains: builtin and local in the Train step; an AWS backend's input
+        # staged in S3 for its own state, whose output Collect takes through the contract.
+        stage = self._task("StageTrainer", "retrain_stage", "$.staged", on=on)
+        train = self._task("Train", "retrain_train", "$.trained", on=on, timeout=TRAIN_TIMEOUT)
+        collect = self._task("CollectTrainerOutput", "retrain_collect", "$.trained", on=on)
+        register = self._task("RegisterVersion", "retrain_register", "$.registered", on=on)
+        release = self._task("ReleaseLease", "retrain_finish", "$.finished", on=on)
+        for step in (begin, prepare, stage, train, collect, register, release):
             step.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-        chain = chain.next(
+        register.next(release).next(
             self._notify(
                 "NotifyRetrained",
                 "retrained",
@@ -235,6 +267,33 @@ class Workflows(Construct):
                 on=on,
             )
         )
+        train.next(register)
+        collect.next(register)
+        backends = self.trainers
+        backend = (
+            sfn.Choice(self, "Backend?")
+            .when(
+                sfn.Condition.string_equals("$.staged.backend", "lambda"),
+                backends.on_lambda.state(self, collect).next(collect),
+            )
+            .when(
+                sfn.Condition.string_equals("$.staged.backend", "codebuild"),
+                backends.on_codebuild.state(self, collect).next(collect)
+                if backends.on_codebuild
+                else sfn.Fail(
+                    self,
+                    "NoCodeBuild",
+                    error="TrainerFailed",
+                    cause="the codebuild trainer backend is not deployed here",
+                ),
+            )
+            .when(
+                sfn.Condition.string_equals("$.staged.backend", "sagemaker"),
+                backends.on_sagemaker.state(self, collect).next(collect),
+            )
+            .otherwise(train)
+        )
+        chain = prepare.next(stage).next(backend)
         return begin.next(
             sfn.Choice(self, "Eligible?")
             .when(sfn.Condition.boolean_equals("$.lease.started", True), chain)

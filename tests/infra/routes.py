@@ -35,6 +35,8 @@ def _invoked(definition: dict[str, Any]) -> list[tuple[str, str]]:
         params = state.get("Parameters", {})
         direct = re.fullmatch(r"@(\w+)@", str(state.get("Resource", "")))
         named = re.fullmatch(r"@(\w+)@(:.*)?", str(params.get("FunctionName", "")))
+        if state["Type"] == "Task" and direct and "task" not in params:
+            continue  # a function that runs no task: the lambda trainer (its staged request)
         if state["Type"] == "Task" and direct:
             found.append((direct.group(1), params["task"]))
         elif state["Type"] == "Task" and named:

@@ -24,11 +24,21 @@ STATEFUL_IDS = {
 NO_CLOUDFRONT = ("us-gov-", "cn-")
 
 
+# CodeBuild is not offered in a few young regions: there, `-c steward:codebuildTrainer=false`
+# leaves the codebuild trainer backend out (the retrain machine's other branches stay).
+NO_CODEBUILD = ("ap-east-2", "ca-west-1", "mx-central-1")
+
+
 def _outside_cloudfront(match: Any) -> bool:
-    return (
-        match.rule.id == "E3006"
-        and "AWS::CloudFront::" in match.message
-        and any(f"'{prefix}" in match.message for prefix in NO_CLOUDFRONT)
+    return match.rule.id == "E3006" and (
+        (
+            "AWS::CloudFront::" in match.message
+            and any(f"'{p}" in match.message for p in NO_CLOUDFRONT)
+        )
+        or (
+            "AWS::CodeBuild::" in match.message
+            and any(f"'{r}'" in match.message for r in NO_CODEBUILD)
+        )
     )
 
 

@@ -90,7 +90,9 @@ TASKS: dict[str, Task] = {
     "trigger_retrain": _workflow("trigger_retrain"),
     "retrain_begin": _workflow("retrain_begin", "lifecycle", needs=LOGS),
     "retrain_prepare": _workflow("retrain_prepare", "lifecycle", needs=LOGS),
+    "retrain_stage": _workflow("retrain_stage", "lifecycle", needs=LOGS),
     "retrain_train": _workflow("retrain_train", "lifecycle", needs=LOGS),
+    "retrain_collect": _workflow("retrain_collect", "lifecycle", needs=LOGS),
     "retrain_register": _workflow("retrain_register", "lifecycle", needs=LOGS),
     "retrain_finish": _workflow("retrain_finish", "lifecycle"),
     # hourly governance

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from steward.domain.audit import AuditEvent
-from steward.domain.errors import AlreadyExists, Conflict, NotFound
+from steward.domain.errors import AlreadyExists, Conflict, NotFound, ValidationFailed
 from steward.domain.inventory import ModelFilter, decode_after, encode_after
 from steward.domain.models import Model, ModelVersion, Page, Status, page_offset
 from steward.ports import (
@@ -244,6 +244,12 @@ class MemoryArtifactStore(ArtifactStore):
 
     def discard(self, uri: str) -> None:
         self._latest.pop(uri, None)
+
+    def uris_under(self, prefix_uri: str, limit: int) -> list[str]:
+        found = sorted(u for u in self._latest if u.startswith(prefix_uri))
+        if len(found) > limit:
+            raise ValidationFailed(f"{prefix_uri} holds more than {limit} objects")
+        return found
 
     def overwrite(self, uri: str, version_id: str, data: bytes) -> None:
         """Test helper: corrupt a stored version in place."""

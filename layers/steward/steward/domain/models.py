@@ -108,6 +108,14 @@ class DeploymentPolicy(Strict):
     approval_timeout_s: int = Field(default=7 * 86400, ge=2, le=300 * 86400, strict=True)
 
 
+# A trainer channel's name: a SageMaker channel name that is also a clean environment
+# variable suffix (SM_CHANNEL_<NAME>) and folder name.
+ChannelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+ChannelUri = Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\s]{0,900}$")]
+RESERVED_CHANNELS = ("train", "validation")
+MAX_EXTRA_CHANNELS = 8
+
+
 class RetrainPolicy(Strict):
     on_drift: Flag = False
     schedule: str | None = None
@@ -115,12 +123,26 @@ class RetrainPolicy(Strict):
     min_labels: int = Field(default=1000, ge=0, strict=True)
     window_hours: int = Field(default=7 * 24, ge=1, le=24 * 90, strict=True)
     trainer: Literal["builtin", "custom"] = "builtin"  # custom: the model's own trainer
+    channels: dict[ChannelName, ChannelUri] = Field(
+        default_factory=dict,
+        max_length=MAX_EXTRA_CHANNELS,
+        description="Extra trainer channels by URI, copied under input/data/<name> "
+        "(SM_CHANNEL_<NAME>); train and validation are Steward's",
+    )
 
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
         if value is not None:
             parse_schedule(value)
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: dict[str, str]) -> dict[str, str]:
+        taken = sorted(set(value) & set(RESERVED_CHANNELS))
+        if taken:
+            raise ValueError(f"channel {taken[0]!r} is Steward's own (the window's rows)")
         return value
 
 
@@ -147,6 +169,9 @@ class ExplainPolicy(Strict):
 
 
 TrainerBackend = Literal["local", "lambda", "codebuild", "sagemaker"]
+# The longest run each AWS backend allows: Lambda's 15 minutes, a CodeBuild build's 36 hours
+# (SageMaker's 28 days is above the settings' own 5-day limit).
+BACKEND_TIMEOUT_S = {"lambda": 900, "codebuild": 36 * 3600}
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -164,6 +189,15 @@ class TrainerSettings(Strict):
     timeout_s: int = Field(default=3600, ge=1, le=5 * 24 * 3600, strict=True)
     image: str | None = Field(default=None, max_length=400)
     instance_type: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _fits_backend(self) -> TrainerSettings:
+        limit = BACKEND_TIMEOUT_S.get(self.backend)
+        if limit is not None and self.timeout_s > limit:
+            raise ValueError(f"timeout_s: the {self.backend} backend runs at most {limit} s")
+        if self.backend == "sagemaker" and not self.image:
+            raise ValueError("image: the sagemaker backend runs the team's training image")
+        return self
 
 
 class Trainer(TrainerSettings):

@@ -18,7 +18,7 @@ from steward.domain import log_schema as schema
 from steward.domain.deployment import retrain_refusal, retrain_slot
 from steward.domain.errors import Conflict, RuntimeUnavailable, ValidationFailed
 from steward.domain.identity import Identity, Role
-from steward.domain.models import PRODUCTION, Model, RetrainState, Signature
+from steward.domain.models import PRODUCTION, Model, RetrainState, Signature, Trainer
 from steward.lifecycle.quality import quality
 from steward.lifecycle.trainer import refit
 from steward.logs.reader import read_window
@@ -27,8 +27,16 @@ from steward.ports.monitoring import LogFiles
 from steward.registry.requests import RegisterVersion, TabularData
 from steward.registry.service import REFERENCE_SAMPLE, Registry
 from steward.runtimes.loader import DECISION_FLAVORS
-from steward.training import local
-from steward.training.contract import read_result, write_layout
+from steward.training import local, remote
+from steward.training.contract import (
+    TrainerFailed,
+    TrainerResult,
+    channel_tables,
+    extra_path,
+    read_result,
+    write_layout,
+)
+from steward.training.remote import REMOTE
 
 # Retrained versions are registered by this service identity, so any human approver may
 # decide on them (the registrant never approves its own version).
@@ -37,6 +45,8 @@ HOLDOUT_EVERY = 5  # one labelled row in 5 is held out, by its request id
 MAX_HOLDOUT = 20_000
 BUILTIN_REF = "steward:builtin-trainer"
 SUFFIX = {"onnx": "onnx", "sklearn": "skops"}  # else model.json
+MAX_CHANNEL_OBJECTS = 1000  # objects of one extra channel
+MAX_CHANNEL_BYTES = 512 * 1024 * 1024  # bytes of one extra channel, copied by Steward
 
 
 def _bucket(request_id: str) -> int:
@@ -214,22 +224,86 @@ class Retrainer:
             "rows": len(train),
         }
 
-    def _custom(self, model: Model, run: str, data: dict[str, Any]) -> dict[str, Any]:
-        """Run the model's own trainer on the window's rows (the ``local`` backend: in this
-        function's task; in AWS the ``lambda``, ``codebuild`` and ``sagemaker`` backends are
-        the state machine's branches) and score its artifact on the holdout."""
+    def _trainer(self, model: Model) -> Trainer:
         trainer = model.trainer
         if trainer is None:
             raise ValidationFailed("retrain.trainer is custom but the model has no trainer")
+        return trainer
+
+    def extra_channels(self, model: Model) -> dict[str, dict[str, bytes]]:
+        """The retrain policy's channels by URI: each object under the URI, by its path
+        below ``input/data`` (``<channel>/<key below the prefix>``)."""
+        found: dict[str, dict[str, bytes]] = {}
+        for name, uri in sorted(model.retrain.channels.items()):
+            uris = self.registry.artifacts.uris_under(uri, MAX_CHANNEL_OBJECTS)
+            if not uris:
+                raise TrainerFailed(f"channel {name}: nothing at {uri}")
+            files: dict[str, bytes] = {}
+            size = 0
+            for each in uris:
+                if each.endswith("/"):  # a console-made folder marker
+                    continue
+                data = self.registry.artifacts.get(each)
+                size += len(data)
+                if size > MAX_CHANNEL_BYTES:
+                    raise TrainerFailed(f"channel {name}: over {MAX_CHANNEL_BYTES} bytes")
+                files[extra_path(name, uri, each)] = data
+            found[name] = files
+        return found
+
+    def stage(self, name: str, run: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Where the run trains: ``builtin`` and ``local`` in the Train step; an AWS
+        backend's input staged in S3 under ``training/<model>/<run>/`` for its state."""
+        model = self.registry.get_model(name)
+        if model.retrain.trainer != "custom":
+            return {"backend": "builtin"}
+        trainer = self._trainer(model)
+        if trainer.backend not in REMOTE:
+            return {"backend": trainer.backend}
+        _, features = self._features(name)
+        tables = channel_tables(self._rows(data), features, is_holdout)
+        source = self.registry.trainer_source(trainer)
+        extra = self.extra_channels(model)
+        return remote.stage(self.registry.artifacts, name, run, trainer, source, tables, extra)
+
+    def collect(
+        self,
+        name: str,
+        run: str,
+        data: dict[str, Any],
+        staged: dict[str, Any],
+        ran: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """An AWS backend's output, through the contract's checks (as ``local``'s)."""
+        model = self.registry.get_model(name)
+        trainer = self._trainer(model)
+        if staged.get("trainer_sha256") != trainer.sha256:
+            raise ValidationFailed("the model's trainer changed while the run trained")
+        champion, _ = self._features(name)
+        decision = champion.flavor if champion.flavor in DECISION_FLAVORS else None
+        with tempfile.TemporaryDirectory(prefix="steward-ml-") as folder:
+            root = Path(folder)
+            remote.collect(self.registry.artifacts, staged, root, error)
+            result = read_result(root, decision)
+        seconds = remote.seconds_of(ran)
+        return self._trained(model, run, trainer, self._rows(data), result, seconds)
+
+    def _custom(self, model: Model, run: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Run the model's own trainer on the window's rows with the ``local`` backend, in
+        this function's task (the AWS backends are the state machine's branches: see
+        :meth:`stage` and :meth:`collect`), and score its artifact on the holdout."""
+        trainer = self._trainer(model)
         if trainer.backend != "local":
-            raise ValidationFailed(f"the {trainer.backend} trainer backend is not deployed here")
+            raise ValidationFailed(f"the {trainer.backend} trainer backend runs in its own state")
         champion, features = self._features(model.name)
         rows = self._rows(data)
         source = self.registry.trainer_source(trainer)
         decision = champion.flavor if champion.flavor in DECISION_FLAVORS else None
+        extra = self.extra_channels(model)
         with tempfile.TemporaryDirectory(prefix="steward-ml-") as folder:
             root = Path(folder)
-            env = write_layout(root, rows, features, trainer.hyperparameters, is_holdout)
+            env = write_layout(root, rows, features, trainer.hyperparameters, is_holdout, extra)
             started = time.monotonic()
             local.run(
                 source,
@@ -242,6 +316,19 @@ class Retrainer:
             )
             seconds = time.monotonic() - started
             result = read_result(root, decision)
+        return self._trained(model, run, trainer, rows, result, seconds)
+
+    def _trained(
+        self,
+        model: Model,
+        run: str,
+        trainer: Trainer,
+        rows: list[dict[str, Any]],
+        result: TrainerResult,
+        seconds: float,
+    ) -> dict[str, Any]:
+        """Score a trainer's artifact on the holdout, record the run, keep the artifact."""
+        champion, features = self._features(model.name)
         signature = (
             Signature.model_validate(result.signature) if result.signature else champion.signature
         )
@@ -263,8 +350,13 @@ class Retrainer:
             model.name,
             "retrain.trained",
             run,
-            f"trainer {trainer.sha256[:12]} ran {seconds:.2f} s",
-            after={"trainer_sha256": trainer.sha256, "sha256": digest, "seconds": seconds},
+            f"trainer {trainer.sha256[:12]} ran {seconds:.2f} s ({trainer.backend})",
+            after={
+                "trainer_sha256": trainer.sha256,
+                "sha256": digest,
+                "seconds": seconds,
+                "backend": trainer.backend,
+            },
         )
         suffix = SUFFIX.get(result.flavor.value, "json")
         key = f"models/{model.name}/training/{run}/model.{suffix}"

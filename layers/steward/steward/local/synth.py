@@ -25,6 +25,8 @@ LOCAL_CONTEXT = {
     "steward:authMode": "local",
     "steward:localPlatform": True,
     "steward:console": False,
+    # moto's CloudFormation has no CodeBuild: the codebuild trainer branch fails in words.
+    "steward:codebuildTrainer": "false",
 }
 
 

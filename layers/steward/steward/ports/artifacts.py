@@ -21,3 +21,8 @@ class ArtifactStore(ABC):
 
         On a versioned bucket this leaves a delete marker: Object Lock keeps the locked
         object versions until their retention lapses, but the key no longer serves them."""
+
+    @abstractmethod
+    def uris_under(self, prefix_uri: str, limit: int) -> list[str]:
+        """The ``s3://`` URIs of the objects under ``prefix_uri`` (a retrain's extra channel),
+        in key order; :class:`ValidationFailed` past ``limit`` objects."""

@@ -10,9 +10,10 @@ or ``validation`` by ``held_out(request_id)``: the retrain workflow passes
 
 from __future__ import annotations
 
+import io
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,9 +47,14 @@ def model_dir(root: Path) -> Path:
     return root / "model"
 
 
-def environment(root: Path, hyperparameters: dict[str, Any]) -> dict[str, str]:
-    """The variables SageMaker sets for a training job, rooted at ``root``."""
+def environment(
+    root: Path, hyperparameters: dict[str, Any], extra: Iterable[str] = ()
+) -> dict[str, str]:
+    """The variables SageMaker sets for a training job, rooted at ``root``; ``extra``: the
+    retrain policy's channels by URI, each ``SM_CHANNEL_<NAME>`` beside train and
+    validation."""
     data = root / "input" / "data"
+    channels = [*CHANNELS, *sorted(extra)]
     return {
         "STEWARD_ML_ROOT": str(root),
         "SM_MODEL_DIR": str(model_dir(root)),
@@ -56,11 +62,36 @@ def environment(root: Path, hyperparameters: dict[str, Any]) -> dict[str, str]:
         "SM_INPUT_CONFIG_DIR": str(root / "input" / "config"),
         "SM_OUTPUT_DIR": str(root / "output"),
         "SM_OUTPUT_DATA_DIR": str(root / "output" / "data"),
-        "SM_CHANNELS": json.dumps(list(CHANNELS)),
-        "SM_CHANNEL_TRAIN": str(data / "train"),
-        "SM_CHANNEL_VALIDATION": str(data / "validation"),
+        "SM_CHANNELS": json.dumps(channels),
+        **{f"SM_CHANNEL_{c.upper()}": str(data / c) for c in channels},
         "SM_HPS": json.dumps(hyperparameters, sort_keys=True),
     }
+
+
+def channel_tables(
+    rows: list[dict[str, Any]], features: list[str], held_out: HeldOut
+) -> dict[str, bytes]:
+    """Steward's two channels as Parquet files (``data.parquet`` of each)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables: dict[str, bytes] = {}
+    columns = [*features, "label"]
+    for name, part in channel_rows(rows, features, held_out).items():
+        sink = io.BytesIO()
+        pq.write_table(pa.table({c: [r[c] for r in part] for c in columns}), sink)
+        tables[name] = sink.getvalue()
+    return tables
+
+
+def extra_path(channel: str, prefix_uri: str, uri: str) -> str:
+    """Where an object of an extra channel lands, relative to ``input/data``: its key
+    below the channel's prefix (a prefix naming one object keeps the object's name)."""
+    rest = uri[len(prefix_uri) :].lstrip("/") if uri != prefix_uri else uri.rsplit("/", 1)[-1]
+    parts = [p for p in rest.split("/") if p]
+    if not parts or any(p in (".", "..") for p in parts):
+        raise TrainerFailed(f"channel {channel}: {uri} has no safe name below its prefix")
+    return "/".join([channel, *parts])
 
 
 def channel_rows(
@@ -82,23 +113,27 @@ def write_layout(
     features: list[str],
     hyperparameters: dict[str, Any],
     held_out: HeldOut,
+    extra: dict[str, dict[str, bytes]] | None = None,
 ) -> dict[str, str]:
-    """Lay out the input of a run under ``root``; returns its ``SM_*`` environment."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    for name, part in channel_rows(rows, features, held_out).items():
+    """Lay out the input of a run under ``root``; returns its ``SM_*`` environment.
+    ``extra``: each extra channel's files by their path below ``input/data``."""
+    for name, data in channel_tables(rows, features, held_out).items():
         folder = root / "input" / "data" / name
         folder.mkdir(parents=True, exist_ok=True)
-        columns = [*features, "label"]
-        table = pa.table({c: [r[c] for r in part] for c in columns})
-        pq.write_table(table, folder / "data.parquet")
+        (folder / "data.parquet").write_bytes(data)
+    for files in (extra or {}).values():
+        for relative, data in files.items():
+            target = root / "input" / "data" / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    for name in extra or {}:
+        (root / "input" / "data" / name).mkdir(parents=True, exist_ok=True)
     config = root / "input" / "config"
     config.mkdir(parents=True, exist_ok=True)
     (config / "hyperparameters.json").write_text(json.dumps(hyperparameters, sort_keys=True))
     for folder in (model_dir(root), root / "output" / "data"):
         folder.mkdir(parents=True, exist_ok=True)
-    return environment(root, hyperparameters)
+    return environment(root, hyperparameters, extra or {})
 
 
 def failure_text(root: Path) -> str | None:

@@ -166,6 +166,26 @@ def retrain_train(event: dict[str, Any]) -> dict[str, Any]:
     return retrainer().train(ref.name, ref.run, state["data"])
 
 
+def retrain_stage(event: dict[str, Any]) -> dict[str, Any]:
+    ref, state = _run(event)
+    return retrainer().stage(ref.name, ref.run, state["data"])
+
+
+def retrain_collect(event: dict[str, Any]) -> dict[str, Any]:
+    """After an AWS backend's state: its result in ``$.ran``, or its error in
+    ``$.trainer_error`` (caught, so that the trainer's own failure text is the cause)."""
+    ref, state = _run(event)
+    error = state.get("trainer_error")
+    return retrainer().collect(
+        ref.name,
+        ref.run,
+        state["data"],
+        state["staged"],
+        state.get("ran") if isinstance(state.get("ran"), dict) else None,
+        error if isinstance(error, dict) else None,
+    )
+
+
 def retrain_register(event: dict[str, Any]) -> dict[str, Any]:
     ref, state = _run(event)
     return retrainer().register(

@@ -80,6 +80,24 @@ class S3ArtifactStore(ArtifactStore):
         bucket, key = _split_s3(uri)
         self._s3.delete_object(Bucket=bucket, Key=key)  # a delete marker: locked versions stay
 
+    def uris_under(self, prefix_uri: str, limit: int) -> list[str]:
+        from steward.domain.errors import Forbidden, ValidationFailed
+
+        bucket, prefix = _split_s3(prefix_uri)
+        found: list[str] = []
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix
+            ):
+                found += [f"s3://{bucket}/{o['Key']}" for o in page.get("Contents", [])]
+                if len(found) > limit:
+                    raise ValidationFailed(f"{prefix_uri} holds more than {limit} objects")
+        except ClientError as exc:
+            if error_code(exc) in ("AccessDenied", "403", "NoSuchBucket"):
+                raise Forbidden(f"Steward may not list {prefix_uri}") from None
+            raise
+        return found
+
 
 class S3LogFiles(LogFiles):
     def __init__(self, client: Any, bucket: str) -> None:
