@@ -328,3 +328,29 @@ def test_footers_count_the_rows_of_row_groups_in_the_window() -> None:
     assert footer_rows(data, (T0 + timedelta(minutes=20), T0 + timedelta(minutes=30))) == 100
     assert footer_rows(data, (T0 + timedelta(minutes=25), T0 + timedelta(minutes=35))) == 200
     assert footer_rows(data, (T0 + timedelta(hours=2), T0 + timedelta(hours=3))) == 0
+
+
+def test_a_multiclass_model_is_compared_per_explained_class(registry: Registry) -> None:
+    """A wine forest (ONNX): each sampled row explains its predicted class; the report has
+    an NDCG per class of the version's profile, the class counts add up to the rows."""
+    from tests.factories import multiclass_data, multiclass_rows, onnx_forest
+
+    x, y, signature = multiclass_data("wine")
+    graph, _ = onnx_forest(x, y, trees=5)
+    rows = multiclass_rows(x)
+    body = register_body(flavor="onnx", signature=signature, reference_data={"instances": rows})
+    body["artifact_b64"] = b64(graph)
+    spec = model_spec("wine", monitoring={"attribution_sample_rows": 1000, "min_rows": 20})
+    service = drift_service(registry, spec, body, T0 + timedelta(hours=3))
+    profile = service.store.get_version("wine", 1).attribution_profile
+    assert profile is not None and set(profile["classes"]) == {"0", "1", "2"}
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    logs.files[HOUR.format("wine", 10, "a")] = parquet_log(rows, T0)
+    found = service.evaluate("wine", T0, T0 + timedelta(hours=1)).attribution_drift
+    assert found is not None and found["rows"] == len(rows)  # a sample above the window
+    assert found["method"] == "tree_shap" and set(found["classes"]) == {"0", "1", "2"}
+    assert sum(c["rows"] for c in found["classes"].values()) == len(rows)
+    for c in found["classes"].values():
+        assert c["ndcg"] > 0.9 and c["verdict"] == "no_drift"
+    assert found["ndcg"] > 0.9 and not found["drift"]
