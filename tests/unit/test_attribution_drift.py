@@ -354,3 +354,17 @@ def test_a_multiclass_model_is_compared_per_explained_class(registry: Registry) 
     for c in found["classes"].values():
         assert c["ndcg"] > 0.9 and c["verdict"] == "no_drift"
     assert found["ndcg"] > 0.9 and not found["drift"]
+
+
+def test_an_altered_artifact_leaves_the_verdicts_and_says_why(service: DriftService) -> None:
+    """Attribution drift is not worth losing the drift verdicts for: an artifact that no
+    longer matches its sha256 is refused (never explained), and the report says so."""
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    logs.files[HOUR.format("churn", 10, "a")] = parquet_log(reference_rows(300, seed=5), T0)
+    artifact = service.store.get_version("churn", 1).artifact
+    assert service.artifacts is not None
+    service.artifacts.overwrite(artifact.uri, artifact.s3_version_id, b"{}")  # type: ignore[attr-defined]
+    report = service.evaluate("churn", T0, T0 + timedelta(hours=1))
+    assert report.rows == 300 and report.features and report.attribution_drift is None
+    assert "sha256" in str(report.attribution_drift_reason)

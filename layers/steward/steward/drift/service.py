@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from steward.domain.errors import Conflict, NotFound, RuntimeUnavailable, ValidationFailed
+from steward.domain.errors import Conflict, NotFound, StewardError, ValidationFailed
 from steward.domain.frames import Columns, columns_from_records
 from steward.domain.limits import MAX_BATCH_BYTES, MAX_BATCH_ROWS
 from steward.domain.models import ModelVersion, Page, Signature
@@ -223,8 +223,10 @@ class DriftService:
             data = fetch_verified(self.artifacts, version)
             runtime = attributions.runtime_for(version.flavor, data, version.signature, task)
             explainer = Explainer(runtime, self._background(version))
-        except (RuntimeUnavailable, ValidationFailed) as exc:
+        except StewardError as exc:  # no runtime here, no method, a missing or altered artifact
             return None, f"version {version.version} is not explained here: {exc.message}"
+        except PermissionError:  # a misconfiguration: the verdicts still stand, and say so
+            return None, "the artifact store refused to read the version's artifact"
         return explainer, None
 
     def _background(self, version: ModelVersion) -> Columns | None:
