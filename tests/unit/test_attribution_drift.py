@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from steward.adapters.memory import InProcessDriftRuns, MemoryLogFiles, MemoryRunStore
+from steward.domain.errors import RuntimeUnavailable
 from steward.domain.frames import columns_from_records
 from steward.domain.models import Flavor, Signature, Task
 from steward.drift import attributions, partials
@@ -368,3 +369,36 @@ def test_an_altered_artifact_leaves_the_verdicts_and_says_why(service: DriftServ
     report = service.evaluate("churn", T0, T0 + timedelta(hours=1))
     assert report.rows == 300 and report.features and report.attribution_drift is None
     assert "sha256" in str(report.attribution_drift_reason)
+
+
+def test_a_graph_only_sampling_explains_is_sampled_less_or_not_at_all(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A non-tree ONNX graph is explained by sampling_shap, thousands of model calls a row:
+    the window's sample is capped as the profile's is (50 rows); where onnxruntime is
+    missing (the drift function) it gets null and the reason, never an error."""
+    from tests.factories import onnx_logistic
+
+    signature = {"inputs": [{"name": "tenure"}, {"name": "charges"}]}
+    rows = [{"tenure": r["tenure"], "charges": r["charges"]} for r in reference_rows(400)]
+    body = register_body(flavor="onnx", signature=signature, reference_data={"instances": rows})
+    body["artifact_b64"] = b64(onnx_logistic())
+    service = drift_service(registry, model_spec(), body, T0 + timedelta(hours=3))
+    profile = service.store.get_version("churn", 1).attribution_profile
+    assert profile is not None and profile["method"] == "sampling_shap"
+    logs = service.logs
+    assert isinstance(logs, MemoryLogFiles)
+    window = [{"tenure": r["tenure"], "charges": r["charges"]} for r in reference_rows(2000, 4)]
+    logs.files[HOUR.format("churn", 10, "a")] = parquet_log(window, T0)
+    found = service.evaluate("churn", T0, T0 + timedelta(hours=1)).attribution_drift
+    assert found is not None and found["method"] == "sampling_shap"
+    assert 20 <= found["rows"] <= 90  # about 50 of 2,000, not the policy's 500
+
+    def unavailable(*args: object) -> object:
+        raise RuntimeUnavailable("onnxruntime is not installed here")
+
+    monkeypatch.setattr("steward.runtimes.loader.load_runtime", unavailable)
+    service._explainers.clear()  # a cold drift function
+    report = service.evaluate("churn", T0, T0 + timedelta(hours=1))
+    assert report.attribution_drift is None and report.rows == 2000
+    assert "sampling_shap" in str(report.attribution_drift_reason)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from steward.domain import log_schema as schema
-from steward.domain.errors import RuntimeUnavailable, ValidationFailed
+from steward.domain.errors import RuntimeUnavailable, StewardError
 from steward.domain.frames import Columns, column
 from steward.domain.models import Flavor, MonitoringPolicy, Signature, Task
 from steward.explain.explainer import Explainer
@@ -168,7 +168,7 @@ class Sampler:
             return found
         try:
             explanation = self.explainer.explain(self.rows())
-        except ValidationFailed as exc:
+        except StewardError as exc:  # e.g. a runtime this function does not ship
             return Attributions(unavailable=exc.message)
         found.output_space = explanation.output_space
         if not explanation.attributions:

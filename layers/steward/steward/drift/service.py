@@ -29,6 +29,7 @@ from steward.drift.partials import Child
 from steward.drift.plan import batches, listed, with_rows
 from steward.drift.report import DriftReport, report
 from steward.explain.explainer import BACKGROUND_ROWS, Explainer
+from steward.explain.profile import SAMPLED_PROFILE_ROWS
 from steward.logs.reader import RowReader, stream
 from steward.ports import ArtifactStore, ModelStore
 from steward.ports.audit import AuditLog
@@ -173,6 +174,8 @@ class DriftService:
         join = outcomes.joining(labels, model.task, model.monitoring)
         sample = model.monitoring.attribution_sample_rows
         explainer, unavailable = self._explainer(run.model, run.version) if sample else (None, None)
+        if explainer is not None and explainer.method == "sampling_shap":
+            sample = min(sample, SAMPLED_PROFILE_ROWS)  # each row costs thousands of calls
         sampler = attributions.Sampler(
             signature,
             explainer,
@@ -223,6 +226,13 @@ class DriftService:
             data = fetch_verified(self.artifacts, version)
             runtime = attributions.runtime_for(version.flavor, data, version.signature, task)
             explainer = Explainer(runtime, self._background(version))
+            if explainer.method == "sampling_shap" and isinstance(
+                runtime, attributions.GraphRuntime
+            ):
+                return None, (
+                    f"version {version.version} is explained by sampling_shap, which runs the "
+                    "model: onnxruntime is not installed here"
+                )
         except StewardError as exc:  # no runtime here, no method, a missing or altered artifact
             return None, f"version {version.version} is not explained here: {exc.message}"
         except PermissionError:  # a misconfiguration: the verdicts still stand, and say so
