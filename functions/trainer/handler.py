@@ -6,6 +6,7 @@ it holds no registry access and passes none of its credentials to the trainer.""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from steward.training import worker
 
 logger = Logger(service="steward-trainer")
-ROOT = Path(os.environ.get("STEWARD_ML_ROOT", "/tmp/ml"))  # noqa: S108 - Lambda's only disk
 CACHE = Path(os.environ.get("STEWARD_TRAINER_CACHE", "/tmp/steward-trainers"))  # noqa: S108
 
 
@@ -26,4 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from steward.adapters.aws.s3 import S3ArtifactStore
 
     store = S3ArtifactStore(boto3.client("s3"), os.environ["STEWARD_ARTIFACTS_BUCKET"])
-    return worker.run(store, event, ROOT, CACHE)
+    # A folder per run (removed after: /tmp outlives the invocation in a warm Lambda); the
+    # environments stay cached by their requirements' hash.
+    with tempfile.TemporaryDirectory(prefix="steward-ml-") as root:
+        return worker.run(store, event, Path(root), CACHE)

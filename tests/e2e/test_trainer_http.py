@@ -63,3 +63,58 @@ def test_set_a_trainer_retrain_and_approve_the_new_onnx_version(platform: LocalP
     _status(alice, 2, "APPROVED")
     executions = alice.get(f"/models/{NAME}/executions")["items"]
     assert any(e["kind"] == "retrain" and e["status"] == "SUCCEEDED" for e in executions)
+
+
+DRIFTED = "e2e-gbm-drift"
+
+
+def test_drift_retrains_with_the_teams_trainer_on_the_lambda_backend(
+    platform: LocalPlatform,
+) -> None:
+    """DriftDetected -> the retrain rule -> the custom trainer, run by the ``lambda``
+    backend's branch (StageTrainer, TrainOnLambda: the trainer function in-process on the
+    emulator, CollectTrainerOutput) -> a new ONNX version whose lineage names the drift
+    report, the trainer's sha256 and the data window."""
+    from datetime import UTC, datetime, timedelta
+
+    from steward.local.demo_models import onnx_classifier
+
+    alice = Client(url=platform.url, user="alice")
+    retrain = {"trainer": "custom", "on_drift": True, "cooldown_hours": 0, "min_labels": 100}
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    gbm_in_production(alice, DRIFTED, retrain, platform.flush, lambda c: until(c, 120))
+    requirements = (GBM / "requirements.txt").read_text().split()
+    trainer = alice.set_trainer(
+        DRIFTED, str(GBM), requirements=requirements, backend="lambda", timeout_s=600
+    )
+    # two of four features shift: over the policy's drift_share (0.3)
+    shifted = [
+        {**r, "radius": r["radius"] * 1.6, "texture": r["texture"] * 1.6}
+        for r in onnx_classifier().reference
+    ]
+    alice.predict(DRIFTED, shifted)
+    platform.flush()
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    report = alice.post(
+        f"/models/{DRIFTED}/drift/evaluate", {"start": start.isoformat(), "end": end.isoformat()}
+    )
+    assert report["drift_detected"], report.get("features")
+
+    def registered() -> bool:
+        return bool(alice.get(f"/models/{DRIFTED}")["latest_version"] >= 2)
+
+    try:
+        until(registered, 240, step_s=0.5, what="the drift-triggered retrain")
+    except TimeoutError:
+        raise AssertionError(alice.get(f"/models/{DRIFTED}/executions")["items"]) from None
+    new = alice.get(f"/models/{DRIFTED}/versions/2")
+    lineage = new["lineage"]
+    assert new["flavor"] == "onnx" and new["created_by"] == "steward-retrain"
+    assert lineage["trigger"] == f"drift:{report['report_id']}"
+    assert lineage["trainer_sha256"] == trainer["sha256"]
+    assert lineage["code_ref"] == f"trainer:{trainer['sha256']}"
+    window = lineage["data_window"]
+    assert datetime.fromisoformat(window["start"]) < datetime.fromisoformat(window["end"])
+    events = alice.get(f"/models/{DRIFTED}/audit?limit=200")["items"]
+    [trained] = [e for e in events if e["action"] == "retrain.trained"]
+    assert trained["after"]["backend"] == "lambda" and trained["after"]["seconds"] > 0
