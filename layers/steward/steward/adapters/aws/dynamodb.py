@@ -194,12 +194,18 @@ class DynamoModelStore(ModelStore):
         (the index is eventually consistent; the model record is read consistently).
 
         At most ``max(limit, OVER_READ)`` index entries are examined per call, so a page
-        may hold fewer than ``limit`` models while ``next_token`` is set."""
+        may hold fewer than ``limit`` models while ``next_token`` is set. When the index
+        read is the whole filter, a query asks for one entry more than the page still needs
+        (every entry names a match, the index lagging aside); when other filters remain to
+        check, it asks for at least 100 and twice as many each round, and the models are
+        fetched 100 at a time until the page is full."""
         where = where or ModelFilter()
         after = decode_after(token, where)
         primary = where.primary()
         partition = MODEL_KIND if primary is None else f"{FACET_KIND}{primary}"
+        exact = where.q is None and len(where.facets()) <= 1
         budget = max(limit, OVER_READ)
+        step = max(100, 2 * limit)
         found: list[Model] = []
         last: str | None = None
         start: dict[str, Any] | None = None
@@ -211,29 +217,33 @@ class DynamoModelStore(ModelStore):
                 "gsi1sk": {"S": after},
             }
         while budget > 0:
+            wanted = limit - len(found) + 1 if exact else step
             kwargs: dict[str, Any] = {
                 "TableName": self._table,
                 "IndexName": INDEX,
                 "KeyConditionExpression": "gsi1pk = :k",
                 "ExpressionAttributeValues": {":k": {"S": partition}},
-                "Limit": min(budget, max(limit - len(found) + 1, 100)),
+                "Limit": min(budget, wanted),
             }
             if start is not None:
                 kwargs["ExclusiveStartKey"] = start
             page = self._db.query(**kwargs)
             items = page.get("Items", [])
-            budget -= len(items)
-            models = (
-                [self._model(i) for i in items]
-                if primary is None
-                else self._models([i["gsi1sk"]["S"] for i in items])
-            )
-            for model in models:
-                if where.matches(model):
-                    if len(found) == limit:
-                        return Page(items=found, next_token=encode_after(found[-1].name, where))
-                    found.append(model)
-                last = model.name
+            budget, step = budget - len(items), step * 2
+            for i in range(0, len(items), 100):
+                chunk = items[i : i + 100]
+                models = (
+                    [self._model(item) for item in chunk]
+                    if primary is None
+                    else self._models([item["gsi1sk"]["S"] for item in chunk])
+                )
+                for model in models:
+                    if where.matches(model):
+                        if len(found) == limit:
+                            token = encode_after(found[-1].name, where)
+                            return Page(items=found, next_token=token)
+                        found.append(model)
+                    last = model.name
             start = page.get("LastEvaluatedKey")
             if start is None:
                 return Page(items=found, next_token=None)
