@@ -73,6 +73,7 @@ DYNAMODB_READS = frozenset(
         "ListStreams", "ListTables", "ListTagsOfResource", "Query", "Scan", "TransactGetItems",
     }
 )  # fmt: skip
+KEY_CONDITIONS = {"hash_key_conditions", "range_key_conditions"}
 _writes = [0]  # DynamoDB write requests served so far: a partition map older than this is stale
 
 
@@ -156,12 +157,20 @@ def _candidates(table: Any, hash_key: Any, args: tuple[Any, ...], kwargs: Any) -
     schema = table.get_index(index_name).schema
     sort = next((k["AttributeName"] for k in schema if k["KeyType"] == "RANGE"), None)
     members = _partitions(table, index_name, attr, sort).get((value.type, str(value.value)), [])
-    start, forward = (args[3], args[4]) if len(args) > 4 else (None, True)
-    after = (start or {}).get(sort or "", {}).get("S") if forward else None
-    if after is None:
+    if len(args) < 9 or not args[4] or sort is None:  # not forward: moto reverses all
         return list(members)
-    first = bisect.bisect_left(members, after, key=lambda i: _sort_value(i, sort))
-    return members[first:]  # those sorting before the start key are skipped anyway
+    range_comparison, _values, limit, start = args[:4]
+    after = (start or {}).get(sort, {}).get("S")
+    first = end = 0
+    if after is not None:  # those sorting before the start key are skipped anyway
+        first = bisect.bisect_left(members, after, key=lambda i: _sort_value(i, sort))
+        end = bisect.bisect_right(members, after, key=lambda i: _sort_value(i, sort))
+    # moto counts the limit before a filter expression (as DynamoDB does): only a range
+    # condition or a legacy QueryFilter (extra keyword arguments) decides what counts
+    plain = range_comparison is None and not kwargs.get("range_key_conditions")
+    if plain and isinstance(limit, int) and set(kwargs) <= KEY_CONDITIONS:
+        return members[first : end + limit + 1]  # one past the limit: LastEvaluatedKey
+    return members[first:]
 
 
 def _table_key(item: Any) -> tuple[str, str]:
