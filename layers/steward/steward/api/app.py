@@ -19,7 +19,6 @@ PARTS = ("registry", "scoring")
 def _routers(part: str) -> list[Any]:
     if part == "registry":
         from steward.api.routes import (
-            admin,
             aliases,
             audit,
             drift,
@@ -45,7 +44,6 @@ def _routers(part: str) -> list[Any]:
             workflows.router,
             trainers.router,
             logs.router,
-            admin.router,
         ]
     from steward.api.routes import scoring
 
