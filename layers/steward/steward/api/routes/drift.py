@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from steward.api.context import caller
-from steward.domain.errors import ValidationFailed
+from steward.api.params import query_time
 from steward.domain.identity import Role
 from steward.drift.portfolio import Portfolio, portfolio
 from steward.drift.report import DriftReport
@@ -147,16 +147,6 @@ def report(name: str, report_id: str) -> Response[str]:
     return Response(200, "application/json", body)
 
 
-def _time(text: str | None, name: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValidationFailed(f"{name} must be an ISO 8601 time") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 @router.get(
     "/drift/runs",
     summary="The portfolio's drift runs over a period: evaluated, skipped, failed or missed",
@@ -176,7 +166,7 @@ def portfolio_runs(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     next_token: str | None = None,
 ) -> Portfolio:
-    end = _time(until, "until") or datetime.now(UTC)
-    start = _time(since, "since") or end - timedelta(hours=24)
+    end = query_time(until, "until") or datetime.now(UTC)
+    start = query_time(since, "since") or end - timedelta(hours=24)
     jobs = drift_jobs()
     return portfolio(jobs.service.store, jobs.service.reports, start, end, limit, next_token)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from steward.api.context import caller
+from steward.api.params import query_time
 from steward.domain.audit import AuditEvent
 from steward.domain.errors import ValidationFailed
 from steward.domain.identity import Role
@@ -17,18 +18,8 @@ from steward.wiring import registry
 router = Router()
 
 
-def _when(text: str | None, name: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValidationFailed(f"{name} must be an ISO 8601 time") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 def _window(since: str | None, until: str | None) -> tuple[datetime | None, datetime]:
-    start, end = _when(since, "since"), _when(until, "until") or datetime.now(UTC)
+    start, end = query_time(since, "since"), query_time(until, "until") or datetime.now(UTC)
     if start is not None and start > end:
         raise ValidationFailed("since must not be after until")
     return start, end
