@@ -175,6 +175,9 @@ def _detect_and_retrain(
         DEMO_WAIT_S,
         what="the scheduled drift report",
     )
+    if not report["drift_detected"]:  # say what was read, so a miss can be understood
+        full = alice.get(f"/models/churn/drift/{report['report_id']}")
+        say(f"  the scheduled run read {full['rows']} rows in {full['window']}: {full['verdict']}")
     say(
         f"  the churn schedule fired: drift detected: {report['drift_detected']} "
         f"({', '.join(report.get('drifted_features') or [])}); report: "

@@ -96,6 +96,24 @@ class Registration(RegistryCore):
             self.schedules.put(name, saved.monitoring.schedule)
         return saved
 
+    def _checked_artifact(self, request: RegisterVersion) -> tuple[bytes, str]:
+        """The artifact's bytes and sha256, refused when the digest the caller gave does
+        not match or when the bytes are a pickle."""
+        data = self._artifact_bytes(request)
+        digest = sha256_hex(data)
+        if request.sha256 is not None and request.sha256 != digest:
+            raise ValidationFailed("sha256 does not match the artifact's content")
+        refuse_pickle(data)
+        return data, digest
+
+    def _holdout(
+        self, request: RegisterVersion
+    ) -> tuple[list[dict[str, Any]], list[Any] | None] | None:
+        """The holdout rows and labels, when the request carries them."""
+        if request.holdout_data is None:
+            return None
+        return rows_of(request.holdout_data, self.artifacts), request.holdout_data.labels
+
     def _artifact_bytes(self, request: RegisterVersion) -> bytes:
         if request.artifact_b64 is not None:
             if len(request.artifact_b64) > self.max_artifact_bytes * 4 // 3 + 4:
@@ -115,11 +133,7 @@ class Registration(RegistryCore):
     ) -> ModelVersion:
         caller.require(Role.DATA_SCIENTIST)
         model = self.store.get_model(name)
-        data = self._artifact_bytes(request)
-        digest = sha256_hex(data)
-        if request.sha256 is not None and request.sha256 != digest:
-            raise ValidationFailed("sha256 does not match the artifact's content")
-        refuse_pickle(data)
+        data, digest = self._checked_artifact(request)
         record_skops_trusted(self.audit_log, self.clock, request.flavor)
         if request.parent_version is not None:
             self.store.get_version(name, request.parent_version)
@@ -139,40 +153,46 @@ class Registration(RegistryCore):
         if reference is not None:
             profile = build_profile(reference, predictions).model_dump(mode="json")
 
-        holdout = None
-        if request.holdout_data is not None:
-            holdout_rows = rows_of(request.holdout_data, self.artifacts)
-            holdout = (holdout_rows, request.holdout_data.labels)
+        holdout = self._holdout(request)
+
+        # Stage once, then race only for the number: a loser's retry is a read and a
+        # conditional write, not another upload, so twenty concurrent registrations
+        # settle in a few round trips each even on a loaded machine.
+        staged: list[str] = []
+        try:
+            artifact = self._stage(model, request, data, digest, rows, holdout, staged)
+        except Exception:
+            self._withdraw(staged)
+            raise
 
         def attempt(_: int) -> ModelVersion:
             number = self.store.get_model(name).latest_version + 1
-            staged: list[str] = []
+            version = self._record(model, number, request, artifact, signature, caller)
+            version.profile = profile
+            version.attribution_profile = attributions
+            version.validation = Validation(ok=True, checks=checks, at=self.clock())
+            version.execution_arn = self.workflows.approval_id(name, number)
             try:
-                version = self._stage_version(
-                    model, number, request, data, digest, signature, rows, holdout, caller, staged
-                )
-                version.profile = profile
-                version.attribution_profile = attributions
-                version.validation = Validation(ok=True, checks=checks, at=self.clock())
-                version.execution_arn = self.workflows.approval_id(name, number)
                 self.store.add_version(version)
-                return version
             except Conflict:
-                # A concurrent registration took the number: take the next one.
-                self._withdraw(staged)
-                raise
+                raise  # a concurrent registration took the number: take the next one
             except Exception:
-                # Record and artifact, or neither. A write whose answer was lost may have
-                # landed: read it back, and go on if it did; withdraw what no record
-                # references; when that cannot be known, withdraw nothing.
+                # A write whose answer was lost may have landed: read it back, and go on
+                # if it did; withdraw what no record references; when that cannot be
+                # known, withdraw nothing (a record without its artifact is a loss).
                 landed = self._landed(name, number, staged)
                 if landed:
                     return version
                 if landed is False:
                     self._withdraw(staged)
                 raise
+            return version
 
-        version = on_conflict(attempt, f"registering a version of {name}")
+        try:
+            version = on_conflict(attempt, f"registering a version of {name}")
+        except Conflict:
+            self._withdraw(staged)
+            raise
 
         self._audit(
             name,
@@ -184,27 +204,24 @@ class Registration(RegistryCore):
         self.workflows.start_approval(name, version.version)
         return version
 
-    def _stage_version(
+    def _stage(
         self,
         model: Model,
-        number: int,
         request: RegisterVersion,
         data: bytes,
         digest: str,
-        signature: Any,
         rows: list[dict[str, Any]],
         holdout: tuple[list[dict[str, Any]], list[Any] | None] | None,
-        caller: Identity,
         staged: list[str],
-    ) -> ModelVersion:
-        """Upload the artifact (and reference/holdout samples) for version ``number``,
-        appending each object's URI to ``staged`` as it lands.
+    ) -> Artifact:
+        """Upload the artifact (and reference/holdout samples), appending each object's URI
+        to ``staged`` as it lands.
 
-        Each attempt writes under a folder of its own (``models/<name>/<number>/<attempt>/``),
-        so an attempt that loses its number, or fails, never shares a key with the winner's
-        objects and can be withdrawn without touching them.
+        Each registration writes under a folder of its own (``models/<name>/<upload id>/``),
+        so a registration that fails never shares a key with another's objects and can be
+        withdrawn without touching them; the version record names the folder.
         """
-        prefix = f"models/{model.name}/{number}/{uuid.uuid4().hex[:12]}"
+        prefix = f"models/{model.name}/{uuid.uuid4().hex[:12]}"
         ext = EXTENSIONS.get(request.flavor.value, "json")
         uri, version_id = self.artifacts.put(f"{prefix}/model.{ext}", data)
         staged.append(uri)
@@ -215,6 +232,18 @@ class Registration(RegistryCore):
             staged.append(
                 self.artifacts.put(f"{prefix}/{HOLDOUT_FILE}", encode_sample(*holdout))[0]
             )
+        return Artifact(uri=uri, sha256=digest, size=len(data), s3_version_id=version_id)
+
+    def _record(
+        self,
+        model: Model,
+        number: int,
+        request: RegisterVersion,
+        artifact: Artifact,
+        signature: Any,
+        caller: Identity,
+    ) -> ModelVersion:
+        """The record of version ``number`` over the staged ``artifact``."""
         now = self.clock()
         return ModelVersion(
             name=model.name,
@@ -222,8 +251,8 @@ class Registration(RegistryCore):
             status=Status.REGISTERED,
             flavor=request.flavor,
             task=model.task,
-            sha256=digest,
-            artifact=Artifact(uri=uri, sha256=digest, size=len(data), s3_version_id=version_id),
+            sha256=artifact.sha256,
+            artifact=artifact,
             signature=signature,
             metrics=request.metrics,
             lineage=Lineage(
