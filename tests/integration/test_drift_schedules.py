@@ -153,3 +153,21 @@ def test_a_large_window_runs_as_a_distributed_map(stack: Stack, drifted: str) ->
     for retrain in retrains["executions"]:
         if retrain["name"].startswith(f"{NAME}-"):
             execution_end(retrain["executionArn"], timeout_s=30)
+
+
+def test_a_firing_now_covers_what_was_logged_earlier_in_the_same_second(
+    stack: Stack, drifted: str
+) -> None:
+    """A manual firing at 12:00:00.4 reaches the start queue as 12:00:01: the scheduled time
+    travels to the second, and truncating it left out records logged since 12:00:00.0
+    (the demo scored and fired within one second and its run missed the drift)."""
+    instant = datetime(2026, 12, 2, 12, 0, 0, 400000, tzinfo=UTC)
+    group = os.environ["STEWARD_DRIFT_SCHEDULE_GROUP"]
+    scheduler = Scheduler(stack.runtime, clock=lambda: instant)
+    assert scheduler.fire(f"{group}/{NAME}") == 1
+    sqs = boto3.client("sqs")
+    queue_name = os.environ["STEWARD_DRIFT_START_QUEUE_ARN"].rsplit(":", 1)[-1]
+    queue = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    (message,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    assert json.loads(message["Body"]) == {"model": NAME, "scheduled_at": "2026-12-02T12:00:01Z"}
