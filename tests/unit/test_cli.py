@@ -606,6 +606,22 @@ def test_logs_redrive_calls_until_the_dead_letters_are_gone(
     assert json.loads(capsys.readouterr().out) == {"moved": 1500, "remaining": 0}
 
 
+def test_admin_backfill_inventory_pages_until_done(
+    api: FakeApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.scripted = [
+        Reply(200, {"examined": 200, "repaired": 3, "entries": 17, "next_token": "t1"}),
+        Reply(200, {"examined": 41, "repaired": 0, "entries": 0, "next_token": None}),
+    ]
+    assert main(["--json", "admin", "backfill-inventory", "--limit", "200"]) == 0
+    assert [c[:2] for c in api.calls] == [
+        ("POST", "/admin/inventory/backfill?limit=200"),
+        ("POST", "/admin/inventory/backfill?limit=200&next_token=t1"),
+    ]
+    totals = json.loads(capsys.readouterr().out)
+    assert totals == {"calls": 2, "examined": 241, "repaired": 3, "entries": 17}
+
+
 def test_trainer_set_zips_the_folder_and_sends_its_settings(api: FakeApi, tmp_path: Path) -> None:
     import base64
     import zipfile

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from steward.domain.audit import AuditEvent
 from steward.domain.errors import AlreadyExists, Conflict, NotFound, ValidationFailed
-from steward.domain.inventory import ModelFilter, decode_after, encode_after
+from steward.domain.inventory import IndexBackfill, ModelFilter, decode_after, encode_after
 from steward.domain.models import Model, ModelVersion, Page, Status, page_offset
 from steward.ports import (
     ArtifactStore,
@@ -81,6 +81,18 @@ class MemoryModelStore(ModelStore):
         more = len(found) > limit
         found = found[:limit]
         return Page(items=found, next_token=encode_after(found[-1].name, where) if more else None)
+
+    def backfill_index(self, limit: int, token: str | None) -> IndexBackfill:
+        """No index to fill: the fake filters its models directly."""
+        where = ModelFilter()
+        after = decode_after(token, where)
+        with self._lock:
+            names = sorted(n for n in self._models if after is None or n > after)
+        page = names[:limit]
+        more = len(names) > limit
+        return IndexBackfill(
+            examined=len(page), next_token=encode_after(page[-1], where) if more else None
+        )
 
     def save_model(self, model: Model, expected_rev: int) -> Model:
         with self._lock:

@@ -19,6 +19,7 @@ PARTS = ("registry", "scoring")
 def _routers(part: str) -> list[Any]:
     if part == "registry":
         from steward.api.routes import (
+            admin,
             aliases,
             audit,
             drift,
@@ -44,6 +45,7 @@ def _routers(part: str) -> list[Any]:
             workflows.router,
             trainers.router,
             logs.router,
+            admin.router,
         ]
     from steward.api.routes import scoring
 

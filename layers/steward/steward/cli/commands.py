@@ -312,6 +312,22 @@ def logs_redrive(args: argparse.Namespace) -> Any:
             return {"moved": moved, "remaining": result["remaining"]}
 
 
+def admin_backfill_inventory(args: argparse.Namespace) -> Any:
+    """Call the API until every model was examined; the totals of all calls."""
+    api = client(args)
+    totals = {"calls": 0, "examined": 0, "repaired": 0, "entries": 0}
+    token: str | None = None
+    while True:
+        path = "/admin/inventory/backfill" + _query(limit=args.limit, next_token=token)
+        result = api.request("POST", path)
+        totals["calls"] += 1
+        for key in ("examined", "repaired", "entries"):
+            totals[key] += int(result[key])
+        token = result.get("next_token")
+        if not token:
+            return totals
+
+
 def logs_dead_letters(args: argparse.Namespace) -> Any:
     return client(args).get("/logs/dead-letters")
 
@@ -656,6 +672,22 @@ def _audit_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
 
 
+def _admin_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Upkeep (admin)."""
+    admin = sub.add_parser(
+        "admin", help="upkeep of derived data (admin)", description="Administration."
+    ).add_subparsers(dest="admin_command", required=True)
+    bf = _command(
+        admin,
+        "backfill-inventory",
+        "write the inventory index entries that models lack (idempotent; admin)",
+        admin_backfill_inventory,
+        _record(),
+        common,
+    )
+    bf.add_argument("--limit", type=int, default=200, help="models per API call")
+
+
 def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Every command that calls the API, group by group (the order of ``--help``)."""
     _command(
@@ -669,6 +701,7 @@ def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     _scoring_commands(sub, common)
     _drift_commands(sub, common)
     _audit_commands(sub, common)
+    _admin_commands(sub, common)
 
 
 def emit(args: argparse.Namespace, payload: Any) -> None:

@@ -80,6 +80,16 @@ class ModelFilter(BaseModel):
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
 
+class IndexBackfill(BaseModel):
+    """What one call of the inventory index backfill did (``POST /admin/inventory/backfill``,
+    ``steward admin backfill-inventory``)."""
+
+    examined: int = Field(default=0, description="models read, in name order")
+    repaired: int = Field(default=0, description="models that lacked index entries")
+    entries: int = Field(default=0, description="index entries written")
+    next_token: str | None = Field(default=None, description="resume here; absent: done")
+
+
 def _facet(kind: str, value: str) -> str:
     if len(value.encode()) > MAX_FACET:
         value = "sha256:" + hashlib.sha256(value.encode()).hexdigest()

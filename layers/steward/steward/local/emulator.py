@@ -7,6 +7,7 @@ are handed to :mod:`steward.local.runtime`, which runs the repository's handlers
 
 from __future__ import annotations
 
+import bisect
 import copy
 import json
 import logging
@@ -62,6 +63,174 @@ def serialize_stores() -> None:
     for pattern, view in list(urls.url_paths.items()):  # the routes captured at import
         if view in wrapped:
             urls.url_paths[pattern] = wrapped[view]
+
+
+# DynamoDB actions that change no item; any other action counts as a write.
+DYNAMODB_READS = frozenset(
+    {
+        "BatchGetItem", "DescribeContinuousBackups", "DescribeEndpoints", "DescribeStream",
+        "DescribeTable", "DescribeTimeToLive", "GetItem", "GetRecords", "GetShardIterator",
+        "ListStreams", "ListTables", "ListTagsOfResource", "Query", "Scan", "TransactGetItems",
+    }
+)  # fmt: skip
+KEY_CONDITIONS = {"hash_key_conditions", "range_key_conditions"}
+_writes = [0]  # DynamoDB write requests served so far: a partition map older than this is stale
+
+
+def _counting_writes(function: Any) -> Any:
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        write = self._get_action() not in DYNAMODB_READS
+        if write:
+            _writes[0] += 1
+        try:
+            return function(self, *args, **kwargs)
+        finally:
+            if write:  # and after: a map built while the write ran is stale too
+                _writes[0] += 1
+
+    wrapper.__dict__.update(function.__dict__)  # keeps serialize_stores' mark
+    return wrapper
+
+
+def indexed_queries() -> None:
+    """moto answers a Query by scanning every item of the table (a GSI query, and a table
+    query too) and sorting the matches, which at 100,000 items costs ~0.1-0.5 s a call.
+    Give it only the items of the partition asked for: a table query reads the partition's
+    own dict; a GSI query reads a map of the index's partitions, each in sort-key order,
+    rebuilt on the first query after any DynamoDB write, less the items that sort before
+    the page's start key. moto still applies every condition, the ordering, the start key,
+    the limit and the projection to them, so the answer is unchanged. Needs
+    :func:`serialize_stores` (one request at a time). Idempotent."""
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = Table.query
+    if getattr(original, "_steward_indexed", False):
+        return
+    DynamoHandler.call_action = _counting_writes(DynamoHandler.call_action)  # type: ignore[method-assign]
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        found = _candidates(self, hash_key, args, kwargs)
+        if found is None:
+            return original(self, hash_key, *args, **kwargs)
+        self.all_items = lambda: found  # shadows the methods for this one call
+        if found and _text_keys(self):  # already in moto's order: (gsi sk, pk, sk)
+            self.sorted_items = lambda _hash, _range, items: items
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+            self.__dict__.pop("sorted_items", None)
+
+    query._steward_indexed = True  # type: ignore[attr-defined]
+    Table.query = query  # type: ignore[method-assign]
+
+
+def _partitions(table: Any, index_name: str, attr: str, sort: str | None) -> Any:
+    cache: dict[str, tuple[int, dict[Any, list[Any]]]] = table.__dict__.setdefault(
+        "_steward_partitions", {}
+    )
+    built, found = cache.get(index_name, (-1, {}))
+    if built != _writes[0]:
+        found = {}
+        for item in table.all_items():
+            key = item.attrs.get(attr)
+            if key is not None:
+                found.setdefault((key.type, str(key.value)), []).append(item)
+        if sort is not None:
+            for members in found.values():
+                members.sort(key=lambda i: (_sort_value(i, sort), *_table_key(i)))
+        cache[index_name] = (_writes[0], found)
+    return found
+
+
+def _candidates(table: Any, hash_key: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
+    index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+    if not index_name:
+        if hash_key is None or table.range_key_attr is None:
+            return None
+        return list(table.items.get(hash_key, {}).values())
+    conditions = kwargs.get("hash_key_conditions")
+    if not conditions or len(conditions) != 1:
+        return None
+    attr, value = conditions[0]
+    schema = table.get_index(index_name).schema
+    sort = next((k["AttributeName"] for k in schema if k["KeyType"] == "RANGE"), None)
+    members = _partitions(table, index_name, attr, sort).get((value.type, str(value.value)), [])
+    if len(args) < 9 or not args[4] or sort is None:  # not forward: moto reverses all
+        return list(members)
+    range_comparison, _values, limit, start = args[:4]
+    after = (start or {}).get(sort, {}).get("S")
+    first = end = 0
+    if after is not None:  # those sorting before the start key are skipped anyway
+        first = bisect.bisect_left(members, after, key=lambda i: _sort_value(i, sort))
+        end = bisect.bisect_right(members, after, key=lambda i: _sort_value(i, sort))
+    # moto counts the limit before a filter expression (as DynamoDB does): only a range
+    # condition or a legacy QueryFilter (extra keyword arguments) decides what counts
+    plain = range_comparison is None and not kwargs.get("range_key_conditions")
+    if plain and isinstance(limit, int) and set(kwargs) <= KEY_CONDITIONS:
+        return members[first : end + limit + 1]  # one past the limit: LastEvaluatedKey
+    return members[first:]
+
+
+def _table_key(item: Any) -> tuple[str, str]:
+    return str(item.hash_key.value), str(item.range_key.value if item.range_key else "")
+
+
+def _text_keys(table: Any) -> bool:
+    """Whether the table's and its indexes' key attributes are strings, whose order is
+    the text order the partitions are kept in."""
+    names = {table.hash_key_attr, table.range_key_attr} - {None}
+    for index in table.all_indexes():
+        names |= {k["AttributeName"] for k in index.schema}
+    return all(d.get("AttributeType") == "S" for d in table.attr if d["AttributeName"] in names)
+
+
+def _sort_value(item: Any, attr: str | None) -> str:
+    """An item's sort key as text: the order of string sort keys (others sort as text
+    here and are re-sorted by moto)."""
+    value = item.attrs.get(attr) if attr else None
+    return str(value.value) if value is not None else ""
+
+
+def _plain_attribute(value: Any) -> bool:
+    """An AttributeValue already in its wire form: strings, numbers as strings, booleans,
+    and lists and maps of the same (no binary, which the serializer must encode)."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    ((kind, inner),) = value.items()
+    if kind in ("S", "N"):
+        return isinstance(inner, str)
+    if kind in ("SS", "NS"):
+        return isinstance(inner, list) and all(isinstance(v, str) for v in inner)
+    if kind in ("BOOL", "NULL"):
+        return isinstance(inner, bool)
+    if kind == "M":
+        return isinstance(inner, dict) and all(_plain_attribute(v) for v in inner.values())
+    if kind == "L":
+        return isinstance(inner, list) and all(_plain_attribute(v) for v in inner)
+    return False
+
+
+def plain_attribute_values() -> None:
+    """moto serializes a DynamoDB answer member by member through botocore's shape model:
+    ~1 s for a page of 100 models on a loaded machine, more than the query. An attribute
+    value that is already in its wire form is copied as is (binary values still go through
+    the serializer, which base64-encodes them). Idempotent."""
+    from moto.core.serialize import BaseJSONSerializer
+
+    original = BaseJSONSerializer._serialize_type_structure
+    if getattr(original, "_steward_plain", False):
+        return
+
+    def structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if key and shape.name == "AttributeValue" and _plain_attribute(value):
+            serialized[key] = value
+            return
+        original(self, serialized, value, shape, key)
+
+    structure._steward_plain = True  # type: ignore[attr-defined]
+    BaseJSONSerializer._serialize_type_structure = structure  # type: ignore[method-assign]
 
 
 def schedule_rules_match_no_events() -> None:
@@ -157,6 +326,8 @@ def early_task_success_with_heartbeat() -> None:
 def fidelity_patches() -> None:
     """Where moto departs from the AWS behaviour Steward relies on, restore it."""
     serialize_stores()
+    indexed_queries()
+    plain_attribute_values()
     early_task_success_with_heartbeat()
     rules_invoke_lambda_targets()
     schedule_rules_match_no_events()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from steward.domain.inventory import ModelFilter
+from steward.domain.inventory import IndexBackfill, ModelFilter
 from steward.domain.models import Model, ModelVersion, Page, Status
 
 
@@ -24,6 +24,15 @@ class ModelStore(ABC):
         """Models in name order that match ``where``; ``next_token`` resumes after the last
         name examined (see :mod:`steward.domain.inventory`). A page may hold fewer than
         ``limit`` models while ``next_token`` is set: read until it is absent."""
+
+    @abstractmethod
+    def backfill_index(self, limit: int, token: str | None) -> IndexBackfill:
+        """Give up to ``limit`` models, in name order after ``token``, every inventory index
+        entry their facets call for: a model created before the index existed has none, and
+        a save writes only the entries of the facets it changes. Each model's entries are
+        written conditionally on its revision (a model changed meanwhile is re-read).
+        Idempotent: a model whose entries are all there is left alone. ``next_token``
+        resumes; None once the last model was examined."""
 
     @abstractmethod
     def save_model(self, model: Model, expected_rev: int) -> Model:

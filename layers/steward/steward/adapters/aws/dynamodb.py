@@ -9,14 +9,23 @@ indexes and conditions need; conditional writes give compare-and-set semantics.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from steward.adapters.aws.shared import error_code, query_page
 from steward.domain.audit import AuditEvent
-from steward.domain.errors import AlreadyExists, Conflict, NotFound
-from steward.domain.inventory import ModelFilter, decode_after, encode_after, facets_of
+from steward.domain.errors import AlreadyExists, Conflict, DependencyUnavailable, NotFound
+from steward.domain.inventory import (
+    IndexBackfill,
+    ModelFilter,
+    decode_after,
+    encode_after,
+    facets_of,
+)
 from steward.domain.models import Model, ModelVersion, Page, Status
 from steward.ports import (
     AuditLog,
@@ -26,6 +35,7 @@ from steward.ports.monitoring import (
     ReportStore,
     listing_of,
 )
+from steward.retry import on_conflict
 
 INDEX = "gsi1"
 
@@ -37,6 +47,7 @@ TRAIL = {"S": "audit"}
 MODEL_KIND = "MODEL"
 FACET_KIND = "INV#"  # gsi1pk of a model's index entry: INV#owner=alice, INV#tag=team=risk
 OVER_READ = 1000  # index entries a filtered page examines at most
+BATCH_WRITE = 25  # items a BatchWriteItem request takes at most
 
 
 # A conditional write, alone or in a transaction, that a concurrent writer got to first.
@@ -51,6 +62,12 @@ def _fsk(facet: str) -> dict[str, str]:
     return {"S": f"IDX#{facet}"}
 
 
+def _model_doc(model: Model) -> str:
+    """A model's document; its revision and latest version live in their own attributes
+    (conditions and ``add_version`` move them), so the document never holds stale copies."""
+    return model.model_dump_json(exclude={"rev", "latest_version"})
+
+
 def _vsk(version: int) -> dict[str, str]:
     return {"S": f"V#{version:010d}"}
 
@@ -63,21 +80,46 @@ class DynamoModelStore(ModelStore):
         self._table = table
 
     # models
-    def create_model(self, model: Model) -> None:
-        meta = {
+    def model_items(
+        self, model: Model, versions: Sequence[ModelVersion] = ()
+    ) -> list[dict[str, Any]]:
+        """Every item the registry table holds for a model in this state: its record (with
+        ``rev`` and ``latest_version`` as the model carries them), one index entry per facet
+        and one item per version. ``create_model``, ``save_model`` and ``add_version`` write
+        these same items one change at a time; :meth:`bulk_load` writes them all at once."""
+        return [
+            self._meta_item(model),
+            *(self._facet_item(model.name, f) for f in sorted(facets_of(model))),
+            *(self._version_item(v) for v in versions),
+        ]
+
+    def _meta_item(self, model: Model) -> dict[str, Any]:
+        return {
             "pk": _pk(model.name),
             "sk": {"S": "META"},
-            "doc": {"S": model.model_dump_json()},
+            "doc": {"S": _model_doc(model)},
             "rev": {"N": str(model.rev)},
-            "latest_version": {"N": "0"},
+            "latest_version": {"N": str(model.latest_version)},
             "gsi1pk": {"S": MODEL_KIND},
             "gsi1sk": {"S": model.name},
         }
+
+    def _facet_item(self, name: str, facet: str) -> dict[str, Any]:
+        """An index entry: ``gsi1pk = INV#<facet>``, ``gsi1sk = <name>``, in the model's
+        partition."""
+        return {
+            "pk": _pk(name),
+            "sk": _fsk(facet),
+            "gsi1pk": {"S": f"{FACET_KIND}{facet}"},
+            "gsi1sk": {"S": name},
+        }
+
+    def create_model(self, model: Model) -> None:
         writes = [
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": meta,
+                    "Item": self._meta_item(model.model_copy(update={"latest_version": 0})),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -90,25 +132,41 @@ class DynamoModelStore(ModelStore):
                 raise AlreadyExists(f"model {model.name} exists") from None
             raise
 
+    def bulk_load(self, models: Iterable[tuple[Model, Sequence[ModelVersion]]]) -> int:
+        """Seed the table: put every item of each (model, versions) (:meth:`model_items`)
+        with ``BatchWriteItem``, 25 items a request, unprocessed items retried; returns the
+        items written. Unconditional and unaudited (no audit event, no drift schedule): for
+        loading a fresh registry (benches, tests), never for live changes."""
+        written = 0
+        batch: list[dict[str, Any]] = []
+        for model, versions in models:
+            for item in self.model_items(model, versions):
+                batch.append({"PutRequest": {"Item": item}})
+                if len(batch) == BATCH_WRITE:
+                    written += self._batch_write(batch)
+                    batch = []
+        if batch:
+            written += self._batch_write(batch)
+        return written
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> int:
+        pending: dict[str, Any] = {self._table: requests}
+        for attempt in range(20):
+            answer = self._db.batch_write_item(RequestItems=pending)
+            pending = answer.get("UnprocessedItems") or {}
+            if not pending:
+                return len(requests)
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        raise DependencyUnavailable("DynamoDB left items unprocessed after 20 attempts")
+
     def _facet_writes(self, name: str, old: set[str], new: set[str]) -> list[dict[str, Any]]:
-        """The index entries to delete and to put when a model's facets go from old to new:
-        one small item per facet, ``gsi1pk = INV#<facet>``, ``gsi1sk = <name>``."""
+        """The index entries to delete and to put when a model's facets go from old to new."""
         writes: list[dict[str, Any]] = [
             {"Delete": {"TableName": self._table, "Key": {"pk": _pk(name), "sk": _fsk(f)}}}
             for f in sorted(old - new)
         ]
         writes += [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": {
-                        "pk": _pk(name),
-                        "sk": _fsk(f),
-                        "gsi1pk": {"S": f"{FACET_KIND}{f}"},
-                        "gsi1sk": {"S": name},
-                    },
-                }
-            }
+            {"Put": {"TableName": self._table, "Item": self._facet_item(name, f)}}
             for f in sorted(new - old)
         ]
         return writes
@@ -136,12 +194,18 @@ class DynamoModelStore(ModelStore):
         (the index is eventually consistent; the model record is read consistently).
 
         At most ``max(limit, OVER_READ)`` index entries are examined per call, so a page
-        may hold fewer than ``limit`` models while ``next_token`` is set."""
+        may hold fewer than ``limit`` models while ``next_token`` is set. When the index
+        read is the whole filter, a query asks for one entry more than the page still needs
+        (every entry names a match, the index lagging aside); when other filters remain to
+        check, it asks for at least 100 and twice as many each round, and the models are
+        fetched 100 at a time until the page is full."""
         where = where or ModelFilter()
         after = decode_after(token, where)
         primary = where.primary()
         partition = MODEL_KIND if primary is None else f"{FACET_KIND}{primary}"
+        exact = where.q is None and len(where.facets()) <= 1
         budget = max(limit, OVER_READ)
+        step = max(100, 2 * limit)
         found: list[Model] = []
         last: str | None = None
         start: dict[str, Any] | None = None
@@ -153,29 +217,33 @@ class DynamoModelStore(ModelStore):
                 "gsi1sk": {"S": after},
             }
         while budget > 0:
+            wanted = limit - len(found) + 1 if exact else step
             kwargs: dict[str, Any] = {
                 "TableName": self._table,
                 "IndexName": INDEX,
                 "KeyConditionExpression": "gsi1pk = :k",
                 "ExpressionAttributeValues": {":k": {"S": partition}},
-                "Limit": min(budget, max(limit - len(found) + 1, 100)),
+                "Limit": min(budget, wanted),
             }
             if start is not None:
                 kwargs["ExclusiveStartKey"] = start
             page = self._db.query(**kwargs)
             items = page.get("Items", [])
-            budget -= len(items)
-            models = (
-                [self._model(i) for i in items]
-                if primary is None
-                else self._models([i["gsi1sk"]["S"] for i in items])
-            )
-            for model in models:
-                if where.matches(model):
-                    if len(found) == limit:
-                        return Page(items=found, next_token=encode_after(found[-1].name, where))
-                    found.append(model)
-                last = model.name
+            budget, step = budget - len(items), step * 2
+            for i in range(0, len(items), 100):
+                chunk = items[i : i + 100]
+                models = (
+                    [self._model(item) for item in chunk]
+                    if primary is None
+                    else self._models([item["gsi1sk"]["S"] for item in chunk])
+                )
+                for model in models:
+                    if where.matches(model):
+                        if len(found) == limit:
+                            token = encode_after(found[-1].name, where)
+                            return Page(items=found, next_token=token)
+                        found.append(model)
+                    last = model.name
             start = page.get("LastEvaluatedKey")
             if start is None:
                 return Page(items=found, next_token=None)
@@ -196,6 +264,95 @@ class DynamoModelStore(ModelStore):
                 request = answer.get("UnprocessedKeys") or {}
         return [got[n] for n in names if n in got]
 
+    def backfill_index(self, limit: int, token: str | None) -> IndexBackfill:
+        """One page of the name listing (``gsi1``, partition ``MODEL``), then for its models
+        one ``BatchGetItem`` of the entries their facets call for, and per model missing
+        some a transaction: a condition on the model's ``rev`` and a put per missing entry."""
+        where = ModelFilter()
+        after = decode_after(token, where)
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": INDEX,
+            "KeyConditionExpression": "gsi1pk = :k",
+            "ExpressionAttributeValues": {":k": {"S": MODEL_KIND}},
+            "Limit": limit,
+        }
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = {
+                "pk": _pk(after),
+                "sk": {"S": "META"},
+                "gsi1pk": {"S": MODEL_KIND},
+                "gsi1sk": {"S": after},
+            }
+        page = self._db.query(**kwargs)
+        models = [self._model(i) for i in page.get("Items", [])]
+        missing = self._missing_entries(models)
+        done = IndexBackfill(examined=len(models))
+        for model in models:
+            if missing.get(model.name):
+                done.entries += on_conflict(
+                    partial(self._fill_entries, model, missing),
+                    f"backfilling the index entries of {model.name}",
+                )
+                done.repaired += 1
+        if models and page.get("LastEvaluatedKey"):
+            done.next_token = encode_after(models[-1].name, where)
+        return done
+
+    def _missing_entries(self, models: list[Model]) -> dict[str, set[str]]:
+        """Per model, the facets whose index entries are absent (consistent reads)."""
+        wanted = {(m.name, f) for m in models for f in facets_of(m)}
+        present: set[tuple[str, str]] = set()
+        keys = [{"pk": _pk(name), "sk": _fsk(facet)} for name, facet in sorted(wanted)]
+        for i in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": keys[i : i + 100],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "pk, sk",
+                }
+            }
+            while request:
+                answer = self._db.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    present.add((item["pk"]["S"].removeprefix("MODEL#"), item["sk"]["S"][4:]))
+                request = answer.get("UnprocessedKeys") or {}
+        missing: dict[str, set[str]] = {}
+        for name, facet in wanted - present:
+            missing.setdefault(name, set()).add(facet)
+        return missing
+
+    def _fill_entries(self, model: Model, missing: dict[str, set[str]], attempt: int) -> int:
+        """Put the model's missing entries if it is still at ``rev``; after a lost race,
+        re-read it and its entries first (the facets may have changed)."""
+        if attempt:
+            try:
+                model = self.get_model(model.name)
+            except NotFound:  # deleted meanwhile
+                return 0
+            missing[model.name] = self._missing_entries([model]).get(model.name, set())
+        facets = missing.pop(model.name, set())
+        if not facets:
+            return 0
+        check = {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": {"pk": _pk(model.name), "sk": {"S": "META"}},
+                "ConditionExpression": "rev = :rev",
+                "ExpressionAttributeValues": {":rev": {"N": str(model.rev)}},
+            }
+        }
+        try:
+            self._db.transact_write_items(
+                TransactItems=[check, *self._facet_writes(model.name, set(), facets)]
+            )
+        except ClientError as exc:
+            if error_code(exc) in LOST_RACE:
+                missing[model.name] = facets
+                raise Conflict(f"model {model.name} changed meanwhile") from None
+            raise
+        return len(facets)
+
     def save_model(self, model: Model, expected_rev: int) -> Model:
         """Replace the document and, in the same transaction, the index entries whose
         facets changed (owner, risk tier, production, drift verdict, tags)."""
@@ -209,7 +366,7 @@ class DynamoModelStore(ModelStore):
             "UpdateExpression": "SET doc = :doc, rev = :next",
             "ConditionExpression": "rev = :rev",
             "ExpressionAttributeValues": {
-                ":doc": {"S": saved.model_dump_json()},
+                ":doc": {"S": _model_doc(saved)},
                 ":next": {"N": str(expected_rev + 1)},
                 ":rev": {"N": str(expected_rev)},
             },

@@ -1,0 +1,33 @@
+"""Administration: upkeep of derived data (the inventory's index entries)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from steward.api.context import caller
+from steward.domain.identity import Role
+from steward.domain.inventory import IndexBackfill
+from steward.wiring import registry
+
+router = Router()
+
+
+@router.post(
+    "/admin/inventory/backfill",
+    summary="Write the inventory index entries that models lack (admin)",
+    description=(
+        "Examines up to `limit` models in name order after `next_token` and writes the "
+        "index entries (`INV#<facet>`) their facets call for: models created before the "
+        "index existed have none. Idempotent; call again with `next_token` until it is "
+        "absent (`steward admin backfill-inventory` does)."
+    ),
+)
+def backfill_inventory(
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    next_token: str | None = None,
+) -> IndexBackfill:
+    caller(router).require(Role.ADMIN)
+    return registry().store.backfill_index(limit, next_token)
