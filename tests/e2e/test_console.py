@@ -5,6 +5,7 @@ evidence, an approval by keyboard, and the audit entry it leaves. Screenshots go
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -225,7 +226,27 @@ def test_model_page_draws_drift_over_time(
     }
     link = page.locator("#report-link")
     expect(link).to_have_attribute("href", f"/models/{MODEL}/drift/{latest}")
-    expect(page.locator("#report-features")).to_contain_text("tenure")
+    features = page.locator("#report-features")
+    expect(features).to_contain_text("tenure")
+    # The verdict's evidence (issue 13): effect size, p-values before and after Holm's
+    # correction, the smallest effect the window could detect, and the verdict.
+    expect(features.locator("thead th")).to_have_text(
+        [
+            "Feature",
+            "Test",
+            "Statistic",
+            "Threshold",
+            "p-value",
+            "Corrected p",
+            "Smallest detectable",
+            "Verdict",
+        ]
+    )
+    tenure = features.locator("tbody tr", has=page.get_by_role("cell", name="tenure", exact=True))
+    cells = tenure.locator("td")
+    for column in (4, 5, 6):  # 1,000 rows: every figure is there (none is shown as "—")
+        expect(cells.nth(column)).to_have_text(re.compile(r"^[0-9][0-9.e+-]*$"))
+    expect(cells.nth(7)).to_have_text("drift")
     expect(page.locator("#aliases")).to_have_text("production → v1")
     expect(page.locator("#versions tbody tr")).to_have_count(2)
     expect(page.locator("#model-card")).to_contain_text(MODEL)
