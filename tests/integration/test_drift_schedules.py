@@ -171,3 +171,38 @@ def test_a_firing_now_covers_what_was_logged_earlier_in_the_same_second(
     (message,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
     assert json.loads(message["Body"]) == {"model": NAME, "scheduled_at": "2026-12-02T12:00:01Z"}
+
+
+def test_an_admin_refresh_puts_old_schedules_back_on_the_start_queue(
+    stack: Stack, drifted: str
+) -> None:
+    """A schedule created before the start queue existed targets the drift function; the
+    refresh (paged, by an admin only) puts it on the start queue with the model's policy."""
+    group = os.environ["STEWARD_DRIFT_SCHEDULE_GROUP"]
+    scheduler = boto3.client("scheduler")
+    old = _schedule(NAME)
+    drift_function = "arn:aws:lambda:us-east-1:123456789012:function:Steward-OldDrift"
+    target = {**old["Target"], "Arn": drift_function, "Input": json.dumps({"model": NAME})}
+    scheduler.update_schedule(
+        Name=NAME,
+        GroupName=group,
+        ScheduleExpression=old["ScheduleExpression"],
+        FlexibleTimeWindow=old["FlexibleTimeWindow"],
+        Target=target,
+    )
+    assert api(stack, "POST", "/admin/schedules/refresh", user="alice")[0] == 403
+    token, calls, refreshed = None, 0, 0
+    while True:
+        path = "/admin/schedules/refresh?limit=1" + (f"&next_token={token}" if token else "")
+        code, done = api(stack, "POST", path, user="admin")
+        assert code == 200, done
+        calls, refreshed, token = calls + 1, refreshed + done["refreshed"], done["next_token"]
+        if not token:
+            break
+    assert refreshed >= 1 and calls == refreshed  # one model a call
+    schedule = _schedule(NAME)
+    assert schedule["Target"]["Arn"] == os.environ["STEWARD_DRIFT_START_QUEUE_ARN"]
+    assert json.loads(schedule["Target"]["Input"])["model"] == NAME
+    assert schedule["ScheduleExpression"] == old["ScheduleExpression"]
+    _code, audit = api(stack, "GET", "/audit", user="admin")
+    assert any(e["action"] == "schedules.refreshed" for e in audit["items"])

@@ -622,6 +622,21 @@ def test_admin_backfill_inventory_pages_until_done(
     assert totals == {"calls": 2, "examined": 241, "repaired": 3, "entries": 17}
 
 
+def test_admin_refresh_schedules_pages_until_done(
+    api: FakeApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.scripted = [
+        Reply(200, {"examined": 2, "refreshed": 2, "next_token": "t1"}),
+        Reply(200, {"examined": 1, "refreshed": 1, "next_token": None}),
+    ]
+    assert main(["--json", "admin", "refresh-schedules", "--limit", "2"]) == 0
+    assert [c[:2] for c in api.calls] == [
+        ("POST", "/admin/schedules/refresh?limit=2"),
+        ("POST", "/admin/schedules/refresh?limit=2&next_token=t1"),
+    ]
+    assert json.loads(capsys.readouterr().out) == {"calls": 2, "examined": 3, "refreshed": 3}
+
+
 def test_trainer_set_zips_the_folder_and_sends_its_settings(api: FakeApi, tmp_path: Path) -> None:
     import base64
     import zipfile

@@ -312,20 +312,29 @@ def logs_redrive(args: argparse.Namespace) -> Any:
             return {"moved": moved, "remaining": result["remaining"]}
 
 
-def admin_backfill_inventory(args: argparse.Namespace) -> Any:
-    """Call the API until every model was examined; the totals of all calls."""
+def _page_through(args: argparse.Namespace, path: str, counts: tuple[str, ...]) -> Any:
+    """POST ``path`` with ``next_token`` until it is absent; the sums of ``counts``."""
     api = client(args)
-    totals = {"calls": 0, "examined": 0, "repaired": 0, "entries": 0}
+    totals = {"calls": 0, **{key: 0 for key in counts}}
     token: str | None = None
     while True:
-        path = "/admin/inventory/backfill" + _query(limit=args.limit, next_token=token)
-        result = api.request("POST", path)
+        result = api.request("POST", path + _query(limit=args.limit, next_token=token))
         totals["calls"] += 1
-        for key in ("examined", "repaired", "entries"):
+        for key in counts:
             totals[key] += int(result[key])
         token = result.get("next_token")
         if not token:
             return totals
+
+
+def admin_backfill_inventory(args: argparse.Namespace) -> Any:
+    """Call the API until every model was examined; the totals of all calls."""
+    return _page_through(args, "/admin/inventory/backfill", ("examined", "repaired", "entries"))
+
+
+def admin_refresh_schedules(args: argparse.Namespace) -> Any:
+    """Call the API until every model's schedule was put again; the totals."""
+    return _page_through(args, "/admin/schedules/refresh", ("examined", "refreshed"))
 
 
 def logs_dead_letters(args: argparse.Namespace) -> Any:
@@ -686,6 +695,15 @@ def _admin_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         common,
     )
     bf.add_argument("--limit", type=int, default=200, help="models per API call")
+    rs = _command(
+        admin,
+        "refresh-schedules",
+        "put every model's drift schedule again, e.g. after an upgrade (idempotent; admin)",
+        admin_refresh_schedules,
+        _record(),
+        common,
+    )
+    rs.add_argument("--limit", type=int, default=200, help="models per API call")
 
 
 def add_api_commands(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -90,6 +90,15 @@ class IndexBackfill(BaseModel):
     next_token: str | None = Field(default=None, description="resume here; absent: done")
 
 
+class ScheduleRefresh(BaseModel):
+    """What one call of the drift-schedule refresh did (``POST /admin/schedules/refresh``,
+    ``steward admin refresh-schedules``)."""
+
+    examined: int = Field(default=0, description="models read, in name order")
+    refreshed: int = Field(default=0, description="schedules put again")
+    next_token: str | None = Field(default=None, description="resume here; absent: done")
+
+
 def _facet(kind: str, value: str) -> str:
     if len(value.encode()) > MAX_FACET:
         value = "sha256:" + hashlib.sha256(value.encode()).hexdigest()

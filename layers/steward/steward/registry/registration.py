@@ -18,6 +18,7 @@ from steward.domain.errors import (
 )
 from steward.domain.frames import columns_from_records, infer_signature
 from steward.domain.identity import Identity, Role
+from steward.domain.inventory import ModelFilter, ScheduleRefresh
 from steward.domain.models import (
     Artifact,
     DeploymentPolicy,
@@ -95,6 +96,31 @@ class Registration(RegistryCore):
         if self.schedules is not None and self.schedules.get(name) != saved.monitoring.schedule:
             self.schedules.put(name, saved.monitoring.schedule)
         return saved
+
+    def refresh_schedules(self, limit: int, token: str | None, caller: Identity) -> ScheduleRefresh:
+        """Put the drift schedule of up to ``limit`` models (name order, after ``token``)
+        again, as creating them did. Schedules keep the target they were created with: a
+        deployment that moves the target (from the drift function to the start queue, issue
+        20) leaves older models' schedules on the old one until they are put again.
+        Idempotent (a put is an upsert); one audit event a call, in the ``admin`` stream."""
+        caller.require(Role.ADMIN)
+        page = self.store.list_models(limit, token, ModelFilter())
+        done = ScheduleRefresh(examined=len(page.items), next_token=page.next_token)
+        if self.schedules is None:
+            return done
+        for model in page.items:
+            self.schedules.put(model.name, model.monitoring.schedule)
+            done.refreshed += 1
+        if done.refreshed:
+            first, last = page.items[0].name, page.items[-1].name
+            self._audit(
+                "admin",
+                caller.user,
+                "schedules.refreshed",
+                f"{first}..{last}",
+                after={"refreshed": done.refreshed},
+            )
+        return done
 
     def _checked_artifact(self, request: RegisterVersion) -> tuple[bytes, str]:
         """The artifact's bytes and sha256, refused when the digest the caller gave does
