@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +35,9 @@ CHURN = {
         "max_prediction_shift": 0.9,
     },
     "retrain": {"on_drift": True, "cooldown_hours": 24, "min_labels": 500},
+    # What a decision is worth: an offer that keeps a churner keeps a month's margin (+120),
+    # an offer to a customer who would have stayed is wasted (-15); no offer changes nothing.
+    "value": {"matrix": {"tp": 120, "fp": -15, "tn": 0, "fn": 0}, "unit": "USD"},
 }
 SIGNATURE = {
     "inputs": [
@@ -84,8 +89,17 @@ CELL_RISK = {
     "use_case": "triage",
     "task": "classification",
     "risk_tier": "medium",
-    "deployment": {"gates": {"min_auc": 0.9}},
+    "deployment": {
+        "canary_percent": 20,
+        "bake_seconds": 4,
+        "gates": {"min_auc": 0.9},
+        "max_prediction_shift": 0.9,
+    },
+    # The team's own trainer (examples/trainers/gbm), on drift, from 100 labelled rows.
+    "retrain": {"trainer": "custom", "on_drift": True, "cooldown_hours": 24, "min_labels": 100},
 }
+GBM_TRAINER = Path(__file__).resolve().parents[4] / "examples" / "trainers" / "gbm"
+TRAINER_WAIT_S = 300.0  # the trainer's environment is built on the first run (no download)
 CELL_SCREEN = {
     "name": "cell-screen",
     "description": "Screening scorecard: points per measurement band, review below 600",
@@ -97,13 +111,15 @@ CELL_SCREEN = {
 }
 
 
-def _dataset_models(alice: Client, bob: Client) -> None:
-    """An ML model and a scorecard trained on scikit-learn's breast-cancer data."""
+def _dataset_models(alice: Client, bob: Client) -> bool:
+    """An ML model and a scorecard trained on scikit-learn's breast-cancer data; whether
+    cell-risk v1 was put in production here."""
     try:
         from steward.local.demo_models import onnx_classifier, scorecard
     except ImportError:
         say("  (scikit-learn or skl2onnx missing: the dataset models are skipped)")
-        return
+        return False
+    created = False
     existing = {m["name"] for m in alice.get("/models")["items"]}
     for spec, flavor, build in (
         (CELL_RISK, "onnx", onnx_classifier),
@@ -140,6 +156,8 @@ def _dataset_models(alice: Client, bob: Client) -> None:
             f"  {name} v1 ({flavor}, trained on scikit-learn's breast-cancer data): {found}; "
             f"bob approved, in production"
         )
+        created = created or name == CELL_RISK["name"]
+    return created
 
 
 def _in_production(client: Client, name: str, version: int) -> bool:
@@ -244,6 +262,173 @@ def _detect_and_retrain(
     say(f"  canary analysis done ({done['status']}): {outcome}; production is v{production}")
 
 
+def _finished(alice: Client, name: str, match: Any) -> dict[str, Any] | None:
+    """The first of ``name``'s executions ``match`` accepts that is no longer running."""
+    return next(
+        (
+            e
+            for e in alice.get(f"/models/{name}/executions")["items"]
+            if match(e) and e["status"] != "RUNNING"
+        ),
+        None,
+    )
+
+
+def _custom_retrain(client: Client, alice: Client, bob: Client) -> None:
+    """cell-risk drifts (a new scanner reads every measurement 1.6x higher); the team's own
+    trainer (examples/trainers/gbm: scikit-learn -> skl2onnx, the ``local`` backend: a
+    subprocess in a cached virtual environment, no Docker) retrains it on the window's
+    labelled rows; the gates compare it with the champion, bob approves, the canary
+    promotes it. The new version's lineage names the trainer, the data and the report."""
+    from steward.local.demo_models import labelled_rows
+
+    name = str(CELL_RISK["name"])
+    if not (GBM_TRAINER / "train.py").is_file():
+        say(f"  ({GBM_TRAINER} not found: cell-risk's own retrain is skipped)")
+        return
+    requirements = (GBM_TRAINER / "requirements.txt").read_text().split()
+    trainer = alice.set_trainer(
+        name, str(GBM_TRAINER), requirements=requirements, backend="local", timeout_s=600
+    )
+    say(
+        f"  cell-risk's own trainer set: examples/trainers/gbm (scikit-learn -> skl2onnx), "
+        f"sha256 {trainer['sha256'][:12]}, backend local"
+    )
+    rows, labels = labelled_rows()
+    scanner = [{k: v * 1.6 for k, v in r.items()} for r in rows]
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    ids = alice.predict(name, scanner)["request_ids"]
+    records = [{"request_id": i, "label": y} for i, y in zip(ids, labels, strict=True)]
+    alice.post(f"/models/{name}/feedback", {"records": records})
+    client.post("/_local/flush", {})
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    report = alice.evaluate_drift(name, {"start": start.isoformat(), "end": end.isoformat()})
+    say(
+        f"  a new scanner reads every measurement 1.6x higher: {len(rows)} cells scored and "
+        f"labelled; drift detected: {report['drift_detected']} "
+        f"({', '.join(report.get('drifted_features') or [])})"
+    )
+    retrain = until(
+        partial(_finished, alice, name, lambda e: e["kind"] == "retrain"),
+        TRAINER_WAIT_S,
+        what="cell-risk's retrain",
+    )
+    number = alice.get(f"/models/{name}")["latest_version"]
+    if retrain["status"] != "SUCCEEDED" or number < 2:
+        say(f"  DriftDetected started retrain {retrain['name']}: {retrain['status']}")
+        return
+    path = f"/models/{name}/versions/{number}"
+    version = _await(alice, path, "PENDING_APPROVAL")
+    lineage, gates = version["lineage"], (version.get("validation") or {}).get("gates") or {}
+    events = alice.get(f"/models/{name}/audit?limit=200")["items"]
+    trained: dict[str, Any] = next(
+        (e["after"] for e in events if e["action"] == "retrain.trained"), {}
+    )
+    window = lineage["data_window"]
+    say(
+        f"  DriftDetected -> cell-risk's own trainer ran ({trained.get('backend')} backend, "
+        f"{float(trained.get('seconds') or 0):.1f} s): registered cell-risk v{number} "
+        f"({version['flavor']}) as {version['created_by']}"
+    )
+    say(
+        f"  lineage: trainer sha256 {lineage['trainer_sha256'][:12]}, data window "
+        f"{window['start'][:16]} .. {window['end'][:16]} UTC, "
+        f"{lineage['training_data']['rows']} labelled rows "
+        f"(sha256 {lineage['training_data']['sha256'][:12]}), trigger {lineage['trigger']}"
+    )
+    say(
+        f"  gates: {gates.get('reason')}; holdout AUC v{number} "
+        f"{gates.get('metrics', {}).get('roc_auc', float('nan')):.3f} vs champion "
+        f"{(gates.get('champion_metrics') or {}).get('roc_auc', float('nan')):.3f}"
+    )
+    bob.post(f"{path}/decision", {"decision": "approve", "comment": "retrained by our trainer"})
+    until(
+        lambda: alice.get(f"/models/{name}")["traffic"].get("challenger") == number,
+        DEMO_WAIT_S,
+        what=f"{name} v{number} as the challenger",
+    )
+    for begin in range(0, 400, 100):
+        batch = scanner[begin : begin + 100]
+        keys = [f"scan-{begin + i}" for i in range(len(batch))]
+        alice.post(f"/models/{name}/predict", {"instances": batch, "keys": keys})
+    client.post("/_local/flush", {})
+    done = until(
+        partial(_finished, alice, name, lambda e: e["name"].endswith(f"-v{number}")),
+        DEMO_WAIT_S,
+        what=f"{name}'s canary analysis",
+    )
+    production = alice.get(f"/models/{name}")["aliases"]["production"]
+    outcome = "promoted" if production == number else "rolled back"
+    say(
+        f"  bob approved v{number}; canary 20 % for 4 s, analysis {done['status']}: "
+        f"{outcome}; production is v{production}"
+    )
+
+
+def _value(report: dict[str, Any]) -> dict[str, Any]:
+    return ((report.get("performance") or {}).get("value")) or {}
+
+
+def _usd(amount: float | None) -> str:
+    return "n/a" if amount is None else f"{amount:+.2f}"
+
+
+def _value_story(client: Client, alice: Client, before: dict[str, Any]) -> None:
+    """Churn's business value per decision (the model's value matrix), as CBPE estimates it
+    from the scores alone and as the labels realize it: v1 on next month's customers (the
+    scheduled report ``before``), then the production version on fresh customers of that
+    month, scored and labelled after the retrain."""
+    start = datetime.now(UTC) - timedelta(seconds=5)
+    month = [
+        {**r, "tenure": r["tenure"] + 36, "monthly_charges": r["monthly_charges"] * 1.6}
+        for r in _rows(1000, seed=7)
+    ]
+    ids: list[str] = []
+    for begin in range(0, len(month), 100):
+        scored = alice.post("/models/churn/predict", {"instances": month[begin : begin + 100]})
+        ids += scored["request_ids"]
+    labels = _outcomes(month, seed=8)
+    records = [{"request_id": i, "label": y} for i, y in zip(ids, labels, strict=True)]
+    alice.post("/models/churn/feedback", {"records": records})
+    client.post("/_local/flush", {})
+    end = datetime.now(UTC) + timedelta(seconds=5)
+    after = alice.evaluate_drift("churn", {"start": start.isoformat(), "end": end.isoformat()})
+    old, new = _value(before), _value(after)
+    unit = new.get("unit") or old.get("unit") or "USD"
+    say(
+        f"  churn's value per decision ({unit}; +120 a churner kept, -15 an offer wasted): "
+        f"v{before['version']} on next month's customers: "
+        f"{_usd(old.get('estimated_per_row'))} estimated by CBPE before labels, "
+        f"{_usd(old.get('per_row'))} realized"
+    )
+    say(
+        f"  after the retrain, v{after['version']} on {len(month)} new customers: "
+        f"{_usd(new.get('estimated_per_row'))} estimated before labels, "
+        f"{_usd(new.get('per_row'))} realized ({_usd(new.get('realized'))} {unit} in all)"
+    )
+
+
+def _percentile(figure: dict[str, Any]) -> str:
+    return "n/a" if figure.get("p50") is None else f"{figure['p50']:.1f} s"
+
+
+def _kpis(client: Client, alice: Client) -> None:
+    """The practice KPIs (``GET /kpis``, ``GET /models/churn/kpis``) after the lifecycle."""
+    for path, label in (("/models/churn/kpis", "churn"), ("/kpis", "portfolio")):
+        kpis = alice.get(path)
+        value = kpis.get("value") or {}
+        failure = kpis.get("change_failure_rate")
+        say(
+            f"  KPIs ({label}, GET {path}): lead time p50 {_percentile(kpis['lead_time_s'])}, "
+            f"drift -> redeployed p50 {_percentile(kpis['drift_to_redeploy_s'])}, "
+            f"{kpis['deployments']} deployments, {kpis['rollbacks']} rollbacks, change failure "
+            f"rate {'n/a' if failure is None else f'{failure:.0%}'}, value realized "
+            f"{_usd(value.get('realized'))} / estimated {_usd(value.get('estimated'))} "
+            f"{'/'.join(value.get('units') or []) or ''}".rstrip()
+        )
+    say(f"  the Practice page: {client.url}/#/practice")
+
+
 def load_demo(client: Client) -> None:
     alice, bob = client.as_user("alice"), client.as_user("bob")
     started = time.perf_counter()
@@ -317,7 +502,11 @@ def load_demo(client: Client) -> None:
     client.post("/_local/flush", {})
     say(f"  injected drift: 1000 records of next month's customers, and {len(labels)} labels")
     _detect_and_retrain(client, alice, bob, shifted)
-    _dataset_models(alice, bob)
+    scheduled = (alice.get("/models/churn").get("latest_drift") or {}).get("report_id")
+    if scheduled:
+        _value_story(client, alice, alice.get(f"/models/churn/drift/{scheduled}"))
+    if _dataset_models(alice, bob):
+        _custom_retrain(client, alice, bob)
 
     rules = {
         "rules": [
@@ -345,6 +534,7 @@ def load_demo(client: Client) -> None:
     )
     _await(alice, f"/models/credit-limit/versions/{v['version']}", "PENDING_APPROVAL")
     say(f"  credit-limit v{v['version']} (rules, high risk) waits in bob's approval inbox")
+    _kpis(client, alice)
     verified = alice.get("/audit/verify")
     say(f"  audit chains verified: {verified['ok']}")
     pack = client.as_user("bob").evidence("churn")

@@ -47,6 +47,14 @@ def _signature(outputs: list[dict[str, str]]) -> dict[str, Any]:
     return {"inputs": [{"name": n, "type": "double", "min": 0} for n in NAMES], "outputs": outputs}
 
 
+def labelled_rows() -> tuple[list[dict[str, float]], list[int]]:
+    """Every row of the dataset (the training rows, then the holdout), with its label
+    (1 = malignant), in :func:`onnx_classifier`'s signature."""
+    x_train, x_test, y_train, y_test = _data()
+    labels = [int(v) for v in (*y_train, *y_test)]
+    return _rows(x_train) + _rows(x_test), labels
+
+
 def onnx_classifier() -> DemoModel:
     from skl2onnx import to_onnx
     from sklearn.ensemble import GradientBoostingClassifier
