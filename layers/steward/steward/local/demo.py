@@ -369,6 +369,15 @@ def _value(report: dict[str, Any]) -> dict[str, Any]:
     return ((report.get("performance") or {}).get("value")) or {}
 
 
+def _verdict(report: dict[str, Any]) -> str:
+    """The report's performance verdict and the metrics that breached their checks (a
+    degraded report on the serving version counts as a change failure in the KPIs)."""
+    performance = report.get("performance") or {}
+    breached = sorted({c["metric"] for c in performance.get("checks") or [] if c.get("breach")})
+    found = str(performance.get("verdict") or "n/a")
+    return f"{found} ({', '.join(breached)})" if breached else found
+
+
 def _usd(amount: float | None) -> str:
     return "n/a" if amount is None else f"{amount:+.2f}"
 
@@ -399,12 +408,13 @@ def _value_story(client: Client, alice: Client, before: dict[str, Any]) -> None:
         f"  churn's value per decision ({unit}; +120 a churner kept, -15 an offer wasted): "
         f"v{before['version']} on next month's customers: "
         f"{_usd(old.get('estimated_per_row'))} estimated by CBPE before labels, "
-        f"{_usd(old.get('per_row'))} realized"
+        f"{_usd(old.get('per_row'))} realized; performance {_verdict(before)}"
     )
     say(
         f"  after the retrain, v{after['version']} on {len(month)} new customers: "
         f"{_usd(new.get('estimated_per_row'))} estimated before labels, "
-        f"{_usd(new.get('per_row'))} realized ({_usd(new.get('realized'))} {unit} in all)"
+        f"{_usd(new.get('per_row'))} realized ({_usd(new.get('realized'))} {unit} in all); "
+        f"performance {_verdict(after)}"
     )
 
 
