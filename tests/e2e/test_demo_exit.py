@@ -12,12 +12,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from steward.client import zip_folder
 from tests.e2e.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.timeout(900)  # above the demo's own 600 s
 def test_demo_exit_narrates_and_summarizes(tmp_path: Path) -> None:
     port = free_port()
     started = time.perf_counter()
@@ -36,7 +39,7 @@ def test_demo_exit_narrates_and_summarizes(tmp_path: Path) -> None:
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=420,  # a loaded 2-core machine: platform start and the whole story
+        timeout=600,  # a loaded 2-core machine, a cold CDK synth: start and the whole story
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     elapsed = time.perf_counter() - started
