@@ -30,6 +30,18 @@ def test_header_identity_only_in_local_mode() -> None:
     assert iam.anonymous
 
 
+def test_a_header_names_nobody_inside_aws_lambda_even_in_local_mode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Synth refuses the header mode outside the local platform; a deployed function whose
+    environment was switched to it afterwards still trusts no header."""
+    event = _event({"X-Steward-User": "admin"})
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    assert identity_from_event(event, Settings(auth_mode="local")).anonymous
+    monkeypatch.delenv("LAMBDA_TASK_ROOT")
+    assert identity_from_event(event, Settings(auth_mode="local")).user == "admin"
+
+
 def test_settings_read_users_json() -> None:
     s = Settings.from_env({"STEWARD_USERS": '{"x": ["approver"]}', "STEWARD_AUTH_MODE": "local"})
     assert s.users == {"x": ["approver"]}
