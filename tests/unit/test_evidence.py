@@ -383,3 +383,28 @@ def test_the_index_escapes_what_people_typed(registry: Registry) -> None:
     index = _members(_build(registry, MemoryReportStore()))["index.html"].decode()
     assert "<script" not in index and "<img" not in index
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;img src=x onerror=y&gt;" in index
+
+
+def test_a_pack_cut_at_an_events_own_instant_verifies(
+    world: tuple[Registry, MemoryReportStore],
+) -> None:
+    """'As of this approval': the event at exactly ``at`` is in the pack, and the verifier
+    compares instants, not strings (events say ``...Z``, the manifest ``...+00:00``, and
+    ``Z`` sorts after ``+``: the pack failed its own verification)."""
+    registry, reports = world
+    approved = next(e for e in registry.audit_log.all_events("churn") if "approved" in e.action)
+    builder = EvidenceBuilder(registry, reports, clock=lambda: NOW)
+    data = builder.build("churn", approved.at).file.read()
+    members = _members(data)
+    last = json.loads(members["audit/events.jsonl"].splitlines()[-1])
+    assert last["seq"] == approved.seq
+    verdict = verify(data)
+    assert verdict.ok, verdict.problem
+    # a manifest whose `at` is a second before its last event still fails
+    manifest = json.loads(members[MANIFEST])
+    manifest["at"] = (approved.at - timedelta(seconds=1)).isoformat()
+    forged = _rezip(data, MANIFEST, json.dumps(manifest).encode())
+    assert verify(forged).problem == (
+        f"audit event {approved.seq} is later than the pack's time {manifest['at']}"
+    )
+

@@ -13,6 +13,7 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO, Any
 
 from steward.auditchain import check
@@ -116,10 +117,25 @@ def _audit(archive: zipfile.ZipFile, manifest: dict[str, Any], verdict: Verdict)
     if audit.get("events") != count:
         raise _Failed("the manifest's audit event count differs from the audit slice")
     at = str(manifest.get("at", ""))
-    late = next((e for e in events if str(e.get("at", "")) > at), None)
+    cut = _instant(at, f"{MANIFEST}'s at")
+    late = next(
+        (e for e in events if _instant(e.get("at"), f"audit event {e.get('seq')}") > cut), None
+    )
     if late is not None:
         raise _Failed(f"audit event {late.get('seq')} is later than the pack's time {at}")
     verdict.events = count
+
+
+def _instant(value: Any, what: str) -> datetime:
+    """An ISO 8601 instant with its zone, compared as a time: an event's ``...Z`` and the
+    manifest's ``...+00:00`` are the same instant (as strings, ``Z`` sorts later)."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise _Failed(f"{what} is not an ISO 8601 instant: {value!r}") from None
+    if moment.tzinfo is None:
+        raise _Failed(f"{what} has no time zone: {value!r}")
+    return moment
 
 
 def key_id(public_key_der: bytes) -> str:
