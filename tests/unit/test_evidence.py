@@ -408,3 +408,47 @@ def test_a_pack_cut_at_an_events_own_instant_verifies(
         f"audit event {approved.seq} is later than the pack's time {manifest['at']}"
     )
 
+
+def _trainer_zip(text: str) -> str:
+    import base64
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("train.py", text)
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def test_the_trainer_is_as_it_was_at_the_instant(
+    world: tuple[Registry, MemoryReportStore],
+) -> None:
+    """model.json's trainer is replayed from ``trainer.set`` (its after had no key named
+    ``trainer``: every pack said null), and a later trainer does not leak back."""
+    from steward.registry.trainers import SetTrainer
+
+    registry, reports = world
+    alice = USERS.identify("alice")
+    clock = registry.clock
+    before = clock.now  # type: ignore[attr-defined]
+    assert (
+        json.loads(_members(_build_at(registry, reports, before))["model.json"])["trainer"] is None
+    )
+    clock.now = before + timedelta(minutes=5)  # type: ignore[attr-defined]
+    first = registry.set_trainer(
+        "churn", SetTrainer(source_b64=_trainer_zip("print(1)"), timeout_s=600), alice
+    )
+    cut = clock.now  # type: ignore[attr-defined]
+    clock.now = cut + timedelta(minutes=5)  # type: ignore[attr-defined]
+    second = registry.set_trainer("churn", SetTrainer(source_b64=_trainer_zip("print(2)")), alice)
+    assert second.sha256 != first.sha256
+    data = _build_at(registry, reports, cut)
+    trainer = json.loads(_members(data)["model.json"])["trainer"]
+    assert trainer["sha256"] == first.sha256 and trainer["timeout_s"] == 600
+    assert trainer["uri"] == first.uri and trainer["size"] == first.size
+    assert trainer["updated_by"] == "alice" and trainer["entry_point"] == ["python", "train.py"]
+    assert verify(data).ok
+    now = json.loads(_members(_build_at(registry, reports, clock.now))["model.json"])  # type: ignore[attr-defined]
+    assert now["trainer"]["sha256"] == second.sha256
+
+
+def _build_at(registry: Registry, reports: MemoryReportStore, at: datetime) -> bytes:
+    return EvidenceBuilder(registry, reports, clock=lambda: NOW).build("churn", at).file.read()

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from steward.domain.audit import AuditEvent
 from steward.domain.models import Model, ModelVersion
 
@@ -43,15 +45,38 @@ def model_at(model: Model, events: list[AuditEvent]) -> dict[str, Any]:
         "updated_at": model.created_at,
     }
     created = False
+    trainer: dict[str, Any] | None = None
     for event in events:
         if event.target != model.name or not event.after:
             continue
         created = created or event.action == "model.created"
+        if event.action == "trainer.set":
+            trainer = trainer_at(model, event)
+            continue
         state.update({k: v for k, v in event.after.items() if k in fields})
     if not created:  # a trail older than this format: the record as it is now
-        state = model.model_dump(mode="json")
+        return _without_now(model.model_dump(mode="json"))
+    state.pop("trainer", None)
     replayed = Model.model_validate(state).model_dump(mode="json")
-    return {k: v for k, v in replayed.items() if k not in MODEL_NOW_ONLY}
+    return _without_now({**replayed, "trainer": trainer})
+
+
+def _without_now(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in MODEL_NOW_ONLY}
+
+
+def trainer_at(model: Model, event: AuditEvent) -> dict[str, Any]:
+    """The model's trainer as a ``trainer.set`` event set it: the source's sha256 and the
+    settings, who set it and when; where its source is stored (uri, S3 version, size) from
+    the event, or from the current record when that still holds the same source."""
+    after = dict(event.after or {})
+    current = model.trainer
+    stored: dict[str, Any] = {}
+    if current is not None and current.sha256 == after.get("sha256"):
+        stored = {"uri": current.uri, "s3_version_id": current.s3_version_id, "size": current.size}
+    record = {**stored, **after, "updated_by": event.actor, "updated_at": event.at}
+    values: dict[str, Any] = to_jsonable_python(record)
+    return values
 
 
 def version_at(version: ModelVersion, at: datetime, events: list[AuditEvent]) -> dict[str, Any]:

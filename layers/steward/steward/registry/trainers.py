@@ -65,7 +65,9 @@ class TrainerCode(RegistryCore):
         before = {"sha256": model.trainer.sha256 if model.trainer else None}
         updated = model.model_copy(update={"trainer": trainer, "updated_at": self.clock()})
         self.store.save_model(updated, model.rev)
-        after = {"sha256": digest, **settings}
+        # where the source is, too: an evidence pack replays the trainer as it was at `at`
+        stored = {"uri": uri, "s3_version_id": version_id, "size": len(source)}
+        after = {"sha256": digest, **stored, **settings}
         self._audit(name, caller.user, "trainer.set", name, before=before, after=after)
         return trainer
 
