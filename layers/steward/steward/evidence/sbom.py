@@ -7,20 +7,24 @@ from __future__ import annotations
 
 import json
 import uuid
+from functools import cache
 from importlib import metadata
 from typing import Any
 
 from steward import __version__
 
 
-def runtime_packages() -> list[tuple[str, str]]:
-    """``(name, version)`` of every installed distribution, sorted, once each."""
+@cache
+def runtime_packages() -> tuple[tuple[str, str], ...]:
+    """``(name, version)`` of every installed distribution, sorted, once each. Read once
+    per process (a runtime's packages do not change under it): parsing ~150 METADATA files
+    was a third of a 50-version pack's CPU time."""
     found: set[tuple[str, str]] = set()
     for dist in metadata.distributions():
         name = dist.metadata["Name"] if dist.metadata else None
         if name:
             found.add((str(name), str(dist.version)))
-    return sorted(found, key=lambda p: (p[0].lower(), p[1]))
+    return tuple(sorted(found, key=lambda p: (p[0].lower(), p[1])))
 
 
 def _purl_name(name: str) -> str:
