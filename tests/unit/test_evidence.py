@@ -452,3 +452,23 @@ def test_the_trainer_is_as_it_was_at_the_instant(
 
 def _build_at(registry: Registry, reports: MemoryReportStore, at: datetime) -> bytes:
     return EvidenceBuilder(registry, reports, clock=lambda: NOW).build("churn", at).file.read()
+
+
+def test_gates_concluded_after_the_instant_are_absent(
+    world: tuple[Registry, MemoryReportStore],
+) -> None:
+    """A version validated and held for its gates keeps its validation's time when the
+    gates conclude on the same record: a pack cut in between showed the later gates."""
+    registry, reports = world
+    alice = USERS.identify("alice")
+    registry.register_version("churn", RegisterVersion.model_validate(register_body()), alice)
+    registry.validate("churn", 2, hold=True)
+    held = registry.clock.now  # type: ignore[attr-defined]
+    evidence = {"verdict": "reject", "metrics": {"roc_auc": {"candidate": 0.5}}}
+    registry.conclude_validation("churn", 2, "reject", "roc_auc below the champion", evidence)
+    then = json.loads(_members(_build_at(registry, reports, held))["versions/2/validation.json"])
+    assert then["gates"] is None and then["ok"] is True and "gates" not in then["checks"]
+    later = _members(_build_at(registry, reports, registry.clock.now))  # type: ignore[attr-defined]
+    now = json.loads(later["versions/2/validation.json"])
+    assert now["gates"] == evidence and now["ok"] is False and "gates" in now["checks"]
+    assert json.loads(later["versions/2/version.json"])["status"] == "REJECTED"

@@ -89,9 +89,18 @@ def version_at(version: ModelVersion, at: datetime, events: list[AuditEvent]) ->
         record["validation"] = None
         record["profile"] = None
     target = f"{version.name}/{version.version}"
+    held: dict[str, Any] | None = None  # the checks of a validation held for its gates
     for event in events:
-        if event.target == target and event.after and "status" in event.after:
+        if event.target != target or not event.after:
+            continue
+        if "status" in event.after:
             record["status"] = event.after["status"]
+        if event.action == "version.checked":
+            held = dict(event.after)
+    if record["status"] == "VALIDATING" and record["validation"] and held is not None:
+        # Validated and held for its gates, which concluded after `at` on the same record
+        # (its `at` stays the checks' time): the validation as it was held.
+        record["validation"] = {**record["validation"], "ok": True, "checks": held, "gates": None}
     return {k: v for k, v in record.items() if k not in VERSION_NOW_ONLY}
 
 
