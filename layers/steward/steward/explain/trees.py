@@ -112,9 +112,22 @@ class _Paths:
         self._split_nodes, self._condition_node = np.unique(self.nodes, return_inverse=True)
         ops = trees.op[self._split_nodes]
         self._op_columns = [(code, np.flatnonzero(ops == code)) for code in np.unique(ops).tolist()]
-        self._condition_bit = np.left_shift(np.int64(1), table[:, 1])
-        self._leaf_starts = np.flatnonzero(np.r_[len(table) > 0, table[1:, 0] != table[:-1, 0]])
-        self._split_leaves = table[self._leaf_starts, 0]  # leaves with at least one split
+        # The conditions as (depth, leaves) matrices: the j-th condition of every leaf as a
+        # row of ``failed``'s split failures (padding: its last row, which never fails) and
+        # the bit of its slot, so that the leaves' bits are ``depth`` ORs.
+        starts = np.flatnonzero(np.r_[len(table) > 0, table[1:, 0] != table[:-1, 0]])
+        position = np.arange(len(table)) - np.repeat(starts, np.diff(np.r_[starts, len(table)]))
+        depth = int(position.max()) + 1 if len(table) else 0
+        splits = len(self._split_nodes)
+        self._bits_dtype = next(
+            t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= slots
+        )
+        self._fail_column = np.full((depth, self.n_leaves), 2 * splits, dtype=np.intp)
+        self._fail_column[position, table[:, 0]] = self._condition_node + np.where(
+            self.ways, 0, splits
+        )
+        self._fail_shift = np.zeros((depth, self.n_leaves), dtype=self._bits_dtype)
+        self._fail_shift[position, table[:, 0]] = table[:, 1]
         feature = np.full(self.n_leaves * self.n_slots, -1, dtype=np.int64)
         for leaf, order in enumerate(slot_features):
             feature[leaf * self.n_slots : leaf * self.n_slots + len(order)] = order
@@ -128,28 +141,38 @@ class _Paths:
         self.slot_column = np.where(self.slot_feature >= 0, self.slot_feature, trees.n_features)
         self.weights_a, self.weights_b = _weights(self.n_slots)
 
+    def failed(self, x: np.ndarray) -> np.ndarray:
+        """(leaves, rows) of the smallest unsigned type holding the slots: bit ``s`` set when
+        the row fails a split on slot ``s``. Each split node is compared once per row; the
+        leaves' bits are then ``depth`` ORs of row gathers (the rows' axis is contiguous)."""
+        t = self.trees
+        nodes = self._split_nodes
+        values: np.ndarray = np.ascontiguousarray(x.T, dtype=t.dtype)[t.feature[nodes]]
+        thresholds = t.threshold[nodes][:, None]
+        way = np.empty(values.shape, dtype=bool)  # (splits, rows)
+        for code, rows in self._op_columns:
+            with np.errstate(invalid="ignore"):
+                way[rows] = _OPS[code](values[rows], thresholds[rows])
+        missing = np.isnan(values)
+        if missing.any():
+            way = np.where(missing, t.missing_yes[nodes][:, None], way)
+        # Row u fails a condition wanting split u's yes way, row splits + u one wanting its
+        # no way; the last row fails nothing (padding).
+        splits = len(nodes)
+        failed = np.zeros((2 * splits + 1, x.shape[0]), dtype=bool)
+        np.logical_not(way, out=failed[:splits])
+        failed[splits : 2 * splits] = way
+        cleared = np.zeros((self.n_leaves, x.shape[0]), dtype=self._bits_dtype)
+        for rows, shift in zip(self._fail_column, self._fail_shift, strict=True):
+            cleared |= np.left_shift(
+                failed[rows].view(np.uint8), shift[:, None], dtype=self._bits_dtype
+            )
+        return cleared
+
     def masks(self, x: np.ndarray) -> np.ndarray:
         """(rows, leaves) int64: bit ``s`` set when the row passes every split on slot ``s``
         (bits of padding slots are set)."""
-        t = self.trees
-        nodes = self._split_nodes
-        values: np.ndarray = x.astype(t.dtype)[:, t.feature[nodes]]
-        thresholds = t.threshold[nodes]
-        way = np.empty(values.shape, dtype=bool)
-        for code, cols in self._op_columns:
-            with np.errstate(invalid="ignore"):
-                way[:, cols] = _OPS[code](values[:, cols], thresholds[cols])
-        missing = np.isnan(values)
-        if missing.any():
-            way = np.where(missing, t.missing_yes[nodes], way)
-        masks = np.full((x.shape[0], self.n_leaves), -1, dtype=np.int64)
-        if len(self.nodes):  # (a forest of single leaves has no splits)
-            failed = way[:, self._condition_node] != self.ways  # (rows, conditions)
-            cleared = np.bitwise_or.reduceat(
-                failed * self._condition_bit, self._leaf_starts, axis=1
-            )
-            masks[:, self._split_leaves] = ~cleared
-        return masks
+        return ~self.failed(x).T.astype(np.int64)
 
     def outputs(self, masks: np.ndarray) -> np.ndarray:
         """(rows, outputs): the model's margin for rows given by their masks."""
@@ -207,8 +230,16 @@ class Background:
     base: np.ndarray  # (outputs,) the background's mean margin
     tabled: np.ndarray  # (T,) leaves with a table
     offsets: np.ndarray  # (T,) each tabled leaf's first row in ``table``
-    table: np.ndarray  # (outputs, Σ 2^s, width) per (leaf, pattern) and slot: the leaf's value
+    table: np.ndarray  # (outputs, width, Σ 2^s) per slot and (leaf, pattern): the leaf's value
     # times the slot's Shapley weight, averaged over the background
+    # Every real (tabled leaf, slot) cell, ordered by the slot's feature: its leaf's position
+    # in ``tabled``, its first entry in ``table[k]`` flattened (add the row's pattern), where
+    # each feature's run starts and the features, so that a row's lookups are one ``take``
+    # and summed by feature with one ``add.reduceat``.
+    cell_leaf: np.ndarray
+    cell_offset: np.ndarray
+    cell_starts: np.ndarray
+    cell_features: np.ndarray
     rest: np.ndarray  # (R,) leaves computed per row
     bits: np.ndarray  # (R, m, S) 1.0 where the background row passes the slot
     not_bits: np.ndarray  # (R, m, S) 1.0 where it does not (real slots only)
@@ -216,6 +247,7 @@ class Background:
 
 TABLE_SLOTS = 8  # a leaf's table has 2^slots patterns; the pattern game's matrix 4^slots·slots
 _TABLE_CELLS = 1 << 22  # floats in all the tables together (32 MB): beyond, leaves go per row
+_CHUNK_CELLS = 1 << 19  # (leaves * rows) per chunk of rows explained: the working set in cache
 
 
 def prepare(
@@ -234,7 +266,7 @@ def prepare(
     width = int(slots[tabled].max()) if len(tabled) else 0
     sizes = 1 << slots[tabled]
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    table = np.zeros((paths.value.shape[1], int(sizes.sum()), width))
+    table = np.zeros((paths.value.shape[1], width, int(sizes.sum())))
     for s in np.unique(slots[tabled]).tolist():
         group = np.flatnonzero(slots[tabled] == s)  # positions in ``tabled``
         leaves = tabled[group]
@@ -247,7 +279,13 @@ def prepare(
         rows = (offsets[group][:, None] + np.arange(patterns)).ravel()
         for k in range(table.shape[0]):
             value = paths.value[leaves, k][:, None, None]
-            table[k, rows, :s] = (weights * value).reshape(-1, s)
+            table[k][:s, rows] = (weights * value).reshape(-1, s).T
+    feature = paths.slot_feature[tabled, :width]  # (T, width), -1: padding
+    leaf, slot = np.nonzero(feature >= 0)
+    order = np.argsort(feature[leaf, slot], kind="stable")
+    leaf, slot = leaf[order], slot[order]
+    cell_feature = feature[leaf, slot]
+    cell_starts = np.flatnonzero(np.r_[len(order) > 0, np.diff(cell_feature) != 0])
     real = ((paths.valid[rest][:, None] & paths.bits) != 0)[:, None, :]  # (R, 1, S)
     z_bits = ((zm[:, rest].T[:, :, None] & paths.bits) != 0).astype(np.float64)  # (R, m, S)
     return Background(
@@ -256,6 +294,10 @@ def prepare(
         tabled=tabled,
         offsets=offsets,
         table=table,
+        cell_leaf=leaf,
+        cell_offset=offsets[leaf] + slot * table.shape[2],
+        cell_starts=cell_starts,
+        cell_features=cell_feature[cell_starts],
         rest=rest,
         bits=np.ascontiguousarray(z_bits * real),
         not_bits=np.ascontiguousarray((1.0 - z_bits) * real),
@@ -291,21 +333,39 @@ def tree_shap(trees: TreeEnsemble, x: np.ndarray, background: np.ndarray | Backg
     (rows, or prepared once by :func:`prepare`)."""
     paths = trees.paths
     prepared = background if isinstance(background, Background) else prepare(trees, background)
-    xm = paths.masks(x)  # (n, L)
     n = x.shape[0]
     outputs = paths.value.shape[1]
     values = np.zeros((n, trees.n_features + 1, outputs))  # + a spare column for padding
-    if len(prepared.tabled):
-        tabled = prepared.tabled
-        index = prepared.offsets + (xm[:, tabled] & paths.valid[tabled])  # (n, T)
-        paths.add_by_feature(values, prepared.table[:, index], tabled)
-    if len(prepared.rest):
-        per_slot = _per_row(paths, xm[:, prepared.rest], prepared)  # (n, R, S)
-        value = paths.value[prepared.rest].T[:, None, :, None]  # (outputs, 1, R, 1)
-        paths.add_by_feature(values, per_slot[None] * value, prepared.rest)
+    output = np.empty((n, outputs))
+    chunk = max(1, _CHUNK_CELLS // max(1, paths.n_leaves))
+    for start in range(0, n, chunk):  # in chunks of rows whose working set stays in cache
+        failed = paths.failed(x[start : start + chunk])  # (L, c)
+        part = values[start : start + chunk]
+        output[start : start + chunk] = (failed == 0).T.astype(np.float64) @ paths.value
+        if len(prepared.tabled):
+            _look_up(paths, prepared, failed, part)
+        if len(prepared.rest):
+            xm = ~failed[prepared.rest].T.astype(np.int64)  # (c, R) masks
+            per_slot = _per_row(paths, xm, prepared)  # (c, R, S)
+            value = paths.value[prepared.rest].T[:, None, :, None]  # (outputs, 1, R, 1)
+            paths.add_by_feature(part, per_slot[None] * value, prepared.rest)
     return TreeShap(
-        values=values[:, : trees.n_features], base=prepared.base, output=paths.outputs(xm)
+        values=values[:, : trees.n_features], base=prepared.base, output=output + trees.base
     )
+
+
+def _look_up(paths: _Paths, prepared: Background, failed: np.ndarray, out: np.ndarray) -> None:
+    """Add the tabled leaves' attributions of rows given by their failed bits (leaves, c)
+    into ``out`` (c, features + 1, outputs): one lookup per (leaf, slot, row), summed by
+    feature."""
+    tabled = prepared.tabled
+    valid = paths.valid[tabled].astype(failed.dtype)[:, None]
+    patterns = ~failed[tabled] & valid  # (T, c)
+    index = prepared.cell_offset[:, None] + patterns[prepared.cell_leaf]  # (cells, c)
+    for k in range(out.shape[2]):
+        looked_up = np.take(prepared.table[k].reshape(-1), index)
+        sums = np.add.reduceat(looked_up, prepared.cell_starts, axis=0)  # (features, c)
+        out[:, prepared.cell_features, k] += sums.T
 
 
 def _per_row(paths: _Paths, xm: np.ndarray, prepared: Background) -> np.ndarray:
