@@ -247,7 +247,8 @@ class Background:
 
 TABLE_SLOTS = 8  # a leaf's table has 2^slots patterns; the pattern game's matrix 4^slots·slots
 _TABLE_CELLS = 1 << 22  # floats in all the tables together (32 MB): beyond, leaves go per row
-_CHUNK_CELLS = 1 << 19  # (leaves * rows) per chunk of rows explained: the working set in cache
+_CHUNK_CELLS = 1 << 20  # (leaves or tabled cells) * rows per chunk of rows explained: bounds
+# the working memory (a few arrays of 8 MB) whatever the number of rows
 
 
 def prepare(
@@ -337,7 +338,7 @@ def tree_shap(trees: TreeEnsemble, x: np.ndarray, background: np.ndarray | Backg
     outputs = paths.value.shape[1]
     values = np.zeros((n, trees.n_features + 1, outputs))  # + a spare column for padding
     output = np.empty((n, outputs))
-    chunk = max(1, _CHUNK_CELLS // max(1, paths.n_leaves))
+    chunk = max(1, _CHUNK_CELLS // max(1, paths.n_leaves, len(prepared.cell_leaf)))
     for start in range(0, n, chunk):  # in chunks of rows whose working set stays in cache
         failed = paths.failed(x[start : start + chunk])  # (L, c)
         part = values[start : start + chunk]
