@@ -10,6 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.constructs.function import owned_log_group
 from infra.constructs.nag import acknowledge
 
 
@@ -33,12 +34,7 @@ class Api(Construct):
             auth = apigw.MethodOptions(
                 authorization_type=apigw.AuthorizationType.COGNITO, authorizer=authorizer
             )
-        access_logs = logs.LogGroup(
-            self,
-            "AccessLogs",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        access_logs = owned_log_group(self, "AccessLogs", logs.RetentionDays.THREE_MONTHS)
         self.rest_api = apigw.RestApi(
             self,
             "Rest",

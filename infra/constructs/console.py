@@ -26,11 +26,11 @@ from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct, IConstruct
 
+from infra.constructs.function import owned_log_group, service_role
 from infra.constructs.nag import acknowledge, arn_token
 from infra.constructs.storage import secure_bucket
 
@@ -136,17 +136,12 @@ class Console(Construct):
         self._acknowledge()
 
     def _deploy_files(self, stack: cdk.Stack, rest_api: apigw.RestApi) -> None:
-        log_group = logs.LogGroup(
-            self,
-            "DeployLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
-        role = iam.Role(
+        log_group = owned_log_group(self, "DeployLogs")
+        role = service_role(
             self,
             "DeployRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Steward console: copies the console's files into its bucket",
+            "lambda",
+            "Steward console: copies the console's files into its bucket",
         )
         log_group.grant_write(role)
         role.add_to_policy(

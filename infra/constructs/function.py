@@ -18,6 +18,28 @@ RUNTIME = lambda_.Runtime.PYTHON_3_11
 SOURCE_TAG = "steward:source"
 
 
+def owned_log_group(
+    scope: Construct,
+    construct_id: str,
+    retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+) -> logs.LogGroup:
+    """A log group of Steward's own, kept ``retention`` and removed with the stack."""
+    return logs.LogGroup(
+        scope, construct_id, retention=retention, removal_policy=cdk.RemovalPolicy.DESTROY
+    )
+
+
+def service_role(scope: Construct, construct_id: str, service: str, description: str) -> iam.Role:
+    """A role ``service`` (``lambda``, ``codebuild``...) assumes; it starts empty and each
+    capability grants exactly the actions it needs."""
+    return iam.Role(
+        scope,
+        construct_id,
+        assumed_by=iam.ServicePrincipal(f"{service}.amazonaws.com"),
+        description=description,
+    )
+
+
 class StewardFunction(Construct):
     """One Lambda per folder of ``functions/``; the tag ``steward:source`` names the folder
     whose handler it runs. A zip function with layers by default; with ``image``, a container
@@ -41,18 +63,8 @@ class StewardFunction(Construct):
         reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Steward {source} function",
-        )
+        self.log_group = owned_log_group(self, "Logs")
+        self.role = service_role(self, "Role", "lambda", f"Steward {source} function")
         common: dict[str, Any] = {
             "architecture": lambda_.Architecture.X86_64,
             "role": self.role,

@@ -14,7 +14,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -24,7 +23,7 @@ from infra.constructs.layers import Layers
 from infra.constructs.nag import acknowledge, arn_token
 from infra.constructs.observability import alarm_on_any, traced_state_machine
 from infra.constructs.registry import REGISTRY_LEADING_KEYS, Registry
-from infra.constructs.storage import dead_letter_queue, secure_bucket
+from infra.constructs.storage import dead_letter_queue, queue_with_dead_letters, secure_bucket
 from infra.constructs.tasks import mark
 from steward.dispatch import task_for
 
@@ -159,16 +158,13 @@ class Monitoring(Construct):
     def _fan_out(self, layers: Layers) -> None:
         """The start queue between the schedules and the state machine, and its starter."""
         self.start_dead_letters = dead_letter_queue(self, "StartDlq", of="the drift start queue")
-        self.starts = sqs.Queue(
+        self.starts = queue_with_dead_letters(
             self,
             "StartQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(1),
-            visibility_timeout=START_VISIBILITY,
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.start_dead_letters, max_receive_count=START_RECEIVES
-            ),
+            dead_letters=self.start_dead_letters,
+            max_receives=START_RECEIVES,
+            retention=cdk.Duration.days(1),
+            visibility=START_VISIBILITY,
         )
         self.scheduler_role.add_to_principal_policy(
             iam.PolicyStatement(

@@ -14,6 +14,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.constructs.function import owned_log_group
 from infra.constructs.nag import acknowledge
 
 
@@ -92,11 +93,8 @@ def traced_state_machine(
         timeout=timeout,
         tracing_enabled=True,
         logs=sfn.LogOptions(
-            destination=logs.LogGroup(
-                scope,
-                f"{construct_id}Logs",
-                retention=logs.RetentionDays.THREE_MONTHS,
-                removal_policy=cdk.RemovalPolicy.DESTROY,
+            destination=owned_log_group(
+                scope, f"{construct_id}Logs", logs.RetentionDays.THREE_MONTHS
             ),
             level=sfn.LogLevel.ALL,
             include_execution_data=False,

@@ -8,7 +8,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.function import StewardFunction
@@ -16,7 +15,7 @@ from infra.constructs.layers import Layers
 from infra.constructs.nag import acknowledge, arn_token
 from infra.constructs.observability import alarm_on_any
 from infra.constructs.registry import Registry
-from infra.constructs.storage import dead_letter_queue, secure_bucket
+from infra.constructs.storage import dead_letter_queue, queue_with_dead_letters, secure_bucket
 
 WRITER_BATCH = 1000
 WRITER_WINDOW = cdk.Duration.seconds(60)
@@ -46,16 +45,13 @@ class Scoring(Construct):
         super().__init__(scope, construct_id)
         self.logs = secure_bucket(self, "Logs", access_logs=access_logs)
         self.dead_letters = dead_letter_queue(self, "LogDlq", of="the prediction log queue")
-        self.queue = sqs.Queue(
+        self.queue = queue_with_dead_letters(
             self,
             "LogQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(4),
-            visibility_timeout=QUEUE_VISIBILITY,
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letters, max_receive_count=MAX_RECEIVES
-            ),
+            dead_letters=self.dead_letters,
+            max_receives=MAX_RECEIVES,
+            retention=cdk.Duration.days(4),
+            visibility=QUEUE_VISIBILITY,
         )
         scoring_env = {**environment, "STEWARD_LOG_QUEUE_URL": self.queue.queue_url}
         # Same handler, every flavor installed (scikit-learn, skops): a container image, as

@@ -74,3 +74,25 @@ def dead_letter_queue(scope: Construct, construct_id: str, *, of: str) -> sqs.Qu
     for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
         acknowledge(queue, rule, f"This queue is itself the dead-letter queue of {of}.")
     return queue
+
+
+def queue_with_dead_letters(
+    scope: Construct,
+    construct_id: str,
+    *,
+    dead_letters: sqs.IQueue,
+    max_receives: int,
+    retention: cdk.Duration,
+    visibility: cdk.Duration,
+) -> sqs.Queue:
+    """An encrypted, SSL-only queue whose messages go to ``dead_letters`` after
+    ``max_receives`` receives."""
+    return sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=retention,
+        visibility_timeout=visibility,
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=max_receives),
+    )

@@ -21,13 +21,12 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.constructs.function import StewardFunction
+from infra.constructs.function import StewardFunction, owned_log_group, service_role
 from infra.constructs.nag import acknowledge, arn_token
 
 INPUT, OUTPUT = "training/*/input/*", "training/*/output/*"
@@ -125,18 +124,8 @@ class CodeBuildTrainer(Construct):
         self, scope: Construct, construct_id: str, *, artifacts: s3.IBucket, retrain_arn: str
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
-            description="Steward codebuild trainer backend",
-        )
+        self.log_group = owned_log_group(self, "Logs")
+        self.role = service_role(self, "Role", "codebuild", "Steward codebuild trainer backend")
         self.project = codebuild.Project(
             self,
             "Project",
@@ -236,11 +225,8 @@ class SageMakerTrainer(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, artifacts: s3.IBucket) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="Steward sagemaker trainer backend: the training job's role",
+        self.role = service_role(
+            self, "Role", "sagemaker", "Steward sagemaker trainer backend: the training job's role"
         )
         grant_run_prefixes(self.role, artifacts, self.role)
         self.role.add_to_principal_policy(
