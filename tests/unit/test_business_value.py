@@ -29,8 +29,10 @@ MATRIX = {"matrix": {"tp": 120, "fp": -15, "tn": 0, "fn": -300}, "unit": "USD"}
 USERS = UserDirectory()
 
 
-@pytest.fixture
-def service(registry: Registry) -> DriftService:
+def valued_service(registry: Registry) -> DriftService:
+    """A binary classifier with the value matrix :data:`MATRIX`, hourly windows, labels two
+    hours late and a labelled holdout (for the calibration), in production, and its drift
+    service on fakes."""
     monitoring = {"schedule": "rate(1 hour)", "window_hours": 1, "label_lag_hours": 2}
     holdout = reference_rows(300, seed=5)
     body = register_body(
@@ -39,6 +41,11 @@ def service(registry: Registry) -> DriftService:
     )
     spec = model_spec(monitoring=monitoring, value=MATRIX)
     return drift_service(registry, spec, body, T0 + timedelta(hours=6))
+
+
+@pytest.fixture
+def service(registry: Registry) -> DriftService:
+    return valued_service(registry)
 
 
 def test_a_labelled_report_carries_the_realized_value_exactly(

@@ -16,23 +16,13 @@ from steward.drift.service import DriftService
 from steward.registry.service import Registry
 from steward.stats import cbpe
 from steward.stats.performance import roc_auc
-from tests.factories import model_spec, reference_rows, register_body
-from tests.unit.conftest import drift_service
-from tests.unit.test_drift_report_outcomes import T0, _traffic, _truth
-
-MATRIX = {"matrix": {"tp": 120, "fp": -15, "tn": 0, "fn": -300}, "unit": "USD"}
+from tests.unit.test_business_value import valued_service
+from tests.unit.test_drift_report_outcomes import T0, _traffic
 
 
 @pytest.fixture
 def service(registry: Registry) -> DriftService:
-    monitoring = {"schedule": "rate(1 hour)", "window_hours": 1, "label_lag_hours": 2}
-    holdout = reference_rows(300, seed=5)
-    body = register_body(
-        reference_data={"instances": reference_rows(1000)},
-        holdout_data={"instances": holdout, "labels": _truth(holdout)},
-    )
-    spec = model_spec(monitoring=monitoring, value=MATRIX)
-    return drift_service(registry, spec, body, T0 + timedelta(hours=6))
+    return valued_service(registry)
 
 
 def _unlabel(logs: MemoryLogFiles) -> None:
