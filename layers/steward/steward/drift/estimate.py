@@ -16,7 +16,7 @@ from steward.logs.reader import LogFile, Wanted, is_number
 from steward.stats import cbpe
 
 
-def said_positive(column: Any, positive: str) -> np.ndarray:
+def predicted_positive(column: Any, positive: str) -> np.ndarray:
     """Rows whose logged prediction is the positive class, spelled as the outcomes reader
     spells classes (1, 1.0 and True are "1"); a null prediction is not positive."""
     import pyarrow as pa
@@ -71,8 +71,8 @@ class ScoreCounter:
 
     def add(self, table: Any) -> None:
         scores = scores_of(table.column(schema.SCORE))
-        said = said_positive(table.column(schema.PREDICTION), self.positive)
-        counted, missing = cbpe.count(self.steps, scores, said, self.binner)
+        predicted = predicted_positive(table.column(schema.PREDICTION), self.positive)
+        counted, missing = cbpe.count(self.steps, scores, predicted, self.binner)
         self.counts += counted
         self.missing += missing
 
@@ -109,8 +109,8 @@ def assess(
     realized = performance.get("metrics") or {}
     if labelled is not None and labelled.num_rows and realized:
         scores = scores_of(labelled.column(schema.SCORE))
-        said = said_positive(labelled.column(schema.PREDICTION), found["positive_class"])
-        counted, missing = cbpe.count(steps, scores, said)
+        predicted = predicted_positive(labelled.column(schema.PREDICTION), found["positive_class"])
+        counted, missing = cbpe.count(steps, scores, predicted)
         mine = cbpe.estimate(cbpe.Blocks(counted.tolist(), missing), steps)
         if mine is not None:
             found["comparison"] = {

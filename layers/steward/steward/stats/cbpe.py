@@ -246,7 +246,7 @@ class Counter(Protocol):
 def count(
     steps: Steps,
     scores: np.ndarray,
-    said_positive: np.ndarray,
+    predicted_positive: np.ndarray,
     binner: Counter | None = None,
 ) -> tuple[np.ndarray, int]:
     """Per (block, predicted class) counts of rows (flattened ``2 * blocks``) and the rows
@@ -258,16 +258,16 @@ def count(
     finite = np.isfinite(scores)
     missing = int(len(scores) - np.count_nonzero(finite))
     if missing:
-        scores, said_positive = scores[finite], said_positive[finite]
-    said = said_positive.astype(bool, copy=False)
+        scores, predicted_positive = scores[finite], predicted_positive[finite]
+    predicted = predicted_positive.astype(bool, copy=False)
     if binner is None or len(scores) < 16 * steps.blocks:
-        at = steps.block(scores) * 2 + said
+        at = steps.block(scores) * 2 + predicted
         small: np.ndarray = np.bincount(at, minlength=2 * steps.blocks)
         return small, missing
     counted = np.zeros(2 * steps.blocks, np.int64)
     every, positive = np.zeros(steps.blocks, np.int64), np.zeros(steps.blocks, np.int64)
     binner.count_into(scores, every)  # every row, then the positive ones: one mask, not two
-    binner.count_into(scores[said], positive)
+    binner.count_into(scores[predicted], positive)
     counted[0::2], counted[1::2] = every - positive, positive
     return counted, missing
 
@@ -283,12 +283,12 @@ def _band(value: float, variance: float) -> dict[str, float]:
 
 
 def expected_confusion(table: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    said_no, said_yes = table[:, 0].astype(np.float64), table[:, 1].astype(np.float64)
+    predicted_no, predicted_yes = table[:, 0].astype(np.float64), table[:, 1].astype(np.float64)
     return {
-        "tp": float(said_yes @ p),
-        "fp": float(said_yes @ (1 - p)),
-        "tn": float(said_no @ (1 - p)),
-        "fn": float(said_no @ p),
+        "tp": float(predicted_yes @ p),
+        "fp": float(predicted_yes @ (1 - p)),
+        "tn": float(predicted_no @ (1 - p)),
+        "fn": float(predicted_no @ p),
     }
 
 
@@ -345,23 +345,24 @@ def estimate(blocks: Blocks, steps: Steps) -> dict[str, Any] | None:
         return None
     p = steps.probabilities
     cal = _calibration_variance(steps)
-    said_no, said_yes = table[:, 0].astype(np.float64), table[:, 1].astype(np.float64)
-    n = said_no + said_yes
+    predicted_no, predicted_yes = table[:, 0].astype(np.float64), table[:, 1].astype(np.float64)
+    n = predicted_no + predicted_yes
     bernoulli = p * (1 - p)
     confusion = expected_confusion(table, p)
     found: dict[str, Any] = {"method": METHOD, "rows": rows, "missing_scores": blocks.missing}
 
     accuracy = (confusion["tp"] + confusion["tn"]) / rows
-    d_acc = (said_yes - said_no) / rows
+    d_acc = (predicted_yes - predicted_no) / rows
     found["accuracy"] = _band(accuracy, float(n @ bernoulli) / rows**2 + float(d_acc**2 @ cal))
 
-    tp, fn, predicted = confusion["tp"], confusion["fn"], float(said_yes.sum())
+    tp, fn, predicted = confusion["tp"], confusion["fn"], float(predicted_yes.sum())
     denominator = predicted + tp + fn
     if denominator > 0:
         f1 = 2 * tp / denominator
         d_tp, d_fn = 2 * (predicted + fn) / denominator**2, -2 * tp / denominator**2
-        sampling = d_tp**2 * float(said_yes @ bernoulli) + d_fn**2 * float(said_no @ bernoulli)
-        d_f1 = d_tp * said_yes + d_fn * said_no
+        sampling = d_tp**2 * float(predicted_yes @ bernoulli)
+        sampling += d_fn**2 * float(predicted_no @ bernoulli)
+        d_f1 = d_tp * predicted_yes + d_fn * predicted_no
         found["f1"] = _band(f1, sampling + float(d_f1**2 @ cal))
     else:
         found["f1"] = _band(0.0, 0.0)

@@ -65,11 +65,11 @@ def per_class(labels: np.ndarray, predictions: np.ndarray) -> dict[str, np.ndarr
     k, n = len(classes), len(labels)
     confusion = np.bincount(codes[:n] * k + codes[n:], minlength=k * k).reshape(k, k)
     tp = np.diag(confusion).astype(np.float64)
-    said, support = confusion.sum(axis=0), confusion.sum(axis=1)
+    predicted, support = confusion.sum(axis=0), confusion.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):  # zero_division=0, as scikit-learn
-        precision = np.where(said > 0, tp / said, 0.0)
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
         recall = np.where(support > 0, tp / support, 0.0)
-        f1 = np.where(said + support > 0, 2 * tp / (said + support), 0.0)
+        f1 = np.where(predicted + support > 0, 2 * tp / (predicted + support), 0.0)
     return {
         "classes": classes,
         "precision": precision,
