@@ -11,8 +11,8 @@ import boto3
 import pytest
 
 from steward.adapters.aws import s3 as aws
-from steward.adapters.aws.dynamodb import S3DynamoReportStore
 from steward.adapters.aws.events import EventBridgeSchedules
+from steward.adapters.aws.reports import S3DynamoReportStore
 from steward.adapters.aws.s3 import S3LogFiles, S3RunStore
 from steward.adapters.memory import (
     MemoryLogFiles,

@@ -13,7 +13,8 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from steward.adapters.aws.dynamodb import DynamoAuditLog, DynamoModelStore
+from steward.adapters.aws.audit_trail import DynamoAuditLog
+from steward.adapters.aws.dynamodb import DynamoModelStore
 from steward.adapters.aws.s3 import S3ArtifactStore, S3AuditCopy
 from steward.adapters.memory import (
     MemoryArtifactStore,

@@ -60,7 +60,8 @@ def reset() -> None:
 
 @lru_cache(maxsize=1)
 def registry() -> Registry:
-    from steward.adapters.aws.dynamodb import DynamoAuditLog, DynamoModelStore
+    from steward.adapters.aws.audit_trail import DynamoAuditLog
+    from steward.adapters.aws.dynamodb import DynamoModelStore
     from steward.adapters.aws.s3 import S3ArtifactStore
     from steward.adapters.aws.stepfunctions import StepFunctionsEngine
     from steward.registry.service import Registry
@@ -157,12 +158,10 @@ def log_store() -> S3ArtifactStore:
 
 @lru_cache(maxsize=1)
 def drift() -> DriftService:
-    from steward.adapters.aws.dynamodb import (
-        DynamoAuditLog,
-        DynamoModelStore,
-        S3DynamoReportStore,
-    )
+    from steward.adapters.aws.audit_trail import DynamoAuditLog
+    from steward.adapters.aws.dynamodb import DynamoModelStore
     from steward.adapters.aws.events import EventBridgeBus
+    from steward.adapters.aws.reports import S3DynamoReportStore
     from steward.adapters.aws.s3 import S3ArtifactStore, S3LogFiles
     from steward.drift.service import DriftService
 
@@ -232,7 +231,7 @@ def retrainer() -> Retrainer:
 
 @lru_cache(maxsize=1)
 def evidence() -> EvidenceBuilder:
-    from steward.adapters.aws.dynamodb import S3DynamoReportStore
+    from steward.adapters.aws.reports import S3DynamoReportStore
     from steward.evidence.pack import EvidenceBuilder
 
     cfg = settings()

@@ -1,6 +1,5 @@
-"""DynamoDB adapters: the registry table (models, versions, aliases, task tokens), the audit
-trail, and the drift report store (report bodies in S3, a summary row per report in the
-registry table).
+"""The registry table's store (models, versions, aliases, task tokens, the inventory's index
+entries); the audit trail is in :mod:`.audit_trail`, the drift reports in :mod:`.reports`.
 
 Items keep the record as one JSON document (``doc``) next to the few attributes that keys,
 indexes and conditions need; conditional writes give compare-and-set semantics.
@@ -8,7 +7,6 @@ indexes and conditions need; conditional writes give compare-and-set semantics.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Sequence
 from functools import partial
@@ -16,8 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from steward.adapters.aws.shared import error_code, query_page
-from steward.domain.audit import AuditEvent
+from steward.adapters.aws.shared import error_code, model_pk, newest_first, query_page
 from steward.domain.errors import AlreadyExists, Conflict, DependencyUnavailable, NotFound
 from steward.domain.inventory import (
     IndexBackfill,
@@ -28,20 +25,11 @@ from steward.domain.inventory import (
 )
 from steward.domain.models import Model, ModelVersion, Page, Status
 from steward.ports import (
-    AuditLog,
     ModelStore,
-)
-from steward.ports.monitoring import (
-    ReportStore,
-    listing_of,
 )
 from steward.retry import on_conflict
 
 INDEX = "gsi1"
-
-
-AUDIT_TIME_INDEX = "by-time"  # every event by time: partition ``trail``, sort ``at``
-TRAIL = {"S": "audit"}
 
 
 MODEL_KIND = "MODEL"
@@ -52,10 +40,6 @@ BATCH_WRITE = 25  # items a BatchWriteItem request takes at most
 
 # A conditional write, alone or in a transaction, that a concurrent writer got to first.
 LOST_RACE = ("TransactionCanceledException", "ConditionalCheckFailedException")
-
-
-def _pk(name: str) -> dict[str, str]:
-    return {"S": f"MODEL#{name}"}
 
 
 def _fsk(facet: str) -> dict[str, str]:
@@ -70,6 +54,10 @@ def _model_doc(model: Model) -> str:
 
 def _vsk(version: int) -> dict[str, str]:
     return {"S": f"V#{version:010d}"}
+
+
+def _version_of(item: dict[str, Any]) -> ModelVersion:
+    return ModelVersion.model_validate_json(item["doc"]["S"])
 
 
 class DynamoModelStore(ModelStore):
@@ -95,7 +83,7 @@ class DynamoModelStore(ModelStore):
 
     def _meta_item(self, model: Model) -> dict[str, Any]:
         return {
-            "pk": _pk(model.name),
+            "pk": model_pk(model.name),
             "sk": {"S": "META"},
             "doc": {"S": _model_doc(model)},
             "rev": {"N": str(model.rev)},
@@ -108,7 +96,7 @@ class DynamoModelStore(ModelStore):
         """An index entry: ``gsi1pk = INV#<facet>``, ``gsi1sk = <name>``, in the model's
         partition."""
         return {
-            "pk": _pk(name),
+            "pk": model_pk(name),
             "sk": _fsk(facet),
             "gsi1pk": {"S": f"{FACET_KIND}{facet}"},
             "gsi1sk": {"S": name},
@@ -162,7 +150,7 @@ class DynamoModelStore(ModelStore):
     def _facet_writes(self, name: str, old: set[str], new: set[str]) -> list[dict[str, Any]]:
         """The index entries to delete and to put when a model's facets go from old to new."""
         writes: list[dict[str, Any]] = [
-            {"Delete": {"TableName": self._table, "Key": {"pk": _pk(name), "sk": _fsk(f)}}}
+            {"Delete": {"TableName": self._table, "Key": {"pk": model_pk(name), "sk": _fsk(f)}}}
             for f in sorted(old - new)
         ]
         writes += [
@@ -180,7 +168,9 @@ class DynamoModelStore(ModelStore):
 
     def get_model(self, name: str) -> Model:
         item = self._db.get_item(
-            TableName=self._table, Key={"pk": _pk(name), "sk": {"S": "META"}}, ConsistentRead=True
+            TableName=self._table,
+            Key={"pk": model_pk(name), "sk": {"S": "META"}},
+            ConsistentRead=True,
         ).get("Item")
         if item is None:
             raise NotFound(f"no model {name}")
@@ -211,7 +201,7 @@ class DynamoModelStore(ModelStore):
         start: dict[str, Any] | None = None
         if after is not None:
             start = {
-                "pk": _pk(after),
+                "pk": model_pk(after),
                 "sk": {"S": "META"} if primary is None else _fsk(primary),
                 "gsi1pk": {"S": partition},
                 "gsi1sk": {"S": after},
@@ -254,7 +244,7 @@ class DynamoModelStore(ModelStore):
         skipped), 100 keys per BatchGetItem."""
         got: dict[str, Model] = {}
         for i in range(0, len(names), 100):
-            keys = [{"pk": _pk(n), "sk": {"S": "META"}} for n in names[i : i + 100]]
+            keys = [{"pk": model_pk(n), "sk": {"S": "META"}} for n in names[i : i + 100]]
             request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
             while request:
                 answer = self._db.batch_get_item(RequestItems=request)
@@ -279,7 +269,7 @@ class DynamoModelStore(ModelStore):
         }
         if after is not None:
             kwargs["ExclusiveStartKey"] = {
-                "pk": _pk(after),
+                "pk": model_pk(after),
                 "sk": {"S": "META"},
                 "gsi1pk": {"S": MODEL_KIND},
                 "gsi1sk": {"S": after},
@@ -303,7 +293,7 @@ class DynamoModelStore(ModelStore):
         """Per model, the facets whose index entries are absent (consistent reads)."""
         wanted = {(m.name, f) for m in models for f in facets_of(m)}
         present: set[tuple[str, str]] = set()
-        keys = [{"pk": _pk(name), "sk": _fsk(facet)} for name, facet in sorted(wanted)]
+        keys = [{"pk": model_pk(name), "sk": _fsk(facet)} for name, facet in sorted(wanted)]
         for i in range(0, len(keys), 100):
             request: dict[str, Any] = {
                 self._table: {
@@ -337,7 +327,7 @@ class DynamoModelStore(ModelStore):
         check = {
             "ConditionCheck": {
                 "TableName": self._table,
-                "Key": {"pk": _pk(model.name), "sk": {"S": "META"}},
+                "Key": {"pk": model_pk(model.name), "sk": {"S": "META"}},
                 "ConditionExpression": "rev = :rev",
                 "ExpressionAttributeValues": {":rev": {"N": str(model.rev)}},
             }
@@ -362,7 +352,7 @@ class DynamoModelStore(ModelStore):
             raise Conflict(f"model {model.name} changed meanwhile; retry")
         update: dict[str, Any] = {
             "TableName": self._table,
-            "Key": {"pk": _pk(model.name), "sk": {"S": "META"}},
+            "Key": {"pk": model_pk(model.name), "sk": {"S": "META"}},
             "UpdateExpression": "SET doc = :doc, rev = :next",
             "ConditionExpression": "rev = :rev",
             "ExpressionAttributeValues": {
@@ -387,7 +377,7 @@ class DynamoModelStore(ModelStore):
     # versions
     def _version_item(self, version: ModelVersion) -> dict[str, Any]:
         return {
-            "pk": _pk(version.name),
+            "pk": model_pk(version.name),
             "sk": _vsk(version.version),
             "doc": {"S": version.model_dump_json()},
             "status": {"S": version.status.value},
@@ -404,7 +394,7 @@ class DynamoModelStore(ModelStore):
                     {
                         "Update": {
                             "TableName": self._table,
-                            "Key": {"pk": _pk(version.name), "sk": {"S": "META"}},
+                            "Key": {"pk": model_pk(version.name), "sk": {"S": "META"}},
                             "UpdateExpression": "SET latest_version = :n",
                             "ConditionExpression": "latest_version = :prev",
                             "ExpressionAttributeValues": {
@@ -429,7 +419,9 @@ class DynamoModelStore(ModelStore):
 
     def get_version(self, name: str, version: int) -> ModelVersion:
         item = self._db.get_item(
-            TableName=self._table, Key={"pk": _pk(name), "sk": _vsk(version)}, ConsistentRead=True
+            TableName=self._table,
+            Key={"pk": model_pk(name), "sk": _vsk(version)},
+            ConsistentRead=True,
         ).get("Item")
         if item is None:
             raise NotFound(f"no version {version} of {name}")
@@ -437,15 +429,8 @@ class DynamoModelStore(ModelStore):
 
     def list_versions(self, name: str, limit: int, token: str | None) -> Page[ModelVersion]:
         self.get_model(name)
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :v)",
-            "ExpressionAttributeValues": {":pk": _pk(name), ":v": {"S": "V#"}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        return query_page(
-            self._db, kwargs, token, lambda i: ModelVersion.model_validate_json(i["doc"]["S"])
+        return newest_first(
+            self._db, self._table, model_pk(name), "V#", (limit, token), _version_of
         )
 
     def save_version(self, version: ModelVersion, expected_status: Status) -> None:
@@ -474,21 +459,23 @@ class DynamoModelStore(ModelStore):
             "ExpressionAttributeValues": {":k": {"S": f"STATUS#{status.value}"}},
             "Limit": limit,
         }
-        return query_page(
-            self._db, kwargs, token, lambda i: ModelVersion.model_validate_json(i["doc"]["S"])
-        )
+        return query_page(self._db, kwargs, token, _version_of)
 
     # task tokens: their own items, never part of a version document
     def put_task_token(self, name: str, version: int, token: str) -> None:
         self._db.put_item(
             TableName=self._table,
-            Item={"pk": _pk(name), "sk": {"S": f"TOKEN#{version:010d}"}, "token": {"S": token}},
+            Item={
+                "pk": model_pk(name),
+                "sk": {"S": f"TOKEN#{version:010d}"},
+                "token": {"S": token},
+            },
         )
 
     def task_token(self, name: str, version: int) -> str | None:
         item = self._db.get_item(
             TableName=self._table,
-            Key={"pk": _pk(name), "sk": {"S": f"TOKEN#{version:010d}"}},
+            Key={"pk": model_pk(name), "sk": {"S": f"TOKEN#{version:010d}"}},
             ConsistentRead=True,
         ).get("Item")
         return str(item["token"]["S"]) if item else None
@@ -497,7 +484,7 @@ class DynamoModelStore(ModelStore):
         try:
             result = self._db.delete_item(
                 TableName=self._table,
-                Key={"pk": _pk(name), "sk": {"S": f"TOKEN#{version:010d}"}},
+                Key={"pk": model_pk(name), "sk": {"S": f"TOKEN#{version:010d}"}},
                 ConditionExpression="attribute_exists(pk)",
                 ReturnValues="ALL_OLD",
             )
@@ -506,158 +493,3 @@ class DynamoModelStore(ModelStore):
                 return None
             raise
         return str(result["Attributes"]["token"]["S"])
-
-
-class DynamoAuditLog(AuditLog):
-    """:class:`~steward.ports.AuditLog` on a table keyed (stream, seq); put-only. Items
-    carry exactly the attributes the writers' IAM condition allows (``dynamodb:Attributes``
-    in infra/constructs/registry.py)."""
-
-    def __init__(self, client: Any, table: str) -> None:
-        self._db = client
-        self._table = table
-
-    @staticmethod
-    def _event(item: dict[str, Any]) -> AuditEvent:
-        return AuditEvent.model_validate_json(item["doc"]["S"])
-
-    def head(self, stream: str) -> AuditEvent | None:
-        page = self._db.query(
-            TableName=self._table,
-            KeyConditionExpression="#s = :s",
-            ExpressionAttributeNames={"#s": "stream"},
-            ExpressionAttributeValues={":s": {"S": stream}},
-            ScanIndexForward=False,
-            Limit=1,
-            ConsistentRead=True,
-        )
-        items = page.get("Items", [])
-        return self._event(items[0]) if items else None
-
-    def put(self, event: AuditEvent) -> None:
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item={
-                    "stream": {"S": event.stream},
-                    "seq": {"N": str(event.seq)},
-                    "doc": {"S": event.model_dump_json()},
-                    "trail": TRAIL,
-                    "at": {"S": f"{event.at.isoformat()}#{event.stream}#{event.seq:012d}"},
-                },
-                ConditionExpression="attribute_not_exists(#s)",
-                ExpressionAttributeNames={"#s": "stream"},
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                raise Conflict(f"audit event {event.stream}#{event.seq} exists") from None
-            raise
-
-    def events(self, stream: str, limit: int, token: str | None) -> Page[AuditEvent]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "#s = :s",
-            "ExpressionAttributeNames": {"#s": "stream"},
-            "ExpressionAttributeValues": {":s": {"S": stream}},
-            "Limit": limit,
-            "ConsistentRead": True,
-        }
-        return query_page(self._db, kwargs, token, self._event)
-
-    def recent(self, limit: int, token: str | None) -> Page[AuditEvent]:
-        """Newest first, across streams: one query of the time index per page."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": AUDIT_TIME_INDEX,
-            "KeyConditionExpression": "trail = :t",
-            "ExpressionAttributeValues": {":t": TRAIL},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        return query_page(self._db, kwargs, token, self._event)
-
-    def streams(self) -> list[str]:
-        names: set[str] = set()
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "ProjectionExpression": "#s",
-            "ExpressionAttributeNames": {"#s": "stream"},
-        }
-        while True:
-            page = self._db.scan(**kwargs)
-            names.update(i["stream"]["S"] for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return sorted(names)
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-LATEST_RUN = "RUN#LATEST"  # the sort key of a model's latest drift run
-
-
-class S3DynamoReportStore(ReportStore):
-    """Reports in S3 (``drift/<name>/<id>.json`` and ``.html``), a summary row per report
-    in the registry table for listing, and the model's latest run (``RUN#LATEST``)."""
-
-    def __init__(self, s3: Any, bucket: str, dynamodb: Any, table: str) -> None:
-        self._s3, self._bucket = s3, bucket
-        self._db, self._table = dynamodb, table
-
-    def save(self, model: str, report: dict[str, Any], html: str) -> None:
-        base = f"drift/{model}/{report['report_id']}"
-        for suffix, body, content_type in (
-            ("json", json.dumps(report), "application/json"),
-            ("html", html, "text/html; charset=utf-8"),
-        ):
-            self._s3.put_object(
-                Bucket=self._bucket,
-                Key=f"{base}.{suffix}",
-                Body=body.encode(),
-                ContentType=content_type,
-            )
-        summary = listing_of(report)
-        self._db.put_item(
-            TableName=self._table,
-            Item={
-                "pk": _pk(model),
-                "sk": {"S": f"DRIFT#{report['created_at']}#{report['report_id']}"},
-                "doc": {"S": json.dumps(summary)},
-            },
-        )
-
-    def get(self, model: str, report_id: str, kind: str = "json") -> str:
-        key = f"drift/{model}/{report_id}.{'html' if kind == 'html' else 'json'}"
-        try:
-            body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if error_code(exc) in ("NoSuchKey", "404"):
-                raise NotFound(f"no drift report {report_id} for {model}") from None
-            raise
-        return body.decode()
-
-    def note_run(self, model: str, run: dict[str, Any]) -> None:
-        self._db.put_item(
-            TableName=self._table,
-            Item={"pk": _pk(model), "sk": {"S": LATEST_RUN}, "doc": {"S": json.dumps(run)}},
-        )
-
-    def latest_runs(self, models: list[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for i in range(0, len(models), 100):
-            keys = [{"pk": _pk(m), "sk": {"S": LATEST_RUN}} for m in models[i : i + 100]]
-            request: dict[str, Any] = {self._table: {"Keys": keys}}
-            while request:
-                answer = self._db.batch_get_item(RequestItems=request)
-                for item in answer.get("Responses", {}).get(self._table, []):
-                    found[item["pk"]["S"].removeprefix("MODEL#")] = json.loads(item["doc"]["S"])
-                request = answer.get("UnprocessedKeys") or {}
-        return found
-
-    def summaries(self, model: str, limit: int, token: str | None) -> Page[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :d)",
-            "ExpressionAttributeValues": {":pk": _pk(model), ":d": {"S": "DRIFT#"}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        return query_page(self._db, kwargs, token, lambda i: json.loads(i["doc"]["S"]))

@@ -46,3 +46,35 @@ def query_page(
         items=[convert(i) for i in page.get("Items", [])],
         next_token=encode_token(page.get("LastEvaluatedKey")),
     )
+
+
+def newest_first(
+    db: Any,
+    table: str,
+    pk: dict[str, str],
+    prefix: str,
+    page: tuple[int, str | None],
+    convert: Callable[[dict[str, Any]], T],
+) -> Page[T]:
+    """One page (``page``: limit, token) of the items under ``pk`` whose sort key starts with
+    ``prefix`` (a model's ``V#`` versions, its ``DRIFT#`` summaries), newest first."""
+    limit, token = page
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":pk": pk, ":prefix": {"S": prefix}},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    return query_page(db, kwargs, token, convert)
+
+
+def model_pk(name: str) -> dict[str, str]:
+    """The registry table's partition of model ``name`` (its record, versions, reports)."""
+    return {"S": f"MODEL#{name}"}
+
+
+def doc_of(item: dict[str, Any]) -> dict[str, Any]:
+    """An item's JSON document (``doc``)."""
+    found: dict[str, Any] = json.loads(item["doc"]["S"])
+    return found
