@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from steward.cli.commands import Failed, client
+from steward.cli.base import Failed, client
 from steward.packs import verify
 
 

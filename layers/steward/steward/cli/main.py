@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from steward.cli import render
-from steward.cli.commands import add_api_commands, client, run
+from steward.cli.base import client
+from steward.cli.commands import add_api_commands, run
 from steward.cli.evidence import add_evidence_commands
 from steward.cli.practice import add_practice_commands
 from steward.client import Client

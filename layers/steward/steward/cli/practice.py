@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from steward.cli import render
-from steward.cli.commands import client
+from steward.cli.base import client
 
 DURATIONS = ("lead_time_s", "approval_wait_s", "validation_s", "drift_to_redeploy_s")
 FIGURES = (
