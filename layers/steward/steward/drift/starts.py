@@ -25,7 +25,7 @@ from steward.domain.errors import DependencyUnavailable
 from steward.domain.models import ModelName
 from steward.ports.monitoring import DriftRuns
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class Firing(BaseModel):
@@ -48,7 +48,7 @@ def start_batch(runs: DriftRuns, messages: Iterable[tuple[str, str]]) -> list[st
         try:
             firing = Firing.model_validate_json(body)
         except ValidationError as exc:
-            log.error("a drift start message is malformed (%d errors)", exc.error_count())
+            logger.error("a drift start message is malformed (%d errors)", exc.error_count())
             failed.append(message_id)
             continue
         try:
@@ -57,8 +57,8 @@ def start_batch(runs: DriftRuns, messages: Iterable[tuple[str, str]]) -> list[st
             throttled = True
             failed.append(message_id)
         except Exception:  # any other failure: this message is retried, then dead-lettered
-            log.exception("starting the drift run of %s failed", firing.model)
+            logger.exception("starting the drift run of %s failed", firing.model)
             failed.append(message_id)
     if throttled:
-        log.warning("drift starts throttled: %d messages return to the queue", len(failed))
+        logger.warning("drift starts throttled: %d messages return to the queue", len(failed))
     return failed
