@@ -1,4 +1,9 @@
-"""The demo `make demo` loads: real models through the real API and workflow."""
+"""The demo `make demo` loads: real models through the real API and workflow.
+
+Long: one script told in order (churn's drift, retrain and value, the dataset models,
+cell-risk's own trainer, the practice KPIs), each step a few API calls and the lines it
+prints; its models' data and training are in :mod:`.demo_models`. The value and KPI steps
+are the next to move out if it grows."""
 
 from __future__ import annotations
 
