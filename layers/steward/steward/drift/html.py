@@ -128,6 +128,7 @@ def _performance(report: DriftReport, history: Sequence[dict[str, Any]]) -> str:
             "value matrix and the window's confusion counts.</p>"
         )
     table += _estimated(p.get("estimated") or {})
+    table += _estimated_over_time(p, history)
     return f"<h2>Performance</h2>{intro}{table}{charts}"
 
 
@@ -153,6 +154,38 @@ def _estimated(estimated: dict[str, Any]) -> str:
     return f"<h3>Estimated performance (CBPE, {estimated.get('rows', 0)} rows)</h3>" + _table(
         head, rows
     )
+
+
+OVER_TIME = 12  # reports in the estimated-vs-realized table, this one included
+
+
+def _estimated_over_time(performance: dict[str, Any], history: Sequence[dict[str, Any]]) -> str:
+    """CBPE's ROC AUC estimate and the realized ROC AUC of the last reports (oldest first,
+    this one last): how the estimate tracked the truth once labels arrived. Shown when
+    a past report carries an estimate."""
+    past = [s for s in reversed(history[: OVER_TIME - 1]) if (s.get("estimated") or {})]
+    now = (performance.get("estimated") or {}).get("roc_auc") or {}
+    if not past:
+        return ""
+    rows = []
+    for s in past:
+        estimate = s["estimated"].get("roc_auc")
+        realized = (s.get("performance") or {}).get("roc_auc")
+        rows.append((s.get("created_at"), estimate, realized, _difference(estimate, realized)))
+    estimate, realized = now.get("value"), (performance.get("metrics") or {}).get("roc_auc")
+    rows.append(("this report", estimate, realized, _difference(estimate, realized)))
+    chart = _line(
+        _series(history[: OVER_TIME - 1], lambda s: s["estimated"]["roc_auc"], estimate or 0.0),
+        None,
+        "estimated roc_auc",
+    )
+    head = ("report", "estimated roc_auc", "realized roc_auc", "estimated - realized")
+    return "<h3>Estimated and realized ROC AUC over time</h3>" + _table(head, rows) + chart
+
+
+def _difference(a: Any, b: Any) -> float | None:
+    ok = isinstance(a, int | float) and isinstance(b, int | float)
+    return float(a) - float(b) if ok else None
 
 
 def _fairness(report: DriftReport) -> str:

@@ -156,11 +156,22 @@ def summary_of(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def listing_of(report: dict[str, Any]) -> dict[str, Any]:
-    """The report's listing row: its summary, each feature's verdict statistic and the
-    performance metrics, so that the HTML report can chart drift over past reports."""
+    """The report's listing row: its summary, each feature's verdict statistic, the
+    performance metrics and CBPE's estimates, so that the HTML report can chart drift and
+    estimated against realized performance over past reports."""
     features = {
         name: {"statistic": round(f["statistic"], 6), "drift": f["drift"]}
         for name, f in report.get("features", {}).items()
     }
-    performance = (report.get("performance") or {}).get("metrics", {})
-    return {**summary_of(report), "features": features, "performance": performance}
+    performance = report.get("performance") or {}
+    estimated = {
+        m: band["value"]
+        for m, band in (performance.get("estimated") or {}).items()
+        if isinstance(band, dict) and isinstance(band.get("value"), int | float)
+    }
+    return {
+        **summary_of(report),
+        "features": features,
+        "performance": performance.get("metrics", {}),
+        "estimated": estimated,  # CBPE's point estimates: the report charts them over time
+    }
