@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import settings
 
 if TYPE_CHECKING:
     from tests.moto_stack import Stack
@@ -24,6 +25,11 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_DEV", "false")
+
+# Hypothesis checks correctness here, never speed (speed is bench/'s): no per-example
+# deadline, which a loaded 2-core CI machine misses (a 412 ms example against 200 ms).
+settings.register_profile("steward", deadline=None)
+settings.load_profile("steward")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
