@@ -125,9 +125,19 @@ def test_giving_up_is_logged_and_can_raise_another_error(caplog: pytest.LogCaptu
 
 
 def test_the_default_policy_bounds_a_lost_race_to_seconds() -> None:
-    """The worst case of the shared policy: every pause at its cap, all attempts lost."""
-    worst = sum(CONFLICTS.pause(n, lambda lo, hi: hi) for n in range(1, CONFLICTS.attempts))
-    assert worst < CONFLICTS.deadline_s + CONFLICTS.cap_s
+    """The worst case of the shared policy: every pause at its cap, every attempt lost and
+    taking no time itself: it gives up by the deadline plus one pause."""
+    now = [0.0]
+
+    def lose(_: int) -> None:
+        raise Conflict("taken")
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    with pytest.raises(Conflict, match="gave up"):
+        on_conflict(lose, "racing", sleep=sleep, clock=lambda: now[0], draw=lambda lo, hi: hi)
+    assert CONFLICTS.deadline_s <= now[0] < CONFLICTS.deadline_s + CONFLICTS.cap_s
     assert CONFLICTS.attempts >= 40  # the registry's 8-way race needs room
 
 

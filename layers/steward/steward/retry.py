@@ -29,12 +29,16 @@ class Backoff:
     """At most ``attempts`` calls within ``deadline_s``; before attempt ``n`` (from 1), a
     pause drawn uniformly from ``[0, min(cap_s, base_s * 2**(n-1))]`` (full jitter)."""
 
-    attempts: int = 40
+    # The deadline is the bound, not the count: on a hot stream (twenty registrations and
+    # their workflows appending to one model's audit chain) the last writer loses a round
+    # to each earlier one.
+    attempts: int = 100
     base_s: float = 0.002
-    cap_s: float = 0.1
-    # Each attempt of a registration re-stages its artifacts: twenty writers racing for
-    # version numbers on a busy machine need more than 5 s. 20 s stays under API Gateway's
-    # 29 s integration timeout.
+    # A light race retries within milliseconds (the cap is reached at the 10th attempt);
+    # a crowd spreads out over a second instead of retrying as a herd, where each round
+    # costs every contender a read and a losing write for one winner.
+    cap_s: float = 1.0
+    # 20 s stays under API Gateway's 29 s integration timeout.
     deadline_s: float = 20.0
 
     def pause(self, attempt: int, draw: Callable[[float, float], float]) -> float:
