@@ -320,7 +320,10 @@ def measure(url: str, requests: int, limit: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from steward.local.emulator import scale_patches
     from steward.local.platform import LocalPlatform
+
+    scale_patches()  # partition-only moto queries: the emulator at 10,000 models
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", type=int, default=10_000)

@@ -326,11 +326,19 @@ def early_task_success_with_heartbeat() -> None:
 def fidelity_patches() -> None:
     """Where moto departs from the AWS behaviour Steward relies on, restore it."""
     serialize_stores()
-    indexed_queries()
-    plain_attribute_values()
     early_task_success_with_heartbeat()
     rules_invoke_lambda_targets()
     schedule_rules_match_no_events()
+
+
+def scale_patches() -> None:
+    """For a registry of thousands of models (``bench/inventory.py``): partition-only
+    queries and plain attribute values. Not applied by the platform or the test stacks: a
+    whole test session on one shared moto grew to gigabytes with them (the GSI map is
+    rebuilt after every write), and its tables are small enough for moto's own scan.
+    They stay applied for the rest of the process."""
+    indexed_queries()
+    plain_attribute_values()
 
 
 def configure_moto() -> dict[str, object]:
