@@ -53,3 +53,22 @@ def stack(template: dict[str, Any]) -> Iterator[Stack]:
     from tests import moto_stack
 
     yield from moto_stack.stack(template)
+
+
+_RSS_LOG = os.environ.get("STEWARD_RSS_LOG")
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+if _RSS_LOG:
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
+        with open(_RSS_LOG, "a") as log:
+            log.write(f"{_rss_mb():9.0f} {nodeid}\n")
