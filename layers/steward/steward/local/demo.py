@@ -218,53 +218,77 @@ def _detect_and_retrain(
         DEMO_WAIT_S,
         what="the retrain workflow",
     )
-    model = alice.get("/models/churn")
-    number = model["latest_version"]
-    if retrain["status"] != "SUCCEEDED" or number < 2:
-        say(f"  DriftDetected started retrain {retrain['name']}: {retrain['status']}")
+    retrained = _retrained(alice, "churn", retrain)
+    if retrained is None:
         return
-    path = f"/models/churn/versions/{number}"
-    version = _await(alice, path, "PENDING_APPROVAL")
-    lineage, gates = version["lineage"], (version.get("validation") or {}).get("gates") or {}
+    number, version = retrained
+    lineage = version["lineage"]
     say(
         f"  DriftDetected -> retrain {retrain['name']}: registered churn v{number} "
         f"(parent v{lineage['parent_version']}, {lineage['training_data']['rows']} labelled rows) "
         f"as steward-retrain"
     )
+    _gates(version, number)
+    _approve(alice, bob, "churn", number, "retrained on new labels")
+    say(f"  bob approved v{number}; canary: 20 % of traffic, baking for 4 s")
+    status, outcome, production = _canary(client, alice, "churn", number, shifted[:600], "")
+    say(f"  canary analysis done ({status}): {outcome}; production is v{production}")
+
+
+def _retrained(
+    alice: Client, name: str, retrain: dict[str, Any]
+) -> tuple[int, dict[str, Any]] | None:
+    """The version ``retrain`` registered, once it awaits approval; None (said) when the
+    workflow did not register one."""
+    number = alice.get(f"/models/{name}")["latest_version"]
+    if retrain["status"] != "SUCCEEDED" or number < 2:
+        say(f"  DriftDetected started retrain {retrain['name']}: {retrain['status']}")
+        return None
+    return number, _await(alice, f"/models/{name}/versions/{number}", "PENDING_APPROVAL")
+
+
+def _gates(version: dict[str, Any], number: int) -> None:
+    gates = (version.get("validation") or {}).get("gates") or {}
     say(
         f"  gates: {gates.get('reason')}; holdout AUC v{number} "
         f"{gates.get('metrics', {}).get('roc_auc', float('nan')):.3f} vs champion "
         f"{(gates.get('champion_metrics') or {}).get('roc_auc', float('nan')):.3f}"
     )
-    bob.post(f"{path}/decision", {"decision": "approve", "comment": "retrained on new labels"})
+
+
+def _approve(alice: Client, bob: Client, name: str, number: int, comment: str) -> None:
+    """bob approves ``number``; the canary starts it as the challenger."""
+    path = f"/models/{name}/versions/{number}/decision"
+    bob.post(path, {"decision": "approve", "comment": comment})
     until(
-        lambda: alice.get("/models/churn")["traffic"].get("challenger") == number,
+        lambda: alice.get(f"/models/{name}")["traffic"].get("challenger") == number,
         DEMO_WAIT_S,
-        what=f"churn v{number} as the challenger",
+        what=f"{name} v{number} as the challenger",
     )
-    say(f"  bob approved v{number}; canary: 20 % of traffic, baking for 4 s")
-    for start in range(0, 600, 100):
-        batch = shifted[start : start + 100]
-        alice.post(
-            "/models/churn/predict",
-            {"instances": batch, "keys": [str(start + i) for i in range(len(batch))]},
-        )
+
+
+def _canary(
+    client: Client,
+    alice: Client,
+    name: str,
+    number: int,
+    traffic: list[dict[str, Any]],
+    key_prefix: str,
+) -> tuple[str, str, int]:
+    """Live ``traffic`` during the bake (100 rows a request, keyed), then the canary
+    analysis: its status, the outcome and the production version after it."""
+    for begin in range(0, len(traffic), 100):
+        batch = traffic[begin : begin + 100]
+        keys = [f"{key_prefix}{begin + i}" for i in range(len(batch))]
+        alice.post(f"/models/{name}/predict", {"instances": batch, "keys": keys})
     client.post("/_local/flush", {})
     done = until(
-        lambda: next(
-            (
-                e
-                for e in alice.get("/models/churn/executions")["items"]
-                if e["name"].endswith(f"-v{number}") and e["status"] != "RUNNING"
-            ),
-            None,
-        ),
+        partial(_finished, alice, name, lambda e: e["name"].endswith(f"-v{number}")),
         DEMO_WAIT_S,
-        what="the canary analysis",
+        what=f"{name}'s canary analysis",
     )
-    production = alice.get("/models/churn")["aliases"]["production"]
-    outcome = "promoted" if production == number else "rolled back"
-    say(f"  canary analysis done ({done['status']}): {outcome}; production is v{production}")
+    production = alice.get(f"/models/{name}")["aliases"]["production"]
+    return done["status"], "promoted" if production == number else "rolled back", production
 
 
 def _finished(alice: Client, name: str, match: Any) -> dict[str, Any] | None:
@@ -318,13 +342,11 @@ def _custom_retrain(client: Client, alice: Client, bob: Client) -> None:
         TRAINER_WAIT_S,
         what="cell-risk's retrain",
     )
-    number = alice.get(f"/models/{name}")["latest_version"]
-    if retrain["status"] != "SUCCEEDED" or number < 2:
-        say(f"  DriftDetected started retrain {retrain['name']}: {retrain['status']}")
+    retrained = _retrained(alice, name, retrain)
+    if retrained is None:
         return
-    path = f"/models/{name}/versions/{number}"
-    version = _await(alice, path, "PENDING_APPROVAL")
-    lineage, gates = version["lineage"], (version.get("validation") or {}).get("gates") or {}
+    number, version = retrained
+    lineage = version["lineage"]
     events = alice.get(f"/models/{name}/audit?limit=200")["items"]
     trained: dict[str, Any] = next(
         (e["after"] for e in events if e["action"] == "retrain.trained"), {}
@@ -341,31 +363,11 @@ def _custom_retrain(client: Client, alice: Client, bob: Client) -> None:
         f"{lineage['training_data']['rows']} labelled rows "
         f"(sha256 {lineage['training_data']['sha256'][:12]}), trigger {lineage['trigger']}"
     )
+    _gates(version, number)
+    _approve(alice, bob, name, number, "retrained by our trainer")
+    status, outcome, production = _canary(client, alice, name, number, scanner[:400], "scan-")
     say(
-        f"  gates: {gates.get('reason')}; holdout AUC v{number} "
-        f"{gates.get('metrics', {}).get('roc_auc', float('nan')):.3f} vs champion "
-        f"{(gates.get('champion_metrics') or {}).get('roc_auc', float('nan')):.3f}"
-    )
-    bob.post(f"{path}/decision", {"decision": "approve", "comment": "retrained by our trainer"})
-    until(
-        lambda: alice.get(f"/models/{name}")["traffic"].get("challenger") == number,
-        DEMO_WAIT_S,
-        what=f"{name} v{number} as the challenger",
-    )
-    for begin in range(0, 400, 100):
-        batch = scanner[begin : begin + 100]
-        keys = [f"scan-{begin + i}" for i in range(len(batch))]
-        alice.post(f"/models/{name}/predict", {"instances": batch, "keys": keys})
-    client.post("/_local/flush", {})
-    done = until(
-        partial(_finished, alice, name, lambda e: e["name"].endswith(f"-v{number}")),
-        DEMO_WAIT_S,
-        what=f"{name}'s canary analysis",
-    )
-    production = alice.get(f"/models/{name}")["aliases"]["production"]
-    outcome = "promoted" if production == number else "rolled back"
-    say(
-        f"  bob approved v{number}; canary 20 % for 4 s, analysis {done['status']}: "
+        f"  bob approved v{number}; canary 20 % for 4 s, analysis {status}: "
         f"{outcome}; production is v{production}"
     )
 
