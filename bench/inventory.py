@@ -180,14 +180,21 @@ def _version_statuses(rng: random.Random, count: int) -> list[Status]:
 
 def seed(count: int, processes: int = 2, first: int = 0) -> int:
     """Models ``first`` .. ``first + count - 1`` of :func:`synthetic`, bulk-loaded into the
-    registry table named by ``STEWARD_REGISTRY_TABLE`` (at ``AWS_ENDPOINT_URL``) from
-    ``processes`` processes (building and sending items is the client's CPU; the emulator's
-    is the platform's); returns the items written."""
+    registry table named by ``STEWARD_REGISTRY_TABLE`` from ``processes`` processes, each
+    reaching the emulator at ``STEWARD_EMULATOR_URL`` (building and sending items is the
+    client's CPU; the emulator's is the platform's); returns the items written."""
     bounds = [(s, min(s + 500, first + count)) for s in range(first, first + count, 500)]
     if processes <= 1:
         return sum(_seed_range(a, b) for a, b in bounds)
-    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        processes, mp_context=get_context("spawn"), initializer=_reach_the_emulator
+    ) as pool:
         return sum(pool.map(_seed_range, *zip(*bounds, strict=True)))
+
+
+def _reach_the_emulator() -> None:
+    """In a seeding process: the platform's emulator is another process's, over its port."""
+    os.environ["AWS_ENDPOINT_URL"] = os.environ["STEWARD_EMULATOR_URL"]
 
 
 def _seed_range(start: int, stop: int) -> int:

@@ -54,7 +54,7 @@ def test_lifecycle_runs_the_cdk_state_machine_with_real_handlers(platform: Local
         alice.post("/models/e2e-churn/versions/1/decision", {"decision": "approve", "comment": "x"})
     assert denied.value.status == 403
     bob.post("/models/e2e-churn/versions/1/decision", {"decision": "approve", "comment": "ok"})
-    sfn = boto3.client("stepfunctions")  # the emulator, through AWS_ENDPOINT_URL
+    sfn = boto3.client("stepfunctions")  # the emulator, in-process
     execution = until(
         lambda: (
             (e := sfn.describe_execution(executionArn=version["execution_arn"]))["status"]
@@ -68,6 +68,35 @@ def test_lifecycle_runs_the_cdk_state_machine_with_real_handlers(platform: Local
     assert execution["status"] == "SUCCEEDED"
     model = alice.put("/models/e2e-churn/aliases/production", {"version": 1})
     assert model["aliases"] == {"production": 1}
+
+
+def test_other_processes_reach_the_platforms_backends_through_the_port(
+    platform: LocalPlatform,
+) -> None:
+    """The platform's own clients reach moto in-process (README, "The local platform");
+    another process reaches the same backends through ``STEWARD_EMULATOR_URL``."""
+    assert "AWS_ENDPOINT_URL" not in os.environ
+    table = os.environ["STEWARD_REGISTRY_TABLE"]
+    boto3.client("dynamodb").put_item(
+        TableName=table, Item={"pk": {"S": "PORT#probe"}, "sk": {"S": "META"}}
+    )
+    script = (
+        "import boto3, sys; print(boto3.client('dynamodb').get_item(TableName=sys.argv[1], "
+        "Key={'pk': {'S': 'PORT#probe'}, 'sk': {'S': 'META'}})['Item']['pk']['S'])"
+    )
+    env = {**os.environ, "AWS_ENDPOINT_URL": os.environ["STEWARD_EMULATOR_URL"]}
+    out = subprocess.run(
+        [sys.executable, "-c", script, table],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip() == "PORT#probe"
+    boto3.client("dynamodb").delete_item(
+        TableName=table, Key={"pk": {"S": "PORT#probe"}, "sk": {"S": "META"}}
+    )
 
 
 def test_schedules_fire_locally(platform: LocalPlatform) -> None:

@@ -1,6 +1,9 @@
-"""The embedded AWS emulator: moto's threaded server on a loopback port.
+"""The embedded AWS emulator: moto's backends, in this process.
 
-boto3 clients reach it through ``AWS_ENDPOINT_URL``, as they would reach LocalStack. Step
+The platform's own boto3 clients reach them in-process (``mock_aws``: a request costs a
+quarter of what a loopback HTTP round trip to the server costs); other processes reach the
+same backends through moto's threaded server on a loopback port (``STEWARD_EMULATOR_URL``,
+their ``AWS_ENDPOINT_URL``), as they would reach LocalStack. Step
 Functions executes state machines for real (moto's ASL interpreter) and Lambda invocations
 are handed to :mod:`steward.local.runtime`, which runs the repository's handlers in-process.
 """
@@ -392,6 +395,7 @@ class Emulator:
     port: int = 0
     _server: object | None = field(default=None, repr=False)
     _moto_config: dict[str, object] | None = field(default=None, repr=False)
+    _mock: Any = field(default=None, repr=False)
 
     @property
     def endpoint(self) -> str:
@@ -407,7 +411,19 @@ class Emulator:
         self._server = server
         self.reset()
         os.environ.update(_ENV)
-        os.environ["AWS_ENDPOINT_URL"] = self.endpoint
+        # This process's clients (the functions, pollers, scheduler) reach the same backends
+        # in-process, without a socket; other processes use the port (STEWARD_EMULATOR_URL).
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        os.environ["STEWARD_EMULATOR_URL"] = self.endpoint
+        # S3 keeps the port as its endpoint, so that presigned URLs handed out (a large
+        # evidence pack) reach the server; moto serves this process's requests to it
+        # in-process all the same.
+        os.environ["AWS_ENDPOINT_URL_S3"] = self.endpoint
+        os.environ["MOTO_S3_CUSTOM_ENDPOINTS"] = self.endpoint
+        from moto import mock_aws
+
+        self._mock = mock_aws()
+        self._mock.start(reset=False)
         # moto's Step Functions interpreter calls Lambda back through this port.
         os.environ["MOTO_PORT"] = str(self.port)
         return self
@@ -422,6 +438,11 @@ class Emulator:
         urllib.request.urlopen(request, timeout=30).close()  # noqa: S310 - loopback emulator
 
     def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop(remove_data=False)
+            self._mock = None
+            for name in ("STEWARD_EMULATOR_URL", "AWS_ENDPOINT_URL_S3", "MOTO_S3_CUSTOM_ENDPOINTS"):
+                os.environ.pop(name, None)
         if self._server is not None:
             self._server.stop()  # type: ignore[attr-defined]
             self._server = None
