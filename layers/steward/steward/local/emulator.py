@@ -20,6 +20,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from steward.local.moto_costs import item_level_transaction_rollback, untracked_model_objects
+
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
@@ -326,30 +328,12 @@ def early_task_success_with_heartbeat() -> None:
     cls._wait_for_task_token_heartbeat = wait  # type: ignore[method-assign]
 
 
-def untracked_model_objects() -> None:
-    """moto keeps every model object it ever makes (each DynamoDB item and each copy a
-    query makes of one, each S3 key with its body) in a class-level list for its dashboard,
-    emptied only on reset. A long-lived emulator (the local platform, a test session's
-    shared stack) then grows without bound: 52 drift runs kept 210,000 items alive for a
-    table of 502, and a whole test session passed 16 GB. Steward never uses the dashboard;
-    stop the tracking. Idempotent."""
-    from moto.core.common_models import BaseModel
-
-    if getattr(BaseModel.__new__, "_steward_patched", False):
-        return
-
-    def new(cls: type, *args: Any, **kwargs: Any) -> Any:
-        return super(BaseModel, cls).__new__(cls)  # type: ignore[misc]
-
-    new._steward_patched = True  # type: ignore[attr-defined]
-    BaseModel.__new__ = staticmethod(new)  # type: ignore[method-assign]
-
-
 def fidelity_patches() -> None:
     """Where moto departs from the AWS behaviour Steward relies on, restore it (memory
     included: an AWS service does not keep what it deleted)."""
     untracked_model_objects()
     serialize_stores()
+    item_level_transaction_rollback()
     early_task_success_with_heartbeat()
     rules_invoke_lambda_targets()
     schedule_rules_match_no_events()
