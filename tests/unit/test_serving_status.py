@@ -110,3 +110,26 @@ def test_archiving_a_pending_version_ends_its_waiting_approval_workflow(
         ("token-1", {"decision": "reject", "actor": "bob", "status": "ARCHIVED"})
     ]
     assert registry.store.take_task_token("churn", pending) is None
+
+
+def test_an_archive_that_lands_while_the_workflow_records_its_token_ends_it_once(
+    registry: Registry, scorer: Scorer
+) -> None:
+    """The archive lands between the workflow's token write and its second read: the
+    archive takes the token and resumes the workflow; the workflow's step waits for that
+    instead of failing with "nothing to approve" (seen in CI once the emulator got fast)."""
+    pending = _register(registry, approve=False)
+    store = registry.store
+    put = store.put_task_token
+
+    def put_then_archive(name: str, number: int, token: str) -> None:
+        put(name, number, token)
+        registry.archive(name, number, USERS.identify("bob"), "superseded before review")
+
+    store.put_task_token = put_then_archive  # type: ignore[method-assign]
+    assert registry.await_decision("churn", pending, "token-1") is None
+    workflows = registry.workflows
+    assert isinstance(workflows, MemoryWorkflowEngine)
+    assert workflows.resumed == [
+        ("token-1", {"decision": "reject", "actor": "bob", "status": "ARCHIVED"})
+    ]

@@ -178,7 +178,8 @@ class Approvals(RegistryCore):
             version = self.store.get_version(name, number)
             if version.status is Status.PENDING_APPROVAL:
                 return None
-            self.store.take_task_token(name, number)
+            if self.store.take_task_token(name, number) is None:
+                return None  # the decider (or an archive) took the token: it resumes us
         if version.status in (Status.APPROVED, Status.REJECTED) and version.approvals:
             return _decision_output(version)
         raise Conflict(f"version {number} is {version.status.value}: nothing to approve")
