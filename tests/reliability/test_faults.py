@@ -115,7 +115,7 @@ def test_registration_leaves_record_and_artifact_or_neither(
 
     with injected(Fault(service, operation, kind, match=nth_call)) as (fault,):
         answer = call(stack, "POST", f"/models/{name}/versions", register_body())
-    assert fault.injected == 1
+    assert fault.injected == 1, (fault.calls, answer)  # once flaky: 0 calls, answer unseen
     assert_generic(answer, kind)
     assert call(stack, "GET", f"/models/{name}/versions").body["items"] == []
     assert live_artifact_keys(name) == []  # neither: nothing left that no record references
