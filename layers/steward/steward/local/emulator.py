@@ -1,7 +1,7 @@
 """The embedded AWS emulator: moto's backends, in this process.
 
-The platform's own boto3 clients reach them in-process (``mock_aws``: a request costs a
-quarter of what a loopback HTTP round trip to the server costs); other processes reach the
+The platform's own boto3 clients reach them in-process (``mock_aws``: no socket, no HTTP
+parsing; README, "The local platform", names the bench that measures it); other processes reach the
 same backends through moto's threaded server on a loopback port (``STEWARD_EMULATOR_URL``,
 their ``AWS_ENDPOINT_URL``), as they would reach LocalStack. Step
 Functions executes state machines for real (moto's ASL interpreter) and Lambda invocations
