@@ -105,11 +105,15 @@ def inventory(stack: Stack) -> list[tuple[Model, list[ModelVersion]]]:
     return models
 
 
-def _listing(store: DynamoModelStore, where: ModelFilter) -> list[str]:
+def _listing(
+    store: DynamoModelStore, where: ModelFilter, pages: list[int] | None = None
+) -> list[str]:
     names, token = [], None
     while True:
         page = store.list_models(37, token, where)
         names += [m.name for m in page.items]
+        if pages is not None:
+            pages.append(len(page.items))
         if not (token := page.next_token):
             return names
 
@@ -228,3 +232,68 @@ def test_backfill_never_writes_a_facet_a_concurrent_save_took_away(stack: Stack)
     entries = {i["sk"]["S"][4:] for i in _items(model.name) if i["sk"]["S"][:4] == "IDX#"}
     assert "owner=after" in entries and "owner=before" not in entries
     assert entries == facets_of(store.get_model(model.name))
+
+
+class _Counting:
+    """A DynamoDB client that counts the records ``BatchGetItem`` is asked for."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.records = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_get_item(self, **kwargs: Any) -> Any:
+        self.records += sum(len(r["Keys"]) for r in kwargs["RequestItems"].values())
+        return self._client.batch_get_item(**kwargs)
+
+
+def test_a_combined_filter_reads_only_the_records_its_entries_match(stack: Stack) -> None:
+    """The query on the first facet's index filters on the entries' copies of the other
+    facets and of the search text: only matching models' records are read."""
+    models = [synthetic(i)[0] for i in range(93_000, 93_120)]
+    _store().bulk_load((m, []) for m in models)
+    counting = _Counting(boto3.client("dynamodb"))
+    store = DynamoModelStore(counting, os.environ["STEWARD_REGISTRY_TABLE"])
+    for fields in (
+        {"risk_tier": "low", "task": "classification", "q": "churn"},
+        {"owner": "owner000", "status": "none"},
+        {"tag": ("pii:no",), "q": "for"},
+    ):
+        where = ModelFilter.model_validate(fields)
+        counting.records, pages = 0, []
+        listed = _listing(store, where, pages)
+        matching = [n for n in listed if n in {m.name for m in models}]
+        assert matching == sorted(m.name for m in models if where.matches(m))
+        # no record read that did not match, but one a full page reads to know there is more
+        assert len(listed) <= counting.records <= len(listed) + len(pages), fields
+
+
+def test_entries_without_copies_still_list_and_the_backfill_renews_them(stack: Stack) -> None:
+    """Entries written before they carried their model's facets and text (no ``fs``,
+    ``tx``) let the record judge; the backfill rewrites them."""
+    store, db, table = _store(), boto3.client("dynamodb"), os.environ["STEWARD_REGISTRY_TABLE"]
+    model = synthetic(94_000)[0].model_copy(update={"name": "aaa-old-entries"})
+    store.bulk_load([(model, [])])
+    for item in _items(model.name):
+        if item["sk"]["S"].startswith("IDX#"):
+            db.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
+                           UpdateExpression="REMOVE fs, tx")  # fmt: skip
+    where = ModelFilter(owner=model.owner, risk_tier=model.risk_tier, q=model.name)
+    assert _listing(store, where) == [model.name]
+    assert _listing(store, where.model_copy(update={"q": "no-such-word"})) == []
+    assert _backfill(stack, limit=1000)["repaired"] >= 1
+    entries = [i for i in _items(model.name) if i["sk"]["S"].startswith("IDX#")]
+    assert entries and all(set(i["fs"]["SS"]) == facets_of(model) for i in entries)
+    assert _backfill(stack, limit=1000)["repaired"] == 0
+
+
+def test_a_description_too_long_to_copy_is_searched_on_the_record(stack: Stack) -> None:
+    store = _store()
+    long = "lorem " * 200 + "zeppelin"  # over MAX_INDEXED_TEXT
+    model = synthetic(94_001)[0].model_copy(update={"name": "aaa-long-text", "description": long})
+    store.bulk_load([(model, [])])
+    assert all("tx" not in i for i in _items(model.name))
+    assert _listing(store, ModelFilter(owner=model.owner, q="ZEPPELIN")) == [model.name]
+    assert _listing(store, ModelFilter(q="zeppelin")) == [model.name]

@@ -316,6 +316,7 @@ def test_index_entries_follow_every_model_change(store: ModelStore) -> None:
                 "tags": {"run": run, "team": "ops"},
                 "aliases": {"production": 2},
                 "latest_drift": {"drift_detected": True},
+                "description": "Quasar pricing",
             }
         ),
         model.rev,
@@ -330,6 +331,11 @@ def test_index_entries_follow_every_model_change(store: ModelStore) -> None:
     assert name not in names(tag=("team:risk",)) and name in names(tag=("team:ops",))
     assert name in names(status="APPROVED") and name in names(drift="detected")
     assert name not in names(status="none") and name not in names(drift="none")
+    assert names(q="quasar") == [name] and names(q="quasar", owner="dee") == [name]
+    assert names(q="quasar", owner="ann") == [] and names(q="churn", owner="dee") == []
+    quiet = store.get_model(name)  # the text alone changes: the entries' copies follow
+    store.save_model(quiet.model_copy(update={"description": "Nebula"}), quiet.rev)
+    assert names(q="nebula", owner="dee") == [name] and names(q="quasar", owner="dee") == []
 
 
 def test_a_token_only_resumes_its_own_listing(store: ModelStore) -> None:

@@ -24,6 +24,9 @@ NO_PRODUCTION = "none"
 DriftState = Literal["detected", "clear", "none"]
 MAX_TAGS = 40  # tag facets ride in the model's own write transaction (DynamoDB: 100 items)
 MAX_FACET = 400  # bytes of a facet value kept readable in a key; longer ones are hashed
+# A store may copy a model's search text into its index entries (a query then filters on
+# it) when the text is at most this many characters; a longer one is checked on the record.
+MAX_INDEXED_TEXT = 1000
 TAG = re.compile(r"^([^:]{1,128}):(.{0,256})$", re.S)
 
 
@@ -131,10 +134,27 @@ def facets_of(model: Model) -> set[str]:
     return facets
 
 
+def search_text(model: Model) -> str:
+    """What ``q`` searches: the name and the description, case-folded."""
+    return f"{model.name}\n{model.description}".casefold()
+
+
+def query_words(q: str) -> list[str]:
+    """The words of ``q`` that must all occur in :func:`search_text` (case-folded)."""
+    return q.casefold().split()
+
+
+def indexed_text(model: Model) -> str | None:
+    """The search text a store copies into the model's index entries, or ``None`` when it
+    is longer than :data:`MAX_INDEXED_TEXT` (entries without it are checked on the record)."""
+    text = search_text(model)
+    return text if len(text) <= MAX_INDEXED_TEXT else None
+
+
 def text_matches(model: Model, q: str) -> bool:
     """Case-insensitive: every word of ``q`` occurs in the name or the description."""
-    text = f"{model.name}\n{model.description}".casefold()
-    return all(word in text for word in q.casefold().split())
+    text = search_text(model)
+    return all(word in text for word in query_words(q))
 
 
 def encode_after(name: str, where: ModelFilter) -> str:

@@ -8,7 +8,7 @@ indexes and conditions need; conditional writes give compare-and-set semantics.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -22,6 +22,8 @@ from steward.domain.inventory import (
     decode_after,
     encode_after,
     facets_of,
+    indexed_text,
+    query_words,
 )
 from steward.domain.models import Model, ModelVersion, Page, Status
 from steward.ports import (
@@ -56,6 +58,44 @@ def _vsk(version: int) -> dict[str, str]:
     return {"S": f"V#{version:010d}"}
 
 
+def _chunks(items: list[Any], size: Callable[[], int]) -> Iterator[list[Any]]:
+    """``items`` in consecutive chunks, each as long as ``size()`` says when it is taken."""
+    start = 0
+    while start < len(items):
+        end = start + size()
+        yield items[start:end]
+        start = end
+
+
+def _narrowing(where: ModelFilter, primary: str | None) -> tuple[str, dict[str, Any]] | None:
+    """A listing query's filter: the entry carries every facet asked for besides the one
+    whose index is read, and its search text every word of ``q``. An entry without the
+    copies (written before they existed, or a text too long to copy) passes, for the
+    record to judge."""
+    facets = [f for f in where.facets() if f != primary]
+    words = query_words(where.q) if where.q else []
+    clauses: list[str] = []
+    values: dict[str, Any] = {}
+    if facets:
+        values |= {f":f{i}": {"S": f} for i, f in enumerate(facets)}
+        held = " AND ".join(f"contains(fs, :f{i})" for i in range(len(facets)))
+        clauses.append(f"(attribute_not_exists(fs) OR ({held}))")
+    if words:
+        values |= {f":w{i}": {"S": w} for i, w in enumerate(words)}
+        held = " AND ".join(f"contains(tx, :w{i})" for i in range(len(words)))
+        clauses.append(f"(attribute_not_exists(tx) OR ({held}))")
+    return (" AND ".join(clauses), values) if clauses else None
+
+
+def _same_item(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal DynamoDB items; a string set's order is not kept by DynamoDB."""
+
+    def plain(item: dict[str, Any]) -> dict[str, Any]:
+        return {k: frozenset(v["SS"]) if "SS" in v else v for k, v in item.items()}
+
+    return plain(a) == plain(b)
+
+
 def _version_of(item: dict[str, Any]) -> ModelVersion:
     return ModelVersion.model_validate_json(item["doc"]["S"])
 
@@ -77,12 +117,12 @@ class DynamoModelStore(ModelStore):
         these same items one change at a time; :meth:`bulk_load` writes them all at once."""
         return [
             self._meta_item(model),
-            *(self._facet_item(model.name, f) for f in sorted(facets_of(model))),
+            *(self._facet_item(model, f) for f in sorted(facets_of(model))),
             *(self._version_item(v) for v in versions),
         ]
 
     def _meta_item(self, model: Model) -> dict[str, Any]:
-        return {
+        item = {
             "pk": model_pk(model.name),
             "sk": {"S": "META"},
             "doc": {"S": _model_doc(model)},
@@ -91,16 +131,26 @@ class DynamoModelStore(ModelStore):
             "gsi1pk": {"S": MODEL_KIND},
             "gsi1sk": {"S": model.name},
         }
+        text = indexed_text(model)
+        if text is not None:
+            item["tx"] = {"S": text}
+        return item
 
-    def _facet_item(self, name: str, facet: str) -> dict[str, Any]:
+    def _facet_item(self, model: Model, facet: str) -> dict[str, Any]:
         """An index entry: ``gsi1pk = INV#<facet>``, ``gsi1sk = <name>``, in the model's
-        partition."""
-        return {
-            "pk": model_pk(name),
+        partition, with copies of every facet of the model (``fs``) and of its search text
+        (``tx``, when short enough) that a listing's query filters on."""
+        item = {
+            "pk": model_pk(model.name),
             "sk": _fsk(facet),
             "gsi1pk": {"S": f"{FACET_KIND}{facet}"},
-            "gsi1sk": {"S": name},
+            "gsi1sk": {"S": model.name},
+            "fs": {"SS": sorted(facets_of(model))},
         }
+        text = indexed_text(model)
+        if text is not None:
+            item["tx"] = {"S": text}
+        return item
 
     def create_model(self, model: Model) -> None:
         writes = [
@@ -111,7 +161,7 @@ class DynamoModelStore(ModelStore):
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
-            *self._facet_writes(model.name, set(), facets_of(model)),
+            *self._facet_writes(None, model),
         ]
         try:
             self._db.transact_write_items(TransactItems=writes)
@@ -147,15 +197,22 @@ class DynamoModelStore(ModelStore):
             time.sleep(min(1.0, 0.05 * 2**attempt))
         raise DependencyUnavailable("DynamoDB left items unprocessed after 20 attempts")
 
-    def _facet_writes(self, name: str, old: set[str], new: set[str]) -> list[dict[str, Any]]:
-        """The index entries to delete and to put when a model's facets go from old to new."""
+    def _facet_writes(self, before: Model | None, after: Model) -> list[dict[str, Any]]:
+        """The index entries to delete and to put when a model goes from ``before`` (``None``:
+        new) to ``after``: none when its facets and search text stay; otherwise a delete per
+        facet lost and a put of every entry (each carries all the facets and the text)."""
+        old = set() if before is None else facets_of(before)
+        new = facets_of(after)
+        if before is not None and old == new and indexed_text(before) == indexed_text(after):
+            return []
+        key = model_pk(after.name)
         writes: list[dict[str, Any]] = [
-            {"Delete": {"TableName": self._table, "Key": {"pk": model_pk(name), "sk": _fsk(f)}}}
+            {"Delete": {"TableName": self._table, "Key": {"pk": key, "sk": _fsk(f)}}}
             for f in sorted(old - new)
         ]
         writes += [
-            {"Put": {"TableName": self._table, "Item": self._facet_item(name, f)}}
-            for f in sorted(new - old)
+            {"Put": {"TableName": self._table, "Item": self._facet_item(after, f)}}
+            for f in sorted(new)
         ]
         return writes
 
@@ -180,20 +237,23 @@ class DynamoModelStore(ModelStore):
         self, limit: int, token: str | None, where: ModelFilter | None = None
     ) -> Page[Model]:
         """Reads the index of ``where``'s most selective facet (or the name listing) in
-        name order, fetches the models it names and keeps those that match every filter
-        (the index is eventually consistent; the model record is read consistently).
+        name order, the query itself filtering on the other facets and ``q`` (the entries'
+        copies of them), fetches the models it names and keeps those that match every
+        filter (the index is eventually consistent; the model record is read consistently
+        and is the judge).
 
         At most ``max(limit, OVER_READ)`` index entries are examined per call, so a page
         may hold fewer than ``limit`` models while ``next_token`` is set. When the index
         read is the whole filter, a query asks for one entry more than the page still needs
-        (every entry names a match, the index lagging aside); when other filters remain to
-        check, it asks for at least 100 and twice as many each round, and the models are
-        fetched 100 at a time until the page is full."""
+        (every entry names a match, the index lagging aside); when other filters remain,
+        it examines at least 100 entries and twice as many each round, and the models
+        the filtered query returns are fetched 100 at a time until the page is full."""
         where = where or ModelFilter()
         after = decode_after(token, where)
         primary = where.primary()
         partition = MODEL_KIND if primary is None else f"{FACET_KIND}{primary}"
         exact = where.q is None and len(where.facets()) <= 1
+        narrowing = _narrowing(where, primary)
         budget = max(limit, OVER_READ)
         step = max(100, 2 * limit)
         found: list[Model] = []
@@ -215,13 +275,15 @@ class DynamoModelStore(ModelStore):
                 "ExpressionAttributeValues": {":k": {"S": partition}},
                 "Limit": min(budget, wanted),
             }
+            if narrowing is not None:
+                kwargs["FilterExpression"] = narrowing[0]
+                kwargs["ExpressionAttributeValues"].update(narrowing[1])
             if start is not None:
                 kwargs["ExclusiveStartKey"] = start
             page = self._db.query(**kwargs)
             items = page.get("Items", [])
-            budget, step = budget - len(items), step * 2
-            for i in range(0, len(items), 100):
-                chunk = items[i : i + 100]
+            budget, step = budget - page.get("ScannedCount", len(items)), step * 2
+            for chunk in _chunks(items, lambda: min(100, limit - len(found) + 1)):
                 models = (
                     [self._model(item) for item in chunk]
                     if primary is None
@@ -233,10 +295,10 @@ class DynamoModelStore(ModelStore):
                             token = encode_after(found[-1].name, where)
                             return Page(items=found, next_token=token)
                         found.append(model)
-                    last = model.name
             start = page.get("LastEvaluatedKey")
             if start is None:
                 return Page(items=found, next_token=None)
+            last = start["gsi1sk"]["S"]  # examined up to here, returned or filtered out
         return Page(items=found, next_token=encode_after(last, where) if last else None)
 
     def _models(self, names: list[str]) -> list[Model]:
@@ -256,8 +318,9 @@ class DynamoModelStore(ModelStore):
 
     def backfill_index(self, limit: int, token: str | None) -> IndexBackfill:
         """One page of the name listing (``gsi1``, partition ``MODEL``), then for its models
-        one ``BatchGetItem`` of the entries their facets call for, and per model missing
-        some a transaction: a condition on the model's ``rev`` and a put per missing entry."""
+        one ``BatchGetItem`` of the entries their facets call for, and per model with some
+        missing or stale (written before entries carried their model's facets and search
+        text) a transaction: a condition on the model's ``rev`` and a put per such entry."""
         where = ModelFilter()
         after = decode_after(token, where)
         kwargs: dict[str, Any] = {
@@ -290,25 +353,24 @@ class DynamoModelStore(ModelStore):
         return done
 
     def _missing_entries(self, models: list[Model]) -> dict[str, set[str]]:
-        """Per model, the facets whose index entries are absent (consistent reads)."""
-        wanted = {(m.name, f) for m in models for f in facets_of(m)}
-        present: set[tuple[str, str]] = set()
+        """Per model, the facets whose index entries are absent or stale (their copies of the
+        facets or of the search text differ from the model's; consistent reads)."""
+        wanted = {(m.name, f): self._facet_item(m, f) for m in models for f in sorted(facets_of(m))}
+        current: set[tuple[str, str]] = set()
         keys = [{"pk": model_pk(name), "sk": _fsk(facet)} for name, facet in sorted(wanted)]
         for i in range(0, len(keys), 100):
             request: dict[str, Any] = {
-                self._table: {
-                    "Keys": keys[i : i + 100],
-                    "ConsistentRead": True,
-                    "ProjectionExpression": "pk, sk",
-                }
+                self._table: {"Keys": keys[i : i + 100], "ConsistentRead": True}
             }
             while request:
                 answer = self._db.batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(self._table, []):
-                    present.add((item["pk"]["S"].removeprefix("MODEL#"), item["sk"]["S"][4:]))
+                    at = (item["pk"]["S"].removeprefix("MODEL#"), item["sk"]["S"][4:])
+                    if at in wanted and _same_item(wanted[at], item):
+                        current.add(at)
                 request = answer.get("UnprocessedKeys") or {}
         missing: dict[str, set[str]] = {}
-        for name, facet in wanted - present:
+        for name, facet in wanted.keys() - current:
             missing.setdefault(name, set()).add(facet)
         return missing
 
@@ -334,7 +396,13 @@ class DynamoModelStore(ModelStore):
         }
         try:
             self._db.transact_write_items(
-                TransactItems=[check, *self._facet_writes(model.name, set(), facets)]
+                TransactItems=[
+                    check,
+                    *(
+                        {"Put": {"TableName": self._table, "Item": self._facet_item(model, f)}}
+                        for f in sorted(facets)
+                    ),
+                ]
             )
         except ClientError as exc:
             if error_code(exc) in LOST_RACE:
@@ -344,24 +412,31 @@ class DynamoModelStore(ModelStore):
         return len(facets)
 
     def save_model(self, model: Model, expected_rev: int) -> Model:
-        """Replace the document and, in the same transaction, the index entries whose
-        facets changed (owner, risk tier, production, drift verdict, tags)."""
+        """Replace the document and, in the same transaction, the index entries when the
+        facets (owner, risk tier, production, drift verdict, tags) or the search text
+        changed."""
         saved = model.model_copy(update={"rev": expected_rev + 1})
         before = self.get_model(model.name)
         if before.rev != expected_rev:
             raise Conflict(f"model {model.name} changed meanwhile; retry")
+        values = {
+            ":doc": {"S": _model_doc(saved)},
+            ":next": {"N": str(expected_rev + 1)},
+            ":rev": {"N": str(expected_rev)},
+        }
+        text = indexed_text(saved)
+        if text is None:
+            expression = "SET doc = :doc, rev = :next REMOVE tx"
+        else:
+            expression, values[":tx"] = "SET doc = :doc, rev = :next, tx = :tx", {"S": text}
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": {"pk": model_pk(model.name), "sk": {"S": "META"}},
-            "UpdateExpression": "SET doc = :doc, rev = :next",
+            "UpdateExpression": expression,
             "ConditionExpression": "rev = :rev",
-            "ExpressionAttributeValues": {
-                ":doc": {"S": _model_doc(saved)},
-                ":next": {"N": str(expected_rev + 1)},
-                ":rev": {"N": str(expected_rev)},
-            },
+            "ExpressionAttributeValues": values,
         }
-        facets = self._facet_writes(model.name, facets_of(before), facets_of(saved))
+        facets = self._facet_writes(before, saved)
         try:
             if not facets:
                 result = self._db.update_item(**update, ReturnValues="ALL_NEW")
