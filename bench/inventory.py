@@ -28,6 +28,7 @@ import os
 import random
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -337,6 +338,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--limit", type=int, default=50, help="models a page")
     parser.add_argument("--processes", type=int, default=2, help="seeding processes")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="seed, print 'SERVING <url>', and serve until standard input closes (no bench)",
+    )
     args = parser.parse_args(argv)
     data = Path(tempfile.mkdtemp(prefix="steward-inventory-"))
     with LocalPlatform(port=0, data_dir=data) as platform:
@@ -346,6 +352,10 @@ def main(argv: list[str] | None = None) -> None:
             f"seeded {args.models} models ({written} items) in {took / 1000:.1f} s",
             flush=True,
         )
+        if args.serve:  # tests/e2e/test_console_inventory_bulk.py drives the console
+            print(f"SERVING {platform.url}", flush=True)
+            sys.stdin.read()
+            return
         rows = measure(platform.url, args.requests, args.limit)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     filtered = [r["p95_ms"] for k, r in rows.items() if k != "none"]

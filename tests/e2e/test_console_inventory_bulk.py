@@ -1,34 +1,53 @@
-"""The console's inventory with a large registry, in headless Chromium: the next page and a
-filter each answer within 1 s. The registry is seeded through the bulk path
-(``bench.inventory.seed``: the items normal creation leaves, with ``BatchWriteItem``), at
-``MODELS`` models: 200, not 10,000, because the test session's moto runs without the scale
-patches (which would stay applied for the whole session) and seeding 10,000 takes minutes.
-``bench/inventory.py`` measures the API at 10,000."""
+"""The console's inventory at 10,000 models, in headless Chromium: the next page and a
+filter each answer within 1 s (issue #20's acceptance).
+
+The platform runs in its own process (``python -m bench.inventory --serve``): there the
+emulator's scale patches (:func:`steward.local.emulator.scale_patches`, partition-only
+queries) apply, which would otherwise stay applied for the rest of the test session. It
+seeds the registry through the bulk path (``bench.inventory.seed``: the items normal
+creation leaves, with ``BatchWriteItem``), ~30-60 s on two cores."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from bench.inventory import seed, synthetic
+from bench.inventory import synthetic
 from steward.domain.inventory import ModelFilter
-from steward.local.platform import LocalPlatform
 from tests.e2e.test_console import ROOT, browser, page  # noqa: F401 - the shared fixtures
 
-# 200: without the emulator's scale patches (steward.local.emulator.scale_patches, which
-# would stay applied for the rest of the test session) moto scans the table per query.
-MODELS = 200
+MODELS = 10_000
 
 
 @pytest.fixture(scope="module")
-def platform() -> Iterator[LocalPlatform]:
-    data = ROOT / ".cache" / "local-e2e-inventory-bulk"
-    with LocalPlatform(port=0, data_dir=data) as running:
-        seed(MODELS, processes=2)
-        yield running
+def url() -> Iterator[str]:
+    """The URL of a local platform holding ``MODELS`` bulk-seeded models (another process)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/steward"), str(ROOT)])}
+    command = [sys.executable, "-m", "bench.inventory", "--models", str(MODELS), "--serve"]
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert server.stdin is not None and server.stdout is not None
+    try:
+        for line in server.stdout:
+            if line.startswith("SERVING "):
+                yield line.split()[1]
+                break
+        else:
+            pytest.fail(f"the inventory platform exited ({server.wait()}) before serving")
+    finally:
+        server.stdin.close()  # it stops when its standard input closes
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 def _timed(action: object, settled: object) -> float:
@@ -38,13 +57,13 @@ def _timed(action: object, settled: object) -> float:
     return time.perf_counter() - start
 
 
-def test_a_large_inventory_filters_and_pages_within_a_second(
-    platform: LocalPlatform,
+def test_ten_thousand_models_filter_and_page_within_a_second(
+    url: str,
     page: Page,  # noqa: F811 - the shared fixture imported above
 ) -> None:
     models = [synthetic(i)[0] for i in range(MODELS)]
     names = sorted(m.name for m in models)
-    page.goto(platform.url + "/")
+    page.goto(url + "/")
     rows = page.locator("#inventory tbody tr")
     expect(rows).to_have_count(100, timeout=10_000)  # the first page of 100
     expect(rows.first.locator("a")).to_have_text(names[0])
@@ -55,14 +74,13 @@ def test_a_large_inventory_filters_and_pages_within_a_second(
     )
     assert took < 1.0, took
 
-    # an owner + tag pair the seeded inventory holds (the owner of a model with a team tag)
-    chosen = next(m for m in models if "team" in m.tags)
-    owner, tag = chosen.owner, f"team:{chosen.tags['team']}"
-    where = ModelFilter(owner=owner, tag=(tag,))
+    # an owner + team pair the seeded inventory holds, fewer than a page (the first such)
+    pairs = Counter((m.owner, m.tags["team"]) for m in models if "team" in m.tags)
+    owner, team = next(pair for pair, count in pairs.items() if 10 < count < 100)
+    where = ModelFilter(owner=owner, tag=(f"team:{team}",))
     expected = sorted(m.name for m in models if where.matches(m))
-    assert 0 < len(expected) < 100
     page.fill("#filter-owner", owner)
-    page.fill("#filter-tag", tag)
+    page.fill("#filter-tag", f"team:{team}")
     took = _timed(
         lambda: page.click("#inventory-filters button[type=submit]"),
         lambda: expect(rows).to_have_count(len(expected), timeout=1000),
