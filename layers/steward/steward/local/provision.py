@@ -148,6 +148,7 @@ def _functions(template: dict[str, Any], physical: dict[str, str]) -> list[Funct
                 memory_mb=int(config.get("MemorySize", 128)),
                 timeout_s=int(config.get("Timeout", 3)),
                 environment=dict(config.get("Environment", {}).get("Variables", {})),
+                reserved=props.get("ReservedConcurrentExecutions"),
             )
         )
     return specs

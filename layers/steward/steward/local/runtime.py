@@ -41,6 +41,7 @@ class FunctionSpec:
     timeout_s: int
     environment: dict[str, str] = field(default_factory=dict)
     image: bool = False  # a container-image function (same handler folder, more libraries)
+    reserved: int | None = None  # ReservedConcurrentExecutions: at most this many at once
 
 
 class LambdaContext:
@@ -81,10 +82,22 @@ class LocalRuntime:
         self._http_lock = threading.RLock()
         self.invocations: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
 
     def register(self, spec: FunctionSpec) -> None:
         self._specs[spec.name] = spec
         self._specs[spec.arn] = spec
+        if spec.reserved:
+            self._slots[spec.name] = threading.BoundedSemaphore(spec.reserved)
+
+    def _slot(self, spec: FunctionSpec, http: bool) -> contextlib.AbstractContextManager[Any]:
+        """A slot of the function's reserved concurrency for an invocation that is not an
+        API request (those run one at a time anyway). Lambda throttles an invocation over
+        the reservation and Step Functions retries it after a backoff (the states' throttle
+        retry); here it waits for a slot, which is that retry landing as soon as one is
+        free. Without it a period of a thousand drift runs ran a thousand at once."""
+        slots = self._slots.get(spec.name)
+        return slots if slots is not None and not http else contextlib.nullcontext()
 
     def spec(self, name_or_arn: str) -> FunctionSpec:
         key = name_or_arn
@@ -126,7 +139,7 @@ class LocalRuntime:
         # thread while its caller holds the lock and waits for it: it belongs to that request.
         http = isinstance(event, dict) and "httpMethod" in event and not event.get(FORWARDED_MARK)
         try:
-            with self._http_lock if http else contextlib.nullcontext():
+            with self._http_lock if http else contextlib.nullcontext(), self._slot(spec, http):
                 return handler(event, LambdaContext(spec))
         except Exception as exc:
             self.failures[spec.source] += 1
