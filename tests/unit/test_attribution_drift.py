@@ -11,19 +11,22 @@ from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from steward.adapters.memory import InProcessDriftRuns, MemoryLogFiles, MemoryRunStore
+from steward.domain import log_schema
 from steward.domain.errors import RuntimeUnavailable
-from steward.domain.frames import columns_from_records
+from steward.domain.frames import column, columns_from_records
 from steward.domain.models import Flavor, Signature, Task
 from steward.drift import attributions, partials
 from steward.drift.attributions import Attributions, GraphRuntime, ndcg
 from steward.drift.runs import DriftJobs
 from steward.drift.service import DriftService
 from steward.explain.explainer import Explainer
+from steward.explain.profile import attribution_profile
 from steward.registry.service import Registry
 from steward.runtimes.loader import load_runtime
 from tests.factories import (
@@ -402,3 +405,221 @@ def test_a_graph_only_sampling_explains_is_sampled_less_or_not_at_all(
     report = service.evaluate("churn", T0, T0 + timedelta(hours=1))
     assert report.attribution_drift is None and report.rows == 2000
     assert "sampling_shap" in str(report.attribution_drift_reason)
+
+
+# -- the sampled rows as one matrix: the sums the per-record explanations give -----------------
+
+
+def _sampler(signature: Signature, explainer: Explainer, table: pa.Table) -> attributions.Sampler:
+    """Every row of ``table`` picked (rate 1), handed over in two row groups."""
+
+    class File:
+        names: ClassVar[set[str]] = set(table.column_names)
+
+        def type_of(self, column: str) -> pa.DataType:
+            return table.schema.field(column).type
+
+    sampler = attributions.Sampler(signature, explainer, 1.0, 10**6)
+    assert sampler.wants(File(), "predictions/model=m/a.parquet") is not None  # type: ignore[arg-type]
+    sampler.add(table.slice(0, 7))
+    sampler.add(table.slice(7))
+    return sampler
+
+
+def _per_record(signature: Signature, explainer: Explainer, table: pa.Table) -> Attributions:
+    """What the sampler computed before it took the attributions as a matrix: each feature
+    through ``column`` from Python values, a dict per record, the matrix rebuilt from them."""
+    columns = {
+        spec.name: column(spec, table.column(log_schema.column_of(spec.name)).to_pylist())
+        for spec in signature.inputs
+    }
+    explanation = explainer.explain(columns)
+    found = Attributions(method=explanation.method, output_space=explanation.output_space)
+    names = list(explanation.attributions[0])
+    matrix = np.abs(np.array([[a[f] for f in names] for a in explanation.attributions]))
+    kept = np.isfinite(matrix).all(axis=1)
+    found.rows = int(kept.sum())
+    found.sums = dict(zip(names, matrix[kept].sum(axis=0).tolist(), strict=True))
+    if explanation.classes is not None:
+        labels = np.array(explanation.classes, dtype=object)
+        for c in sorted(set(explanation.classes)):
+            mask = kept & (labels == c)
+            found.class_rows[c] = int(mask.sum())
+            found.classes[c] = dict(zip(names, matrix[mask].sum(axis=0).tolist(), strict=True))
+    return found
+
+
+def _trees(kind: str) -> tuple[Signature, Explainer, pa.Table]:
+    """An ONNX tree ensemble read as bytes (as the drift function does), its background, and
+    60 rows of its data with missing values in two features."""
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+    from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+
+    from tests.factories import onnx_forest
+
+    if kind == "multiclass":  # a forest: each row explains its predicted class
+        x, y = load_wine(return_X_y=True)
+        data, _ = onnx_forest(x, y, trees=5)
+    else:
+        load = load_diabetes if kind == "regression" else load_breast_cancer
+        x, y = load(return_X_y=True)
+        x = x[:, :8]
+        boosted = (
+            GradientBoostingRegressor if kind == "regression" else GradientBoostingClassifier
+        )(n_estimators=20, max_depth=3, random_state=0)
+        data = to_onnx(boosted.fit(x, y), x[:1].astype(np.float32)).SerializeToString()
+    names = [f"f{i}" for i in range(x.shape[1])]
+    signature = Signature.model_validate({"inputs": [{"name": n} for n in names]})
+    task = Task.REGRESSION if kind == "regression" else Task.CLASSIFICATION
+    explainer = Explainer(
+        GraphRuntime(data, signature, task), dict(zip(names, x[:100].T, strict=True))
+    )
+    window = x[::3][:60].copy()  # every class of the sorted wine data
+    window[::5, 0] = np.nan
+    window[1::7, 2] = np.nan
+    return signature, explainer, pa.table(dict(zip(names, window.T, strict=True)))
+
+
+def _decision(kind: str) -> tuple[Signature, Explainer, pa.Table]:
+    """The churn logistic (linear: a missing value leaves its row out) or a scorecard (its
+    points explained per record; a string feature)."""
+    signature = Signature.model_validate(
+        {
+            "inputs": [
+                {"name": "tenure", "type": "integer"},
+                {"name": "charges"},
+                {"name": "plan", "type": "string"},
+            ]
+        }
+    )
+    rows = reference_rows(60, seed=9)
+    background = columns_from_records(reference_rows(100), signature)
+    table = pa.table(
+        {
+            "tenure": pa.array(
+                [None if i % 6 == 0 else int(r["tenure"]) for i, r in enumerate(rows)]
+            ),
+            "charges": pa.array([r["charges"] for r in rows]),
+            "plan": pa.array([r["plan"] for r in rows]),
+        }
+    )
+    if kind == "linear":
+        runtime = load_runtime(Flavor.LOGISTIC, logistic_artifact(), signature, Task.CLASSIFICATION)
+    else:
+        card = {
+            "base_points": 600,
+            "features": {
+                "tenure": {
+                    "bins": [{"max": 12, "points": -20}, {"min": 12, "points": 30}],
+                    "missing_points": -50,
+                },
+                "plan": {"categories": {"pro": 15, "basic": 0}, "default_points": -5},
+            },
+            "cutoff": 600,
+            "outcomes": ["decline", "approve"],
+        }
+        data = json.dumps(card).encode()
+        runtime = load_runtime(Flavor.SCORECARD, data, signature, Task.DECISION)
+    return signature, Explainer(runtime, background), table
+
+
+@pytest.mark.parametrize(
+    ("kind", "method"),
+    [
+        ("multiclass", "tree_shap"),
+        ("regression", "tree_shap"),
+        ("binary", "tree_shap"),
+        ("linear", "linear"),
+        ("scorecard", "points"),
+    ],
+)
+def test_the_sampled_rows_sum_what_the_per_record_explanations_give(kind: str, method: str) -> None:
+    """The sampler reads number columns straight from Arrow and takes the attributions as
+    one matrix (``Explainer.attribute``): the same rows, sums and per-class sums as the
+    per-record path it replaces (each value through ``column``, a dict per record), and
+    the version's attribution profile as before too."""
+    signature, explainer, table = (
+        _decision(kind) if kind in ("linear", "scorecard") else _trees(kind)
+    )
+    assert explainer.method == method
+    found = _sampler(signature, explainer, table).result()
+    expected = _per_record(signature, explainer, table)
+    assert (found.method, found.output_space) == (expected.method, expected.output_space)
+    assert found.rows == expected.rows and found.rows == (50 if kind == "linear" else 60)
+    assert found.sums == expected.sums and list(found.sums) == list(expected.sums)  # exactly
+    assert found.classes == expected.classes and found.class_rows == expected.class_rows
+    if kind == "multiclass":
+        assert len(found.classes) == 3 and sum(found.class_rows.values()) == 60
+
+    columns = _sampler(signature, explainer, table).rows()
+    explanation = explainer.explain(columns)
+    attributed = explainer.attribute(columns)
+    names = list(explanation.attributions[0])
+    matrix = np.array([[a[f] for f in names] for a in explanation.attributions])
+    assert attributed.names == names and attributed.classes == explanation.classes
+    np.testing.assert_array_equal(attributed.values, matrix)
+    assert (attributed.method, attributed.output_space) == (method, explanation.output_space)
+
+    profile = attribution_profile(explainer.runtime, columns)  # the rows as the reference
+    explanation = Explainer(explainer.runtime, columns).explain(columns)
+    assert profile is not None
+    matrix = np.abs(np.array([[a[f] for f in names] for a in explanation.attributions]))
+    mean = dict(zip(names, matrix.mean(axis=0).tolist(), strict=True))
+    assert profile["features"] == pytest.approx(mean, rel=0, abs=0, nan_ok=True)  # exactly
+    if explanation.classes is not None:
+        labels = np.array(explanation.classes, dtype=object)
+        assert profile["classes"] == {
+            c: dict(zip(names, matrix[labels == c].mean(axis=0).tolist(), strict=True))
+            for c in sorted(set(explanation.classes))
+        }
+
+
+def test_the_sampled_numbers_are_the_ones_column_gives() -> None:
+    """Integers with nulls, booleans, floats with NaN: straight from Arrow as ``column``
+    gives them from Python values (NaN where missing); an integer feature that is not
+    whole makes the sample unavailable, with the reason, as before."""
+    signature = Signature.model_validate(
+        {
+            "inputs": [
+                {"name": "i", "type": "integer"},
+                {"name": "b", "type": "boolean"},
+                {"name": "d"},
+                {"name": "s", "type": "string"},
+            ]
+        }
+    )
+    table = pa.table(
+        {
+            "i": pa.array([1, None, 3, 2**40, -5, 0, 7, 8, 9, None], pa.int64()),
+            "b": pa.array([True, False, None, True, True, False, False, True, None, True]),
+            "d": pa.array([0.5, None, float("nan"), -1e300, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]),
+            "s": pa.array(["a", None, "b", "c", "a", "a", "b", "c", "a", "b"]),
+        }
+    )
+    explainer = Explainer(
+        load_runtime(
+            Flavor.LINEAR,
+            json.dumps({"intercept": 0.0, "coefficients": {"i": 1.0}}).encode(),
+            signature,
+            Task.REGRESSION,
+        ),
+        {
+            "i": np.array([1.0]),
+            "b": np.array([1.0]),
+            "d": np.array([1.0]),
+            "s": np.array(["a"], dtype=object),
+        },
+    )
+    rows = _sampler(signature, explainer, table).rows()
+    for spec in signature.inputs:
+        expected = column(spec, table.column(spec.name).to_pylist())
+        assert rows[spec.name].dtype == expected.dtype
+        if spec.numeric:
+            np.testing.assert_array_equal(rows[spec.name], expected)
+        else:
+            assert rows[spec.name].tolist() == expected.tolist()
+
+    halves = table.set_column(0, "i", pa.array([1.5] * 10))
+    found = _sampler(signature, explainer, halves).result()
+    assert found.unavailable == "i must be an integer" and not found.rows

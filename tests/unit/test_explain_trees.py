@@ -186,6 +186,29 @@ def test_rows_explained_chunk_by_chunk_equal_one_chunk(monkeypatch: pytest.Monke
     np.testing.assert_allclose(whole.base + whole.values.sum(axis=1), whole.output, atol=1e-12)
 
 
+def test_subtrees_tabled_at_every_key_width_equal_the_per_row_computation() -> None:
+    """A table per subtree (its key: a bit per feature of the path down to it, one per split
+    below): whatever the widest key allowed, and so wherever the subtrees start (a whole
+    tree, below a path that tests some of their features again, a leaf alone, or per row),
+    the values and outputs are the per-row computation's, on repeated features, every
+    operator, NaN routing and three outputs."""
+    rng = np.random.default_rng(8)
+    model = ensemble(_full_trees(rng, 6, 5, 4, 3), rng.normal(0, 1, 3), 4, np.float64)
+    x = rng.normal(0, 1, (30, 4))
+    x[rng.random(x.shape) < 0.15] = np.nan
+    per_row = tree_shap(model, x, prepare(model, x[:12], table_slots=0))
+    leaf_slots = int(np.bitwise_count(model.paths.valid).sum())
+    for width in range(1, 9):
+        prepared = prepare(model, x[:12], table_slots=width)
+        result = tree_shap(model, x, prepared)
+        np.testing.assert_allclose(result.values, per_row.values, atol=1e-12)
+        np.testing.assert_allclose(result.output, per_row.output, atol=1e-12)
+        assert len(prepared.tabled) + len(prepared.rest) == model.paths.n_leaves
+        if width >= 6:  # most leaves share a subtree's table: fewer lookups than leaf slots
+            assert len(prepared.unit_mask) < len(prepared.tabled)
+            assert len(prepared.cell_unit) < leaf_slots / 2
+
+
 def test_explaining_many_rows_of_a_large_ensemble_takes_bounded_memory() -> None:
     """Attribution drift explains ~500 rows at once: on 100 trees of depth 6 (6,400 leaves)
     the working memory stays under 48 MB (it peaked at ~330 MB, in (rows, conditions) and

@@ -27,11 +27,16 @@ def _numeric(spec: FeatureSpec, values: Sequence[Any], row0: int = 0) -> np.ndar
             raise ValidationFailed(
                 f"row {row0 + i}: {spec.name} must be a number, not {type(value).__name__}"
             )
+    return whole_numbers(spec, out)
+
+
+def whole_numbers(spec: FeatureSpec, values: np.ndarray) -> np.ndarray:
+    """``values`` (float64, NaN for missing) checked as an integer feature's must be."""
     if spec.type == "integer":
-        finite = out[~np.isnan(out)]
-        if finite.size and not np.all(finite == np.round(finite)):
+        given = values[~np.isnan(values)]
+        if given.size and not np.all(given == np.round(given)):
             raise ValidationFailed(f"{spec.name} must be an integer")
-    return out
+    return values
 
 
 def _strings(spec: FeatureSpec, values: Sequence[Any], row0: int = 0) -> np.ndarray:

@@ -31,7 +31,7 @@ import numpy as np
 
 from steward.domain import log_schema as schema
 from steward.domain.errors import RuntimeUnavailable, StewardError
-from steward.domain.frames import Columns, column
+from steward.domain.frames import Columns, column, whole_numbers
 from steward.domain.models import Flavor, MonitoringPolicy, Signature, Task
 from steward.explain.explainer import Explainer
 from steward.logs.reader import LogFile, Wanted, is_number
@@ -152,13 +152,21 @@ class Sampler:
         return None  # the drift partial reports skipped files
 
     def rows(self) -> Columns:
+        """The picked rows' features: a number column straight from Arrow as float64 (NaN
+        where missing, an integer feature's values checked whole, as :func:`column` gives
+        it), any other through :func:`column`."""
         import pyarrow as pa
 
         table = pa.concat_tables(self.tables)
-        return {
-            spec.name: column(spec, table.column(name).to_pylist())
-            for spec, name in zip(self.signature.inputs, self.columns, strict=True)
-        }
+        columns: Columns = {}
+        for spec, name in zip(self.signature.inputs, self.columns, strict=True):
+            values = table.column(name)
+            if spec.numeric:
+                floats = values.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+                columns[spec.name] = whole_numbers(spec, np.array(floats, dtype=np.float64))
+            else:
+                columns[spec.name] = column(spec, values.to_pylist())
+        return columns
 
     def result(self) -> Attributions:
         if self.explainer is None:
@@ -167,20 +175,20 @@ class Sampler:
         if not self.tables:
             return found
         try:
-            explanation = self.explainer.explain(self.rows())
+            attributed = self.explainer.attribute(self.rows())
         except StewardError as exc:  # e.g. a runtime this function does not ship
             return Attributions(unavailable=exc.message)
-        found.output_space = explanation.output_space
-        if not explanation.attributions:
+        found.output_space = attributed.output_space
+        if not len(attributed.values):
             return found
-        names = list(explanation.attributions[0])
-        matrix = np.abs(np.array([[a[f] for f in names] for a in explanation.attributions]))
+        names = attributed.names
+        matrix = np.abs(attributed.values)
         kept = np.isfinite(matrix).all(axis=1)  # a missing value a linear model cannot explain
         found.rows = int(kept.sum())
         found.sums = dict(zip(names, matrix[kept].sum(axis=0).tolist(), strict=True))
-        if explanation.classes is not None:
-            labels = np.array(explanation.classes, dtype=object)
-            for c in sorted(set(explanation.classes)):
+        if attributed.classes is not None:
+            labels = np.array(attributed.classes, dtype=object)
+            for c in sorted(set(attributed.classes)):
                 mask = kept & (labels == c)
                 found.class_rows[c] = int(mask.sum())
                 found.classes[c] = dict(zip(names, matrix[mask].sum(axis=0).tolist(), strict=True))

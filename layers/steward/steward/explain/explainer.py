@@ -25,7 +25,7 @@ from steward.domain.errors import RuntimeUnavailable, ValidationFailed
 from steward.domain.frames import Columns, n_rows
 from steward.domain.models import Task
 from steward.explain.sampling import Budget, sampling_shap
-from steward.explain.trees import Background, TreeEnsemble, prepare, tree_shap
+from steward.explain.trees import Background, TreeEnsemble, TreeShap, prepare, tree_shap
 from steward.runtimes.base import Runtime
 from steward.runtimes.decision import (
     LinearRuntime,
@@ -57,6 +57,31 @@ class Explanation:
     rules: list[dict[str, Any]] | None = None
     errors: list[dict[str, float]] | None = None
     evaluations: list[int] | None = None
+
+
+@dataclass
+class Attributed:
+    """The attributions alone, one row per record: ``values`` (records, features), the
+    columns named by ``names`` in the order :class:`Explanation`'s dicts have them, and the
+    class each multiclass record explains. What a caller that only sums them (attribution
+    drift, attribution profiles) needs, without a dict per record."""
+
+    method: str
+    output_space: str
+    names: list[str]
+    values: np.ndarray
+    classes: list[str] | None = None
+
+
+@dataclass
+class _Picked:
+    """TreeSHAP's values of the explained output of each record (see ``Explainer._picked``)."""
+
+    values: np.ndarray  # (rows, features)
+    pick: np.ndarray  # (rows,) the explained output of each record
+    result: TreeShap
+    classes: list[str] | None
+    output_space: str
 
 
 def background(reference: Columns) -> Columns:
@@ -108,6 +133,34 @@ class Explainer:
         if self.method == "sampling_shap":
             return self._sampled(columns, budget or Budget())
         return self._tree(columns)
+
+    def attribute(self, columns: Columns, budget: Budget | None = None) -> Attributed:
+        """The attributions :meth:`explain` gives, as one matrix: the same values, without
+        building a dict per record (``tree_shap`` and ``linear`` build none at all)."""
+        if self.method == "tree_shap":
+            picked = self._picked(columns)
+            return Attributed(
+                "tree_shap", picked.output_space, list(self.names), picked.values, picked.classes
+            )
+        if self.method == "linear":
+            coefficients, phi, _ = self._linear_parts(columns)
+            # the dicts' keys: every feature (0 without a coefficient), then any coefficient
+            # the signature does not name
+            names = [*self.names, *(n for n in coefficients if n not in self.names)]
+            values = np.zeros((phi.shape[0], len(names)))
+            values[:, [names.index(n) for n in coefficients]] = phi
+            return Attributed("linear", self._linear_space(), names, values)
+        explanation = self.explain(columns, budget)
+        records = explanation.attributions
+        names = list(records[0]) if records else []
+        values = np.array([[a[f] for f in names] for a in records], dtype=np.float64)
+        return Attributed(
+            explanation.method,
+            explanation.output_space,
+            names,
+            values.reshape(len(records), len(names)),
+            explanation.classes,
+        )
 
     def _outputs(self, columns: Columns) -> np.ndarray:
         """The model's output in the explained space: (rows, 1) or (rows, classes)."""
@@ -161,7 +214,9 @@ class Explainer:
         except (TypeError, ValueError):
             raise ValidationFailed("tree_shap explains numeric features only") from None
 
-    def _tree(self, columns: Columns) -> Explanation:
+    def _picked(self, columns: Columns) -> _Picked:
+        """TreeSHAP of every record, for the output it explains: the one output, a binary
+        forest's positive class, else (multiclass) each record's predicted class."""
         assert self.trees is not None and self.background is not None
         trees, link = self.trees
         if self._prepared is None:  # once per loaded version: the background's side
@@ -177,34 +232,46 @@ class Explainer:
             pick = result.output.argmax(axis=1)
             labels = getattr(self.runtime, "class_names", None) or [str(i) for i in range(outputs)]
             classes = [str(labels[k]) for k in pick.tolist()]
-        index = np.arange(rows)
-        values = result.values[index, :, pick]  # (rows, features)
+        values = result.values[np.arange(rows), :, pick]  # (rows, features)
+        return _Picked(values, pick, result, classes, _SPACES.get(link, "value"))
+
+    def _tree(self, columns: Columns) -> Explanation:
+        picked = self._picked(columns)
+        result, pick = picked.result, picked.pick
         return Explanation(
             method="tree_shap",
-            output_space=_SPACES.get(link, "value"),
+            output_space=picked.output_space,
             base=result.base[pick].tolist(),
-            attributions=[dict(zip(self.names, row, strict=True)) for row in values.tolist()],
-            outputs=result.output[index, pick].tolist(),
-            classes=classes,
+            attributions=[
+                dict(zip(self.names, row, strict=True)) for row in picked.values.tolist()
+            ],
+            outputs=result.output[np.arange(len(pick)), pick].tolist(),
+            classes=picked.classes,
         )
 
-    def _linear(self, columns: Columns) -> Explanation:
+    def _linear_parts(self, columns: Columns) -> tuple[list[str], np.ndarray, float]:
+        """The coefficients' names, their attributions ``(x - mean(background)) * weight``
+        (records, coefficients) and the base."""
         assert isinstance(self.runtime, LinearRuntime) and self.background is not None
         spec = self.runtime.spec
         names = list(spec.coefficients)
         weights = np.array([spec.coefficients[n] for n in names])
         x = np.column_stack([columns[n].astype(np.float64) for n in names])
         mean = np.column_stack([self.background[n].astype(np.float64) for n in names]).mean(axis=0)
-        phi = (x - mean) * weights
-        base = float(mean @ weights + spec.intercept)
-        rows = x.shape[0]
+        return names, (x - mean) * weights, float(mean @ weights + spec.intercept)
+
+    def _linear_space(self) -> str:
+        return "log_odds" if isinstance(self.runtime, LogisticRuntime) else "value"
+
+    def _linear(self, columns: Columns) -> Explanation:
+        assert isinstance(self.runtime, LinearRuntime)
+        names, phi, base = self._linear_parts(columns)
         zero = dict.fromkeys(self.names, 0.0)
         attributions = [{**zero, **dict(zip(names, row, strict=True))} for row in phi.tolist()]
-        space = "log_odds" if isinstance(self.runtime, LogisticRuntime) else "value"
         return Explanation(
             method="linear",
-            output_space=space,
-            base=[base] * rows,
+            output_space=self._linear_space(),
+            base=[base] * len(attributions),
             attributions=attributions,
             outputs=self.runtime.margin(columns).tolist(),
         )

@@ -29,21 +29,21 @@ def attribution_profile(runtime: Runtime, reference: Columns | None) -> dict[str
             return None
         limit = SAMPLED_PROFILE_ROWS if explainer.method == "sampling_shap" else PROFILE_ROWS
         rows = min(limit, n_rows(reference))
-        explanation = explainer.explain({k: v[:rows] for k, v in reference.items()})
+        attributed = explainer.attribute({k: v[:rows] for k, v in reference.items()})
     except ValidationFailed:
         return None
-    names = list(explanation.attributions[0]) if explanation.attributions else []
-    matrix = np.abs(np.array([[a[f] for f in names] for a in explanation.attributions]))
+    names = attributed.names
+    matrix = np.abs(attributed.values)
     profile: dict[str, Any] = {
-        "method": explanation.method,
-        "output_space": explanation.output_space,
+        "method": attributed.method,
+        "output_space": attributed.output_space,
         "rows": rows,
         "features": dict(zip(names, matrix.mean(axis=0).tolist(), strict=True)),
     }
-    if explanation.classes is not None:
-        labels = np.array(explanation.classes, dtype=object)
+    if attributed.classes is not None:
+        labels = np.array(attributed.classes, dtype=object)
         profile["classes"] = {
             str(c): dict(zip(names, matrix[labels == c].mean(axis=0).tolist(), strict=True))
-            for c in sorted(set(explanation.classes))
+            for c in sorted(set(attributed.classes))
         }
     return profile

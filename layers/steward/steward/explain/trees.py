@@ -15,7 +15,11 @@ mean output.
 
 Vectorised: each leaf's path features are bits of a mask; per (row, background row, leaf)
 the counts ``|A|``, ``|B|`` are popcounts, and the per-feature sums over the background are
-one batched matrix product per leaf.
+one batched matrix product per leaf. A leaf's game depends on the row only through which of
+its slots the row passes (its pattern), so leaves with few slots are tabled once per
+background instead, by subtree: a row's key in a subtree (its pass bits on the path down to
+it and its way at each split below) fixes every leaf's pattern there, and one lookup per
+(subtree, feature) adds all their attributions on that feature (:class:`Background`).
 """
 
 from __future__ import annotations
@@ -108,26 +112,20 @@ class _Paths:
         table = np.array(conditions, dtype=np.int64).reshape(-1, 4)
         table = table[np.lexsort((table[:, 1], table[:, 0]))]
         self.nodes, self.ways = table[:, 2], table[:, 3].astype(bool)
+        self.leaf_nodes = np.array(leaves, dtype=np.int64)
         # Each split node is compared once per row, then read by every path through it.
         self._split_nodes, self._condition_node = np.unique(self.nodes, return_inverse=True)
+        self.split_index = np.full(len(trees.feature), -1, dtype=np.int64)
+        self.split_index[self._split_nodes] = np.arange(len(self._split_nodes))
+        self.n_splits = len(self._split_nodes)
         ops = trees.op[self._split_nodes]
         self._op_columns = [(code, np.flatnonzero(ops == code)) for code in np.unique(ops).tolist()]
-        # The conditions as (depth, leaves) matrices: the j-th condition of every leaf as a
-        # row of ``failed``'s split failures (padding: its last row, which never fails) and
-        # the bit of its slot, so that the leaves' bits are ``depth`` ORs.
-        starts = np.flatnonzero(np.r_[len(table) > 0, table[1:, 0] != table[:-1, 0]])
-        position = np.arange(len(table)) - np.repeat(starts, np.diff(np.r_[starts, len(table)]))
-        depth = int(position.max()) + 1 if len(table) else 0
-        splits = len(self._split_nodes)
-        self._bits_dtype = next(
-            t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= slots
-        )
-        self._fail_column = np.full((depth, self.n_leaves), 2 * splits, dtype=np.intp)
-        self._fail_column[position, table[:, 0]] = self._condition_node + np.where(
-            self.ways, 0, splits
-        )
-        self._fail_shift = np.zeros((depth, self.n_leaves), dtype=self._bits_dtype)
-        self._fail_shift[position, table[:, 0]] = table[:, 1]
+        # Each condition's row of ``failures``: split u's yes way fails in row u, its no way
+        # in row splits + u.
+        self._leaf_of, self._slot_of = table[:, 0], table[:, 1]
+        self._row_of = self._condition_node + np.where(self.ways, 0, len(self._split_nodes))
+        self.leaf_bits = self.conditions_of(np.arange(len(leaves)))
+        self._units: dict[int, _Units] = {}
         feature = np.full(self.n_leaves * self.n_slots, -1, dtype=np.int64)
         for leaf, order in enumerate(slot_features):
             feature[leaf * self.n_slots : leaf * self.n_slots + len(order)] = order
@@ -141,10 +139,24 @@ class _Paths:
         self.slot_column = np.where(self.slot_feature >= 0, self.slot_feature, trees.n_features)
         self.weights_a, self.weights_b = _weights(self.n_slots)
 
-    def failed(self, x: np.ndarray) -> np.ndarray:
-        """(leaves, rows) of the smallest unsigned type holding the slots: bit ``s`` set when
-        the row fails a split on slot ``s``. Each split node is compared once per row; the
-        leaves' bits are then ``depth`` ORs of row gathers (the rows' axis is contiguous)."""
+    def conditions_of(self, leaves: np.ndarray) -> _Conditions:
+        """The bits of ``leaves`` (leaf indexes), in that order (see :meth:`failed`)."""
+        position = np.full(self.n_leaves, -1, dtype=np.int64)
+        position[leaves] = np.arange(len(leaves))
+        kept = position[self._leaf_of] >= 0
+        return _Conditions(
+            position[self._leaf_of[kept]],
+            self._slot_of[kept],
+            self._row_of[kept],
+            len(leaves),
+            self.n_slots,
+            2 * len(self._split_nodes),
+        )
+
+    def failures(self, x: np.ndarray) -> np.ndarray:
+        """(2 * splits + 1, rows) bool: row ``u`` true where the row fails split ``u``'s yes
+        way, row ``splits + u`` where it fails its no way; the last row fails nothing
+        (padding). Each split node is compared once per row."""
         t = self.trees
         nodes = self._split_nodes
         values: np.ndarray = np.ascontiguousarray(x.T, dtype=t.dtype)[t.feature[nodes]]
@@ -156,18 +168,22 @@ class _Paths:
         missing = np.isnan(values)
         if missing.any():
             way = np.where(missing, t.missing_yes[nodes][:, None], way)
-        # Row u fails a condition wanting split u's yes way, row splits + u one wanting its
-        # no way; the last row fails nothing (padding).
         splits = len(nodes)
         failed = np.zeros((2 * splits + 1, x.shape[0]), dtype=bool)
         np.logical_not(way, out=failed[:splits])
         failed[splits : 2 * splits] = way
-        cleared = np.zeros((self.n_leaves, x.shape[0]), dtype=self._bits_dtype)
-        for rows, shift in zip(self._fail_column, self._fail_shift, strict=True):
-            cleared |= np.left_shift(
-                failed[rows].view(np.uint8), shift[:, None], dtype=self._bits_dtype
-            )
-        return cleared
+        return failed
+
+    def failed(self, x: np.ndarray) -> np.ndarray:
+        """(leaves, rows) of the smallest unsigned type holding the slots: bit ``s`` set when
+        the row fails a split on slot ``s``."""
+        return self.leaf_bits.bits(self.failures(x))
+
+    def units(self, cap: int) -> _Units:
+        """:func:`_select_units`, once per ``cap``."""
+        if cap not in self._units:
+            self._units[cap] = _select_units(self.trees, self, cap)
+        return self._units[cap]
 
     def masks(self, x: np.ndarray) -> np.ndarray:
         """(rows, leaves) int64: bit ``s`` set when the row passes every split on slot ``s``
@@ -190,6 +206,169 @@ class _Paths:
             out[:, :, j] += np.bincount(
                 index.ravel(), weights=per_slot[j].ravel(), minlength=n * columns
             ).reshape(n, columns)
+
+
+class _Conditions:
+    """Groups of conditions read as bits: bit ``s`` of group ``g`` is set when the row fails
+    a condition on the group's slot ``s``. A condition is a row of :meth:`_Paths.failures`;
+    the j-th condition of every group is a row of ``column`` (padding: the row that never
+    fails) with the bit of its slot in ``shift``, so that the groups' bits are ``depth`` ORs
+    of row gathers (the rows' axis is contiguous)."""
+
+    def __init__(
+        self,
+        group: np.ndarray,
+        slot: np.ndarray,
+        row: np.ndarray,
+        groups: int,
+        slots: int,
+        padding: int,
+    ) -> None:
+        order = np.argsort(group, kind="stable")
+        group, slot, row = group[order], slot[order], row[order]
+        starts = np.flatnonzero(np.r_[len(group) > 0, group[1:] != group[:-1]])
+        position = np.arange(len(group)) - np.repeat(starts, np.diff(np.r_[starts, len(group)]))
+        depth = int(position.max()) + 1 if len(group) else 0
+        self.groups = groups
+        self.dtype = next(
+            t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if np.iinfo(t).bits >= slots
+        )
+        self.column = np.full((depth, groups), padding, dtype=np.intp)
+        self.column[position, group] = row
+        self.shift = np.zeros((depth, groups), dtype=self.dtype)
+        self.shift[position, group] = slot
+
+    def bits(self, failures: np.ndarray) -> np.ndarray:
+        """(groups, rows) from :meth:`_Paths.failures`."""
+        cleared = np.zeros((self.groups, failures.shape[1]), dtype=self.dtype)
+        for rows, shift in zip(self.column, self.shift, strict=True):
+            cleared |= np.left_shift(
+                failures[rows].view(np.uint8), shift[:, None], dtype=self.dtype
+            )
+        return cleared
+
+
+@dataclass
+class _Units:
+    """Subtrees explained by one table each (see :class:`Background`), as arrays.
+
+    A unit is the leaves below a node. A row's key in it has a bit per distinct feature of
+    the path down to the node (set when the row passes every split of the path on that
+    feature; these features are the first slots of each of its leaves, in that order) and
+    one per split of the subtree (set when the row takes its yes way). A leaf's pattern is
+    a function of the key: slot ``s`` passes when ``key & mask[s] == need[s]``."""
+
+    bits: np.ndarray  # (U,) the bits of each unit's key
+    features: np.ndarray  # (U, TABLE_SLOTS) each unit's features, -1 after the last
+    key: np.ndarray  # (bits, 3) (unit, key bit, row of ``failures`` that clears the bit)
+    leaf: np.ndarray  # (M,) each member leaf
+    unit: np.ndarray  # (M,) its unit
+    mask: np.ndarray  # (M, TABLE_SLOTS) the key bits each slot's conditions read
+    need: np.ndarray  # (M, TABLE_SLOTS) the values they need there
+    column: np.ndarray  # (M, TABLE_SLOTS) the slot's feature's place in its unit's, or -1
+
+
+def _select_units(trees: TreeEnsemble, paths: _Paths, cap: int) -> _Units:
+    """From each root down, the largest subtrees whose key has at most ``cap`` bits (a leaf
+    alone: one bit per slot), ``SUBTREE_BITS`` for several leaves; a leaf in none has more
+    slots than ``cap``, or none."""
+    found = _UnitsFound(trees, paths)
+    for root in trees.roots.tolist():
+        stack: list[tuple[int, list[tuple[int, bool]], list[int]]] = [(root, [], [])]
+        while stack:
+            node, path, known = stack.pop()
+            bits = len(known) + found.below[node]
+            if 0 < bits <= (min(cap, SUBTREE_BITS) if found.below[node] else cap):
+                found.add(node, path, known)
+            elif found.feature[node] >= 0:  # (a leaf left out is computed per row)
+                f = found.feature[node]
+                more = known if f in known else [*known, f]
+                stack.append((found.no[node], [*path, (node, False)], more))
+                stack.append((found.yes[node], [*path, (node, True)], more))
+    return found.arrays()
+
+
+class _UnitsFound:
+    """The units :func:`_select_units` finds, as lists, then as :class:`_Units`."""
+
+    def __init__(self, trees: TreeEnsemble, paths: _Paths) -> None:
+        self.paths = paths
+        self.feature, self.yes, self.no = (a.tolist() for a in (trees.feature, trees.yes, trees.no))
+        self.below = [0] * len(self.feature)  # split nodes in each node's subtree
+        order: list[int] = []
+        for root in trees.roots.tolist():
+            stack = [root]
+            while stack:
+                node = stack.pop()
+                order.append(node)
+                if self.feature[node] >= 0:
+                    stack += [self.yes[node], self.no[node]]
+        for node in reversed(order):
+            if self.feature[node] >= 0:
+                self.below[node] = 1 + self.below[self.yes[node]] + self.below[self.no[node]]
+        self.leaf_index = dict(zip(paths.leaf_nodes.tolist(), range(paths.n_leaves), strict=True))
+        self.row = paths.split_index.tolist()
+        self.bits: list[int] = []
+        self.features: list[list[int]] = []
+        self.key: list[tuple[int, int, int]] = []  # (unit, bit, row)
+        self.leaves: list[tuple[int, int]] = []  # (leaf, unit)
+        self.conditions: list[tuple[int, int, int, bool]] = []  # (member, slot, bit, need)
+
+    def add(self, root: int, path: list[tuple[int, bool]], known: list[int]) -> None:
+        """The unit below ``root``, reached by ``path`` whose features are ``known``: the
+        path's conditions clear their feature's bit (its slot), and the subtree's splits,
+        depth first, get the next bits (cleared by their no way)."""
+        unit, feature, row = len(self.bits), self.feature, self.row
+        splits = self.paths.n_splits
+        self.key += [
+            (unit, known.index(feature[v]), row[v] + (0 if w else splits)) for v, w in path
+        ]
+        features, count = list(known), len(known)
+        first = [(slot, slot, True) for slot in range(len(known))]
+        stack: list[tuple[int, list[int], list[tuple[int, int, bool]]]] = [(root, known, first)]
+        while stack:
+            node, seen, conditions = stack.pop()
+            if feature[node] < 0:
+                self.conditions += [(len(self.leaves), *c) for c in conditions]
+                self.leaves.append((self.leaf_index[node], unit))
+                continue
+            bit, count = count, count + 1
+            self.key.append((unit, bit, row[node]))
+            f = feature[node]
+            if f not in features:
+                features.append(f)
+            seen = seen if f in seen else [*seen, f]
+            slot = seen.index(f)
+            stack.append((self.no[node], seen, [*conditions, (slot, bit, False)]))
+            stack.append((self.yes[node], seen, [*conditions, (slot, bit, True)]))
+        self.bits.append(count)
+        self.features.append(features)
+
+    def arrays(self) -> _Units:
+        member = np.array(self.leaves, dtype=np.int64).reshape(-1, 2)
+        found = np.array(self.conditions, dtype=np.int64).reshape(-1, 4)
+        mask = np.zeros((len(member), TABLE_SLOTS), dtype=np.uint8)
+        need = np.zeros((len(member), TABLE_SLOTS), dtype=np.uint8)
+        where = (found[:, 0], found[:, 1])
+        np.bitwise_or.at(mask, where, (1 << found[:, 2]).astype(np.uint8))
+        np.bitwise_or.at(need, where, (found[:, 3] << found[:, 2]).astype(np.uint8))
+        features = np.full((len(self.bits), TABLE_SLOTS), -1, dtype=np.int64)
+        for unit, known in enumerate(self.features):
+            features[unit, : len(known)] = known
+        slot_feature = np.full((len(member), TABLE_SLOTS), -1, dtype=np.int64)
+        width = min(TABLE_SLOTS, self.paths.n_slots)
+        slot_feature[:, :width] = self.paths.slot_feature[member[:, 0], :width]
+        same = features[member[:, 1]][:, None, :] == slot_feature[:, :, None]  # (M, slot, place)
+        return _Units(
+            bits=np.array(self.bits, dtype=np.int64),
+            features=features,
+            key=np.array(self.key, dtype=np.int64).reshape(-1, 3),
+            leaf=member[:, 0],
+            unit=member[:, 1],
+            mask=mask,
+            need=need,
+            column=np.where(slot_feature >= 0, same.argmax(axis=2), -1),
+        )
 
 
 def _weights(slots: int) -> tuple[np.ndarray, np.ndarray]:
@@ -220,89 +399,191 @@ class TreeShap:
 class Background:
     """What TreeSHAP needs of a background, computed once per (ensemble, background).
 
-    Leaves whose path tests at most ``TABLE_SLOTS`` distinct features get a table: for every
-    way a row can pass or fail the path's slots (a pattern, ``2^s`` of them), the slots'
-    Shapley weights summed over the background, so that explaining a row is one lookup per
-    leaf. The other leaves (``rest``) keep the background's pass bits and are computed per
+    Subtrees whose key has at most ``SUBTREE_BITS`` bits (:class:`_Units`: the largest such
+    from each root down; a leaf alone if need be, up to ``TABLE_SLOTS``) get a table: for
+    every key a row can have (``2^bits`` of them), per feature of the subtree, the Shapley
+    weights of the leaves' slots on that feature times the leaves' values, averaged over the
+    background; and the value of the leaf the row reaches. Explaining a row is one lookup
+    per (subtree, feature): several leaves at once (a depth-6 tree is 16 subtrees of 4
+    leaves, where a table per leaf took 64 lookups of ~5 slots). The other leaves (``rest``:
+    more than ``TABLE_SLOTS`` slots) keep the background's pass bits and are computed per
     row."""
 
     masks: np.ndarray  # (m, L)
     base: np.ndarray  # (outputs,) the background's mean margin
-    tabled: np.ndarray  # (T,) leaves with a table
-    offsets: np.ndarray  # (T,) each tabled leaf's first row in ``table``
-    table: np.ndarray  # (outputs, width, Σ 2^s) per slot and (leaf, pattern): the leaf's value
-    # times the slot's Shapley weight, averaged over the background
-    # Every real (tabled leaf, slot) cell, ordered by the slot's feature: its leaf's position
-    # in ``tabled``, its first entry in ``table[k]`` flattened (add the row's pattern), where
-    # each feature's run starts and the features, so that a row's lookups are one ``take``
-    # and summed by feature with one ``add.reduceat``.
-    cell_leaf: np.ndarray
+    tabled: np.ndarray  # leaves with a table (their subtree's)
+    units: _Conditions  # each tabled subtree's key (the bits a row fails: flip them)
+    unit_mask: np.ndarray  # (U,) the bits of each key
+    offsets: np.ndarray  # (U,) each subtree's first key in ``reached``
+    reached: np.ndarray  # (outputs, Σ 2^bits) the value of the leaf a row with that key reaches
+    table: np.ndarray  # (outputs, Σ features * 2^bits) per subtree, a block of keys per
+    # feature: the leaves' Shapley weights on it times their values, averaged over the
+    # background
+    # Every (tabled subtree, feature) cell, ordered by feature: its subtree, its block in
+    # ``table[k]`` (add the row's key), where each feature's run starts and the features, so
+    # that a row's lookups are one ``take`` and summed by feature with one ``add.reduceat``.
+    cell_unit: np.ndarray
     cell_offset: np.ndarray
     cell_starts: np.ndarray
     cell_features: np.ndarray
-    rest: np.ndarray  # (R,) leaves computed per row
+    others: np.ndarray  # (O,) the leaves without a table
+    other_bits: _Conditions
+    rest: np.ndarray  # (R,) those with slots: computed per row
+    rest_position: np.ndarray  # (R,) their positions in ``others``
     bits: np.ndarray  # (R, m, S) 1.0 where the background row passes the slot
     not_bits: np.ndarray  # (R, m, S) 1.0 where it does not (real slots only)
 
 
-TABLE_SLOTS = 8  # a leaf's table has 2^slots patterns; the pattern game's matrix 4^slots·slots
+TABLE_SLOTS = 8  # a table has at most 2^8 keys; a leaf's pattern game matrix 4^slots·slots
+SUBTREE_BITS = 7  # several leaves' table: at most 2^7 keys (prepared 1.5x faster than with
+# 2^8 on a 100-tree depth-6 ensemble, as fast to look up)
 _TABLE_CELLS = 1 << 22  # floats in all the tables together (32 MB): beyond, leaves go per row
-_CHUNK_CELLS = 1 << 20  # (leaves or tabled cells) * rows per chunk of rows explained: bounds
-# the working memory (a few arrays of 8 MB) whatever the number of rows
+_CHUNK_CELLS = 1 << 20  # (leaves, splits or tabled cells) * rows per chunk of rows explained:
+# bounds the working memory (a few arrays of 8 MB) whatever the number of rows
 
 
 def prepare(
     trees: TreeEnsemble, background: np.ndarray, table_slots: int = TABLE_SLOTS
 ) -> Background:
-    """``table_slots``: leaves with more slots than this are computed per row (0: all)."""
+    """``table_slots``: keys of more bits than this are not tabled, leaves with more slots
+    are computed per row (0: all)."""
     paths = trees.paths
     zm = paths.masks(background)
-    m = zm.shape[0]
     slots = np.bitwise_count(paths.valid).astype(np.int64)  # (L,) real slots per leaf
-    candidates = np.flatnonzero((slots > 0) & (slots <= min(table_slots, TABLE_SLOTS)))
-    candidates = candidates[np.argsort(slots[candidates], kind="stable")]
-    cells = np.cumsum((1 << slots[candidates]) * slots[candidates])
-    tabled = np.sort(candidates[cells <= _TABLE_CELLS])
-    rest = np.setdiff1d(np.flatnonzero(slots > 0), tabled)
-    width = int(slots[tabled].max()) if len(tabled) else 0
-    sizes = 1 << slots[tabled]
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    table = np.zeros((paths.value.shape[1], width, int(sizes.sum())))
-    for s in np.unique(slots[tabled]).tolist():
-        group = np.flatnonzero(slots[tabled] == s)  # positions in ``tabled``
-        leaves = tabled[group]
-        patterns = 1 << s
-        # How many background rows take each pattern on each leaf: (leaves, 2^s).
-        z = (zm[:, leaves] & (patterns - 1)) + np.arange(len(leaves)) * patterns
-        counts = np.bincount(z.ravel(), minlength=len(leaves) * patterns)
-        counts = counts.reshape(len(leaves), patterns).astype(np.float64) / m
-        weights = (counts @ _pattern_game(s)).reshape(len(leaves), patterns, s)
-        rows = (offsets[group][:, None] + np.arange(patterns)).ravel()
-        for k in range(table.shape[0]):
-            value = paths.value[leaves, k][:, None, None]
-            table[k][:s, rows] = (weights * value).reshape(-1, s).T
-    feature = paths.slot_feature[tabled, :width]  # (T, width), -1: padding
-    leaf, slot = np.nonzero(feature >= 0)
-    order = np.argsort(feature[leaf, slot], kind="stable")
-    leaf, slot = leaf[order], slot[order]
-    cell_feature = feature[leaf, slot]
+    units = paths.units(min(table_slots, TABLE_SLOTS))
+    # Tables as long as they fit (the smallest first); the leaves of the others go per row.
+    sizes = (1 << units.bits) * (units.features >= 0).sum(axis=1)
+    by_size = np.argsort(sizes, kind="stable")
+    kept = np.zeros(len(sizes), dtype=bool)
+    kept[by_size[np.cumsum(sizes[by_size]) <= _TABLE_CELLS]] = True
+    chosen = np.flatnonzero(kept)
+    chosen = chosen[np.argsort(units.bits[chosen], kind="stable")]  # each key width together
+    renumbered = np.full(len(sizes), -1, dtype=np.int64)
+    renumbered[chosen] = np.arange(len(chosen))
+    members = np.flatnonzero(kept[units.unit])
+    tabled = np.sort(units.leaf[members])
+    other = np.setdiff1d(np.arange(paths.n_leaves), tabled)
+    per_leaf, leaf_offsets = _leaf_tables(paths, zm, tabled, slots)
+    bits, features = units.bits[chosen], units.features[chosen]
+    table, reached, offsets, blocks = _unit_tables(
+        paths,
+        units,
+        members,
+        renumbered[units.unit[members]],
+        bits,
+        features,
+        per_leaf,
+        leaf_offsets[np.searchsorted(tabled, units.leaf[members])],
+    )
+    unit, place = np.nonzero(features >= 0)
+    order = np.argsort(features[unit, place], kind="stable")  # the cells by feature
+    unit, place = unit[order], place[order]
+    cell_feature = features[unit, place]
     cell_starts = np.flatnonzero(np.r_[len(order) > 0, np.diff(cell_feature) != 0])
+    key = units.key[kept[units.key[:, 0]]]  # (unit, bit, row) of the kept units
+    rest_position = np.flatnonzero(slots[other] > 0)
+    rest = other[rest_position]
     real = ((paths.valid[rest][:, None] & paths.bits) != 0)[:, None, :]  # (R, 1, S)
     z_bits = ((zm[:, rest].T[:, :, None] & paths.bits) != 0).astype(np.float64)  # (R, m, S)
     return Background(
         masks=zm,
         base=paths.outputs(zm).mean(axis=0),
         tabled=tabled,
+        units=_Conditions(
+            renumbered[key[:, 0]], key[:, 1], key[:, 2], len(bits), TABLE_SLOTS, 2 * paths.n_splits
+        ),
+        unit_mask=((1 << bits) - 1).astype(np.uint8),
         offsets=offsets,
         table=table,
-        cell_leaf=leaf,
-        cell_offset=offsets[leaf] + slot * table.shape[2],
+        reached=reached,
+        cell_unit=unit,
+        cell_offset=blocks[unit] + (place << bits[unit]),
         cell_starts=cell_starts,
         cell_features=cell_feature[cell_starts],
+        others=other,
+        other_bits=paths.conditions_of(other),
         rest=rest,
+        rest_position=rest_position,
         bits=np.ascontiguousarray(z_bits * real),
         not_bits=np.ascontiguousarray((1.0 - z_bits) * real),
     )
+
+
+def _leaf_tables(
+    paths: _Paths, zm: np.ndarray, leaves: np.ndarray, slots: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per slot and (leaf, pattern) of ``leaves``: the leaf's value times the slot's Shapley
+    weight, averaged over the background (outputs, width, Σ 2^s); each leaf's offset."""
+    m = zm.shape[0]
+    width = int(slots[leaves].max()) if len(leaves) else 0
+    sizes = 1 << slots[leaves]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    table = np.zeros((paths.value.shape[1], width, int(sizes.sum())))
+    for s in np.unique(slots[leaves]).tolist():
+        group = np.flatnonzero(slots[leaves] == s)  # positions in ``leaves``
+        chosen = leaves[group]
+        patterns = 1 << s
+        # How many background rows take each pattern on each leaf: (leaves, 2^s).
+        z = (zm[:, chosen] & (patterns - 1)) + np.arange(len(chosen)) * patterns
+        counts = np.bincount(z.ravel(), minlength=len(chosen) * patterns)
+        counts = counts.reshape(len(chosen), patterns).astype(np.float64) / m
+        weights = (counts @ _pattern_game(s)).reshape(len(chosen), patterns, s)
+        rows = (offsets[group][:, None] + np.arange(patterns)).ravel()
+        for k in range(table.shape[0]):
+            value = paths.value[chosen, k][:, None, None]
+            table[k][:s, rows] = (weights * value).reshape(-1, s).T
+    return table, offsets
+
+
+def _unit_tables(
+    paths: _Paths,
+    units: _Units,
+    members: np.ndarray,
+    unit: np.ndarray,
+    bits: np.ndarray,
+    features: np.ndarray,
+    per_leaf: np.ndarray,
+    leaf_offsets: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tables and reached values (see :class:`Background`) of the units whose ``bits``
+    and ``features`` are given (in order of width), from the tables of their leaves
+    (``members`` of ``units``, each in ``unit``, its table at ``leaf_offsets``), and where
+    each unit starts in ``reached`` and in ``table``. For every key, each leaf's pattern
+    picks its slots' weights, added into the unit's features."""
+    outputs = paths.value.shape[1]
+    sizes = 1 << bits
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    cells = sizes * (features >= 0).sum(axis=1)  # a block of keys per feature of the unit
+    blocks = np.concatenate([[0], np.cumsum(cells)]).astype(np.int64)
+    table = np.zeros((outputs, int(blocks[-1])))
+    reached = np.zeros((outputs, int(offsets[-1])))
+    stride = per_leaf.shape[2]  # between a leaf's slots in ``per_leaf[k]``
+    for width in np.unique(bits).tolist():
+        first, last = np.searchsorted(bits, [width, width + 1])  # the units of this width
+        group = np.flatnonzero((unit >= first) & (unit < last))
+        chosen, at = members[group], unit[group]
+        keys = np.arange(1 << width, dtype=np.uint8)
+        valid = paths.valid[units.leaf[chosen]].astype(np.uint8)[:, None]
+        # Slot s passes where key & mask == need: the slots packed into each pattern's byte.
+        wide = int(np.bitwise_count(valid).max())
+        mask, need = units.mask[chosen, :wide, None], units.need[chosen, :wide, None]
+        pattern = np.packbits((keys & mask) == need, axis=1, bitorder="little")[:, 0] & valid
+        # Each unit's keys are one row of ``reached`` and, per feature, one of ``table``; a
+        # group's members come unit after unit: their rows are summed with one reduceat.
+        units_at = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+        for k in range(outputs):
+            hit = (pattern == valid) * paths.value[units.leaf[chosen], k][:, None]
+            reached[k, offsets[first] : offsets[last]] = np.add.reduceat(hit, units_at).ravel()
+        member, slot = np.nonzero(units.column[chosen] >= 0)  # every real (leaf, slot)
+        row = (blocks[at[member]] - blocks[first] >> width) + units.column[chosen[member], slot]
+        order = np.argsort(row, kind="stable")
+        member, slot, row = member[order], slot[order], row[order]
+        rows = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+        source = (slot * stride + leaf_offsets[group[member]])[:, None] + pattern[member]
+        for k in range(outputs):
+            block = table[k, blocks[first] : blocks[last]].reshape(-1, 1 << width)
+            block[row[rows]] = np.add.reduceat(np.take(per_leaf[k], source), rows, axis=0)
+    return table, reached, offsets[:-1], blocks[:-1]
 
 
 @lru_cache(maxsize=TABLE_SLOTS + 1)
@@ -337,34 +618,39 @@ def tree_shap(trees: TreeEnsemble, x: np.ndarray, background: np.ndarray | Backg
     n = x.shape[0]
     outputs = paths.value.shape[1]
     values = np.zeros((n, trees.n_features + 1, outputs))  # + a spare column for padding
-    output = np.empty((n, outputs))
-    chunk = max(1, _CHUNK_CELLS // max(1, paths.n_leaves, len(prepared.cell_leaf)))
+    output = np.zeros((n, outputs))
+    widest = max(1, 2 * paths.n_splits, len(prepared.cell_unit), len(prepared.others))
+    chunk = max(1, _CHUNK_CELLS // widest)
     for start in range(0, n, chunk):  # in chunks of rows whose working set stays in cache
-        failed = paths.failed(x[start : start + chunk])  # (L, c)
+        failures = paths.failures(x[start : start + chunk])
         part = values[start : start + chunk]
-        output[start : start + chunk] = (failed == 0).T.astype(np.float64) @ paths.value
-        if len(prepared.tabled):
-            _look_up(paths, prepared, failed, part)
-        if len(prepared.rest):
-            xm = ~failed[prepared.rest].T.astype(np.int64)  # (c, R) masks
-            per_slot = _per_row(paths, xm, prepared)  # (c, R, S)
-            value = paths.value[prepared.rest].T[:, None, :, None]  # (outputs, 1, R, 1)
-            paths.add_by_feature(part, per_slot[None] * value, prepared.rest)
+        if len(prepared.unit_mask):
+            keys = ~prepared.units.bits(failures) & prepared.unit_mask[:, None]  # (U, c)
+            index = prepared.offsets + keys.T  # (c, U): each row's sum in its own order
+            for k in range(outputs):
+                output[start : start + chunk, k] += np.take(prepared.reached[k], index).sum(axis=1)
+            _look_up(prepared, keys, part)
+        if len(prepared.others):
+            failed = prepared.other_bits.bits(failures)  # (O, c)
+            reached = (failed == 0).T.astype(np.float64)
+            output[start : start + chunk] += reached @ paths.value[prepared.others]
+            if len(prepared.rest):
+                xm = ~failed[prepared.rest_position].T.astype(np.int64)  # (c, R) masks
+                per_slot = _per_row(paths, xm, prepared)  # (c, R, S)
+                value = paths.value[prepared.rest].T[:, None, :, None]  # (outputs, 1, R, 1)
+                paths.add_by_feature(part, per_slot[None] * value, prepared.rest)
     return TreeShap(
         values=values[:, : trees.n_features], base=prepared.base, output=output + trees.base
     )
 
 
-def _look_up(paths: _Paths, prepared: Background, failed: np.ndarray, out: np.ndarray) -> None:
-    """Add the tabled leaves' attributions of rows given by their failed bits (leaves, c)
-    into ``out`` (c, features + 1, outputs): one lookup per (leaf, slot, row), summed by
+def _look_up(prepared: Background, keys: np.ndarray, out: np.ndarray) -> None:
+    """Add the tabled subtrees' attributions of rows given by their keys (units, c) into
+    ``out`` (c, features + 1, outputs): one lookup per (subtree, feature, row), summed by
     feature."""
-    tabled = prepared.tabled
-    valid = paths.valid[tabled].astype(failed.dtype)[:, None]
-    patterns = ~failed[tabled] & valid  # (T, c)
-    index = prepared.cell_offset[:, None] + patterns[prepared.cell_leaf]  # (cells, c)
+    index = prepared.cell_offset[:, None] + keys[prepared.cell_unit]  # (cells, c)
     for k in range(out.shape[2]):
-        looked_up = np.take(prepared.table[k].reshape(-1), index)
+        looked_up = np.take(prepared.table[k], index)
         sums = np.add.reduceat(looked_up, prepared.cell_starts, axis=0)  # (features, c)
         out[:, prepared.cell_features, k] += sums.T
 
