@@ -120,3 +120,47 @@ def test_a_cancelled_transaction_leaves_items_and_stream_as_they_were() -> None:
         assert got["Item"]["v"] == {"S": "changed"}
         assert len(table.stream_shard.items) == stream + 2
         ddb.delete_table(TableName=TABLE)
+
+
+def test_an_item_whose_range_key_is_zero_is_put_back() -> None:
+    """A sort key of 0 is a key like any other: backed up, and restored on cancel."""
+    fidelity_patches()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        name = f"{TABLE}-n"
+        ddb.create_table(
+            TableName=name,
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "N"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        key = {"pk": {"S": "m"}, "sk": {"N": "0"}}
+        ddb.put_item(TableName=name, Item={**key, "v": {"S": "kept"}})
+        update = {
+            "Update": {
+                "TableName": name,
+                "Key": key,
+                "UpdateExpression": "SET v = :v",
+                "ExpressionAttributeValues": {":v": {"S": "changed"}},
+            }
+        }
+        ddb.put_item(TableName=name, Item={"pk": {"S": "m"}, "sk": {"N": "1"}})
+        failing = {
+            "ConditionCheck": {
+                "TableName": name,
+                "Key": {"pk": {"S": "m"}, "sk": {"N": "1"}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        with pytest.raises(ClientError) as cancelled:
+            ddb.transact_write_items(TransactItems=[update, failing])
+        assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+        got = ddb.get_item(TableName=name, Key=key, ConsistentRead=True)
+        assert got["Item"]["v"] == {"S": "kept"}
+        ddb.delete_table(TableName=name)

@@ -4,7 +4,8 @@ A fault raises before the request leaves the client (the emulator never sees it)
 a throttled, refused or unreachable AWS endpoint surfaces to the adapters: a ``ClientError``
 with the service's error code, or a botocore transport error. Faults are registered on the
 default botocore session, so the services that ``steward.wiring`` builds next carry them;
-``wiring.reset()`` before and after makes that a fresh cold start either way.
+``wiring.reset()`` after registering them and after removing them makes that a fresh cold
+start either way.
 """
 
 from __future__ import annotations
@@ -106,9 +107,13 @@ class Fault:
 def injected(*faults: Fault) -> Iterator[tuple[Fault, ...]]:
     """Install ``faults`` for the services built inside the block (a fresh cold start)."""
     session = boto3._get_default_session()._session
-    wiring.reset()
+    # Hooks first, then the cold start: a client is given a copy of the session's hooks when
+    # it is created, and a workflow step on another thread may build its services at any
+    # moment. Built after the reset, they carry the faults; a build under way at the reset
+    # is not kept (wiring's caches), so no service the block uses was built without them.
     for fault in faults:
         session.register(fault.event, fault, unique_id=f"fault-{id(fault)}")
+    wiring.reset()
     try:
         yield faults
     finally:

@@ -216,8 +216,8 @@ def test_concurrent_api_requests_keep_their_own_event(stack: Stack) -> None:
         answers["b"] = stack.invoke("api", event)
 
     session = boto3._get_default_session()._session
-    wiring.reset()
     session.register("before-call.dynamodb.GetItem", pause_first_read, unique_id="pause")
+    wiring.reset()  # after the hook: clients built from here on carry it
     try:
         thread = threading.Thread(target=other)
         thread.start()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from functools import lru_cache
-from typing import Literal
+import threading
+from collections.abc import Callable
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -14,6 +16,7 @@ from steward.domain.role_mapping import RoleMapping
 from steward.runtimes.skops_trust import parse_extra
 
 PREFIX = "STEWARD_"
+T = TypeVar("T")
 
 
 class Settings(BaseModel):
@@ -97,6 +100,43 @@ class Settings(BaseModel):
         return str(value)
 
 
-@lru_cache(maxsize=1)
+class PerColdStart(Generic[T]):
+    """Decorates a builder of no arguments: its value is built once and kept until
+    :meth:`cache_clear` (a new cold start), like ``functools.lru_cache(maxsize=1)``.
+
+    Unlike ``lru_cache``, a value whose build was under way when the cache was cleared is
+    handed to its caller but not kept: it was made from what the old cold start saw (the
+    environment, the event hooks the boto3 session had when its clients were created), and
+    ``lru_cache`` would keep it after the clear, for every later caller. The local platform
+    and the tests start cold while handlers run on other threads (Step Functions executions'
+    workflow steps): a fault-injection test once got a client built before its faults."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        functools.update_wrapper(self, build)
+        self.__wrapped__ = build
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._kept: tuple[T] | None = None
+
+    def __call__(self) -> T:
+        generation = self._generation  # read before the value: a clear in between is seen
+        kept = self._kept
+        if kept is not None:
+            return kept[0]
+        value = self.__wrapped__()
+        with self._lock:
+            if self._generation != generation:
+                return value  # cleared while it was built: the old cold start's
+            if self._kept is None:
+                self._kept = (value,)
+            return self._kept[0]  # concurrent builders share the first one kept
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._kept = None
+
+
+@PerColdStart
 def settings() -> Settings:
     return Settings.from_env()

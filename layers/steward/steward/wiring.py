@@ -5,10 +5,9 @@ a function nothing it does not use (the audit archiver ships neither numpy nor p
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from steward.config import Settings, settings
+from steward.config import PerColdStart, Settings, settings
 from steward.runtimes.skops_trust import trust_added
 
 if TYPE_CHECKING:
@@ -37,7 +36,8 @@ def _client(service: str) -> Any:
 
 
 def reset() -> None:
-    """Forget settings and services: the next call builds them again (a new cold start)."""
+    """Forget settings and services: the next call builds them again (a new cold start).
+    A build another thread has under way is not kept (see :class:`PerColdStart`)."""
     for cached in (
         settings,
         registry,
@@ -58,7 +58,7 @@ def reset() -> None:
         cached.cache_clear()
 
 
-@lru_cache(maxsize=1)
+@PerColdStart
 def registry() -> Registry:
     from steward.adapters.aws.audit_trail import DynamoAuditLog
     from steward.adapters.aws.dynamodb import DynamoModelStore
@@ -84,14 +84,14 @@ def registry() -> Registry:
     )
 
 
-@lru_cache(maxsize=1)
+@PerColdStart
 def audit_copy() -> AuditCopy:
     from steward.adapters.aws.s3 import S3AuditCopy
 
     return S3AuditCopy(_client("s3"), settings().need("audit_copy_bucket"))
 
 
-@lru_cache(maxsize=1)
+@PerColdStart
 def dead_letters() -> DeadLetters:
     from steward.adapters.aws.sqs import SqsDeadLetters
 
@@ -114,7 +114,7 @@ def schedules(cfg: Settings) -> Schedules | None:
     )
 
 
-@lru_cache(maxsize=1)
+@PerColdStart
 def scorer() -> Scorer:
     from steward.adapters.aws.dynamodb import DynamoModelStore
     from steward.adapters.aws.s3 import S3ArtifactStore
@@ -130,7 +130,7 @@ def scorer() -> Scorer:
     )
 
 
-@lru_cache(maxsize=1)
+@PerColdStart
 def principal_tags() -> IamPrincipalTags:
     """The IAM tags of callers, for the role mapping's tag rules."""
     from steward.adapters.aws.iam import IamPrincipalTags
@@ -138,7 +138,7 @@ def principal_tags() -> IamPrincipalTags:
     return IamPrincipalTags(_client("iam"))
 
 
-@lru_cache(maxsize=1)
+@PerColdStart
 def image_forwarder() -> LambdaForwarder | None:
     """The scoring image function, when this function forwards heavy flavors to one."""
     name = settings().image_scoring_function
@@ -149,14 +149,14 @@ def image_forwarder() -> LambdaForwarder | None:
     return LambdaForwarder(_client("lambda"), name)
 
 
-@lru_cache(maxsize=1)
+@PerColdStart
 def log_store() -> S3ArtifactStore:
     from steward.adapters.aws.s3 import S3ArtifactStore
 
     return S3ArtifactStore(_client("s3"), settings().need("logs_bucket"))
 
 
-@lru_cache(maxsize=1)
+@PerColdStart
 def drift() -> DriftService:
     from steward.adapters.aws.audit_trail import DynamoAuditLog
     from steward.adapters.aws.dynamodb import DynamoModelStore
@@ -181,7 +181,7 @@ def drift() -> DriftService:
     )
 
 
-@lru_cache(maxsize=1)
+@PerColdStart
 def drift_jobs() -> DriftJobs:
     from steward.adapters.aws.s3 import S3RunStore
     from steward.adapters.aws.stepfunctions import StepFunctionsDriftRuns
@@ -196,7 +196,7 @@ def drift_jobs() -> DriftJobs:
     )
 
 
-@lru_cache(maxsize=1)
+@PerColdStart
 def scheduled_runs() -> DriftRuns:
     """The drift starter's one service: start a run per firing of a model's schedule."""
     from steward.adapters.aws.stepfunctions import StepFunctionsDriftRuns
@@ -206,7 +206,7 @@ def scheduled_runs() -> DriftRuns:
     )
 
 
-@lru_cache(maxsize=1)
+@PerColdStart
 def deployer() -> Deployer:
     from steward.adapters.aws.s3 import S3LogFiles
     from steward.adapters.aws.sns import SnsNotifier
@@ -220,7 +220,7 @@ def deployer() -> Deployer:
     )
 
 
-@lru_cache(maxsize=1)
+@PerColdStart
 def retrainer() -> Retrainer:
     from steward.adapters.aws.s3 import S3LogFiles
     from steward.lifecycle.retrain import Retrainer
@@ -229,7 +229,7 @@ def retrainer() -> Retrainer:
     return Retrainer(registry(), logs, trainer_cache=settings().trainer_cache)
 
 
-@lru_cache(maxsize=1)
+@PerColdStart
 def evidence() -> EvidenceBuilder:
     from steward.adapters.aws.reports import S3DynamoReportStore
     from steward.evidence.pack import EvidenceBuilder
@@ -250,7 +250,7 @@ def evidence() -> EvidenceBuilder:
     return EvidenceBuilder(registry(), reports, signer=signer)
 
 
-@lru_cache(maxsize=1)
+@PerColdStart
 def pack_store() -> S3PackStore:
     from steward.adapters.aws.s3 import S3PackStore
 

@@ -92,7 +92,10 @@ def _transaction_items(
         hash_key = DynamoType(key[table.hash_key_attr])
         range_key = DynamoType(key[range_attr]) if range_attr and range_attr in key else None
         if (op["TableName"], hash_key, range_key) not in saved:
-            item = table.get_item(hash_key, range_key) if range_key or not range_attr else None
+            # None: the item names no range key the table needs (moto refuses it); a key
+            # of "" cannot be (DynamoDB refuses empty key values) and a key of 0 is a key
+            found = range_key is not None or not range_attr
+            item = table.get_item(hash_key, range_key) if found else None
             saved[(op["TableName"], hash_key, range_key)] = copy.deepcopy(item)
         if table.stream_shard is not None:
             streams.setdefault(op["TableName"], len(table.stream_shard.items))
