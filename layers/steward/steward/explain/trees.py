@@ -20,6 +20,12 @@ its slots the row passes (its pattern), so leaves with few slots are tabled once
 background instead, by subtree: a row's key in a subtree (its pass bits on the path down to
 it and its way at each split below) fixes every leaf's pattern there, and one lookup per
 (subtree, feature) adds all their attributions on that feature (:class:`Background`).
+
+Long: one algorithm in three parts that share private array layouts: the paths' slots and
+pass bits (:class:`_Paths`), the subtrees' keys (:class:`_Units`) built from them, and the
+tables and per-row fallback that read both. Split apart, each part's invariants (which bit
+of a key is which slot of which leaf) would be read in a module that does not state them;
+``tests/unit/test_explain_trees.py`` holds them together against the per-row computation.
 """
 
 from __future__ import annotations
