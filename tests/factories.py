@@ -19,6 +19,21 @@ TENURE_PLAN_SIGNATURE = {
     "outputs": [{"name": "probability", "type": "double"}],
 }
 
+# A scorecard over TENURE_PLAN_SIGNATURE's features: points per tenure bin (and for a
+# missing tenure) and per plan, approved at 600 points.
+TENURE_PLAN_SCORECARD: dict[str, Any] = {
+    "base_points": 600,
+    "features": {
+        "tenure": {
+            "bins": [{"max": 12, "points": -20}, {"min": 12, "points": 30}],
+            "missing_points": -50,
+        },
+        "plan": {"categories": {"pro": 15, "basic": 0}, "default_points": -5},
+    },
+    "cutoff": 600,
+    "outcomes": ["decline", "approve"],
+}
+
 
 def reference_rows(n: int = 200, seed: int = 7) -> list[dict[str, Any]]:
     rng = np.random.default_rng(seed)

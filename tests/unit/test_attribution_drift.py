@@ -30,6 +30,7 @@ from steward.explain.profile import attribution_profile
 from steward.registry.service import Registry
 from steward.runtimes.loader import load_runtime
 from tests.factories import (
+    TENURE_PLAN_SCORECARD,
     b64,
     logistic_artifact,
     model_spec,
@@ -507,19 +508,7 @@ def _decision(kind: str) -> tuple[Signature, Explainer, pa.Table]:
     if kind == "linear":
         runtime = load_runtime(Flavor.LOGISTIC, logistic_artifact(), signature, Task.CLASSIFICATION)
     else:
-        card = {
-            "base_points": 600,
-            "features": {
-                "tenure": {
-                    "bins": [{"max": 12, "points": -20}, {"min": 12, "points": 30}],
-                    "missing_points": -50,
-                },
-                "plan": {"categories": {"pro": 15, "basic": 0}, "default_points": -5},
-            },
-            "cutoff": 600,
-            "outcomes": ["decline", "approve"],
-        }
-        data = json.dumps(card).encode()
+        data = json.dumps(TENURE_PLAN_SCORECARD).encode()
         runtime = load_runtime(Flavor.SCORECARD, data, signature, Task.DECISION)
     return signature, Explainer(runtime, background), table
 

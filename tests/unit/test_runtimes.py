@@ -12,7 +12,12 @@ from steward.domain.errors import ValidationFailed
 from steward.domain.frames import columns_from_records
 from steward.domain.models import Flavor, Signature, Task
 from steward.runtimes.loader import load_runtime, validate_artifact
-from tests.factories import TENURE_PLAN_SIGNATURE, onnx_logistic, reference_rows
+from tests.factories import (
+    TENURE_PLAN_SCORECARD,
+    TENURE_PLAN_SIGNATURE,
+    onnx_logistic,
+    reference_rows,
+)
 
 SIG = Signature.model_validate(TENURE_PLAN_SIGNATURE)
 ROWS = [
@@ -39,19 +44,8 @@ def test_linear_and_logistic_match_the_formula() -> None:
 
 
 def test_scorecard_points_and_reasons() -> None:
-    card = {
-        "base_points": 600,
-        "features": {
-            "tenure": {
-                "bins": [{"max": 12, "points": -20}, {"min": 12, "points": 30}],
-                "missing_points": -50,
-            },
-            "plan": {"categories": {"pro": 15, "basic": 0}, "default_points": -5},
-        },
-        "cutoff": 600,
-        "outcomes": ["decline", "approve"],
-    }
-    runtime = load_runtime(Flavor.SCORECARD, json.dumps(card).encode(), SIG, Task.DECISION)
+    card = json.dumps(TENURE_PLAN_SCORECARD).encode()
+    runtime = load_runtime(Flavor.SCORECARD, card, SIG, Task.DECISION)
     out = runtime.predict(_cols())
     assert out.scores is not None and out.scores.tolist() == [580.0, 645.0, 550.0]
     assert out.values.tolist() == ["decline", "approve", "decline"]
