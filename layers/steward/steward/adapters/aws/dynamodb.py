@@ -20,6 +20,7 @@ from steward.adapters.aws.inventory_index import (
     MODEL_KIND,
     InventoryIndex,
     model_of,
+    text_copy,
 )
 from steward.adapters.aws.shared import error_code, model_pk, newest_first, query_page
 from steward.domain.errors import AlreadyExists, Conflict, DependencyUnavailable, NotFound
@@ -66,12 +67,12 @@ class DynamoModelStore(InventoryIndex, ModelStore):
         these same items one change at a time; :meth:`bulk_load` writes them all at once."""
         return [
             self._meta_item(model),
-            *(self._facet_item(model, f) for f in sorted(facets_of(model))),
+            *self._facet_items(model, sorted(facets_of(model))),
             *(self._version_item(v) for v in versions),
         ]
 
     def _meta_item(self, model: Model) -> dict[str, Any]:
-        item = {
+        return {
             "pk": model_pk(model.name),
             "sk": {"S": "META"},
             "doc": {"S": _model_doc(model)},
@@ -79,11 +80,8 @@ class DynamoModelStore(InventoryIndex, ModelStore):
             "latest_version": {"N": str(model.latest_version)},
             "gsi1pk": {"S": MODEL_KIND},
             "gsi1sk": {"S": model.name},
+            **text_copy(model),
         }
-        text = indexed_text(model)
-        if text is not None:
-            item["tx"] = {"S": text}
-        return item
 
     def create_model(self, model: Model) -> None:
         writes = [

@@ -6,7 +6,7 @@ reads them, and the backfill that gives models the entries they lack. Mixed into
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
 
@@ -44,6 +44,13 @@ def model_of(item: dict[str, Any]) -> Model:
     model.rev = int(item["rev"]["N"])
     model.latest_version = int(item["latest_version"]["N"])
     return model
+
+
+def text_copy(model: Model) -> dict[str, Any]:
+    """The copy of the model's search text an item carries (``tx``); none when the text is
+    too long to copy."""
+    text = indexed_text(model)
+    return {} if text is None else {"tx": {"S": text}}
 
 
 def _chunks(items: list[Any], size: Callable[[], int]) -> Iterator[list[Any]]:
@@ -93,21 +100,23 @@ class InventoryIndex:
     def get_model(self, name: str) -> Model:
         raise NotImplementedError
 
-    def _facet_item(self, model: Model, facet: str) -> dict[str, Any]:
-        """An index entry: ``gsi1pk = INV#<facet>``, ``gsi1sk = <name>``, in the model's
-        partition, with copies of every facet of the model (``fs``) and of its search text
-        (``tx``, when short enough) that a listing's query filters on."""
-        item = {
-            "pk": model_pk(model.name),
-            "sk": fsk(facet),
-            "gsi1pk": {"S": f"{FACET_KIND}{facet}"},
-            "gsi1sk": {"S": model.name},
-            "fs": {"SS": sorted(facets_of(model))},
-        }
-        text = indexed_text(model)
-        if text is not None:
-            item["tx"] = {"S": text}
-        return item
+    def _facet_items(self, model: Model, facets: Iterable[str]) -> list[dict[str, Any]]:
+        """The model's index entries for ``facets``: ``gsi1pk = INV#<facet>``, ``gsi1sk =
+        <name>``, in the model's partition, each with copies of every facet of the model
+        (``fs``) and of its search text (``tx``, when short enough) that a listing's query
+        filters on."""
+        key = model_pk(model.name)
+        copies = {"fs": {"SS": sorted(facets_of(model))}, **text_copy(model)}
+        return [
+            {
+                "pk": key,
+                "sk": fsk(facet),
+                "gsi1pk": {"S": f"{FACET_KIND}{facet}"},
+                "gsi1sk": {"S": model.name},
+                **copies,
+            }
+            for facet in facets
+        ]
 
     def _facet_writes(self, before: Model | None, after: Model) -> list[dict[str, Any]]:
         """The index entries to delete and to put when a model goes from ``before`` (``None``:
@@ -122,11 +131,11 @@ class InventoryIndex:
             {"Delete": {"TableName": self._table, "Key": {"pk": key, "sk": fsk(f)}}}
             for f in sorted(old - new)
         ]
-        writes += [
-            {"Put": {"TableName": self._table, "Item": self._facet_item(after, f)}}
-            for f in sorted(new)
-        ]
+        writes += self._puts(self._facet_items(after, sorted(new)))
         return writes
+
+    def _puts(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"Put": {"TableName": self._table, "Item": item}} for item in items]
 
     def list_models(
         self, limit: int, token: str | None, where: ModelFilter | None = None
@@ -250,7 +259,11 @@ class InventoryIndex:
     def _missing_entries(self, models: list[Model]) -> dict[str, set[str]]:
         """Per model, the facets whose index entries are absent or stale (their copies of the
         facets or of the search text differ from the model's; consistent reads)."""
-        wanted = {(m.name, f): self._facet_item(m, f) for m in models for f in sorted(facets_of(m))}
+        wanted: dict[tuple[str, str], dict[str, Any]] = {}
+        for m in models:
+            facets = sorted(facets_of(m))
+            items = self._facet_items(m, facets)
+            wanted.update(zip([(m.name, f) for f in facets], items, strict=True))
         current: set[tuple[str, str]] = set()
         keys = [{"pk": model_pk(name), "sk": fsk(facet)} for name, facet in sorted(wanted)]
         for i in range(0, len(keys), 100):
@@ -291,13 +304,7 @@ class InventoryIndex:
         }
         try:
             self._db.transact_write_items(
-                TransactItems=[
-                    check,
-                    *(
-                        {"Put": {"TableName": self._table, "Item": self._facet_item(model, f)}}
-                        for f in sorted(facets)
-                    ),
-                ]
+                TransactItems=[check, *self._puts(self._facet_items(model, sorted(facets)))]
             )
         except ClientError as exc:
             if error_code(exc) in LOST_RACE:
