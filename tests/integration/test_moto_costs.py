@@ -60,19 +60,21 @@ def test_items_and_their_copies_are_not_tracked() -> None:
         ddb.delete_table(TableName=f"{TABLE}-q")
 
 
-def _table(ddb: Any) -> None:
+def _table(ddb: Any, name: str = TABLE, sort_type: str = "S", stream: bool = True) -> None:
+    """A pk/sk table (``sort_type`` the sort key's type), with a stream unless not."""
+    streamed = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     ddb.create_table(
-        TableName=TABLE,
+        TableName=name,
         KeySchema=[
             {"AttributeName": "pk", "KeyType": "HASH"},
             {"AttributeName": "sk", "KeyType": "RANGE"},
         ],
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": sort_type},
         ],
         BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        **({"StreamSpecification": streamed} if stream else {}),
     )
 
 
@@ -128,18 +130,7 @@ def test_an_item_whose_range_key_is_zero_is_put_back() -> None:
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
         name = f"{TABLE}-n"
-        ddb.create_table(
-            TableName=name,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "N"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        _table(ddb, name, sort_type="N", stream=False)
         key = {"pk": {"S": "m"}, "sk": {"N": "0"}}
         ddb.put_item(TableName=name, Item={**key, "v": {"S": "kept"}})
         update = {
